@@ -1,0 +1,37 @@
+"""First start: the ontology is kept current in its own graph, and an empty catalog gets the article's landscape."""
+
+from __future__ import annotations
+
+from rdflib import Graph
+from rdflib.compare import isomorphic
+
+from server.catalog.writes import WriteOutcome, write_documents
+from server.rdf_io import read_rdf_file
+from server.resources import ontology_file, seed_files
+from server.store.base import Store
+
+ONTOLOGY_GRAPH = "https://w3id.org/valuemesh/ontology"
+
+
+def install_ontology(store: Store) -> None:
+    """Keep the ontology's graph equal to the ontology this version ships (labels of concepts, schemes)."""
+    graph = Graph().parse(ontology_file(), format="turtle")
+    if not isomorphic(store.record(ONTOLOGY_GRAPH), graph):
+        store.replace_records({ONTOLOGY_GRAPH: graph})
+
+
+def has_catalog_records(store: Store) -> bool:
+    return any(iri != ONTOLOGY_GRAPH for iri in store.record_iris())
+
+
+def seed(store: Store) -> WriteOutcome:
+    """Load the seed landscape through the normal, validated write path."""
+    return write_documents(store, [read_rdf_file(path) for path in seed_files()])
+
+
+def prepare(store: Store, *, with_seed: bool) -> WriteOutcome | None:
+    """Install the ontology; seed the catalog when it holds no records yet and seeding is wanted."""
+    install_ontology(store)
+    if with_seed and not has_catalog_records(store):
+        return seed(store)
+    return None

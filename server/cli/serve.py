@@ -1,0 +1,32 @@
+"""`valuemesh serve`: the HTTP API (GraphQL, SPARQL, linked data) on uvicorn."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from server.catalog.seeding import prepare
+from server.cli.app import app
+from server.cli.common import NoSeedOption, StoreOption, stderr
+from server.settings import Settings
+from server.store import open_store
+from server.web.app import create_app
+
+
+@app.command()
+def serve(
+    store: StoreOption = None,
+    host: Annotated[str, typer.Option(envvar="VALUEMESH_HOST", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="VALUEMESH_PORT", help="TCP port to listen on.")] = 8000,
+    no_seed: NoSeedOption = False,
+) -> None:
+    """Serve the catalog over HTTP. An empty store is seeded with the article's landscape first."""
+    settings = Settings.from_env(store=store, host=host, port=port, seed=False if no_seed else None)
+    # Open before uvicorn starts so that an unusable store is a clear message, not a server that fails later.
+    opened = open_store(settings.store)
+    prepare(opened, with_seed=settings.seed)
+    stderr.print(f"valuemesh: store {opened.location}; serving on http://{host}:{port}/", highlight=False)
+    uvicorn.run(create_app(settings, store=opened), host=host, port=port, log_level="info")
+    opened.close()

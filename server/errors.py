@@ -1,0 +1,59 @@
+"""The catalog's error types; each face (GraphQL, HTTP, CLI) maps them once."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from server.validation import ValidationReport
+
+
+class ValuemeshError(Exception):
+    """Base of every error the catalog raises on purpose."""
+
+    code = "INTERNAL"
+
+
+class NotFound(ValuemeshError):
+    code = "NOT_FOUND"
+
+
+class BadInput(ValuemeshError):
+    """Input that cannot be used: malformed files, unknown formats, hostile queries."""
+
+    code = "BAD_INPUT"
+
+    def __init__(
+        self, message: str, *, source: str | None = None, line: int | None = None, column: int | None = None
+    ) -> None:
+        self.source = source
+        self.line = line
+        self.column = column
+        where = source or ""
+        if line is not None:
+            where += f":{line}" + (f":{column}" if column is not None else "")
+        super().__init__(f"{where}: {message}" if where else message)
+        self.detail = message
+
+    def location(self) -> dict[str, Any]:
+        return {"source": self.source, "line": self.line, "column": self.column}
+
+
+class ValidationRefused(ValuemeshError):
+    """A write that fails the MVP checklist; nothing was stored."""
+
+    code = "VALIDATION_REFUSED"
+
+    def __init__(self, report: ValidationReport) -> None:
+        self.report = report
+        super().__init__(f"refused: {len(report.violations)} checklist violation(s); nothing was stored")
+
+
+class Conflict(ValuemeshError):
+    """A write that would break what others rely on, e.g. removing a product that is still consumed."""
+
+    code = "CONFLICT"
+
+
+class StoreUnavailable(ValuemeshError):
+    code = "STORE_UNAVAILABLE"

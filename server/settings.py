@@ -1,0 +1,51 @@
+"""Settings from arguments or `VALUEMESH_*` environment variables; the embedded store is the default."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from server.namespaces import DEFAULT_BASE
+
+
+def default_store_location() -> str:
+    """`$XDG_DATA_HOME/valuemesh/store`, i.e. `~/.local/share/valuemesh/store` on most machines."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(data_home) / "valuemesh" / "store")
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a catalog process can be configured with (the README's configuration table)."""
+
+    store: str = field(default_factory=default_store_location)
+    base: str = DEFAULT_BASE
+    seed: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Limits that protect the API from hostile or careless clients.
+    max_query_depth: int = 12
+    max_page_size: int = 500
+    sparql_timeout_s: float = 10.0
+    sparql_max_rows: int = 100_000
+    sparql_max_query_bytes: int = 100_000
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Settings from `VALUEMESH_*` variables; explicit, non-None overrides win."""
+        env = cls(
+            store=os.environ.get("VALUEMESH_STORE") or default_store_location(),
+            base=os.environ.get("VALUEMESH_BASE") or DEFAULT_BASE,
+            seed=_env_bool("VALUEMESH_SEED", True),
+            host=os.environ.get("VALUEMESH_HOST", "127.0.0.1"),
+            port=int(os.environ.get("VALUEMESH_PORT", "8000")),
+        )
+        return replace(env, **{k: v for k, v in overrides.items() if v is not None})

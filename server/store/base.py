@@ -1,0 +1,73 @@
+"""The store protocol every backend implements, and the shapes of what it returns.
+
+Records are named graphs: one per registered product, domain, agent, source, goal or use case. Every query's
+default graph is the union of all records. Writes replace whole records atomically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import IO, Protocol, runtime_checkable
+
+from rdflib import Graph
+from rdflib.term import Node
+
+Triple = tuple[Node, Node, Node]
+
+
+@dataclass(frozen=True)
+class SelectResult:
+    """Rows of a SELECT, as rdflib terms (None where a variable is unbound)."""
+
+    variables: list[str]
+    rows: list[tuple[Node | None, ...]]
+
+    def __iter__(self) -> Iterator[dict[str, Node | None]]:
+        for row in self.rows:
+            yield dict(zip(self.variables, row, strict=True))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def column(self, name: str) -> list[Node | None]:
+        i = self.variables.index(name)
+        return [row[i] for row in self.rows]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the catalog needs of a triple store. Bindings are substituted by the engine, never spliced as text."""
+
+    location: str
+    queries_run: int
+
+    def select(self, query: str, bindings: Mapping[str, Node] | None = None) -> SelectResult: ...
+
+    def ask(self, query: str, bindings: Mapping[str, Node] | None = None) -> bool: ...
+
+    def construct(self, query: str, bindings: Mapping[str, Node] | None = None) -> Graph: ...
+
+    def query_serialized(self, query: str, media_type: str) -> bytes:
+        """Run any query and return the result serialized as `media_type` (used by the SPARQL endpoint)."""
+        ...
+
+    def update(self, sparql: str) -> None: ...
+
+    def replace_records(self, records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> None:
+        """Replace each record's named graph and drop others, all in one atomic write."""
+        ...
+
+    def record(self, iri: str) -> Graph: ...
+
+    def record_iris(self) -> list[str]: ...
+
+    def is_empty(self) -> bool: ...
+
+    def quad_count(self) -> int: ...
+
+    def dump(self, out: IO[bytes], media_type: str) -> None:
+        """Write every record as a dataset (TriG or N-Quads)."""
+        ...
+
+    def close(self) -> None: ...

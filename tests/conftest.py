@@ -1,0 +1,44 @@
+"""Shared fixtures: stores (empty or holding the seed) and the ASGI app over them."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from server.catalog.seeding import prepare
+from server.store import MemoryStore, Store
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def seed_nquads() -> bytes:
+    """The seeded catalog as N-Quads, built once per test run through the real, validated write path."""
+    store = MemoryStore()
+    prepare(store, with_seed=True)
+    out = io.BytesIO()
+    store.dump(out, "application/n-quads")
+    return out.getvalue()
+
+
+@pytest.fixture
+def empty_store() -> Iterator[Store]:
+    """A catalog with the ontology and no records."""
+    store = MemoryStore()
+    prepare(store, with_seed=False)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def seeded_store(seed_nquads: bytes) -> Iterator[Store]:
+    """A fresh catalog holding the article's landscape; each test may change it freely."""
+    store = MemoryStore()
+    store.bulk_load(seed_nquads, "application/n-quads")
+    yield store
+    store.close()
