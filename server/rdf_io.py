@@ -70,7 +70,7 @@ def parse_rdf(data: bytes | str, fmt: ox.RdfFormat, source: str, base_iri: str |
             else:
                 document.default.add(triple)  # type: ignore[arg-type]
     except SyntaxError as error:
-        message, position = (error.args + (None,))[:2]
+        message, position = (*error.args, None)[:2]
         line = column = None
         if isinstance(position, tuple) and len(position) >= 3:
             line, column = position[1], position[2]

@@ -19,9 +19,7 @@ def ontology_file() -> Path:
 
 def seed_files() -> list[Path]:
     """The seed's RDF files, in a stable order."""
-    return sorted(
-        p for p in resource_dir("seed").iterdir() if p.suffix in {".ttl", ".trig", ".nq", ".nt", ".jsonld"}
-    )
+    return sorted(p for p in resource_dir("seed").iterdir() if p.suffix in {".ttl", ".trig", ".nq", ".nt", ".jsonld"})
 
 
 def shape_files() -> list[Path]:

@@ -49,9 +49,7 @@ def _classify(store: Store, records: Records) -> WriteOutcome:
     return outcome
 
 
-def write_records(
-    store: Store, records: Records, *, validate: bool = True, dry_run: bool = False
-) -> WriteOutcome:
+def write_records(store: Store, records: Records, *, validate: bool = True, dry_run: bool = False) -> WriteOutcome:
     """Validate and store `records` in one transaction, or raise ValidationRefused and store nothing."""
     with _write_lock:
         outcome = _classify(store, records)

@@ -24,9 +24,7 @@ MEDIA_TYPES = {ExportFormat.trig: "application/trig", ExportFormat.nquads: "appl
 
 @app.command()
 def export(
-    output_format: Annotated[
-        ExportFormat, typer.Option("--format", "-f", help="Dataset format.")
-    ] = ExportFormat.trig,
+    output_format: Annotated[ExportFormat, typer.Option("--format", "-f", help="Dataset format.")] = ExportFormat.trig,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write; standard output when omitted.")
     ] = None,

@@ -44,8 +44,7 @@ def load(
     files: Annotated[
         list[Path],
         typer.Argument(
-            help="Turtle, N-Triples, N-Quads, TriG, JSON-LD or RDF/XML "
-            "files, or directories to search for them."
+            help="Turtle, N-Triples, N-Quads, TriG, JSON-LD or RDF/XML files, or directories to search for them."
         ),
     ],
     store: StoreOption = None,

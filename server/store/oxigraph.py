@@ -73,9 +73,7 @@ class OxigraphStore:
     def _query(self, query: str, bindings: Mapping[str, Node] | None) -> object:
         self.queries_run += 1
         try:
-            return self._store.query(
-                query, use_default_graph_as_union=True, substitutions=_substitutions(bindings)
-            )
+            return self._store.query(query, use_default_graph_as_union=True, substitutions=_substitutions(bindings))
         except SyntaxError as error:
             raise BadInput(f"malformed SPARQL: {error}") from None
 
