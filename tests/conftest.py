@@ -7,9 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from server.catalog.seeding import prepare
+from server.settings import Settings
 from server.store import MemoryStore, Store
+from server.web.app import create_app
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]
@@ -42,3 +45,16 @@ def seeded_store(seed_nquads: bytes) -> Iterator[Store]:
     store.bulk_load(seed_nquads, "application/n-quads")
     yield store
     store.close()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """Settings for an in-process app: nothing on disk, no seeding (fixtures bring their own store)."""
+    return Settings(store="memory:", seed=False)
+
+
+@pytest.fixture
+def client(seeded_store: Store, settings: Settings) -> Iterator[TestClient]:
+    """The real ASGI app over the seeded catalog, driven through HTTP (httpx under TestClient)."""
+    with TestClient(create_app(settings, store=seeded_store)) as test_client:
+        yield test_client
