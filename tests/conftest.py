@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from server.catalog.seeding import prepare
+from server.cli.main import main
 from server.settings import Settings
 from server.store import MemoryStore, Store
 from server.web.app import create_app
@@ -58,3 +61,28 @@ def client(seeded_store: Store, settings: Settings) -> Iterator[TestClient]:
     """The real ASGI app over the seeded catalog, driven through HTTP (httpx under TestClient)."""
     with TestClient(create_app(settings, store=seeded_store)) as test_client:
         yield test_client
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """Run the real `valuemesh` entry point in-process, as a user's shell would, and capture what it prints."""
+
+    def run(*args: str) -> CliResult:
+        monkeypatch.setattr(sys, "argv", ["valuemesh", *args])
+        capfd.readouterr()
+        code = 0
+        try:
+            main()
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        out, err = capfd.readouterr()
+        return CliResult(code, out, err)
+
+    return run
