@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pyoxigraph as ox
 from rdflib import Graph
@@ -74,6 +75,8 @@ def parse_rdf(data: bytes | str, fmt: ox.RdfFormat, source: str, base_iri: str |
         line = column = None
         if isinstance(position, tuple) and len(position) >= 3:
             line, column = position[1], position[2]
+        if line is None and fmt == ox.RdfFormat.RDF_XML:
+            line, column = _xml_error_position(data)
         text = str(message)
         # Oxigraph prefixes its own position; we report ours in the standard file:line:column form.
         text = text.split(": ", 1)[1] if text.startswith("Parser error") and ": " in text else text
@@ -81,6 +84,16 @@ def parse_rdf(data: bytes | str, fmt: ox.RdfFormat, source: str, base_iri: str |
     except ValueError as error:
         raise BadInput(f"cannot read {fmt.name}: {error}", source=source) from None
     return document
+
+
+def _xml_error_position(data: bytes | str) -> tuple[int | None, int | None]:
+    """Oxigraph's RDF/XML errors carry no position; the XML parser knows where well-formedness broke."""
+    try:
+        ElementTree.fromstring(data)
+    except ElementTree.ParseError as error:
+        line, column = error.position
+        return line, column + 1
+    return None, None
 
 
 def read_rdf_file(path: Path, base_iri: str | None = None) -> RdfDocument:

@@ -16,7 +16,7 @@ from server.errors import StoreUnavailable, ValidationRefused, ValuemeshError
 from server.settings import Settings, default_store_location
 from server.store import Store, open_store
 
-stderr = Console(stderr=True)
+stderr = Console(stderr=True, soft_wrap=True)
 stdout = Console(soft_wrap=True)
 
 StoreOption = Annotated[

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from server.cli.app import app
-from server.cli.common import StoreOption, catalog_store, stderr
+from server.cli.common import NoSeedOption, StoreOption, catalog_store, stderr
 from server.errors import BadInput
 
 
@@ -29,9 +29,10 @@ def export(
         Path | None, typer.Option("--output", "-o", help="File to write; standard output when omitted.")
     ] = None,
     store: StoreOption = None,
+    no_seed: NoSeedOption = False,
 ) -> None:
     """Write the whole catalog (one named graph per record) as TriG or N-Quads."""
-    with catalog_store(store, reading=True) as opened:
+    with catalog_store(store, no_seed=no_seed, reading=True) as opened:
         if output is None:
             opened.dump(sys.stdout.buffer, MEDIA_TYPES[output_format])
             sys.stdout.buffer.flush()

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from server.cli.app import app
-from server.cli.common import StoreOption, catalog_store, stdout
+from server.cli.common import NoSeedOption, StoreOption, catalog_store, stdout
 from server.errors import BadInput
 from server.sparql_text import query_form
 from server.store import Store
@@ -81,8 +81,9 @@ def query(
         ),
     ] = OutputFormat.table,
     store: StoreOption = None,
+    no_seed: NoSeedOption = False,
 ) -> None:
     """Answer a SPARQL query over the whole catalog (the default graph is the union of all records)."""
     text = query_text(sparql)
-    with catalog_store(store, reading=True) as opened:
+    with catalog_store(store, no_seed=no_seed, reading=True) as opened:
         run_query(opened, text, output)

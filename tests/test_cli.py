@@ -1,0 +1,148 @@
+"""The `valuemesh` command as a user runs it: load, query, export, and what it says about bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DATA, CliResult
+
+MALFORMED = ["malformed.ttl", "malformed.nt", "malformed.nq", "malformed.trig", "malformed.jsonld", "malformed.rdf"]
+DOMAIN = "https://valuemesh.example/domain/finance"
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> str:
+    return str(tmp_path / "catalog")
+
+
+def export_nquads(cli, store_dir: str) -> list[str]:  # type: ignore[no-untyped-def]
+    result: CliResult = cli("export", "--format", "nquads", "--store", store_dir, "--no-seed")
+    assert result.exit_code == 0, result.stderr
+    return sorted(result.stdout.splitlines())
+
+
+def test_load_then_query_finds_the_records(cli, store_dir: str) -> None:  # type: ignore[no-untyped-def]
+    loaded = cli(
+        "load", str(DATA / "extra-domain.ttl"), str(DATA / "extra-agent.jsonld"), "--store", store_dir, "--no-seed"
+    )
+    assert loaded.exit_code == 0, loaded.stderr
+    assert "2 record(s) added" in loaded.stderr
+
+    answer = cli(
+        "query",
+        "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> SELECT ?label WHERE { ?x rdfs:label ?label } ORDER BY ?label",
+        "--format",
+        "json",
+        "--store",
+        store_dir,
+    )
+    assert answer.exit_code == 0, answer.stderr
+    labels = [b["label"]["value"] for b in json.loads(answer.stdout)["results"]["bindings"]]
+    assert "Finance" in labels and "Finance controller" in labels
+
+
+def test_loading_the_same_file_again_replaces_nothing(cli, store_dir: str) -> None:  # type: ignore[no-untyped-def]
+    cli("load", str(DATA / "extra-domain.ttl"), "--store", store_dir, "--no-seed")
+    again = cli("load", str(DATA / "extra-domain.ttl"), "--store", store_dir, "--no-seed")
+    assert again.exit_code == 0
+    assert "0 record(s) added, 0 replaced, 1 unchanged" in again.stderr
+
+
+def test_query_prints_a_table_and_reads_rq_files(cli, store_dir: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("load", str(DATA / "extra-domain.ttl"), "--store", store_dir, "--no-seed")
+    query_file = tmp_path / "domains.rq"
+    query_file.write_text(
+        "PREFIX vm: <https://w3id.org/valuemesh/ontology#>\n"
+        "SELECT ?domain ?regulated WHERE { ?domain a vm:Domain ; vm:regulated ?regulated }\n"
+    )
+    table = cli("query", str(query_file), "--store", store_dir)
+    assert table.exit_code == 0, table.stderr
+    assert DOMAIN in table.stdout and "1 row(s)" in table.stdout
+
+    csv = cli("query", str(query_file), "--format", "csv", "--store", store_dir)
+    assert csv.stdout.splitlines()[0].strip() == "domain,regulated"
+
+
+def test_construct_prints_turtle(cli, store_dir: str) -> None:  # type: ignore[no-untyped-def]
+    cli("load", str(DATA / "extra-domain.ttl"), "--store", store_dir, "--no-seed")
+    result = cli("query", "CONSTRUCT WHERE { ?s a ?type }", "--store", store_dir)
+    assert result.exit_code == 0
+    assert f"<{DOMAIN}>" in result.stdout
+
+
+@pytest.mark.parametrize("name", MALFORMED)
+def test_each_kind_of_malformed_file_is_refused_with_its_location(cli, store_dir: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    cli("load", str(DATA / "extra-domain.ttl"), "--store", store_dir, "--no-seed")
+    before = export_nquads(cli, store_dir)
+
+    result = cli("load", str(DATA / name), "--store", store_dir, "--no-seed")
+
+    assert result.exit_code == 2
+    assert f"{DATA / name}:" in result.stderr
+    # file:line:column (RDF/XML and JSON-LD errors carry a line at least)
+    location = result.stderr.split(f"{DATA / name}:", 1)[1].split(":", 1)[0]
+    assert location.isdigit(), result.stderr
+    assert "Traceback" not in result.stderr
+    assert export_nquads(cli, store_dir) == before
+
+
+def test_a_batch_with_one_bad_file_stores_nothing(cli, store_dir: str) -> None:  # type: ignore[no-untyped-def]
+    cli("load", str(DATA / "extra-agent.jsonld"), "--store", store_dir, "--no-seed")
+    before = export_nquads(cli, store_dir)
+
+    result = cli("load", str(DATA / "extra-domain.ttl"), str(DATA / "malformed.ttl"), "--store", store_dir, "--no-seed")
+
+    assert result.exit_code == 2
+    assert export_nquads(cli, store_dir) == before
+    assert DOMAIN not in "\n".join(before)
+
+
+def test_json_ld_remote_contexts_are_never_fetched(cli, store_dir: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("load", str(DATA / "remote-context.jsonld"), "--store", store_dir, "--no-seed")
+    assert result.exit_code == 2
+    assert "remote context" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("record-without-type.ttl", "belong to no record"),
+        ("not-rdf.yaml", "unknown RDF file type"),
+        ("does-not-exist.ttl", "no such file"),
+    ],
+)
+def test_unusable_files_are_refused_with_a_reason(cli, store_dir: str, name: str, message: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("load", str(DATA / name), "--store", store_dir, "--no-seed")
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+@pytest.mark.parametrize("location", ["/etc/passwd", "/etc/passwd/catalog"])
+def test_an_unusable_store_path_gets_a_clear_message(cli, location: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("query", "ASK {}", "--store", location)
+    assert result.exit_code == 2
+    assert "store" in result.stderr and location.split("/catalog")[0] in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_update_is_not_a_query(cli, store_dir: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("query", "DROP ALL", "--store", store_dir, "--no-seed")
+    assert result.exit_code == 2
+    assert "valuemesh load" in result.stderr
+
+
+def test_a_malformed_query_names_the_problem(cli, store_dir: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("query", "SELECT ?x WHERE { ?x ", "--store", store_dir)
+    assert result.exit_code == 2
+    assert "malformed SPARQL" in result.stderr
+
+
+def test_export_to_a_file(cli, store_dir: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cli("load", str(DATA / "extra-domain.ttl"), "--store", store_dir, "--no-seed")
+    target = tmp_path / "out.trig"
+    result = cli("export", "-o", str(target), "--store", store_dir)
+    assert result.exit_code == 0
+    assert DOMAIN in target.read_text()
