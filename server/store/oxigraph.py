@@ -45,6 +45,7 @@ class OxigraphStore:
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         self.location = f"oxigraph:{path}" if path is not None else "memory:"
         self.queries_run = 0
+        self._writable = not read_only
         try:
             if path is None:
                 self._store = ox.Store()
@@ -149,5 +150,5 @@ class OxigraphStore:
         self._store.dump(out, fmt)
 
     def close(self) -> None:
-        if self.location != "memory:":
+        if self._writable and self.location != "memory:":
             self._store.flush()
