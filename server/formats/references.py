@@ -14,11 +14,11 @@ from server.formats.description import ProductDescription, Reference, agent_reco
 from server.namespaces import PROV, VM, sparql_prefixes
 from server.store.base import Store
 
-# Bound values only: the wanted label and type are engine substitutions, never spliced into the text.
+# Bound values only: the wanted label and type are engine substitutions (Oxigraph wants them projected).
 FIND_BY_LABEL = (
     sparql_prefixes()
     + """
-SELECT ?node WHERE {
+SELECT ?node ?type ?wanted WHERE {
   ?node a ?type ; rdfs:label ?label .
   FILTER(LCASE(STR(?label)) = LCASE(STR(?wanted)))
 } ORDER BY ?node LIMIT 1
