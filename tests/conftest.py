@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from fastapi.testclient import TestClient
 
 from server.catalog.seeding import prepare
 from server.cli.main import main
+from server.errors import StoreUnavailable
 from server.settings import Settings
-from server.store import MemoryStore, Store
+from server.store import MemoryStore, Store, open_store
+from server.store.terms import to_rdflib
 from server.web.app import create_app
 
 DATA = Path(__file__).parent / "data"
@@ -32,20 +36,88 @@ def seed_nquads() -> bytes:
     return out.getvalue()
 
 
+# Remote SPARQL servers the store tests also run against, each configured by one environment variable
+# (scripts/sparql-servers.sh starts both and prints them). A configured server that does not answer fails the
+# tests that use it; an unconfigured one is named in the pytest header and summary.
+REMOTE_BACKENDS = {"oxigraph-server": "VALUEMESH_TEST_OXIGRAPH_URL", "virtuoso": "VALUEMESH_TEST_VIRTUOSO_URL"}
+
+
+def configured_backends() -> dict[str, str]:
+    """Remote backend name -> store location, for those whose variable is set."""
+    return {name: os.environ[var] for name, var in REMOTE_BACKENDS.items() if os.environ.get(var)}
+
+
+def _backends_line() -> str:
+    parts = ["memory"]
+    for name, var in REMOTE_BACKENDS.items():
+        location = os.environ.get(var)
+        parts.append(f"{name} ({location})" if location else f"{name}: NOT CONFIGURED (set {var})")
+    return "store backends: " + ", ".join(parts)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "all_backends: run with the store on memory and on every configured remote SPARQL server"
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return _backends_line()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_line(_backends_line())
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("all_backends"):
+        metafunc.parametrize("backend", ["memory", *configured_backends()], indirect=True)
+
+
 @pytest.fixture
-def empty_store() -> Iterator[Store]:
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which store the store fixtures build: memory, unless the test is marked `all_backends`."""
+    return getattr(request, "param", "memory")
+
+
+def _open_remote(name: str) -> Store:
+    """A configured remote store, emptied of every record; fails loudly when its server does not answer."""
+    location = configured_backends()[name]
+    store = open_store(location)
+    try:
+        store.replace_records({}, drop=store.record_iris())
+    except StoreUnavailable as error:
+        store.close()
+        pytest.fail(f"backend {name} is configured ({REMOTE_BACKENDS[name]}={location}) but unusable: {error}")
+    return store
+
+
+def _records_from_nquads(nquads: bytes) -> dict[str, list[tuple]]:
+    records: dict[str, list[tuple]] = {}
+    for quad in ox.parse(nquads, ox.RdfFormat.N_QUADS):
+        triple = (to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object))
+        records.setdefault(quad.graph_name.value, []).append(triple)
+    return records
+
+
+@pytest.fixture
+def empty_store(backend: str) -> Iterator[Store]:
     """A catalog with the ontology and no records."""
-    store = MemoryStore()
+    store = MemoryStore() if backend == "memory" else _open_remote(backend)
     prepare(store, with_seed=False)
     yield store
     store.close()
 
 
 @pytest.fixture
-def seeded_store(seed_nquads: bytes) -> Iterator[Store]:
+def seeded_store(seed_nquads: bytes, backend: str) -> Iterator[Store]:
     """A fresh catalog holding the article's landscape; each test may change it freely."""
-    store = MemoryStore()
-    store.bulk_load(seed_nquads, "application/n-quads")
+    if backend == "memory":
+        store: Store = MemoryStore()
+        store.bulk_load(seed_nquads, "application/n-quads")  # type: ignore[attr-defined]
+    else:
+        store = _open_remote(backend)
+        store.replace_records(_records_from_nquads(seed_nquads))
     yield store
     store.close()
 
