@@ -57,3 +57,13 @@ class Conflict(ValuemeshError):
 
 class StoreUnavailable(ValuemeshError):
     code = "STORE_UNAVAILABLE"
+
+
+class LimitExceeded(ValuemeshError):
+    """A query that ran past the time limit or would answer more rows than allowed; nothing was returned."""
+
+    code = "LIMIT_EXCEEDED"
+
+    def __init__(self, message: str, *, limit: str) -> None:
+        self.limit = limit  # "time" or "rows": which limit was hit
+        super().__init__(message)

@@ -6,7 +6,7 @@ default graph is the union of all records. Writes replace whole records atomical
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Protocol, runtime_checkable
 
@@ -48,8 +48,23 @@ class Store(Protocol):
 
     def construct(self, query: str, bindings: Mapping[str, Node] | None = None) -> Graph: ...
 
-    def query_serialized(self, query: str, media_type: str) -> bytes:
-        """Run any query and return the result serialized as `media_type` (used by the SPARQL endpoint)."""
+    def query_serialized(
+        self,
+        query: str,
+        media_type: str,
+        *,
+        bindings: Mapping[str, Node] | None = None,
+        default_graphs: Sequence[str] | None = None,
+        named_graphs: Sequence[str] | None = None,
+        timeout_s: float | None = None,
+        max_rows: int | None = None,
+    ) -> bytes:
+        """Run any query and return the result serialized as `media_type` (used by the SPARQL endpoint).
+
+        `default_graphs` replaces the union default graph by the union of those graphs; `named_graphs` restricts
+        what `GRAPH` sees. Past `timeout_s` or beyond `max_rows` solutions (triples for CONSTRUCT/DESCRIBE) it
+        raises `LimitExceeded` instead of answering part of the result.
+        """
         ...
 
     def update(self, sparql: str) -> None: ...

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -10,7 +11,8 @@ import pyoxigraph as ox
 from rdflib import Graph
 from rdflib.term import Node
 
-from server.errors import BadInput, StoreUnavailable
+from server.errors import BadInput, LimitExceeded, StoreUnavailable
+from server.namespaces import PREFIXES
 from server.store.base import SelectResult, Triple
 from server.store.terms import to_oxigraph, to_rdflib, triples_to_rdflib
 
@@ -24,6 +26,50 @@ def _substitutions(bindings: Mapping[str, Node] | None) -> dict[ox.Variable, obj
     if not bindings:
         return None
     return {ox.Variable(name): to_oxigraph(value) for name, value in bindings.items()}
+
+
+class _GuardedOutput:
+    """Collects serialized solutions (TSV: one line per solution) and stops the engine at a limit.
+
+    Raising inside `write` makes pyoxigraph abandon the serialization, so a huge or slow answer is cut off
+    while it streams instead of being built whole first."""
+
+    def __init__(self, max_rows: int | None, deadline: float | None) -> None:
+        self.chunks: list[bytes] = []
+        self.lines = 0
+        self.max_rows = max_rows
+        self.deadline = deadline
+
+    def write(self, chunk: bytes) -> int:
+        self.lines += chunk.count(b"\n")
+        if self.max_rows is not None and self.lines - 1 > self.max_rows:  # the first line is the header
+            raise _Stop(too_many_rows(self.max_rows))
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise _Stop(None)
+        self.chunks.append(bytes(chunk))
+        return len(chunk)
+
+    def flush(self) -> None:
+        pass
+
+
+class _Stop(Exception):
+    def __init__(self, error: LimitExceeded | None) -> None:
+        self.error = error
+
+
+def too_many_rows(max_rows: int) -> LimitExceeded:
+    return LimitExceeded(
+        f"the answer has more than {max_rows} rows, the limit of this catalog; add a LIMIT or narrow the query",
+        limit="rows",
+    )
+
+
+def too_slow(timeout_s: float) -> LimitExceeded:
+    return LimitExceeded(
+        f"the query ran longer than the time limit of {timeout_s:g} s and was stopped; narrow it or add a LIMIT",
+        limit="time",
+    )
 
 
 def insert_data_text(records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> str:
@@ -71,12 +117,26 @@ class OxigraphStore:
 
     # --- reading -------------------------------------------------------------------------------------
 
-    def _query(self, query: str, bindings: Mapping[str, Node] | None) -> object:
+    def _query(
+        self,
+        query: str,
+        bindings: Mapping[str, Node] | None,
+        default_graphs: Sequence[str] | None = None,
+        named_graphs: Sequence[str] | None = None,
+    ) -> object:
         self.queries_run += 1
         try:
-            return self._store.query(query, use_default_graph_as_union=True, substitutions=_substitutions(bindings))
+            return self._store.query(
+                query,
+                use_default_graph_as_union=default_graphs is None,
+                default_graph=None if default_graphs is None else [ox.NamedNode(g) for g in default_graphs],
+                named_graphs=None if named_graphs is None else [ox.NamedNode(g) for g in named_graphs],
+                substitutions=_substitutions(bindings),
+            )
         except SyntaxError as error:
             raise BadInput(f"malformed SPARQL: {error}") from None
+        except ValueError as error:  # e.g. a graph IRI that is not an IRI
+            raise BadInput(str(error)) from None
 
     def select(self, query: str, bindings: Mapping[str, Node] | None = None) -> SelectResult:
         solutions = self._query(query, bindings)
@@ -101,11 +161,54 @@ class OxigraphStore:
             graph.add(triple)
         return graph
 
-    def query_serialized(self, query: str, media_type: str) -> bytes:
-        result = self._query(query, None)
+    def query_serialized(
+        self,
+        query: str,
+        media_type: str,
+        *,
+        bindings: Mapping[str, Node] | None = None,
+        default_graphs: Sequence[str] | None = None,
+        named_graphs: Sequence[str] | None = None,
+        timeout_s: float | None = None,
+        max_rows: int | None = None,
+    ) -> bytes:
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        result = self._query(query, bindings, default_graphs, named_graphs)
         if isinstance(result, ox.QueryTriples):
-            return result.serialize(format=ox.RdfFormat.from_media_type(media_type))
-        return result.serialize(format=ox.QueryResultsFormat.from_media_type(media_type))  # type: ignore[union-attr]
+            rdf_format = ox.RdfFormat.from_media_type(media_type)
+            if rdf_format is None:
+                raise BadInput(f"cannot write a graph as {media_type}")
+            triples = []
+            for triple in result:
+                triples.append(triple)
+                if max_rows is not None and len(triples) > max_rows:
+                    raise too_many_rows(max_rows)
+                if deadline is not None and time.monotonic() > deadline:
+                    raise too_slow(timeout_s)  # type: ignore[arg-type]
+            prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
+            return ox.serialize(triples, format=rdf_format, prefixes=prefixes)  # type: ignore[no-any-return]
+        results_format = ox.QueryResultsFormat.from_media_type(media_type)
+        if results_format is None:
+            raise BadInput(f"cannot write query results as {media_type}")
+        if isinstance(result, ox.QueryBoolean):
+            return result.serialize(format=results_format)  # type: ignore[no-any-return]
+        assert isinstance(result, ox.QuerySolutions)
+        if max_rows is None and deadline is None:
+            return result.serialize(format=results_format)  # type: ignore[no-any-return]
+        # Stream through TSV (one solution per line, terms written losslessly) to count rows and watch the clock
+        # while the engine produces them, then write the requested format from the same solutions.
+        output = _GuardedOutput(max_rows, deadline)
+        try:
+            result.serialize(output, format=ox.QueryResultsFormat.TSV)
+        except _Stop as stop:
+            raise (stop.error or too_slow(timeout_s)) from None  # type: ignore[arg-type]
+        if deadline is not None and time.monotonic() > deadline:
+            raise too_slow(timeout_s)  # type: ignore[arg-type]
+        tsv = b"".join(output.chunks)
+        if results_format == ox.QueryResultsFormat.TSV:
+            return tsv
+        parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
+        return parsed.serialize(format=results_format)  # type: ignore[union-attr, no-any-return]
 
     def record(self, iri: str) -> Graph:
         graph = Graph(identifier=iri)

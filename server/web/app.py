@@ -11,8 +11,11 @@ from fastapi.responses import JSONResponse
 from server import __version__
 from server.catalog.seeding import prepare
 from server.errors import StoreUnavailable
+from server.graphql.router import graphql_router
 from server.settings import Settings
 from server.store import Store, open_store
+from server.web import sparql_endpoint
+from server.web.linked_data import linked_data_router
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -33,8 +36,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     app = FastAPI(title="valuemesh", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, error: StoreUnavailable) -> JSONResponse:
+        """Any face whose store does not answer: 503, and the next request tries the store again."""
+        problem = {"type": "about:blank", "title": "Store unavailable", "status": 503, "detail": str(error)}
+        return JSONResponse(problem, status_code=503, media_type="application/problem+json")
+
     if store is not None:
         app.state.store = store
+    app.include_router(graphql_router(settings), prefix="/graphql")
 
     @app.get("/healthz")
     def healthz(request: Request) -> JSONResponse:
@@ -46,4 +57,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
         return JSONResponse({"status": "ok", "store": current.location, "version": __version__})
 
+    app.include_router(sparql_endpoint.router)
+    app.include_router(linked_data_router(settings))
     return app

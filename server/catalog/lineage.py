@@ -1,0 +1,160 @@
+"""Lineage: what a product is made from (upstream) or what is made from it (downstream, impact analysis).
+
+Data flows from a data source or an upstream product's output port into a product's input port
+(`?port vm:consumes ?fed`). The walk is breadth-first with one SPARQL question per depth level, asked for the
+whole frontier at once, so each node is reached first at its smallest depth, cycles end the walk, and `max_depth`
+bounds the work done rather than trimming an answer computed in full.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from rdflib import URIRef
+
+from server.catalog.nodes import with_values
+from server.errors import NotFound
+from server.namespaces import sparql_prefixes
+from server.store.base import Store
+
+
+class Direction(Enum):
+    UPSTREAM = "UPSTREAM"
+    DOWNSTREAM = "DOWNSTREAM"
+
+
+# One step upstream from every frontier product: what feeds its input ports.
+UPSTREAM_STEP = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?source ?target ?isProduct WHERE {
+  VALUES ?target { $nodes }
+  ?target dprod:inputPort/vm:consumes ?fed .
+  OPTIONAL { ?upstream dprod:outputPort ?fed }
+  BIND(COALESCE(?upstream, ?fed) AS ?source)
+  BIND(BOUND(?upstream) AS ?isProduct)
+}
+"""
+)
+
+# One step downstream from every frontier node: products with an input port consuming one of its output
+# ports, or consuming it directly when it is a data source (`dprod:outputPort?` is zero or one step).
+DOWNSTREAM_STEP = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?source ?target WHERE {
+  VALUES ?source { $nodes }
+  ?source dprod:outputPort? ?fed .
+  ?port vm:consumes ?fed .
+  ?target dprod:inputPort ?port .
+}
+"""
+)
+
+# The same closure in one query with a property path, kept for the benchmark that compares formulations:
+# every edge of the upstream sub-graph of ?root; depths are then found by a walk over the returned edges.
+UPSTREAM_CLOSURE = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?source ?target ?isProduct ?root WHERE {
+  ?root (dprod:inputPort/vm:consumes/^dprod:outputPort)* ?target .
+  ?target dprod:inputPort/vm:consumes ?fed .
+  OPTIONAL { ?upstream dprod:outputPort ?fed }
+  BIND(COALESCE(?upstream, ?fed) AS ?source)
+  BIND(BOUND(?upstream) AS ?isProduct)
+}
+"""
+)
+
+IS_PRODUCT = sparql_prefixes() + "ASK { ?product a dprod:DataProduct }"
+
+
+@dataclass(frozen=True)
+class LineageNode:
+    iri: str
+    depth: int
+    is_product: bool
+
+
+@dataclass
+class Lineage:
+    root: str
+    nodes: list[LineageNode] = field(default_factory=list)
+    edges: list[tuple[str, str]] = field(default_factory=list)  # (source, target) in data-flow direction
+
+
+def require_product(store: Store, iri: str) -> None:
+    if not store.ask(IS_PRODUCT, {"product": URIRef(iri)}):
+        raise NotFound(f"no data product {iri}")
+
+
+def lineage(
+    store: Store, root: str, direction: Direction = Direction.UPSTREAM, max_depth: int | None = None
+) -> Lineage:
+    """The sub-graph reachable from `root`: each node once with its smallest depth, and the edges among them."""
+    require_product(store, root)
+    if max_depth is not None and max_depth <= 0:
+        return Lineage(root)
+    upstream = direction is Direction.UPSTREAM
+    step = UPSTREAM_STEP if upstream else DOWNSTREAM_STEP
+    depth_of: dict[str, int] = {root: 0}
+    is_product: dict[str, bool] = {root: True}
+    edges: set[tuple[str, str]] = set()
+    frontier = [root]
+    depth = 0
+    while frontier:
+        # Only products have input ports, so only they can lead further upstream; downstream every node is one.
+        expandable = [iri for iri in frontier if is_product[iri]]
+        if not expandable:
+            break
+        next_frontier: list[str] = []
+        for row in store.select(with_values(step, expandable)):
+            source, target = str(row["source"]), str(row["target"])
+            reached = source if upstream else target
+            if reached not in depth_of:
+                if max_depth is not None and depth + 1 > max_depth:
+                    continue  # beyond the limit: neither the node nor the edge to it is part of the answer
+                depth_of[reached] = depth + 1
+                is_product[reached] = bool(row["isProduct"].toPython()) if upstream else True  # type: ignore[union-attr]
+                next_frontier.append(reached)
+            edges.add((source, target))
+        frontier = next_frontier
+        depth += 1
+        if max_depth is not None and depth >= max_depth:
+            # One more question would only find edges among nodes already reached; ask it for the induced edges.
+            last = [iri for iri in frontier if is_product[iri]]
+            for row in store.select(with_values(step, last)) if last else ():
+                source, target = str(row["source"]), str(row["target"])
+                if source in depth_of and target in depth_of:
+                    edges.add((source, target))
+            break
+    nodes = [LineageNode(iri, d, is_product[iri]) for iri, d in depth_of.items() if iri != root]
+    nodes.sort(key=lambda n: (n.depth, n.iri))
+    return Lineage(root, nodes, sorted(edges))
+
+
+def lineage_by_closure(store: Store, root: str) -> Lineage:
+    """Upstream lineage from one property-path query plus a walk over its edges (the benchmark's alternative)."""
+    require_product(store, root)
+    feeds: dict[str, list[str]] = {}
+    is_product: dict[str, bool] = {root: True}
+    edges: set[tuple[str, str]] = set()
+    for row in store.select(UPSTREAM_CLOSURE, {"root": URIRef(root)}):
+        source, target = str(row["source"]), str(row["target"])
+        edges.add((source, target))
+        feeds.setdefault(target, []).append(source)
+        is_product[source] = bool(row["isProduct"].toPython())  # type: ignore[union-attr]
+    depth_of = {root: 0}
+    frontier = [root]
+    while frontier:
+        following = []
+        for node in frontier:
+            for source in feeds.get(node, ()):
+                if source not in depth_of:
+                    depth_of[source] = depth_of[node] + 1
+                    following.append(source)
+        frontier = following
+    nodes = [LineageNode(iri, d, is_product[iri]) for iri, d in depth_of.items() if iri != root]
+    nodes.sort(key=lambda n: (n.depth, n.iri))
+    return Lineage(root, nodes, sorted(edges))

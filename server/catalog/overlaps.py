@@ -1,0 +1,82 @@
+"""Overlap: pairs of products fed by some of the same direct sources (data sources or upstream products).
+
+The store answers which direct sources each product has (one question); pairing them is set arithmetic over
+that answer, grouped by shared source so that only products that really share something are ever compared.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from server.catalog.nodes import unique, with_values
+from server.namespaces import sparql_prefixes
+from server.store.base import Store
+
+DIRECT_SOURCES = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?product ?source ?isProduct WHERE {
+  VALUES ?product { $nodes }
+  ?product dprod:inputPort/vm:consumes ?fed .
+  OPTIONAL { ?upstream dprod:outputPort ?fed }
+  BIND(COALESCE(?upstream, ?fed) AS ?source)
+  BIND(BOUND(?upstream) AS ?isProduct)
+}
+"""
+)
+
+ALL_DIRECT_SOURCES = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?product ?source ?isProduct WHERE {
+  ?product a dprod:DataProduct ; dprod:inputPort/vm:consumes ?fed .
+  OPTIONAL { ?upstream dprod:outputPort ?fed }
+  BIND(COALESCE(?upstream, ?fed) AS ?source)
+  BIND(BOUND(?upstream) AS ?isProduct)
+}
+"""
+)
+
+
+@dataclass(frozen=True)
+class Overlap:
+    left: str
+    right: str
+    shared: list[str]
+    jaccard: float
+
+
+@dataclass(frozen=True)
+class OverlapAnswer:
+    pairs: list[Overlap]
+    source_is_product: dict[str, bool]
+
+
+def overlaps(store: Store, ids: list[str] | None = None, min_shared: int = 1) -> OverlapAnswer:
+    """Pairs among `ids` (or all products) sharing at least `min_shared` direct sources, most shared first."""
+    if ids is not None and len(unique(ids)) < 2:
+        return OverlapAnswer([], {})
+    query = ALL_DIRECT_SOURCES if ids is None else with_values(DIRECT_SOURCES, unique(ids))
+    sources_of: dict[str, set[str]] = defaultdict(set)
+    fed: dict[str, set[str]] = defaultdict(set)
+    kinds: dict[str, bool] = {}
+    for row in store.select(query):
+        product, source = str(row["product"]), str(row["source"])
+        sources_of[product].add(source)
+        fed[source].add(product)
+        kinds[source] = bool(row["isProduct"].toPython())  # type: ignore[union-attr]
+    shared: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for source, products in fed.items():
+        ordered = sorted(products)
+        for i, left in enumerate(ordered):
+            for right in ordered[i + 1 :]:
+                shared[(left, right)].append(source)
+    pairs = []
+    for (left, right), common in shared.items():
+        if len(common) < max(min_shared, 1):
+            continue
+        union = len(sources_of[left] | sources_of[right])
+        pairs.append(Overlap(left, right, sorted(common), len(common) / union))
+    pairs.sort(key=lambda o: (-len(o.shared), -o.jaccard, o.left, o.right))
+    return OverlapAnswer(pairs, kinds)

@@ -1,0 +1,224 @@
+"""Registering one data product: from a document (Turtle, JSON-LD, YAML descriptor) or from typed fields.
+
+Both end as the same RDF record and go through the same validated write path (`writes.write_records`), so a
+product that fails the MVP checklist is refused with the report and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pyoxigraph as ox
+from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
+
+from server.catalog.records import Records, records_of
+from server.catalog.writes import WriteOutcome, write_records
+from server.errors import BadInput, Conflict, NotFound
+from server.namespaces import DCAT, DCT, DPROD, DQV, ODRL, VM
+from server.rdf_io import parse_rdf
+from server.store.base import Store
+
+DOCUMENT_FORMATS: dict[str, ox.RdfFormat] = {"TURTLE": ox.RdfFormat.TURTLE, "JSON_LD": ox.RdfFormat.JSON_LD}
+
+
+def _yaml_reader() -> Callable[[str], Records]:
+    """The YAML descriptor reader, once the descriptor formats provide it."""
+    try:
+        from server import formats
+    except ImportError:
+        formats = None  # type: ignore[assignment]
+    reader = getattr(formats, "records_from_yaml", None)
+    if reader is None:
+        raise BadInput("YAML descriptors arrive with the descriptor formats; send Turtle or JSON-LD for now")
+    return reader  # type: ignore[no-any-return]
+
+
+def records_of_document(document: str, fmt: str, base: str) -> Records:
+    """The records a document describes; it must describe exactly one data product and nothing else."""
+    if fmt == "YAML":
+        records = _yaml_reader()(document)
+    elif fmt in DOCUMENT_FORMATS:
+        records = records_of(parse_rdf(document.encode(), DOCUMENT_FORMATS[fmt], "document", base_iri=base))
+    else:
+        raise BadInput(f"unknown document format {fmt}; use TURTLE, JSON_LD or YAML")
+    products = [iri for iri, graph in records.items() if (URIRef(iri), RDF.type, DPROD.DataProduct) in graph]
+    if len(products) != 1:
+        raise BadInput(
+            f"the document must describe exactly one data product (a node typed dprod:DataProduct); "
+            f"it describes {len(products)}",
+            source="document",
+        )
+    others = sorted(set(records) - set(products))
+    if others:
+        raise BadInput(
+            "the document describes records other than its data product (" + ", ".join(others[:5]) + "); "
+            "register domains, agents, sources, goals and use cases on their own",
+            source="document",
+        )
+    return records
+
+
+def register_document(store: Store, document: str, fmt: str, base: str) -> tuple[str, WriteOutcome]:
+    """Store the product the document describes (raises ValidationRefused with the report, storing nothing)."""
+    records = records_of_document(document, fmt, base)
+    (iri,) = records
+    return iri, write_records(store, records)
+
+
+# --- typed fields -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class PortFields:
+    name: str
+    mechanism: URIRef
+    consumes: list[str] = field(default_factory=list)
+    slug: str | None = None
+
+
+@dataclass
+class SloFields:
+    name: str
+    indicator: URIRef
+    target: float
+    period: str
+    error_budget: float | None = None
+    description: str | None = None
+
+
+@dataclass
+class AgreementFields:
+    access: URIRef
+    policy: str
+    distribution_rights: str
+    slos: list[SloFields] = field(default_factory=list)
+
+
+@dataclass
+class ProductFields:
+    name: str
+    description: str
+    type: URIRef
+    domain: str
+    owner: str
+    job: str | None = None
+    input_ports: list[PortFields] = field(default_factory=list)
+    output_ports: list[PortFields] = field(default_factory=list)
+    sharing_agreement: AgreementFields | None = None
+    privacy_classification: URIRef | None = None
+    consumers: list[str] = field(default_factory=list)
+    producers: list[str] = field(default_factory=list)
+    use_cases: list[str] = field(default_factory=list)
+
+
+def slugify(text: str) -> str:
+    """`HCP 360 (v2)` -> `hcp-360-v2`: the path segment minted IRIs use."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    if not slug:
+        raise BadInput(f"cannot make an IRI from the name {text!r}; give a name with letters or digits")
+    return slug
+
+
+def product_iri(base: str, name: str) -> str:
+    return f"{base}data-product/{slugify(name)}"
+
+
+def _iri(value: str, what: str) -> URIRef:
+    if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:[^\s<>\"{}|\\^`]+$", value):
+        raise BadInput(f"{what} must be an IRI, got {value!r}")
+    return URIRef(value)
+
+
+def record_of_fields(iri: str, fields: ProductFields) -> Graph:
+    """The product's record as docs/model.md shapes it: product, ports, agreement and SLOs in one graph."""
+    product = URIRef(iri)
+    g = Graph(identifier=iri)
+    g.add((product, RDF.type, DPROD.DataProduct))
+    g.add((product, RDFS.label, Literal(fields.name)))
+    g.add((product, DCT.title, Literal(fields.name)))
+    g.add((product, DCT.description, Literal(fields.description)))
+    g.add((product, DCT.type, fields.type))
+    g.add((product, DPROD.domain, _iri(fields.domain, "domain")))
+    g.add((product, DPROD.dataProductOwner, _iri(fields.owner, "owner")))
+    if fields.job:
+        g.add((product, DPROD.purpose, Literal(fields.job)))
+    for agent in fields.consumers:
+        g.add((product, VM.consumer, _iri(agent, "consumer")))
+    for agent in fields.producers:
+        g.add((product, VM.producer, _iri(agent, "producer")))
+    for use_case in fields.use_cases:
+        g.add((_iri(use_case, "use case"), VM.servedBy, product))
+    if fields.privacy_classification is not None:
+        g.add((product, VM.privacyClassification, fields.privacy_classification))
+    used: set[str] = set()
+    for is_input, ports in ((True, fields.input_ports), (False, fields.output_ports)):
+        for port in ports:
+            slug = slugify(port.slug or port.name)
+            if slug in used:
+                raise BadInput(f"two ports would both be named {iri}/port/{slug}; give them distinct names or slugs")
+            used.add(slug)
+            node = URIRef(f"{iri}/port/{slug}")
+            g.add((product, DPROD.inputPort if is_input else DPROD.outputPort, node))
+            g.add((node, RDF.type, VM.InputPort if is_input else VM.OutputPort))
+            g.add((node, RDF.type, DCAT.DataService))
+            g.add((node, RDFS.label, Literal(port.name)))
+            g.add((node, DCT.type, port.mechanism))
+            for fed in port.consumes:
+                if not is_input:
+                    raise BadInput(f"output port {port.name!r} cannot consume anything; only input ports do")
+                g.add((node, VM.consumes, _iri(fed, "consumed port or source")))
+    agreement = fields.sharing_agreement
+    if agreement is not None:
+        node = URIRef(f"{iri}/agreement")
+        g.add((product, ODRL.hasPolicy, node))
+        g.add((node, RDF.type, VM.DataSharingAgreement))
+        g.add((node, RDF.type, ODRL.Offer))
+        g.add((node, RDFS.label, Literal(f"{fields.name} data sharing agreement")))
+        g.add((node, DCT.accessRights, agreement.access))
+        g.add((node, VM.accessPolicy, Literal(agreement.policy)))
+        g.add((node, VM.distributionRights, Literal(agreement.distribution_rights)))
+        slo_slugs: set[str] = set()
+        for slo in agreement.slos:
+            slug = slugify(slo.name)
+            if slug in slo_slugs:
+                raise BadInput(f"two SLOs are both named {slo.name!r}")
+            slo_slugs.add(slug)
+            slo_node = URIRef(f"{iri}/slo/{slug}")
+            g.add((node, VM.serviceLevelObjective, slo_node))
+            g.add((slo_node, RDF.type, VM.ServiceLevelObjective))
+            g.add((slo_node, RDF.type, DQV.QualityPolicy))
+            g.add((slo_node, RDFS.label, Literal(slo.name)))
+            g.add((slo_node, VM.serviceLevelIndicator, slo.indicator))
+            g.add((slo_node, VM.target, Literal(Decimal(str(slo.target)), datatype=XSD.decimal)))
+            g.add((slo_node, VM.period, Literal(slo.period, datatype=XSD.duration)))
+            if slo.error_budget is not None:
+                g.add((slo_node, VM.errorBudget, Literal(Decimal(str(slo.error_budget)), datatype=XSD.decimal)))
+            if slo.description:
+                g.add((slo_node, DCT.description, Literal(slo.description)))
+    return g
+
+
+def _exists(store: Store, iri: str) -> bool:
+    return (URIRef(iri), RDF.type, DPROD.DataProduct) in store.record(iri)
+
+
+def create_from_fields(store: Store, fields: ProductFields, base: str) -> str:
+    """Mint `data-product/{slug}` under `base` and store the product; Conflict if that IRI is taken."""
+    iri = product_iri(base, fields.name)
+    if len(store.record(iri)):
+        raise Conflict(f"{iri} already exists; update it instead, or choose another name")
+    write_records(store, {iri: record_of_fields(iri, fields)})
+    return iri
+
+
+def update_from_fields(store: Store, iri: str, fields: ProductFields) -> str:
+    """Replace an existing product's record with one built from `fields`; NotFound if there is none."""
+    if not _exists(store, iri):
+        raise NotFound(f"no data product {iri}")
+    write_records(store, {iri: record_of_fields(iri, fields)})
+    return iri

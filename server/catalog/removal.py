@@ -1,0 +1,42 @@
+"""Removing a data product: refused while another product consumes one of its output ports."""
+
+from __future__ import annotations
+
+from rdflib import URIRef
+
+from server.catalog.lineage import require_product
+from server.catalog.writes import _write_lock as write_lock  # the check and the drop must not interleave with a write
+from server.errors import Conflict
+from server.namespaces import sparql_prefixes
+from server.store.base import Store
+
+CONSUMERS = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?consumer ?name ?product WHERE {
+  ?product dprod:outputPort ?port .
+  ?consumer dprod:inputPort/vm:consumes ?port .
+  FILTER(?consumer != ?product)
+  OPTIONAL { ?consumer rdfs:label ?name }
+}
+ORDER BY ?consumer
+"""
+)
+
+
+def consumers_of(store: Store, product: str) -> list[tuple[str, str]]:
+    """(IRI, name) of every other product with an input port consuming one of `product`'s output ports."""
+    rows = store.select(CONSUMERS, {"product": URIRef(product)})
+    return [(str(r["consumer"]), str(r["name"]) if r["name"] is not None else str(r["consumer"])) for r in rows]
+
+
+def remove_data_product(store: Store, product: str) -> str:
+    """Drop the product's record, or raise Conflict naming its consumers (NotFound for an unknown product)."""
+    with write_lock:
+        require_product(store, product)
+        consumers = consumers_of(store, product)
+        if consumers:
+            named = ", ".join(f"{name} <{iri}>" for iri, name in consumers)
+            raise Conflict(f"{product} cannot be removed: still consumed by {named}; remove or re-point them first")
+        store.replace_records({}, drop=[product])
+    return product

@@ -1,0 +1,95 @@
+"""Use cases and their prioritization; the score is the sum of the seven criteria, computed and never stored."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server.catalog.nodes import unique, with_values
+from server.namespaces import sparql_prefixes
+from server.store.base import Store
+
+CRITERIA = ("businessValue", "timeCriticality", "riskReduction", "reach", "impact", "confidence", "effort")
+
+_CRITERIA_PATTERNS = "\n  ".join(f"OPTIONAL {{ ?useCase vm:{name} ?{name} }}" for name in CRITERIA)
+
+RANKED = (
+    sparql_prefixes()
+    + f"""
+SELECT ?useCase ?score WHERE {{
+  ?useCase a vm:UseCase .
+  {_CRITERIA_PATTERNS}
+  BIND({" + ".join(f"?{name}" for name in CRITERIA)} AS ?score)
+}}
+ORDER BY DESC(?score) ?useCase
+"""
+)
+
+USE_CASES = (
+    sparql_prefixes()
+    + f"""
+SELECT ?useCase ?title ?hypothesis {" ".join(f"?{name}" for name in CRITERIA)} WHERE {{
+  VALUES ?useCase {{ $nodes }}
+  ?useCase a vm:UseCase .
+  OPTIONAL {{ ?useCase rdfs:label ?title }}
+  OPTIONAL {{ ?useCase vm:hypothesis ?hypothesis }}
+  {_CRITERIA_PATTERNS}
+}}
+"""
+)
+
+
+@dataclass(frozen=True)
+class Prioritization:
+    business_value: int
+    time_criticality: int
+    risk_reduction: int
+    reach: int
+    impact: int
+    confidence: int
+    effort: int
+
+    @property
+    def score(self) -> int:
+        return (
+            self.business_value
+            + self.time_criticality
+            + self.risk_reduction
+            + self.reach
+            + self.impact
+            + self.confidence
+            + self.effort
+        )
+
+
+@dataclass(frozen=True)
+class UseCaseRow:
+    iri: str
+    title: str
+    hypothesis: str
+    prioritization: Prioritization | None
+
+
+def ranked_use_cases(store: Store) -> list[str]:
+    """Use case IRIs, highest score first (use cases missing a criterion have no score and come last)."""
+    return [str(iri) for iri in store.select(RANKED).column("useCase")]
+
+
+def use_cases_by_iri(store: Store, iris: list[str]) -> dict[str, UseCaseRow | None]:
+    answer: dict[str, UseCaseRow | None] = dict.fromkeys(iris)
+    if not iris:
+        return answer
+    for row in store.select(with_values(USE_CASES, unique(iris))):
+        iri = str(row["useCase"])
+        if answer.get(iri) is not None:
+            continue
+        values = [row[name] for name in CRITERIA]
+        prioritization = None
+        if all(v is not None for v in values):
+            prioritization = Prioritization(*(int(v.toPython()) for v in values))  # type: ignore[union-attr]
+        answer[iri] = UseCaseRow(
+            iri=iri,
+            title=str(row["title"]) if row["title"] is not None else iri,
+            hypothesis=str(row["hypothesis"]) if row["hypothesis"] is not None else "",
+            prioritization=prioritization,
+        )
+    return answer

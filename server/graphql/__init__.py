@@ -1,0 +1,1 @@
+"""The GraphQL face of the catalog (Strawberry on FastAPI)."""

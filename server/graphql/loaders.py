@@ -1,0 +1,61 @@
+"""Per-request DataLoaders: every relation a resolver follows is batched into one store question per level."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rdflib import URIRef
+from strawberry.dataloader import DataLoader
+
+from server.catalog import domains, goals, nodes, products, use_cases
+from server.store.base import Store
+
+Batch = Callable[[Store, list[str]], dict[str, Any]]
+
+
+def _loader(store: Store, batch: Batch) -> DataLoader[str, Any]:
+    async def load(keys: Sequence[str]) -> list[Any]:
+        found = batch(store, list(keys))
+        return [found.get(key) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+class Loaders:
+    """The loaders of one request (their caches must not outlive it: a later request may follow a write)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.kind = _loader(store, nodes.kinds)
+        self.label = _loader(store, nodes.labels)
+        self.product = _loader(store, products.products_by_iri)
+        self.ports = _loader(store, products.ports_of)
+        self.port_sources = _loader(store, products.port_sources)
+        self.agreement = _loader(store, products.agreements_by_iri)
+        self.domain = _loader(store, domains.domains_by_iri)
+        self.products_of_domain = _loader(store, products.products_of_domains)
+        self.use_case = _loader(store, use_cases.use_cases_by_iri)
+        self.goal = _loader(store, goals.goals_by_iri)
+        self._related: dict[tuple[str, bool], DataLoader[str, Any]] = {}
+        self._literals: dict[str, DataLoader[str, Any]] = {}
+
+    def related(self, predicate: URIRef, *, inverse: bool = False) -> DataLoader[str, Any]:
+        """Nodes one `predicate` hop away, batched per predicate and direction."""
+        key = (str(predicate), inverse)
+        if key not in self._related:
+
+            def batch(store: Store, iris: list[str]) -> dict[str, Any]:
+                return nodes.related(store, iris, predicate, inverse=inverse)
+
+            self._related[key] = _loader(self.store, batch)
+        return self._related[key]
+
+    def literals(self, predicate: URIRef) -> DataLoader[str, Any]:
+        if str(predicate) not in self._literals:
+
+            def batch(store: Store, iris: list[str]) -> dict[str, Any]:
+                return nodes.literals(store, iris, predicate)
+
+            self._literals[str(predicate)] = _loader(self.store, batch)
+        return self._literals[str(predicate)]

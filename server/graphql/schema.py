@@ -1,0 +1,249 @@
+"""The GraphQL schema: queries and mutations whose resolvers are a few lines calling `server.catalog`."""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
+
+from server.catalog import domains, goal_trace, goals, lineage, overlaps, registration, removal, use_cases
+from server.catalog.products import count_products, decode_cursor, encode_cursor, page_of_products
+from server.errors import BadInput, NotFound, ValidationRefused, ValuemeshError
+from server.graphql import types as t
+from server.graphql.inputs import DataProductInput, fields_of
+from server.graphql.limits import extensions
+from server.graphql.validation import validation_report
+from server.namespaces import VM
+from server.settings import Settings
+
+
+async def _node(info: t.Info, iri: str) -> t.Node | None:
+    kind = await info.context.loaders.kind.load(iri)
+    loaders = info.context.loaders
+    if kind == "DataProduct":
+        return await t.product(info, iri)
+    if kind == "Goal":
+        return await t.goal(info, iri)
+    if kind == "UseCase":
+        found = await t.use_cases_by_iri(info, [iri])
+        return found[0] if found else None
+    if kind == "Domain":
+        row = await loaders.domain.load(iri)
+        return t.Domain.of(row) if row is not None else None
+    if kind in ("Agent", "DataSource"):
+        name = await loaders.label.load(iri) or iri
+        return (t.Agent if kind == "Agent" else t.DataSource)(id=strawberry.ID(iri), name=name)
+    if kind in t.NODE_PORT_PROPERTIES:
+        owners = await loaders.related(t.NODE_PORT_PROPERTIES[kind], inverse=True).load(iri)
+        for owner in owners:
+            for port in await loaders.ports.load(owner):
+                if port.iri == iri:
+                    cls = t.InputPort if port.is_input else t.OutputPort
+                    return cls(id=strawberry.ID(iri), name=port.name, mechanism=port.mechanism)
+    if kind == "ServiceLevelObjective":
+        for agreement in await loaders.related(VM.serviceLevelObjective, inverse=True).load(iri):
+            row = await loaders.agreement.load(agreement)
+            for slo in row.slos if row is not None else ():
+                if slo.iri == iri:
+                    return t.ServiceLevelObjective.of(slo)
+    return None
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    async def node(self, info: t.Info, id: strawberry.ID) -> t.Node | None:
+        return await _node(info, str(id))
+
+    @strawberry.field
+    async def data_product(self, info: t.Info, id: strawberry.ID) -> t.DataProduct | None:
+        return await t.product(info, str(id))
+
+    @strawberry.field
+    async def data_products(
+        self,
+        info: t.Info,
+        domain: strawberry.ID | None = None,
+        type: t.DataProductType | None = None,
+        search: str | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> t.DataProductConnection:
+        limit = info.context.settings.max_page_size
+        size = 50 if first is None else first
+        if not 0 <= size <= limit:
+            raise BadInput(f"first must be between 0 and {limit} (the maximum page size); got {size}")
+        store = info.context.store
+        filters = {
+            "domain": str(domain) if domain is not None else None,
+            "type_": type.value if type is not None else None,
+            "search": search,
+        }
+        page = page_of_products(store, first=size, after=decode_cursor(after) if after else None, **filters)
+        nodes = await t.products_by_iri(info, page.iris)
+        edges = [t.DataProductEdge(node=node, cursor=encode_cursor(str(node.id))) for node in nodes]
+        return t.DataProductConnection(
+            edges=edges,
+            page_info=t.PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None),
+            total_count_value=lambda: count_products(store, **filters),
+        )
+
+    @strawberry.field
+    async def domains(self, info: t.Info) -> list[t.Domain]:
+        iris = domains.all_domains(info.context.store)
+        rows = await info.context.loaders.domain.load_many(iris)
+        return [t.Domain.of(row) for row in rows if row is not None]
+
+    @strawberry.field(description="The roots of the Lean Value Tree.")
+    async def goals(self, info: t.Info) -> list[t.Goal]:
+        return await t.goals_by_iri(info, goals.root_goals(info.context.store))
+
+    @strawberry.field(description="Use cases, highest prioritization score first.")
+    async def use_cases(self, info: t.Info) -> list[t.UseCase]:
+        return await t.use_cases_by_iri(info, use_cases.ranked_use_cases(info.context.store))
+
+    @strawberry.field
+    async def lineage(
+        self,
+        info: t.Info,
+        id: strawberry.ID,
+        direction: t.LineageDirection | None = t.LineageDirection.UPSTREAM,
+        max_depth: int | None = None,
+    ) -> t.LineageGraph:
+        if max_depth is not None and max_depth < 0:
+            raise BadInput(f"maxDepth must be 0 or more; got {max_depth}")
+        way = lineage.Direction.DOWNSTREAM if direction is t.LineageDirection.DOWNSTREAM else lineage.Direction.UPSTREAM
+        answer = lineage.lineage(info.context.store, str(id), way, max_depth)
+        root = await t.product(info, answer.root)
+        found = await t.lineage_nodes(info, [(n.iri, n.is_product) for n in answer.nodes])
+        by_iri = {str(node.id): node for node in found}
+        hops = [t.LineageHop(node=by_iri[n.iri], depth=n.depth) for n in answer.nodes if n.iri in by_iri]
+        edges = [t.LineageEdge(source=strawberry.ID(s), target=strawberry.ID(o)) for s, o in answer.edges]
+        return t.LineageGraph(root=root, nodes=hops, edges=edges)  # type: ignore[arg-type]
+
+    @strawberry.field(
+        description="Pairs of products that share direct sources; among `ids` when given, else across the catalog."
+    )
+    async def overlaps(
+        self, info: t.Info, ids: list[strawberry.ID] | None = None, min_shared: int | None = 1
+    ) -> list[t.Overlap]:
+        answer = overlaps.overlaps(
+            info.context.store, [str(i) for i in ids] if ids is not None else None, min_shared or 1
+        )
+        products = {
+            str(p.id): p
+            for p in await t.products_by_iri(info, sorted({i for o in answer.pairs for i in (o.left, o.right)}))
+        }
+        result = []
+        for pair in answer.pairs:
+            shared = await t.lineage_nodes(info, [(iri, answer.source_is_product[iri]) for iri in pair.shared])
+            if pair.left in products and pair.right in products:
+                result.append(
+                    t.Overlap(left=products[pair.left], right=products[pair.right], shared=shared, jaccard=pair.jaccard)
+                )
+        return result
+
+    @strawberry.field
+    async def goal_trace(self, info: t.Info, id: strawberry.ID) -> t.GoalTrace:
+        trace = goal_trace.goal_trace(info.context.store, str(id))
+        product = await t.product(info, trace.product)
+        return t.GoalTrace(
+            data_product=product,  # type: ignore[arg-type]
+            use_cases=await t.use_cases_by_iri(info, trace.use_cases),
+            goals=await t.goals_by_iri(info, trace.goals),
+        )
+
+    @strawberry.field(description="Products that trace to no goal: data-lake monsters in the making.")
+    async def untraced_data_products(self, info: t.Info) -> list[t.DataProduct]:
+        return await t.products_by_iri(info, goal_trace.untraced_products(info.context.store))
+
+    @strawberry.field(description="SHACL validation of the stored catalog, or of the given nodes only.")
+    def validation(self, info: t.Info, ids: list[strawberry.ID] | None = None) -> t.ValidationReport:
+        report = validation_report(info.context.store, [str(i) for i in ids] if ids is not None else None)
+        return t.ValidationReport.of(report)
+
+
+@strawberry.enum
+class DocumentFormat(Enum):
+    TURTLE = "TURTLE"
+    JSON_LD = "JSON_LD"
+    YAML = strawberry.enum_value(
+        "YAML", description="A data product descriptor in YAML (see the design's import formats)."
+    )
+
+
+async def _registered(info: t.Info, iri: str) -> t.DataProduct:
+    info.context.after_write()
+    found = await t.product(info, iri)
+    if found is None:  # pragma: no cover - the write path stored it a moment ago
+        raise NotFound(f"{iri} was stored but cannot be read back")
+    return found
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Add the data product that `document` describes, or replace it if its IRI exists. It is stored "
+        "only if it passes the MVP checklist; otherwise nothing changes."
+    )
+    async def register_data_product(
+        self, info: t.Info, document: str, format: DocumentFormat | None = DocumentFormat.TURTLE
+    ) -> t.RegistrationResult:
+        fmt = (format or DocumentFormat.TURTLE).value
+        try:
+            iri, _ = registration.register_document(info.context.store, document, fmt, info.context.settings.base)
+        except ValidationRefused as refused:
+            return t.RegistrationRefused(report=t.ValidationReport.of(refused.report))
+        return await _registered(info, iri)
+
+    @strawberry.mutation(description="Add a product from typed fields; its IRI is minted as data-product/{slug}.")
+    async def create_data_product(self, info: t.Info, input: DataProductInput) -> t.RegistrationResult:
+        try:
+            iri = registration.create_from_fields(info.context.store, fields_of(input), info.context.settings.base)
+        except ValidationRefused as refused:
+            return t.RegistrationRefused(report=t.ValidationReport.of(refused.report))
+        return await _registered(info, iri)
+
+    @strawberry.mutation(description="Replace an existing product's record with one built from typed fields.")
+    async def update_data_product(
+        self, info: t.Info, id: strawberry.ID, input: DataProductInput
+    ) -> t.RegistrationResult:
+        try:
+            iri = registration.update_from_fields(info.context.store, str(id), fields_of(input))
+        except ValidationRefused as refused:
+            return t.RegistrationRefused(report=t.ValidationReport.of(refused.report))
+        return await _registered(info, iri)
+
+    @strawberry.mutation(
+        description="Remove a product and return its id. While another product still consumes one of its output "
+        "ports the call fails with an error that names those consumers, and nothing changes."
+    )
+    def remove_data_product(self, info: t.Info, id: strawberry.ID) -> strawberry.ID:
+        removal.remove_data_product(info.context.store, str(id))
+        info.context.after_write()
+        return id
+
+
+TYPES = [t.Agent, t.DataSource, t.Domain, t.Goal, t.UseCase, t.InputPort, t.OutputPort, t.ServiceLevelObjective]
+
+
+class CatalogSchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """Log only what clients cannot fix; their own mistakes come back to them with a code."""
+        for error in errors:
+            if error.original_error is not None and not isinstance(error.original_error, ValuemeshError):
+                super().process_errors([error], execution_context)
+
+
+def create_schema(settings: Settings | None = None) -> strawberry.Schema:
+    """The schema with the limits of `settings` (the SDL does not depend on them)."""
+    return CatalogSchema(
+        query=Query, mutation=Mutation, types=TYPES, extensions=extensions(settings or Settings(store="memory:"))
+    )
+
+
+def sdl() -> str:
+    """The schema as SDL, as exported to schema.graphql."""
+    return str(create_schema()) + "\n"

@@ -1,0 +1,461 @@
+"""The GraphQL types: thin wrappers over catalog rows; relations are resolved through the request's loaders."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+from strawberry import Private
+
+from server.catalog.domains import DomainRow
+from server.catalog.goals import GoalRow
+from server.catalog.products import AgreementRow, DataProductRow, PortRow, SloRow, SourceRef
+from server.catalog.use_cases import UseCaseRow
+from server.errors import NotFound
+from server.namespaces import DPROD, VM
+from server.validation import ValidationReport as CatalogReport
+
+Info = strawberry.Info[Any, None]
+
+
+@strawberry.enum
+class DataProductType(Enum):
+    SOURCE_ORIENTED = str(VM.SourceOriented)
+    CONSUMER_ORIENTED = str(VM.ConsumerOriented)
+
+
+@strawberry.enum
+class AccessMode(Enum):
+    OPEN_ACCESS = str(VM.OpenAccess)
+    APPROVAL_REQUIRED = str(VM.AccessApprovalRequired)
+
+
+@strawberry.enum
+class LineageDirection(Enum):
+    UPSTREAM = strawberry.enum_value("UPSTREAM", description="towards what a product is made from")
+    DOWNSTREAM = strawberry.enum_value("DOWNSTREAM", description="towards what is made from it")
+
+
+@strawberry.enum
+class Severity(Enum):
+    VIOLATION = "Violation"
+    WARNING = "Warning"
+    INFO = "Info"
+
+
+def _enum_value(enum: type[Enum], iri: str | None, what: str, owner: str) -> Any:
+    for member in enum:
+        if member.value == iri:
+            return member
+    raise NotFound(f"{owner} has no usable {what} (found {iri or 'none'})")
+
+
+async def _required(loader: Any, iri: str | None, what: str, owner: str) -> Any:
+    found = await loader.load(iri) if iri else None
+    if found is None:
+        raise NotFound(f"{owner} has no {what} in the catalog (found {iri or 'none'})")
+    return found
+
+
+@strawberry.interface
+class Node:
+    id: strawberry.ID
+
+
+@strawberry.type
+class Agent(Node):
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.type
+class DataSource(Node):
+    id: strawberry.ID
+    name: str
+
+
+@strawberry.type
+class Domain(Node):
+    id: strawberry.ID
+    name: str
+    regulated: bool = strawberry.field(
+        description="Products of a regulated domain must carry a privacy classification."
+    )
+
+    @strawberry.field
+    async def data_products(self, info: Info) -> list[DataProduct]:
+        iris = await info.context.loaders.products_of_domain.load(self.id)
+        return await products_by_iri(info, iris)
+
+    @classmethod
+    def of(cls, row: DomainRow) -> Domain:
+        return cls(id=strawberry.ID(row.iri), name=row.name, regulated=row.regulated)
+
+
+@strawberry.type(description="A node of the Lean Value Tree: the vision at the root, goals and sub-goals below it.")
+class Goal(Node):
+    id: strawberry.ID
+    title: str
+    parent_iri: Private[str | None]
+
+    @strawberry.field
+    async def parent(self, info: Info) -> Goal | None:
+        return await goal(info, self.parent_iri) if self.parent_iri else None
+
+    @strawberry.field
+    async def children(self, info: Info) -> list[Goal]:
+        iris = await info.context.loaders.related(VM.subGoalOf, inverse=True).load(self.id)
+        return await goals_by_iri(info, iris)
+
+    @strawberry.field(description="Use cases that state they help achieve this goal.")
+    async def use_cases(self, info: Info) -> list[UseCase]:
+        iris = await info.context.loaders.related(VM.helpsAchieve, inverse=True).load(self.id)
+        return await use_cases_by_iri(info, iris)
+
+    @classmethod
+    def of(cls, row: GoalRow) -> Goal:
+        return cls(id=strawberry.ID(row.iri), title=row.title, parent_iri=row.parent)
+
+
+@strawberry.type(description="The article's prioritization template: each criterion 0-5 (effort: 5 = least effort).")
+class Prioritization:
+    business_value: int
+    time_criticality: int
+    risk_reduction: int
+    reach: int
+    impact: int
+    confidence: int
+    effort: int
+    score: int = strawberry.field(description="The sum of the seven criteria.")
+
+
+@strawberry.type(
+    description="A use-case hypothesis: we believe that <hypothesis> will help achieving <goals>; "
+    "we know we are getting there based on <indicators>."
+)
+class UseCase(Node):
+    id: strawberry.ID
+    title: str
+    hypothesis: str
+    prioritization: Prioritization | None
+
+    @strawberry.field
+    async def goals(self, info: Info) -> list[Goal]:
+        iris = await info.context.loaders.related(VM.helpsAchieve).load(self.id)
+        return await goals_by_iri(info, iris)
+
+    @strawberry.field
+    async def indicators(self, info: Info) -> list[str]:
+        return await info.context.loaders.literals(VM.indicator).load(self.id)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def user_stories(self, info: Info) -> list[str]:
+        return await info.context.loaders.literals(VM.userStory).load(self.id)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def data_products(self, info: Info) -> list[DataProduct]:
+        iris = await info.context.loaders.related(VM.servedBy).load(self.id)
+        return await products_by_iri(info, iris)
+
+    @classmethod
+    def of(cls, row: UseCaseRow) -> UseCase:
+        p = row.prioritization
+        prioritization = None
+        if p is not None:
+            prioritization = Prioritization(
+                business_value=p.business_value,
+                time_criticality=p.time_criticality,
+                risk_reduction=p.risk_reduction,
+                reach=p.reach,
+                impact=p.impact,
+                confidence=p.confidence,
+                effort=p.effort,
+                score=p.score,
+            )
+        return cls(id=strawberry.ID(row.iri), title=row.title, hypothesis=row.hypothesis, prioritization=prioritization)
+
+
+@strawberry.type
+class InputPort(Node):
+    id: strawberry.ID
+    name: str
+    mechanism: str = strawberry.field(description="How data is received, e.g. API, extractor, manual input.")
+
+    @strawberry.field(description="What feeds this port: data sources or other data products.")
+    async def sources(self, info: Info) -> list[LineageNode]:
+        refs: list[SourceRef] = await info.context.loaders.port_sources.load(self.id)
+        return await lineage_nodes(info, [(ref.iri, ref.is_product) for ref in refs])
+
+
+@strawberry.type
+class OutputPort(Node):
+    id: strawberry.ID
+    name: str
+    mechanism: str = strawberry.field(description="How data is delivered, e.g. API, dashboard, report, table.")
+
+
+@strawberry.type
+class ServiceLevelObjective(Node):
+    id: strawberry.ID
+    indicator: str = strawberry.field(description="What is measured: availability, latency, freshness, accuracy...")
+    target: float = strawberry.field(description="Target, as a percentage (99.5 means 99.5 %).")
+    period: str = strawberry.field(
+        description="The period the target holds over, as an ISO 8601 duration such as P3M or P1D."
+    )
+    error_budget: float = strawberry.field(
+        description="The acceptable unreliability before the objective is violated, as a percentage "
+        "(100 - target unless stated)."
+    )
+    description: str | None
+
+    @classmethod
+    def of(cls, row: SloRow) -> ServiceLevelObjective:
+        return cls(
+            id=strawberry.ID(row.iri),
+            indicator=row.indicator,
+            target=row.target,
+            period=row.period,
+            error_budget=row.error_budget,
+            description=row.description,
+        )
+
+
+@strawberry.type
+class DataSharingAgreement:
+    access: AccessMode
+    policy: str = strawberry.field(description="Who is and is not allowed access.")
+    distribution_rights: str = strawberry.field(
+        description="Whether modified or unmodified data may be passed on to third parties."
+    )
+    slos: list[ServiceLevelObjective]
+
+    @classmethod
+    def of(cls, row: AgreementRow) -> DataSharingAgreement:
+        return cls(
+            access=_enum_value(AccessMode, row.access, "access mode", row.iri),
+            policy=row.policy,
+            distribution_rights=row.distribution_rights,
+            slos=[ServiceLevelObjective.of(slo) for slo in row.slos],
+        )
+
+
+@strawberry.type
+class DataProduct(Node):
+    id: strawberry.ID
+    name: str
+    description: str
+    job: str | None = strawberry.field(description="The data product job: what it is for.")
+    row: Private[DataProductRow]
+
+    @strawberry.field
+    def type(self) -> DataProductType:
+        return _enum_value(DataProductType, self.row.type, "type", self.row.iri)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def domain(self, info: Info) -> Domain:
+        return Domain.of(await _required(info.context.loaders.domain, self.row.domain, "domain", self.row.iri))
+
+    @strawberry.field
+    async def owner(self, info: Info) -> Agent:
+        name = await _required(info.context.loaders.label, self.row.owner, "owner", self.row.iri)
+        return Agent(id=strawberry.ID(self.row.owner or ""), name=name)
+
+    @strawberry.field
+    async def input_ports(self, info: Info) -> list[InputPort]:
+        ports: list[PortRow] = await info.context.loaders.ports.load(self.id)
+        return [InputPort(id=strawberry.ID(p.iri), name=p.name, mechanism=p.mechanism) for p in ports if p.is_input]
+
+    @strawberry.field
+    async def output_ports(self, info: Info) -> list[OutputPort]:
+        ports: list[PortRow] = await info.context.loaders.ports.load(self.id)
+        return [
+            OutputPort(id=strawberry.ID(p.iri), name=p.name, mechanism=p.mechanism) for p in ports if not p.is_input
+        ]
+
+    @strawberry.field
+    async def consumers(self, info: Info) -> list[Agent]:
+        iris = await info.context.loaders.related(VM.consumer).load(self.id)
+        return await agents_by_iri(info, iris)
+
+    @strawberry.field
+    async def sharing_agreement(self, info: Info) -> DataSharingAgreement | None:
+        if self.row.agreement is None:
+            return None
+        row = await info.context.loaders.agreement.load(self.row.agreement)
+        return DataSharingAgreement.of(row) if row is not None else None
+
+    @strawberry.field
+    async def privacy_classification(self, info: Info) -> str | None:
+        iri = self.row.privacy_classification
+        if iri is None:
+            return None
+        return await info.context.loaders.label.load(iri) or iri.rsplit("#", 1)[-1]  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def use_cases(self, info: Info) -> list[UseCase]:
+        iris = await info.context.loaders.related(VM.servedBy, inverse=True).load(self.id)
+        return await use_cases_by_iri(info, iris)
+
+    @classmethod
+    def of(cls, row: DataProductRow) -> DataProduct:
+        return cls(id=strawberry.ID(row.iri), name=row.name, description=row.description, job=row.job, row=row)
+
+
+LineageNode = Annotated[
+    DataProduct | DataSource,
+    strawberry.union("LineageNode", description="Anything data can flow from or to in lineage."),
+]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class DataProductEdge:
+    node: DataProduct
+    cursor: str
+
+
+@strawberry.type
+class DataProductConnection:
+    edges: list[DataProductEdge]
+    page_info: PageInfo
+    total_count_value: Private[Any]
+
+    @strawberry.field
+    def total_count(self) -> int:
+        return self.total_count_value()  # type: ignore[no-any-return]
+
+
+@strawberry.type
+class LineageHop:
+    node: LineageNode
+    depth: int = strawberry.field(description="Steps from the root; the root itself is not listed.")
+
+
+@strawberry.type(description="Data flows from source to target.")
+class LineageEdge:
+    source: strawberry.ID
+    target: strawberry.ID
+
+
+@strawberry.type
+class LineageGraph:
+    root: DataProduct
+    nodes: list[LineageHop]
+    edges: list[LineageEdge]
+
+
+@strawberry.type(
+    description="Two products fed by some of the same sources: a candidate to merge or to re-draw boundaries."
+)
+class Overlap:
+    left: DataProduct
+    right: DataProduct
+    shared: list[LineageNode] = strawberry.field(
+        description="Direct upstream sources (data sources or products) that feed both."
+    )
+    jaccard: float = strawberry.field(
+        description="Shared sources divided by the union of both products' direct sources."
+    )
+
+
+@strawberry.type(
+    description="Why a product exists: the use cases it serves and every goal they roll up to, up to the vision."
+)
+class GoalTrace:
+    data_product: DataProduct
+    use_cases: list[UseCase]
+    goals: list[Goal]
+
+
+@strawberry.type
+class ValidationResult:
+    focus_node: strawberry.ID
+    path: str | None = strawberry.field(description="The property at fault, as an IRI, when there is one.")
+    severity: Severity
+    message: str
+
+
+@strawberry.type
+class ValidationReport:
+    conforms: bool
+    results: list[ValidationResult]
+
+    @classmethod
+    def of(cls, report: CatalogReport) -> ValidationReport:
+        results = [
+            ValidationResult(
+                focus_node=strawberry.ID(r.focus_node),
+                path=r.path,
+                severity=_enum_value(Severity, r.severity, "severity", r.focus_node),
+                message=r.message,
+            )
+            for r in report.results
+        ]
+        return cls(conforms=report.conforms, results=results)
+
+
+@strawberry.type(description="The write was refused; nothing was stored.")
+class RegistrationRefused:
+    report: ValidationReport
+
+
+RegistrationResult = Annotated[DataProduct | RegistrationRefused, strawberry.union("RegistrationResult")]
+
+
+# --- batched look-ups shared by resolvers ---------------------------------------------------------------
+
+
+async def product(info: Info, iri: str) -> DataProduct | None:
+    row = await info.context.loaders.product.load(iri)
+    return DataProduct.of(row) if row is not None else None
+
+
+async def products_by_iri(info: Info, iris: list[str]) -> list[DataProduct]:
+    rows = await info.context.loaders.product.load_many(iris)
+    return [DataProduct.of(row) for row in rows if row is not None]
+
+
+async def goal(info: Info, iri: str) -> Goal | None:
+    row = await info.context.loaders.goal.load(iri)
+    return Goal.of(row) if row is not None else None
+
+
+async def goals_by_iri(info: Info, iris: list[str]) -> list[Goal]:
+    rows = await info.context.loaders.goal.load_many(iris)
+    return [Goal.of(row) for row in rows if row is not None]
+
+
+async def use_cases_by_iri(info: Info, iris: list[str]) -> list[UseCase]:
+    rows = await info.context.loaders.use_case.load_many(iris)
+    return [UseCase.of(row) for row in rows if row is not None]
+
+
+async def agents_by_iri(info: Info, iris: list[str]) -> list[Agent]:
+    names = await info.context.loaders.label.load_many(iris)
+    return [Agent(id=strawberry.ID(iri), name=name or iri) for iri, name in zip(iris, names, strict=True)]
+
+
+async def lineage_nodes(info: Info, refs: list[tuple[str, bool]]) -> list[DataProduct | DataSource]:
+    """Products or data sources, in the given order (a source without a record shows its IRI as its name)."""
+    product_rows = await info.context.loaders.product.load_many([iri for iri, is_product in refs if is_product])
+    names = await info.context.loaders.label.load_many([iri for iri, is_product in refs if not is_product])
+    rows = iter(product_rows)
+    labels = iter(names)
+    answer: list[DataProduct | DataSource] = []
+    for iri, is_product in refs:
+        if is_product:
+            row = next(rows)
+            if row is not None:
+                answer.append(DataProduct.of(row))
+        else:
+            answer.append(DataSource(id=strawberry.ID(iri), name=next(labels) or iri))
+    return answer
+
+
+NODE_PORT_PROPERTIES = {"InputPort": DPROD.inputPort, "OutputPort": DPROD.outputPort}

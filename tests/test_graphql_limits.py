@@ -1,0 +1,135 @@
+"""Defences of the GraphQL face: bounded store work per request, depth/alias/token/page limits, error codes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from bench.generate import build_store
+from server.settings import Settings
+from server.store import Store
+from server.web.app import create_app
+
+CAT = "https://valuemesh.example/"
+
+LISTING = """
+query ($first: Int) {
+  dataProducts(first: $first) {
+    totalCount
+    edges { node {
+      id name type
+      owner { id name }
+      domain { id name regulated }
+      inputPorts { id name mechanism sources { __typename ... on DataProduct { id name } ... on DataSource { id name } } }
+      outputPorts { id name mechanism }
+      sharingAgreement { access slos { indicator target } }
+      consumers { name }
+      useCases { id title prioritization { score } goals { id title } }
+    } }
+  }
+}
+"""
+
+
+def post(client: TestClient, document: str, **variables: Any) -> dict[str, Any]:
+    response = client.post("/graphql", json={"query": document, "variables": variables})
+    assert response.status_code in (200, 400), response.text
+    return response.json()  # type: ignore[no-any-return]
+
+
+def error_codes(body: dict[str, Any]) -> list[str]:
+    return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+@pytest.fixture(scope="module")
+def generated_store() -> Iterator[Store]:
+    """A synthetic catalog of 150 conforming products (bench/generate.py), shared read-only by these tests."""
+    store = build_store(150, 3)
+    yield store
+    store.close()
+
+
+def queries_for(store: Store, first: int) -> int:
+    with TestClient(create_app(Settings(store="memory:", seed=False), store=store)) as client:
+        before = store.queries_run
+        body = post(client, LISTING, first=first)
+        assert "errors" not in body, body
+        assert len(body["data"]["dataProducts"]["edges"]) == first
+        return store.queries_run - before
+
+
+def test_listing_products_with_their_details_costs_the_same_number_of_queries_for_10_and_100(
+    generated_store: Store,
+) -> None:
+    ten = queries_for(generated_store, 10)
+    hundred = queries_for(generated_store, 100)
+    assert hundred == ten
+    # One question per relation the document follows (about 17 here), never one per product.
+    assert hundred <= 20
+
+
+def test_a_query_deeper_than_the_limit_is_refused_before_it_runs(seeded_store: Store) -> None:
+    settings = Settings(store="memory:", seed=False, max_query_depth=4)
+    deep = "{ goals { children { children { children { children { title } } } } } }"
+    with TestClient(create_app(settings, store=seeded_store)) as client:
+        before = seeded_store.queries_run
+        body = post(client, deep)
+        assert body.get("data") is None
+        assert error_codes(body) == ["QUERY_TOO_COMPLEX"]
+        assert "depth" in body["errors"][0]["message"]
+        assert seeded_store.queries_run == before
+        assert "errors" not in post(client, "{ goals { children { children { title } } } }")
+
+
+def test_the_default_depth_limit_applies(client: TestClient) -> None:
+    nested = "{ goals { " + "children { " * 15 + "title" + " }" * 15 + " } }"
+    assert error_codes(post(client, nested)) == ["QUERY_TOO_COMPLEX"]
+
+
+def test_too_many_aliases_and_tokens_are_refused(client: TestClient) -> None:
+    aliases = "{ " + " ".join(f"a{i}: domains {{ id }}" for i in range(40)) + " }"
+    assert "QUERY_TOO_COMPLEX" in error_codes(post(client, aliases))
+    tokens = "{ domains { " + "id " * 6000 + "} }"
+    assert "QUERY_TOO_COMPLEX" in error_codes(post(client, tokens))
+
+
+def test_a_page_larger_than_the_maximum_is_a_clear_error(client: TestClient) -> None:
+    body = post(client, "{ dataProducts(first: 100000) { totalCount } }")
+    assert error_codes(body) == ["BAD_INPUT"]
+    assert "500" in body["errors"][0]["message"]
+
+
+def test_a_cursor_this_api_did_not_issue_is_bad_input(client: TestClient) -> None:
+    body = post(client, '{ dataProducts(after: "not-a-cursor") { totalCount } }')
+    assert error_codes(body) == ["BAD_INPUT"]
+
+
+def test_unknown_ids_are_null_where_nullable_and_not_found_elsewhere(client: TestClient) -> None:
+    unknown = CAT + "data-product/no-such-product"
+    body = post(client, "query ($id: ID!) { dataProduct(id: $id) { id } node(id: $id) { id } }", id=unknown)
+    assert body == {"data": {"dataProduct": None, "node": None}}
+    for question in ("lineage(id: $id) { root { id } }", "goalTrace(id: $id) { goals { id } }"):
+        body = post(client, f"query ($id: ID!) {{ {question} }}", id=unknown)
+        assert error_codes(body) == ["NOT_FOUND"]
+        assert unknown in body["errors"][0]["message"]
+
+
+def test_errors_never_carry_a_stack_trace(client: TestClient) -> None:
+    body = post(client, "query ($id: ID!) { goalTrace(id: $id) { goals { id } } }", id=CAT + "nope")
+    text = str(body)
+    assert "Traceback" not in text
+    assert "stacktrace" not in text.lower()
+    assert set(body["errors"][0]["extensions"]) == {"code"}
+
+
+def test_an_iri_that_could_escape_its_brackets_is_bad_input(client: TestClient) -> None:
+    body = post(client, "query ($id: ID!) { lineage(id: $id) { root { id } } }", id="https://x/> } DROP ALL #")
+    assert error_codes(body) == ["BAD_INPUT"]
+
+
+def test_malformed_graphql_has_a_code(client: TestClient) -> None:
+    assert error_codes(post(client, "{ domains { id ")) == ["GRAPHQL_PARSE_FAILED"]
+    assert error_codes(post(client, "{ noSuchField }")) == ["GRAPHQL_VALIDATION_FAILED"]

@@ -1,0 +1,44 @@
+"""The served schema keeps the public contract and matches the checked-in export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from graphql import (
+    build_client_schema,
+    build_schema,
+    find_breaking_changes,
+    get_introspection_query,
+    lexicographic_sort_schema,
+    print_schema,
+)
+
+from server.graphql.schema import sdl
+
+REPO = Path(__file__).resolve().parents[1]
+CONTRACT = REPO.parent / "shared" / "contract" / "schema.graphql"
+
+
+def served_schema(client: TestClient) -> str:
+    response = client.post("/graphql", json={"query": get_introspection_query()})
+    assert response.status_code == 200
+    return print_schema(lexicographic_sort_schema(build_client_schema(response.json()["data"])))
+
+
+def test_the_served_schema_breaks_nothing_in_the_contract(client: TestClient) -> None:
+    contract = build_schema(CONTRACT.read_text())
+    served = build_schema(served_schema(client))
+    assert find_breaking_changes(contract, served) == []
+
+
+def test_the_checked_in_export_is_what_the_code_serves(client: TestClient) -> None:
+    exported = (REPO / "schema.graphql").read_text()
+    assert exported == sdl(), "schema.graphql is stale: run `python -m server.graphql.export`"
+    assert print_schema(lexicographic_sort_schema(build_schema(exported))) == served_schema(client)
+
+
+def test_graphiql_is_offered_to_browsers(client: TestClient) -> None:
+    response = client.get("/graphql", headers={"Accept": "text/html"})
+    assert response.status_code == 200
+    assert "graphiql" in response.text.lower()
