@@ -9,13 +9,15 @@ import pytest
 from rdflib import URIRef
 
 from bench.generate import build_store, generate_catalog, main, plan_catalog
-from server.namespaces import sparql_prefixes
+from server.namespaces import VM, sparql_prefixes
 from server.store.oxigraph import OxigraphStore
+from server.validation import validate_store
 
 SMALL = 200
 SEED = 11
 
 # Each query lists the products that break one item of the article's MVP checklist; all must come back empty.
+# (Asked directly as well as through the shapes, so a change in either is noticed here.)
 CHECKLIST_BREAKERS = {
     "exactly one owner": """
         SELECT ?p WHERE { ?p a dprod:DataProduct OPTIONAL { ?p dprod:dataProductOwner ?o } }
@@ -81,6 +83,14 @@ def test_every_record_is_one_named_graph_and_the_catalog_has_the_requested_size(
     ports = {str(o) for o in record.objects(URIRef(product), URIRef("https://ekgf.github.io/dprod/outputPort"))}
     assert ports and all(port.startswith(product + "/port/") for port in ports)
     assert all(str(s).startswith(product) for s in record.subjects())
+
+
+def test_the_catalog_passes_the_projects_shacl_validation(small_catalog: OxigraphStore) -> None:
+    report = validate_store(small_catalog)
+    assert report.violations == []
+    # The warnings about serving no use case (the inverse vm:servedBy path) are exactly the planted untraced products.
+    untraced = {r.focus_node for r in report.warnings if r.path == "^" + str(VM.servedBy)}
+    assert untraced == set(plan_catalog(SMALL, SEED).untraced)
 
 
 @pytest.mark.parametrize("item", sorted(CHECKLIST_BREAKERS))
