@@ -131,7 +131,7 @@ def _slos(port_label: str, promises: dict[str, Any]) -> list[ServiceLevelObjecti
                 continue
             target: Decimal | None = None
             if indicator == VM.Availability and (number := decimal_of(value)) is not None:
-                target = number * 100 if number <= 1 else number
+                target = Decimal(format((number * 100 if number <= 1 else number).normalize(), "f"))
             found.append(
                 ServiceLevelObjective(
                     label=f"{port_label} {name} {value}",

@@ -178,11 +178,19 @@ def _slo_property(slos: list[ServiceLevelObjective]) -> list[dict[str, Any]] | N
 
 
 def _set_custom(entry: dict[str, Any], names: tuple[str, ...], values: dict[str, Any]) -> None:
-    """Replace the customProperties we own with `values`, keeping every other one where it was."""
-    kept = [p for p in entry.get("customProperties") or [] if p.get("property") not in names]
-    ours = [{"property": k, "value": v} for k, v in values.items() if v not in (None, [], "")]
-    if kept or ours:
-        entry["customProperties"] = kept + ours
+    """Write the customProperties we own from `values` in place, keeping every other one where it was."""
+    written: list[dict[str, Any]] = []
+    done: set[str] = set()
+    for item in entry.get("customProperties") or []:
+        name = item.get("property")
+        if name not in names:
+            written.append(item)
+        elif values.get(name) not in (None, [], ""):
+            written.append({**item, "value": values[name]})
+            done.add(name)
+    written += [{"property": k, "value": v} for k, v in values.items() if k not in done and v not in (None, [], "")]
+    if written:
+        entry["customProperties"] = written
     else:
         entry.pop("customProperties", None)
 
@@ -249,8 +257,10 @@ def odps_from_product(product: ProductDescription) -> dict[str, Any]:
         team["members"] = members
     if team:
         doc["team"] = team
-    # The agreement's access policy and mode come from contracts when they were imported with them.
-    from_contracts = bool(product.agreement.source_fields.get("odcs"))
+    # What the kept contracts state is given back by them; custom properties carry only what differs.
+    contracts = [LoadedDocument(c, "contract") for c in product.agreement.source_fields.get("odcs") or []]
+    from_contracts = agreement_from_contracts(contracts, [])
+    own_slos = [slo for slo in product.agreement.slos if "odcs" not in slo.source_fields]
     _set_custom(
         doc,
         PRODUCT_PROPERTIES,
@@ -259,12 +269,14 @@ def odps_from_product(product: ProductDescription) -> dict[str, Any]:
             "privacyClassification": keyword(PRIVACY, product.privacy),
             "personalData": product.personal_data,
             "applicableLaw": product.applicable_law,
-            "accessMode": None if from_contracts else keyword(ACCESS_MODES, product.agreement.access),
-            "accessPolicy": None if from_contracts else product.agreement.policy,
+            "accessMode": None
+            if product.agreement.access == from_contracts.access
+            else keyword(ACCESS_MODES, product.agreement.access),
+            "accessPolicy": None if product.agreement.policy == from_contracts.policy else product.agreement.policy,
             "producers": [p.label for p in producers] or None,
             "consumers": [c.label for c in product.consumers] or None,
             "useCases": product.use_cases or None,
-            "serviceLevelObjectives": None if from_contracts else _slo_property(product.agreement.slos),
+            "serviceLevelObjectives": _slo_property(own_slos),
         },
     )
     inputs = [_port_entry(p) for p in product.ports if not p.output]

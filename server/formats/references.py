@@ -3,6 +3,7 @@
 A name is an absolute IRI, a path under the catalog base (`domain/commercial`), or a label. Labels are looked up
 in the catalog first (case-insensitive), so "Commercial" finds the seed's `domain/commercial`; a domain or agent
 the catalog does not hold gets a minimal record (its label), and records the catalog holds are never replaced.
+Without a store (converting text alone) names are minted by slug and no other record is made.
 """
 
 from __future__ import annotations
@@ -52,11 +53,12 @@ def _settle(reference: Reference, base: str, kind: str, node_type: URIRef, store
     name = reference.iri or reference.label
     named_by_path = is_absolute(name) or "/" in name
     reference.iri = (None if named_by_path else _by_label(store, name, node_type)) or catalog_iri(name, base, kind)
-    return store is None or not len(store.record(reference.iri))
+    return store is not None and not len(store.record(reference.iri))
 
 
 def product_records(product: ProductDescription, base: str, store: Store | None = None) -> Records:
-    """The product's record plus minimal records for the domain and agents it names that the catalog lacks."""
+    """The product's record plus minimal records for the domain and agents it names that the catalog (`store`)
+    lacks; without a store, the product's record alone."""
     records: Records = {}
     if product.domain is not None and _settle(product.domain, base, "domain", VM.Domain, store):
         records[product.domain.iri or ""] = domain_record(product.domain)
