@@ -1,38 +1,103 @@
-"""SHACL validation of writes and of the stored catalog (the article's Data Product MVP checklist)."""
+"""SHACL validation of writes and of the stored catalog (the article's Data Product MVP checklist).
+
+The shapes are the standard SHACL files in shapes/ (mvp-checklist.ttl: violations; recommended.ttl: warnings).
+valuemesh runs them by compiling each constraint to one SPARQL query for the store's own engine
+(server/governance/shapes.py); tests check the verdict equals pyshacl's. Entry points:
+
+- `check_write(store, records)`: before every write, the records with the neighbourhood the shapes need.
+- `validate_records(records)`: files on their own.
+- `validate_store(store)`: the whole catalog.
+- `completeness(store, product_iris)`: the share of the checklist's mandatory items each product meets.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
 
+from rdflib import Graph
+
+from server.governance.engine import run_checks
+from server.governance.neighbourhood import dependents, neighbourhood, scratch_store
+from server.governance.results import ValidationReport, ValidationResult
+from server.governance.shapes import Shapes, catalog_shapes
+from server.namespaces import sparql_prefixes
+from server.sparql_text import iri_ref
 from server.store.base import Store
 
+__all__ = [
+    "PRIVACY_ITEM",
+    "ValidationReport",
+    "ValidationResult",
+    "check_write",
+    "completeness",
+    "validate_records",
+    "validate_store",
+]
 
-@dataclass(frozen=True)
-class ValidationResult:
-    focus_node: str
-    severity: str  # "Violation" | "Warning" | "Info"
-    message: str
-    path: str | None = None
-    source_shape: str | None = None
+Records = dict[str, Graph]
 
+# The one checklist item that applies only to some products ("mandatory only for regulated industries").
+PRIVACY_ITEM = "Data Privacy, Classification and compliance"
 
-@dataclass
-class ValidationReport:
-    results: list[ValidationResult] = field(default_factory=list)
-
-    @property
-    def violations(self) -> list[ValidationResult]:
-        return [r for r in self.results if r.severity == "Violation"]
-
-    @property
-    def warnings(self) -> list[ValidationResult]:
-        return [r for r in self.results if r.severity == "Warning"]
-
-    @property
-    def conforms(self) -> bool:
-        return not self.violations
+REGULATED_PRODUCTS = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?product WHERE { VALUES ?product { #NODES } ?product dprod:domain/vm:regulated true }"""
+)
 
 
-def check_write(store: Store, records: dict) -> ValidationReport:  # type: ignore[type-arg]
-    """Validate candidate records with the neighbourhood the shapes need. (Shapes arrive with governance.)"""
-    return ValidationReport()
+def _judge(records: Records, context: Graph | None, shapes: Shapes) -> ValidationReport:
+    scratch = scratch_store(records, context)
+    try:
+        return ValidationReport(run_checks(scratch, shapes.checks, focus_in_records=True))
+    finally:
+        scratch.close()
+
+
+def check_write(store: Store, records: Records, shapes: Shapes | None = None) -> ValidationReport:
+    """Validate candidate records with the neighbourhood the shapes need, and the stored records they affect."""
+    shapes = shapes or catalog_shapes()
+    affected = dependents(store, records)
+    judged = {**records, **{iri: store.record(iri) for iri in sorted(affected)}}
+    return _judge(judged, neighbourhood(store, judged), shapes)
+
+
+def validate_records(records: Records, shapes: Shapes | None = None) -> ValidationReport:
+    """Validate records on their own, as if they were the whole catalog (`valuemesh validate FILE...`)."""
+    return _judge(records, None, shapes or catalog_shapes())
+
+
+def validate_store(
+    store: Store, shapes: Shapes | None = None, *, advance: Callable[[], None] | None = None
+) -> ValidationReport:
+    """Validate the whole catalog: one query per constraint over the store; `advance` is called after each."""
+    shapes = shapes or catalog_shapes()
+    return ValidationReport(run_checks(store, shapes.checks, advance=advance))  # type: ignore[arg-type]
+
+
+def completeness(store: Store, product_iris: Iterable[str], shapes: Shapes | None = None) -> dict[str, float]:
+    """Share (0..1) of the checklist's mandatory items each stored product meets; unknown IRIs are left out.
+
+    The items are the article's (owner, name, description, data sharing agreement, port, type, business domain,
+    and privacy classification only where the product's domain is regulated); an item is met when no violation
+    of its shapes is about the product or its ports, agreement and SLOs.
+    """
+    shapes = shapes or catalog_shapes()
+    records = {iri: store.record(iri) for iri in dict.fromkeys(product_iris)}
+    records = {iri: graph for iri, graph in records.items() if len(graph)}
+    if not records:
+        return {}
+    # Judged as stored: the neighbourhood leaves out the records themselves, which are given whole.
+    report = _judge(records, neighbourhood(store, records), shapes)
+    listed = " ".join(iri_ref(iri) for iri in records)
+    regulated = {str(row[0]) for row in store.select(REGULATED_PRODUCTS.replace("#NODES", listed)).rows}
+    failed: dict[str, set[str]] = {iri: set() for iri in records}
+    for result in report.violations:
+        if result.record in failed and result.item in shapes.items:
+            failed[result.record].add(result.item)  # type: ignore[arg-type]
+    figures = {}
+    for iri in records:
+        items = [i for i in shapes.items if i != PRIVACY_ITEM or iri in regulated]
+        met = [i for i in items if i not in failed[iri]]
+        figures[iri] = len(met) / len(items)
+    return figures

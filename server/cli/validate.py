@@ -1,0 +1,88 @@
+"""`valuemesh validate`: the Data Product MVP checklist over files, files against the catalog, or the whole catalog."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from server.catalog.records import merge_records, records_of
+from server.cli.app import app
+from server.cli.common import EXIT_VIOLATIONS, NoSeedOption, StoreOption, catalog_store, stderr, stdout
+from server.cli.load import expand_paths, read_all
+from server.governance.report import human_lines, report_graph
+from server.governance.shapes import catalog_shapes
+from server.store import Store
+from server.validation import ValidationReport, check_write, validate_records, validate_store
+
+# Above this many quads a whole-store validation shows a progress bar (one step per compiled constraint).
+PROGRESS_FROM_QUADS = 200_000
+
+
+class ReportFormat(str, Enum):
+    human = "human"
+    turtle = "turtle"
+    json = "json"
+
+
+def _validate_whole_store(opened: Store) -> ValidationReport:
+    checks = catalog_shapes().checks
+    columns = (TextColumn("validating the catalog"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
+    quiet = opened.quad_count() < PROGRESS_FROM_QUADS
+    with Progress(*columns, TimeElapsedColumn(), console=stderr, transient=True, disable=quiet) as progress:
+        task = progress.add_task("validating", total=len(checks))
+        return validate_store(opened, advance=lambda: progress.advance(task))
+
+
+def _print(report: ValidationReport, output_format: ReportFormat) -> None:
+    if output_format is ReportFormat.turtle:
+        sys.stdout.write(report_graph(report).serialize(format="turtle"))
+    elif output_format is ReportFormat.json:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        for line in human_lines(report):
+            stdout.print(line, highlight=False)
+
+
+@app.command()
+def validate(
+    files: Annotated[
+        list[Path] | None,
+        typer.Argument(help="RDF files or directories to check; the whole stored catalog when none is given."),
+    ] = None,
+    with_store: Annotated[
+        bool,
+        typer.Option("--with-store", help="Check the files as a write to the stored catalog would be checked."),
+    ] = False,
+    output_format: Annotated[
+        ReportFormat,
+        typer.Option("--format", "-f", help="human (grouped by product), turtle (sh:ValidationReport) or json."),
+    ] = ReportFormat.human,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on warnings too.")] = False,
+    store: StoreOption = None,
+    no_seed: NoSeedOption = False,
+) -> None:
+    """Check the Data Product MVP checklist (shapes/mvp-checklist.ttl) and recommended practice
+    (shapes/recommended.ttl). Exit 0 when it conforms, 1 on violations (or warnings with --strict), 2 when the
+    input cannot be used."""
+    # rdflib logs a traceback for every ill-typed literal; the report already says what is wrong with it.
+    logging.getLogger("rdflib.term").setLevel(logging.CRITICAL)
+    if files:
+        records = merge_records(records_of(d) for d in read_all(expand_paths(files)))
+        if with_store:
+            with catalog_store(store, no_seed=no_seed, reading=True) as opened:
+                report = check_write(opened, records)
+        else:
+            report = validate_records(records)
+    else:
+        with catalog_store(store, no_seed=no_seed, reading=True) as opened:
+            report = _validate_whole_store(opened)
+    _print(report, output_format)
+    if not report.conforms or (strict and report.warnings):
+        raise typer.Exit(EXIT_VIOLATIONS)

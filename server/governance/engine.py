@@ -1,0 +1,119 @@
+"""Running the compiled checks: one SPARQL SELECT per constraint, over a whole store or over a write's records.
+
+Each result's message is the shape's sh:message with `{?var}` substituted (as SHACL does for SPARQL-based
+constraints), a short statement of what was found ("it has none", "it has 120"), and, in front, the name of the
+record the focus node belongs to ("HCP 360: ...", or "HCP 360 (Daily freshness): ..." for an SLO). SHACL Core cannot
+put a product's name into a message, so valuemesh adds it from the record's rdfs:label.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from rdflib import Literal
+from rdflib.term import Node
+
+from server.governance.results import ValidationResult
+from server.governance.shapes import Check
+from server.namespaces import PREFIXES, SH
+from server.store.base import SelectResult
+
+
+class Selecting(Protocol):
+    def select(self, query: str) -> SelectResult: ...
+
+
+_SLOT = re.compile(r"\{[?$]([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def display(term: Node | None) -> str:
+    """A term as a person reads it: a literal's text, a vocabulary IRI as prefix:name, other IRIs in full."""
+    if term is None:
+        return ""
+    if isinstance(term, Literal):
+        return str(term)
+    text = str(term)
+    for prefix, namespace in PREFIXES.items():
+        if text.startswith(namespace) and len(text) > len(namespace):
+            return f"{prefix}:{text[len(namespace) :]}"
+    return text
+
+
+def _finding(check: Check, row: dict[str, Node | None]) -> str:
+    """What was found, in a few words, for core constraints (SPARQL constraints say it in their message)."""
+    component = check.component.removeprefix(str(SH)).removesuffix("ConstraintComponent")
+    count, value = row.get("count"), row.get("value")
+    if component == "MinCount":
+        return "it has none" if count is None or int(count) == 0 else f"it has {int(count)}"  # type: ignore[call-overload]
+    if component == "MaxCount":
+        return f"it has {int(count)}"  # type: ignore[call-overload]
+    if component == "Class":
+        return f"{display(value)} is not a {display(check.parameter)}"
+    if component == "Datatype" and isinstance(value, Literal):
+        return f'it has "{value}"'
+    if component in {"In", "Datatype", "MinInclusive", "MaxInclusive"}:
+        return f"it has {display(value)}"
+    return ""
+
+
+def _detail(check: Check, row: dict[str, Node | None]) -> str:
+    text = _SLOT.sub(lambda m: display(row.get(m.group(1))), check.message)
+    finding = _finding(check, row)
+    return f"{text}; {finding}" if finding else text
+
+
+def _who(row: dict[str, Node | None]) -> str:
+    """The record's name, and the node's own name when it is a part of the record (an SLO, a port)."""
+    record, focus = row.get("record"), row.get("this")
+    record_name, focus_name = row.get("recordName"), row.get("focusName")
+    who = str(record_name) if record_name is not None else (str(focus_name) if focus_name else display(focus))
+    if record is not None and record != focus and focus_name is not None and record_name is not None:
+        who = f"{record_name} ({focus_name})"
+    return who
+
+
+def _result(check: Check, row: dict[str, Node | None]) -> ValidationResult:
+    focus, value = row["this"], row.get("value")
+    record = row.get("record")
+    return ValidationResult(
+        focus_node=str(focus),
+        severity=check.severity,
+        message=f"{_who(row)}: {_detail(check, row)}",
+        detail=_detail(check, row),
+        path=check.path_iri,
+        source_shape=check.shape,
+        component=check.component,
+        constraint=check.constraint,
+        value=None if value is None else str(value),
+        record=None if record is None else str(record),
+        record_name=None if row.get("recordName") is None else str(row["recordName"]),
+        item=check.item,
+        focus_term=focus,
+        value_term=value,
+    )
+
+
+def run_checks(
+    store: Selecting,
+    checks: Iterable[Check],
+    *,
+    focus_in_records: bool = False,
+    advance: Callable[[], None] | None = None,
+) -> list[ValidationResult]:
+    """Every violation of every check, each once (a node typed in two records is still one result)."""
+    results: dict[tuple[object, ...], ValidationResult] = {}
+    for check in checks:
+        for row in store.select(check.sparql(focus_in_records=focus_in_records)):
+            focus = row["this"]
+            if focus is None:
+                continue
+            key = (check.shape, check.constraint, check.component, check.parameter, focus, row.get("value"))
+            # Prefer the row that names the focus node's record (a node may be mentioned in several graphs).
+            known = results.get(key)
+            if known is None or (known.record_name is None and row.get("recordName") is not None):
+                results[key] = _result(check, row)
+        if advance is not None:
+            advance()
+    return list(results.values())

@@ -1,0 +1,182 @@
+"""What a write must be judged with: its records, the stored facts the shapes look at, and stored records it affects.
+
+The shapes look one step beyond a product's own record: the types of its domain and owner (and whether the domain
+is regulated), the other products with the same name in the same domain, what its input ports consume, the use
+cases that serve it and the ports that consume its outputs. Each of these is a CONSTRUCT keyed on the IRIs the
+candidate records mention, so the work depends on the size of the write, never on the size of the catalog.
+Stored versions of the records being written are left out: the candidates replace them.
+
+A write can also break a stored record: replacing a product so that a port others consume disappears, or making a
+domain regulated while some of its products have no privacy classification. Those stored records are validated
+with the write ("dependents"), so the store only ever holds records that meet the checklist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pyoxigraph as ox
+from rdflib import RDF, RDFS, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from server.namespaces import DPROD, VM, sparql_prefixes
+from server.sparql_text import iri_ref
+from server.store.base import Store
+from server.store.memory import MemoryStore
+from server.store.terms import to_oxigraph
+
+Records = dict[str, Graph]
+
+# Slots filled with IRI lists written by iri_ref: #NODES (the IRIs asked about), #BATCH (the records being judged,
+# whose stored versions must be ignored).
+_NOT_IN_BATCH = "FILTER NOT EXISTS { VALUES ?batchRecord { #BATCH } FILTER (?batchRecord = ?g) }"
+
+DESCRIBE_NODES = (
+    sparql_prefixes()
+    + """
+CONSTRUCT { ?node ?p ?o } WHERE {
+    VALUES ?node { #NODES }
+    VALUES ?p { rdf:type rdfs:label vm:regulated }
+    GRAPH ?g { ?node ?p ?o }
+    #NOT_IN_BATCH
+}"""
+)
+
+SUPERCLASSES = (
+    sparql_prefixes()
+    + """
+CONSTRUCT { ?class rdfs:subClassOf ?super } WHERE {
+    VALUES ?type { #NODES }
+    ?type rdfs:subClassOf* ?class .
+    ?class rdfs:subClassOf ?super .
+}"""
+)
+
+SAME_NAME_IN_DOMAIN = (
+    sparql_prefixes()
+    + """
+CONSTRUCT { ?other a dprod:DataProduct ; rdfs:label ?name ; dprod:domain ?domain } WHERE {
+    GRAPH ?g { ?other rdfs:label ?name ; dprod:domain ?domain ; a dprod:DataProduct }
+    #NOT_IN_BATCH
+}"""
+)
+
+SERVING_AND_CONSUMING = (
+    sparql_prefixes()
+    + """
+CONSTRUCT { ?useCase vm:servedBy ?node . ?input vm:consumes ?node } WHERE {
+    VALUES ?node { #NODES }
+    { GRAPH ?g { ?useCase vm:servedBy ?node } } UNION { GRAPH ?g { ?input vm:consumes ?node } }
+    #NOT_IN_BATCH
+}"""
+)
+
+# Records that point at a node which a replaced record no longer describes with the same types.
+REFERRERS = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?g WHERE {
+    VALUES ?node { #NODES }
+    VALUES ?p { vm:consumes dprod:dataProductOwner dprod:domain odrl:hasPolicy dprod:outputPort vm:serviceLevelObjective }
+    GRAPH ?g { ?s ?p ?node }
+    #NOT_IN_BATCH
+}"""
+)
+
+UNCLASSIFIED_IN_DOMAINS = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?g WHERE {
+    VALUES ?domain { #NODES }
+    GRAPH ?g { ?product dprod:domain ?domain ; a dprod:DataProduct
+               FILTER NOT EXISTS { ?product vm:privacyClassification ?classification } }
+    #NOT_IN_BATCH
+}"""
+)
+
+
+def _iri_list(nodes: Iterable[Node | str]) -> str:
+    listed = []
+    for node in nodes:
+        try:
+            listed.append(iri_ref(str(node)))
+        except ValueError:
+            continue  # an IRI that cannot be stored cannot be found in the store either
+    return " ".join(sorted(set(listed)))
+
+
+def _without_batch(query: str, batch: Iterable[str]) -> str:
+    return query.replace("#NOT_IN_BATCH", _NOT_IN_BATCH).replace("#BATCH", _iri_list(batch))
+
+
+def _fill(query: str, nodes: Iterable[Node | str], batch: Iterable[str]) -> str | None:
+    """The query asking about `nodes` (None when there is nothing to ask), ignoring the batch's stored records."""
+    node_list = _iri_list(n for n in nodes if isinstance(n, URIRef | str))
+    return _without_batch(query, batch).replace("#NODES", node_list) if node_list else None
+
+
+def _construct(store: Store, query: str, nodes: Iterable[Node | str], batch: Iterable[str], into: Graph) -> None:
+    text = _fill(query, nodes, batch)
+    if text is not None:
+        into += store.construct(text)
+
+
+def _select_records(store: Store, query: str, nodes: Iterable[Node | str], batch: Iterable[str]) -> set[str]:
+    text = _fill(query, nodes, batch)
+    return {str(row[0]) for row in store.select(text).rows if row[0] is not None} if text else set()
+
+
+def dependents(store: Store, records: Records) -> set[str]:
+    """Stored records whose verdict this write can change (see the module's docstring)."""
+    batch = set(records)
+    lost: set[Node] = set()
+    newly_regulated: set[Node] = set()
+    for iri, graph in records.items():
+        stored = store.record(iri)
+        if not len(stored):
+            newly_regulated.update(graph.subjects(VM.regulated, Literal(True)))
+            continue
+        for node in set(stored.subjects(RDF.type)):
+            if not set(stored.objects(node, RDF.type)) <= set(graph.objects(node, RDF.type)):
+                lost.add(node)
+        for domain in graph.subjects(VM.regulated, Literal(True)):
+            if (domain, VM.regulated, Literal(True)) not in stored:
+                newly_regulated.add(domain)
+    found = _select_records(store, REFERRERS, lost, batch) if lost else set()
+    if newly_regulated:
+        found |= _select_records(store, UNCLASSIFIED_IN_DOMAINS, newly_regulated, batch)
+    return found - batch
+
+
+def neighbourhood(store: Store, records: Records) -> Graph:
+    """The stored facts the shapes need to judge `records`, fetched by IRI (never the whole store)."""
+    batch = set(records)
+    described = {s for graph in records.values() for s in graph.subjects()}
+    mentioned = {o for graph in records.values() for o in graph.objects() if isinstance(o, URIRef)}
+    found = Graph()
+    _construct(store, DESCRIBE_NODES, mentioned - described, batch, found)
+    _construct(store, SERVING_AND_CONSUMING, described, batch, found)
+    same_name = _without_batch(SAME_NAME_IN_DOMAIN, batch)
+    for graph in records.values():
+        for product in graph.subjects(RDF.type, DPROD.DataProduct):
+            for name in graph.objects(product, RDFS.label):
+                for domain in graph.objects(product, DPROD.domain):
+                    found += store.construct(same_name, bindings={"name": name, "domain": domain})
+    types = {o for graph in (*records.values(), found) for o in graph.objects(None, RDF.type)}
+    _construct(store, SUPERCLASSES, types, (), found)
+    return found
+
+
+def scratch_store(records: Records, context: Graph | None = None) -> MemoryStore:
+    """An in-memory store holding each record as its named graph and the context in the default graph."""
+    quads = [
+        ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), ox.NamedNode(iri))  # type: ignore[arg-type]
+        for iri, graph in records.items()
+        for s, p, o in graph
+    ]
+    if context is not None:
+        quads.extend(ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in context)  # type: ignore[arg-type]
+    store = MemoryStore()
+    if quads:
+        store.bulk_load(ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b"", "application/n-quads")
+    return store
