@@ -25,22 +25,24 @@ from server.store.base import Store
 DOCUMENT_FORMATS: dict[str, ox.RdfFormat] = {"TURTLE": ox.RdfFormat.TURTLE, "JSON_LD": ox.RdfFormat.JSON_LD}
 
 
-def _yaml_reader() -> Callable[[str], Records]:
-    """The YAML descriptor reader, once the descriptor formats provide it."""
+def _yaml_reader() -> Callable[..., Records]:
+    """The YAML descriptor reader of the descriptor formats (imported late: it is the heavier module)."""
     try:
-        from server import formats
+        from server.formats import records_from_yaml
     except ImportError:
-        formats = None  # type: ignore[assignment]
-    reader = getattr(formats, "records_from_yaml", None)
-    if reader is None:
-        raise BadInput("YAML descriptors arrive with the descriptor formats; send Turtle or JSON-LD for now")
-    return reader  # type: ignore[no-any-return]
+        raise BadInput("YAML descriptors arrive with the descriptor formats; send Turtle or JSON-LD for now") from None
+    return records_from_yaml  # type: ignore[no-any-return]
 
 
-def records_of_document(document: str, fmt: str, base: str) -> Records:
-    """The records a document describes; it must describe exactly one data product and nothing else."""
+def records_of_document(document: str, fmt: str, base: str, store: Store) -> tuple[str, Records]:
+    """The product a document describes and its records.
+
+    It must describe exactly one data product. Other records (an agent or domain a descriptor names for the
+    first time) are written with it, but never one the catalog already holds: a product document does not
+    get to replace a domain or a person.
+    """
     if fmt == "YAML":
-        records = _yaml_reader()(document)
+        records = _yaml_reader()(document, "document", base=base, store=store)
     elif fmt in DOCUMENT_FORMATS:
         records = records_of(parse_rdf(document.encode(), DOCUMENT_FORMATS[fmt], "document", base_iri=base))
     else:
@@ -52,20 +54,19 @@ def records_of_document(document: str, fmt: str, base: str) -> Records:
             f"it describes {len(products)}",
             source="document",
         )
-    others = sorted(set(records) - set(products))
-    if others:
+    stored = sorted(iri for iri in records if iri not in products and len(store.record(iri)))
+    if stored:
         raise BadInput(
-            "the document describes records other than its data product (" + ", ".join(others[:5]) + "); "
-            "register domains, agents, sources, goals and use cases on their own",
+            "the document would replace records the catalog already holds (" + ", ".join(stored[:5]) + "); "
+            "a product document may add new agents or sources but change only its own product",
             source="document",
         )
-    return records
+    return products[0], records
 
 
 def register_document(store: Store, document: str, fmt: str, base: str) -> tuple[str, WriteOutcome]:
     """Store the product the document describes (raises ValidationRefused with the report, storing nothing)."""
-    records = records_of_document(document, fmt, base)
-    (iri,) = records
+    iri, records = records_of_document(document, fmt, base, store)
     return iri, write_records(store, records)
 
 

@@ -379,6 +379,10 @@ class ValidationResult:
     path: str | None = strawberry.field(description="The property at fault, as an IRI, when there is one.")
     severity: Severity
     message: str
+    item: str | None = strawberry.field(description="The checklist item in the article's words, e.g. Owner / Steward.")
+    record: strawberry.ID | None = strawberry.field(
+        description="The record (product, use case...) the node is part of."
+    )
 
 
 @strawberry.type
@@ -394,6 +398,8 @@ class ValidationReport:
                 path=r.path,
                 severity=_enum_value(Severity, r.severity, "severity", r.focus_node),
                 message=r.message,
+                item=getattr(r, "item", None),
+                record=getattr(r, "record", None),
             )
             for r in report.results
         ]

@@ -1,7 +1,8 @@
 """The `validation` query's report: the whole stored catalog, or chosen nodes, against the shapes.
 
-Uses the catalog-wide check of `server.validation` when it offers one; until then, runs pyshacl once over the
-stored records (fine for the seed and small catalogs; the write path validates neighbourhoods, not this).
+Uses the catalog-wide check of `server.validation` (`validate_store`, one SPARQL query per constraint) and keeps
+the results about the chosen nodes or their records. Where that check is not there (an older checkout), pyshacl
+runs once over the stored records instead.
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from server.validation import ValidationReport, ValidationResult
 ALL_STATEMENTS = "CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }"
 
 
-def _catalog_check() -> Callable[..., ValidationReport] | None:
-    return getattr(validation, "check_catalog", None)
+def _catalog_check() -> Callable[[Store], ValidationReport] | None:
+    return getattr(validation, "validate_store", None)
 
 
 def _results_of(report: Graph) -> list[ValidationResult]:
@@ -47,7 +48,12 @@ def validation_report(store: Store, ids: list[str] | None) -> ValidationReport:
     """The SHACL report of the stored catalog, restricted to `ids` when given."""
     check = _catalog_check()
     if check is not None:
-        return check(store, focus=ids)
+        report = check(store)
+        if ids is None:
+            return report
+        chosen = set(ids)
+        kept = [r for r in report.results if r.focus_node in chosen or getattr(r, "record", None) in chosen]
+        return ValidationReport(kept)
     shapes = Graph()
     for path in shape_files():
         shapes.parse(path, format="turtle")
