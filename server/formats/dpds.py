@@ -183,7 +183,7 @@ def product_from_dpds(document: LoadedDocument, referenced: set[Path], notes: li
                     f"{document.source}: port '{port.get('name')}' spells 'expectatctions'; read as expectations"
                 )
                 port["expectations"] = port["expectatctions"]
-            promises = port.get("promises") if isinstance(port.get("promises"), dict) else {}
+            promises: dict[str, Any] = port["promises"] if isinstance(port.get("promises"), dict) else {}
             api = _definition(promises, "api")
             mechanism = SERVICE_TYPES.get(str(promises.get("serviceType") or promises.get("servicesType"))) or (
                 SPECIFICATIONS.get(str(api.get("specification", "")).lower())

@@ -55,7 +55,7 @@ PORT_PROPERTIES = ("mechanism", "consumes")
 
 
 def _properties(entry: dict[str, Any]) -> dict[str, Any]:
-    return {p.get("property"): p.get("value") for p in entry.get("customProperties") or [] if isinstance(p, dict)}
+    return {str(p.get("property")): p.get("value") for p in entry.get("customProperties") or [] if isinstance(p, dict)}
 
 
 def _as_list(value: Any) -> list[str]:

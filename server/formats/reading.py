@@ -98,8 +98,8 @@ def describe_product(store: Store, iri: str) -> ProductDescription:
         product_type=graph.value(node, DCT.type),  # type: ignore[arg-type]
         domain=_reference(store, graph.value(node, DPROD.domain)),
         owner=_reference(store, graph.value(node, DPROD.dataProductOwner)),
-        producers=[r for r in (_reference(store, a) for a in sorted(graph.objects(node, VM.producer))) if r],
-        consumers=[r for r in (_reference(store, a) for a in sorted(graph.objects(node, VM.consumer))) if r],
+        producers=[r for r in (_reference(store, a) for a in sorted(graph.objects(node, VM.producer), key=str)) if r],
+        consumers=[r for r in (_reference(store, a) for a in sorted(graph.objects(node, VM.consumer), key=str)) if r],
         ports=ports,
         agreement=_agreement(graph, graph.value(node, ODRL.hasPolicy)),
         privacy=graph.value(node, VM.privacyClassification),  # type: ignore[arg-type]
