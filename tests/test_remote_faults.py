@@ -1,0 +1,214 @@
+"""The catalog on a remote SPARQL server when that server goes away and comes back, and with two API processes.
+
+Each test starts its own Oxigraph server process (the `oxigraph` test extra) on a free loopback port, so it can stop
+and restart it; the data directory survives restarts like a real server's.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from rdflib import Literal, URIRef
+from rdflib.namespace import RDFS
+
+from server.catalog.seeding import prepare
+from server.errors import StoreUnavailable
+from server.settings import Settings
+from server.store.oxigraph import insert_data_text
+from server.store.sparql import RemoteSparqlStore
+from server.web.app import create_app
+
+DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parents[1]
+RECORD = "https://valuemesh.example/test/faults"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_until(ready: Callable[[], bool], what: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if ready():
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"{what} did not answer within {seconds:g} s")
+
+
+class OxigraphServer:
+    """An `oxigraph serve` process over a data directory, which can be stopped and started again on its port."""
+
+    def __init__(self, data: Path) -> None:
+        binary = os.environ.get("VALUEMESH_TEST_OXIGRAPH_BIN") or shutil.which(
+            "oxigraph", path=Path(sys.executable).parent
+        )
+        if not binary:
+            pytest.fail("the oxigraph server binary is missing: pip install -e '.[test]' installs it")
+        self.binary = binary
+        self.data = data
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def location(self) -> str:
+        return f"sparql+http://127.0.0.1:{self.port}/query?update=/update&gsp=/store&timeout=5"
+
+    def start(self) -> None:
+        command = [self.binary, "serve", "--bind", f"127.0.0.1:{self.port}", "--location", str(self.data)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        url = f"http://127.0.0.1:{self.port}/query?query=ASK%7B%7D"
+        _wait_until(lambda: httpx.get(url, timeout=1).status_code == 200, "the oxigraph server")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            self.process = None
+
+
+@pytest.fixture
+def oxigraph_server(tmp_path: Path) -> Iterator[OxigraphServer]:
+    server = OxigraphServer(tmp_path / "oxigraph")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_an_unreachable_server_is_503_everywhere_and_the_catalog_recovers(oxigraph_server: OxigraphServer) -> None:
+    store = RemoteSparqlStore.from_location(oxigraph_server.location)
+    prepare(store, with_seed=False)
+    before = [(URIRef(RECORD), RDFS.label, Literal("written before the outage"))]
+    store.replace_records({RECORD: before})
+    with TestClient(create_app(Settings(store="memory:", seed=False), store=store)) as client:
+        assert client.get("/healthz").status_code == 200
+        oxigraph_server.stop()
+
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert "unreachable" in health.json()["detail"]
+        answer = client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"})
+        assert answer.status_code == 503
+        assert "unreachable" in answer.text
+        with pytest.raises(StoreUnavailable, match="unreachable"):
+            store.replace_records({RECORD: [(URIRef(RECORD), RDFS.label, Literal("written during the outage"))]})
+
+        oxigraph_server.start()  # same port, same data: no restart of the app
+        assert client.get("/healthz").json()["status"] == "ok"
+        answer = client.get(
+            "/sparql",
+            params={"query": f"SELECT ?label WHERE {{ <{RECORD}> ?p ?label }}"},
+            headers={"Accept": "application/sparql-results+json"},
+        )
+        assert answer.status_code == 200
+        labels = [row["label"]["value"] for row in answer.json()["results"]["bindings"]]
+        assert labels == ["written before the outage"]  # the failed write left nothing behind
+    store.close()
+
+
+def test_a_server_killed_during_a_write_keeps_the_record_whole(oxigraph_server: OxigraphServer) -> None:
+    store = RemoteSparqlStore.from_location(oxigraph_server.location)
+    old = {(URIRef(RECORD), RDFS.label, Literal("old"))}
+    store.replace_records({RECORD: old})
+    # A large replacement in flight when the server process is killed: the one update request replace_records
+    # sends to Oxigraph, built beforehand so that the kill lands while the server reads or applies it.
+    new = {(URIRef(f"{RECORD}/{i}"), RDFS.label, Literal(f"new {i} " + "x" * 200)) for i in range(15_000)}
+    request = insert_data_text({RECORD: new})
+    outcome: list[BaseException | None] = []
+    writer = threading.Thread(target=lambda: outcome.append(_attempt(lambda: store.update(request))))
+    pid = oxigraph_server.process.pid  # type: ignore[union-attr]
+    busy_from = _cpu_ticks(pid)
+    writer.start()
+    # Kill once the server has spent CPU on the request (it is parsing or applying it), not before it arrives.
+    _wait_until(lambda: _cpu_ticks(pid) - busy_from >= 10 or not writer.is_alive(), "the write", seconds=20)
+    oxigraph_server.process.kill()  # type: ignore[union-attr]
+    oxigraph_server.process.wait()  # type: ignore[union-attr]
+    writer.join()
+    oxigraph_server.start()
+    stored = set(store.record(RECORD))
+    # Whichever way the race went, the record is the old one or the new one, never a mix or a part.
+    if outcome[0] is None:
+        assert stored == new
+    else:
+        assert isinstance(outcome[0], StoreUnavailable)
+        assert stored == old
+    store.close()
+
+
+def _cpu_ticks(pid: int) -> int:
+    """CPU time a process has used so far, in clock ticks (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def _attempt(write: Callable[[], None]) -> BaseException | None:
+    try:
+        write()
+    except BaseException as error:
+        return error
+    return None
+
+
+def _serve(location: str, port: int) -> subprocess.Popen[bytes]:
+    """`valuemesh serve` as its own process (uvicorn), on an already seeded remote store."""
+    command = [sys.executable, "-m", "server.cli.main", "serve", "--store", location, "--port", str(port), "--no-seed"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO)
+
+
+def _wait_for_api(process: subprocess.Popen[bytes], port: int) -> None:
+    try:
+        _wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200, "valuemesh")
+    except AssertionError:
+        process.kill()
+        raise AssertionError(process.communicate()[1].decode()[-2000:]) from None
+
+
+def test_two_api_processes_see_each_others_writes_at_once(oxigraph_server: OxigraphServer) -> None:
+    seeding = RemoteSparqlStore.from_location(oxigraph_server.location)
+    prepare(seeding, with_seed=True)
+    seeding.close()
+    first_port, second_port = _free_port(), _free_port()
+    first = _serve(oxigraph_server.location, first_port)
+    second = _serve(oxigraph_server.location, second_port)
+    try:
+        _wait_for_api(first, first_port)
+        _wait_for_api(second, second_port)
+        product = "https://valuemesh.example/data-product/hcp-call-planning"
+        ask = {"query": f"ASK {{ <{product}> ?p ?o }}"}
+        json_results = {"Accept": "application/sparql-results+json"}
+        second_url = f"http://127.0.0.1:{second_port}/sparql"
+        assert httpx.get(second_url, params=ask, headers=json_results).json()["boolean"] is False
+
+        mutation = """mutation($doc: String!) {
+            registerDataProduct(document: $doc, format: YAML) { __typename ... on DataProduct { id } } }"""
+        document = (DATA / "descriptors" / "hcp-call-planning.valuemesh.yaml").read_text()
+        registered = httpx.post(
+            f"http://127.0.0.1:{first_port}/graphql",
+            json={"query": mutation, "variables": {"doc": document}},
+            timeout=30,
+        ).json()
+        assert registered["data"]["registerDataProduct"]["id"] == product, registered
+
+        # No waiting, no cache to expire: the second process asks the same server.
+        assert httpx.get(second_url, params=ask, headers=json_results).json()["boolean"] is True
+    finally:
+        for process in (first, second):
+            process.terminate()
+            process.wait(timeout=10)
