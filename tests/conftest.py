@@ -69,8 +69,17 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(_backends_line())
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--all-backends",
+        action="store_true",
+        help="run every test that uses a store on every configured backend, not only those marked all_backends",
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("all_backends"):
+    everywhere = metafunc.config.getoption("--all-backends")
+    if "backend" in metafunc.fixturenames and (everywhere or metafunc.definition.get_closest_marker("all_backends")):
         metafunc.parametrize("backend", ["memory", *configured_backends()], indirect=True)
 
 
