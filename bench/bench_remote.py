@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -125,7 +126,7 @@ def run(sizes: list[int], repeat: int, workdir: Path) -> list[dict]:
             remote = _load_remote(location, n)
             for question, (ask, inputs) in _questions(plan, rng).items():
                 timings = side_by_side(
-                    {EMBEDDED: lambda x, ask=ask: ask(embedded, x), REMOTE: lambda x, ask=ask: ask(remote, x)},
+                    {EMBEDDED: partial(ask, embedded), REMOTE: partial(ask, remote)},
                     inputs,
                     repeat,
                     answer_size={EMBEDDED: _size, REMOTE: _size},
