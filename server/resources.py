@@ -6,7 +6,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def resource_dir(name: str) -> Path:
-    """The directory `ontology`, `shapes` or `seed`, wherever this installation keeps it."""
+    """The directory `ontology`, `shapes`, `seed` or `queries`, wherever this installation keeps it."""
     for candidate in (_PACKAGE_DIR / "_resources" / name, _PACKAGE_DIR.parent / name):
         if candidate.is_dir():
             return candidate
@@ -20,6 +20,11 @@ def ontology_file() -> Path:
 def seed_files() -> list[Path]:
     """The seed's RDF files, in a stable order."""
     return sorted(p for p in resource_dir("seed").iterdir() if p.suffix in {".ttl", ".trig", ".nq", ".nt", ".jsonld"})
+
+
+def queries_dir() -> Path:
+    """The architects' query library: one documented `.rq` file per question."""
+    return resource_dir("queries")
 
 
 def shape_files() -> list[Path]:

@@ -8,11 +8,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rdflib import Literal, URIRef
+from rdflib.term import Node
 from rich.table import Table
 
 from server.cli.app import app
 from server.cli.common import NoSeedOption, StoreOption, catalog_store, stdout
 from server.errors import BadInput
+from server.query_library import library, library_query
 from server.sparql_text import query_form
 from server.store import Store
 
@@ -43,8 +46,8 @@ def query_text(argument: str) -> str:
     return argument
 
 
-def print_table(opened: Store, text: str) -> None:
-    result = opened.select(text)
+def print_table(opened: Store, text: str, bindings: dict[str, Node] | None = None) -> None:
+    result = opened.select(text, bindings)
     table = Table(*result.variables, show_lines=False)
     for row in result.rows:
         table.add_row(*("" if term is None else str(term) for term in row))
@@ -52,7 +55,7 @@ def print_table(opened: Store, text: str) -> None:
     stdout.print(f"{len(result)} row(s)", style="dim")
 
 
-def run_query(opened: Store, text: str, output: OutputFormat) -> None:
+def run_query(opened: Store, text: str, output: OutputFormat, bindings: dict[str, Node] | None = None) -> None:
     form = query_form(text)
     if form is None:
         raise BadInput(
@@ -60,18 +63,61 @@ def run_query(opened: Store, text: str, output: OutputFormat) -> None:
             "through `valuemesh load`, which validates"
         )
     if form in {"CONSTRUCT", "DESCRIBE"}:
-        sys.stdout.buffer.write(opened.query_serialized(text, "text/turtle"))
+        sys.stdout.buffer.write(opened.query_serialized(text, "text/turtle", bindings=bindings))
     elif form == "ASK" and output in {OutputFormat.table, OutputFormat.turtle}:
-        stdout.print("true" if opened.ask(text) else "false")
+        stdout.print("true" if opened.ask(text, bindings) else "false")
     elif output in RESULT_MEDIA_TYPES:
-        sys.stdout.buffer.write(opened.query_serialized(text, RESULT_MEDIA_TYPES[output]))
+        sys.stdout.buffer.write(opened.query_serialized(text, RESULT_MEDIA_TYPES[output], bindings=bindings))
     else:
-        print_table(opened, text)
+        print_table(opened, text, bindings)
+
+
+def parse_params(pairs: list[str]) -> dict[str, str]:
+    """`--param name=value` options as a dict; a name given twice is refused."""
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip().lstrip("?$")
+        if not sep or not name:
+            raise BadInput(f"--param {pair!r}: write it as name=value")
+        if name in values:
+            raise BadInput(f"--param {name} is given twice")
+        values[name] = value
+    return values
+
+
+def print_library() -> None:
+    """The query library: name, title, parameters, example."""
+    for entry in library().values():
+        stdout.print(f"[bold]{entry.name}[/]  {entry.title}", highlight=False)
+        stdout.print(f"  {entry.answers}", highlight=False)
+        for parameter in entry.parameters:
+            stdout.print(f"  --param {parameter.name}=<{parameter.type}>  {parameter.description}", highlight=False)
+        stdout.print(f"  e.g. {entry.example}\n", style="dim", highlight=False)
 
 
 @app.command()
 def query(
-    sparql: Annotated[str, typer.Argument(help="A SPARQL query, or the path of a .rq file holding one.")],
+    sparql: Annotated[
+        str | None, typer.Argument(help="A SPARQL query, or the path of a .rq file holding one.", show_default=False)
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", "-n", help="Run a query of the library by name (see --list).", show_default=False),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="A parameter of the query as name=value, e.g. product=https://valuemesh.example/data-product/hcp-360; "
+            "bound by the engine, never pasted into the text. Repeat for several.",
+            show_default=False,
+        ),
+    ] = None,
+    list_library: Annotated[
+        bool, typer.Option("--list", help="List the query library: names, what each answers, parameters.")
+    ] = False,
     output: Annotated[
         OutputFormat,
         typer.Option(
@@ -83,7 +129,26 @@ def query(
     store: StoreOption = None,
     no_seed: NoSeedOption = False,
 ) -> None:
-    """Answer a SPARQL query over the whole catalog (the default graph is the union of all records)."""
-    text = query_text(sparql)
+    """Answer a SPARQL query over the whole catalog (the default graph is the union of all records).
+
+    Give the query itself, a .rq file, or --name NAME of the library (queries/ in the repository) with --param."""
+    if list_library:
+        print_library()
+        return
+    if (sparql is None) == (name is None):
+        raise BadInput("give either a query (text or .rq file) or --name NAME from the library (see --list)")
+    values = parse_params(param or [])
+    bindings: dict[str, Node] | None = None
+    if name is not None:
+        entry = library_query(name)
+        text, bindings = entry.text, entry.bindings(values)
+    else:
+        text = query_text(sparql)  # type: ignore[arg-type]
+        bindings = {key: _plain_binding(key, value) for key, value in values.items()} or None
     with catalog_store(store, no_seed=no_seed, reading=True) as opened:
-        run_query(opened, text, output)
+        run_query(opened, text, output, bindings)
+
+
+def _plain_binding(name: str, value: str) -> Node:
+    """A --param for a query of your own: an IRI when it looks like one, a plain string otherwise."""
+    return URIRef(value) if value.startswith(("http://", "https://", "urn:")) else Literal(value)

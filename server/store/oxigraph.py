@@ -173,42 +173,52 @@ class OxigraphStore:
         max_rows: int | None = None,
     ) -> bytes:
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        result = self._query(query, bindings, default_graphs, named_graphs)
-        if isinstance(result, ox.QueryTriples):
-            rdf_format = ox.RdfFormat.from_media_type(media_type)
-            if rdf_format is None:
-                raise BadInput(f"cannot write a graph as {media_type}")
-            triples = []
-            for triple in result:
-                triples.append(triple)
-                if max_rows is not None and len(triples) > max_rows:
-                    raise too_many_rows(max_rows)
-                if deadline is not None and time.monotonic() > deadline:
-                    raise too_slow(timeout_s)  # type: ignore[arg-type]
-            prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
-            return ox.serialize(triples, format=rdf_format, prefixes=prefixes)  # type: ignore[no-any-return]
-        results_format = ox.QueryResultsFormat.from_media_type(media_type)
-        if results_format is None:
-            raise BadInput(f"cannot write query results as {media_type}")
-        if isinstance(result, ox.QueryBoolean):
-            return result.serialize(format=results_format)  # type: ignore[no-any-return]
-        assert isinstance(result, ox.QuerySolutions)
-        if max_rows is None and deadline is None:
-            return result.serialize(format=results_format)  # type: ignore[no-any-return]
-        # Stream through TSV (one solution per line, terms written losslessly) to count rows and watch the clock
-        # while the engine produces them, then write the requested format from the same solutions.
-        output = _GuardedOutput(max_rows, deadline)
+        result: object = self._query(query, bindings, default_graphs, named_graphs)
+        parsed: object = None
         try:
-            result.serialize(output, format=ox.QueryResultsFormat.TSV)
-        except _Stop as stop:
-            raise (stop.error or too_slow(timeout_s)) from None  # type: ignore[arg-type]
-        if deadline is not None and time.monotonic() > deadline:
-            raise too_slow(timeout_s)  # type: ignore[arg-type]
-        tsv = b"".join(output.chunks)
-        if results_format == ox.QueryResultsFormat.TSV:
-            return tsv
-        parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
-        return parsed.serialize(format=results_format)  # type: ignore[union-attr, no-any-return]
+            if isinstance(result, ox.QueryTriples):
+                rdf_format = ox.RdfFormat.from_media_type(media_type)
+                if rdf_format is None:
+                    raise BadInput(f"cannot write a graph as {media_type}")
+                triples = []
+                for triple in result:
+                    triples.append(triple)
+                    if max_rows is not None and len(triples) > max_rows:
+                        raise too_many_rows(max_rows)
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise too_slow(timeout_s)  # type: ignore[arg-type]
+                prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
+                return ox.serialize(triples, format=rdf_format, prefixes=prefixes)  # type: ignore[no-any-return]
+            results_format = ox.QueryResultsFormat.from_media_type(media_type)
+            if results_format is None:
+                raise BadInput(f"cannot write query results as {media_type}")
+            if isinstance(result, ox.QueryBoolean):
+                return result.serialize(format=results_format)  # type: ignore[no-any-return]
+            assert isinstance(result, ox.QuerySolutions)
+            if max_rows is None and deadline is None:
+                return result.serialize(format=results_format)  # type: ignore[no-any-return]
+            # Stream through TSV (one solution per line, terms written losslessly) to count rows and watch the
+            # clock while the engine produces them, then write the requested format from the same solutions.
+            output = _GuardedOutput(max_rows, deadline)
+            stopped: LimitExceeded | None = None
+            try:
+                result.serialize(output, format=ox.QueryResultsFormat.TSV)
+            except _Stop as stop:
+                stopped = stop.error or too_slow(timeout_s)  # type: ignore[arg-type]
+            if stopped is not None:
+                raise stopped
+            if deadline is not None and time.monotonic() > deadline:
+                raise too_slow(timeout_s)  # type: ignore[arg-type]
+            tsv = b"".join(output.chunks)
+            if results_format == ox.QueryResultsFormat.TSV:
+                return tsv
+            parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
+            return parsed.serialize(format=results_format)  # type: ignore[union-attr, no-any-return]
+        finally:
+            # pyoxigraph's results may only be dropped on the thread that made them; an exception carried to another
+            # thread (the endpoint runs queries on worker threads) must not keep them alive in this frame.
+            result = parsed = None
+            triples = []
 
     def record(self, iri: str) -> Graph:
         graph = Graph(identifier=iri)
