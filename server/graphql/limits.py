@@ -1,21 +1,30 @@
-"""Defences and error codes: depth, token and alias limits; every error carries a code and never a stack trace."""
+"""Defences and error codes: depth, token and alias limits; every error carries a code and never a stack trace.
+
+The codes are added where results become HTTP responses (server/graphql/router.py), because errors raised while
+parsing never pass through the schema extensions' result hooks."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import partial
 
 from graphql.error import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter, SchemaExtension
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
+from strawberry.extensions.max_aliases import create_validator as create_alias_rule
+from strawberry.extensions.query_depth_limiter import create_validator as create_depth_rule
 
 from server.errors import BadInput, ValuemeshError
 from server.settings import Settings
 
-log = logging.getLogger("valuemesh.graphql")
-
 MAX_TOKENS = 5_000
 MAX_ALIASES = 30
+DOCUMENT_CACHE_SIZE = 256  # bounded: unique documents from clients cannot grow memory without limit
 
 # Errors graphql-core raises for documents the limits refuse, recognised by their wording.
 _TOO_COMPLEX = ("exceeds maximum operation depth", "more than", "aliases found")
@@ -41,8 +50,7 @@ def with_code(error: GraphQLError) -> GraphQLError:
     """The error as clients see it: a message, its locations and path, and `extensions.code`."""
     code, extra = _code_of(error)
     message = error.message
-    if code == "INTERNAL":
-        log.error("unexpected error in a GraphQL request", exc_info=error.original_error)
+    if code == "INTERNAL":  # the schema logged it with its traceback; the client gets no internals
         message = "internal error; the server log has the details"
     return GraphQLError(
         message,
@@ -54,21 +62,17 @@ def with_code(error: GraphQLError) -> GraphQLError:
     )
 
 
-class ErrorCodes(SchemaExtension):
-    """Map the catalog's typed errors to `extensions.code` once, for every operation."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        if result is not None and result.errors:
-            result.errors = [with_code(error) for error in result.errors]
-
-
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """Factories, so each request gets fresh extension instances."""
+    """Factories, so each request gets fresh extension instances.
+
+    The depth and alias rules are built once (what QueryDepthLimiter and MaxAliasesLimiter build per request), so
+    that the validation cache can recognise them: parsing and validating a document cost several milliseconds,
+    more than answering most questions, and frontends send the same few documents again and again.
+    """
+    rules = (create_depth_rule(settings.max_query_depth, None), create_alias_rule(MAX_ALIASES))
     return [
-        partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-        partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
-        ErrorCodes,
+        partial(AddValidationRules, list(rules)),
+        partial(ParserCache, maxsize=DOCUMENT_CACHE_SIZE),
+        partial(ValidationCache, maxsize=DOCUMENT_CACHE_SIZE),
     ]
