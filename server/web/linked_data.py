@@ -20,6 +20,7 @@ from rdflib.term import Node
 from server.namespaces import PREFIXES, sparql_prefixes
 from server.settings import Settings
 from server.store import Store
+from server.store.terms import to_oxigraph
 from server.web.negotiation import negotiate
 from server.web.record_page import NodeSection, Property, RecordPage, Term, render_not_found, render_record_page
 
@@ -32,12 +33,6 @@ ALIASES = {
     "application/x-turtle": "text/turtle",
     "application/xml": "application/rdf+xml",
     "application/json": "application/ld+json",
-}
-_RDFLIB_FORMATS = {
-    "text/turtle": "turtle",
-    "application/n-triples": "nt",
-    "application/ld+json": "json-ld",
-    "application/rdf+xml": "xml",
 }
 _ALTERNATES = [
     ("text/turtle", "Turtle"),
@@ -234,9 +229,11 @@ def find_record(store: Store, iri: str) -> tuple[str, Graph] | None:
 
 
 def _serialize(graph: Graph, media_type: str) -> bytes:
-    for prefix, namespace in PREFIXES.items():
-        graph.bind(prefix, namespace, override=True)
-    return graph.serialize(format=_RDFLIB_FORMATS[media_type], encoding="utf-8")
+    """The graph in `media_type`, written by Oxigraph so literals keep their exact lexical form (98.0 stays 98.0)."""
+    rdf_format = ox.RdfFormat.from_media_type(media_type)
+    triples = [ox.Triple(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in graph]  # type: ignore[arg-type]
+    prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
+    return ox.serialize(triples, format=rdf_format, prefixes=prefixes)  # type: ignore[no-any-return]
 
 
 def _not_acceptable(offered: str) -> JSONResponse:
