@@ -76,6 +76,8 @@ def _who(row: dict[str, Node | None]) -> str:
 
 def _result(check: Check, row: dict[str, Node | None]) -> ValidationResult:
     focus, value = row["this"], row.get("value")
+    if check.constraint is not None and value is None:
+        value = focus  # SHACL: a SPARQL-based result without ?value has the focus node as its value
     record = row.get("record")
     return ValidationResult(
         focus_node=str(focus),
