@@ -224,7 +224,7 @@ def test_values_that_cannot_be_sent_are_refused() -> None:
         bind_values("SELECT * WHERE { ?s ?p ?o }", {"s": BNode()})
     with pytest.raises(BadInput):
         bind_values("SELECT * WHERE { ?s ?p ?o }", {"s) } #": URIRef("urn:v")})
-    with pytest.raises(ValueError):
+    with pytest.raises(BadInput):
         term_text(URIRef("urn:a> } DROP ALL #"))
     assert term_text(Literal('a"b\\c\nd')) == '"a\\"b\\\\c\\nd"'
 

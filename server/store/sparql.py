@@ -68,10 +68,18 @@ def string_text(value: str) -> str:
     return '"' + "".join(_ECHAR.get(c, c) for c in value) + '"'
 
 
+def _iri(iri: str) -> str:
+    """`iri_ref`, with an unusable IRI reported as bad input (it came from a request)."""
+    try:
+        return iri_ref(iri)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+
+
 def term_text(term: Node) -> str:
     """SPARQL text for one bound value: an IRI through `iri_ref`, a literal escaped, never raw user text."""
     if isinstance(term, URIRef):
-        return iri_ref(str(term))
+        return _iri(str(term))
     if isinstance(term, Literal):
         text = string_text(str(term))
         if term.language:
@@ -80,7 +88,7 @@ def term_text(term: Node) -> str:
             return f"{text}@{term.language}"
         if term.datatype is not None and str(term.datatype) != str(XSD.string):
             # STRDT rather than `^^`: Virtuoso mis-parses some typed constants (xsd:duration) but not this.
-            return f"STRDT({text}, {iri_ref(str(term.datatype))})"
+            return f"STRDT({text}, {_iri(str(term.datatype))})"
         return text
     raise BadInput(f"cannot bind {term!r}: only IRIs and literals can be sent to a SPARQL server")
 
@@ -336,7 +344,7 @@ class RemoteSparqlStore:
     ) -> httpx.Response:
         form: dict[str, Any] = {"query": query}
         if dataset:
-            form.update({key: [iri_ref(g)[1:-1] for g in graphs] for key, graphs in dataset.items() if graphs})
+            form.update({key: [_iri(g)[1:-1] for g in graphs] for key, graphs in dataset.items() if graphs})
         elif self.dialect == "oxigraph":
             form["union-default-graph"] = ""
         self.queries_run += 1
@@ -464,7 +472,7 @@ class RemoteSparqlStore:
 
     def record(self, iri: str) -> Graph:
         graph = Graph(identifier=iri)
-        for triple in self._triples(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {iri_ref(iri)} {{ ?s ?p ?o }} }}"):
+        for triple in self._triples(f"CONSTRUCT {{ ?s ?p ?o }} WHERE {{ GRAPH {_iri(iri)} {{ ?s ?p ?o }} }}"):
             graph.add(triple)
         return graph
 
