@@ -37,7 +37,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
 
-from server.errors import BadInput, StoreUnavailable
+from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.namespaces import PREFIXES
 from server.sparql_text import iri_ref, query_form
 from server.store.base import SelectResult, Triple
@@ -324,6 +324,9 @@ class RemoteSparqlStore:
         detail = " ".join(response.text.split())[:500] or response.reason_phrase
         if response.status_code in (401, 403):
             raise StoreUnavailable(f"the SPARQL server at {url} refused our credentials ({response.status_code})")
+        if "estimated execution time" in detail and "exceeds the limit" in detail:
+            # Virtuoso refuses up front what its cost model says would run past its own time limit.
+            raise LimitExceeded(f"the SPARQL server refused a query past its time limit: {detail}", limit="time")
         engine_error = response.status_code == 400 or (response.status_code == 500 and "SPARQL" in response.text)
         if engine_error:
             raise BadInput(f"the SPARQL server could not run it: {detail}")
