@@ -262,9 +262,19 @@ def _catalog_module(name: str) -> Any | None:
 
 
 def query_rows(
-    plan: CatalogPlan, store_dir: Path, dataset: Dataset | None, repeat: int, inputs: int, seed: int
+    plan: CatalogPlan,
+    store_dir: Path,
+    dataset: Dataset | None,
+    repeat: int,
+    inputs: int,
+    seed: int,
+    too_slow: dict[tuple[str, str], str],
 ) -> list[Row]:
-    """Lineage, overlap and goal trace on every engine, side by side, with paired ratios to the floor."""
+    """Lineage, overlap and goal trace on every engine, side by side, with paired ratios to the floor.
+
+    `too_slow` carries over sizes: an engine that needed more than half its budget for one answer at a smaller
+    catalog is not run on larger ones (one run could take many minutes), and its row says so.
+    """
     n = plan.n
     rng = random.Random(seed)
     floor = Floor(plan)
@@ -284,6 +294,10 @@ def query_rows(
     ) -> None:
         if dataset is None:
             engines.pop(RDFLIB, None)
+        for engine in list(engines):
+            if (question, engine) in too_slow:
+                engines.pop(engine)
+                missing[engine] = f"not run: {too_slow[(question, engine)]}"
         timings = side_by_side(
             engines, items, passes, budget_s=dict.fromkeys(engines, ENGINE_BUDGET_S), answer_size=sizes
         )
@@ -293,6 +307,10 @@ def query_rows(
             if expected is not None and size != expected:
                 notes[engine] = f"answer size {size} on the first input, floor has {expected}"
         rows.extend(rows_from(timings, question, n, FLOOR, notes))
+        for engine, samples in timings.samples.items():
+            slowest = max(samples.values(), default=0.0) / 1000
+            if slowest > ENGINE_BUDGET_S / 2:
+                too_slow[(question, engine)] = f"one answer took {slowest:.0f} s at {n:,} products"
         for engine, why in {**missing, **rdflib_note}.items():
             rows.append(Row(question, engine, n, note=why))
 
@@ -511,7 +529,9 @@ def cold_start_row(n: int, store_dir: Path, workdir: Path, repeat: int) -> Row:
 # --- one size, the bench modules, the whole run ----------------------------------------------------------------------
 
 
-def bench_size(n: int, seed: int, repeat: int, inputs: int, workdir: Path) -> list[Row]:
+def bench_size(
+    n: int, seed: int, repeat: int, inputs: int, workdir: Path, too_slow: dict[tuple[str, str], str]
+) -> list[Row]:
     workdir.mkdir(parents=True, exist_ok=True)
     nquads = workdir / f"catalog-{n}.nq"
     plan = plan_catalog(n, seed)
@@ -541,7 +561,7 @@ def bench_size(n: int, seed: int, repeat: int, inputs: int, workdir: Path) -> li
     rdflib_row, dataset = rdflib_load(n, nquads)
     rows.append(rdflib_row)
     log(f"  {n:,}: questions")
-    rows += query_rows(plan, store_dir, dataset, repeat, inputs, seed)
+    rows += query_rows(plan, store_dir, dataset, repeat, inputs, seed, too_slow)
     return rows
 
 
@@ -601,8 +621,10 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="valuemesh-bench-") as temporary:
         workdir = args.workdir or Path(temporary)
-        for n in sizes:
-            rows += [row.as_dict() for row in bench_size(n, args.seed, args.repeat, args.inputs, workdir / str(n))]
+        too_slow: dict[tuple[str, str], str] = {}
+        for n in sorted(sizes):
+            measured = bench_size(n, args.seed, args.repeat, args.inputs, workdir / str(n), too_slow)
+            rows += [row.as_dict() for row in measured]
         if not args.no_modules:
             only = args.modules.split(",") if args.modules else None
             rows += module_rows(sizes, args.repeat, workdir / "modules", only)
