@@ -22,7 +22,9 @@ DATASET_FORMATS = {
 }
 
 
-def _substitutions(bindings: Mapping[str, Node] | None) -> dict[ox.Variable, object] | None:
+def _substitutions(
+    bindings: Mapping[str, Node] | None,
+) -> dict[ox.Variable, ox.NamedNode | ox.BlankNode | ox.Literal | ox.Triple] | None:
     if not bindings:
         return None
     return {ox.Variable(name): to_oxigraph(value) for name, value in bindings.items()}
@@ -188,21 +190,21 @@ class OxigraphStore:
                     if deadline is not None and time.monotonic() > deadline:
                         raise too_slow(timeout_s)  # type: ignore[arg-type]
                 prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
-                return ox.serialize(triples, format=rdf_format, prefixes=prefixes)  # type: ignore[no-any-return]
+                return ox.serialize(triples, format=rdf_format, prefixes=prefixes)  # type: ignore[return-value]
             results_format = ox.QueryResultsFormat.from_media_type(media_type)
             if results_format is None:
                 raise BadInput(f"cannot write query results as {media_type}")
             if isinstance(result, ox.QueryBoolean):
-                return result.serialize(format=results_format)  # type: ignore[no-any-return]
+                return result.serialize(format=results_format)  # type: ignore[return-value]
             assert isinstance(result, ox.QuerySolutions)
             if max_rows is None and deadline is None:
-                return result.serialize(format=results_format)  # type: ignore[no-any-return]
+                return result.serialize(format=results_format)  # type: ignore[return-value]
             # Stream through TSV (one solution per line, terms written losslessly) to count rows and watch the
             # clock while the engine produces them, then write the requested format from the same solutions.
             output = _GuardedOutput(max_rows, deadline)
             stopped: LimitExceeded | None = None
             try:
-                result.serialize(output, format=ox.QueryResultsFormat.TSV)
+                result.serialize(output, format=ox.QueryResultsFormat.TSV)  # type: ignore[arg-type]
             except _Stop as stop:
                 stopped = stop.error or too_slow(timeout_s)  # type: ignore[arg-type]
             if stopped is not None:
@@ -213,7 +215,7 @@ class OxigraphStore:
             if results_format == ox.QueryResultsFormat.TSV:
                 return tsv
             parsed = ox.parse_query_results(tsv, format=ox.QueryResultsFormat.TSV)
-            return parsed.serialize(format=results_format)  # type: ignore[union-attr, no-any-return]
+            return parsed.serialize(format=results_format)  # type: ignore[union-attr, return-value]
         finally:
             # pyoxigraph's results may only be dropped on the thread that made them; an exception carried to another
             # thread (the endpoint runs queries on worker threads) must not keep them alive in this frame.

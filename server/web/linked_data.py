@@ -233,7 +233,7 @@ def _serialize(graph: Graph, media_type: str) -> bytes:
     rdf_format = ox.RdfFormat.from_media_type(media_type)
     triples = [ox.Triple(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in graph]  # type: ignore[arg-type]
     prefixes = PREFIXES if rdf_format in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
-    return ox.serialize(triples, format=rdf_format, prefixes=prefixes)  # type: ignore[no-any-return]
+    return ox.serialize(triples, format=rdf_format, prefixes=prefixes)  # type: ignore[return-value]
 
 
 def _not_acceptable(offered: str) -> JSONResponse:
