@@ -280,6 +280,8 @@ def _connection_attempted(sock: socket.socket) -> bool:
         "PREFIX : <{url}#> SELECT * WHERE {{ SERVICE:endpoint {{ ?s ?p ?o }} }}",
         "SELECT * WHERE {{ BIND(<{url}> AS ?e) SERVICE?e{{ ?s ?p ?o }} }}",
         "SELECT * WHERE {{ ?s ?p ?o FILTER(?p<?o||EXISTS{{SERVICE<{url}>{{?s?p?o}}}}) }}",
+        "SELECT * WHERE {{ ?s ?p 1SERVICE <{url}> {{ ?s ?p ?o }} }}",
+        "SELECT * WHERE {{ ?s ?p trueSERVICEsilent<{url}> {{ ?s ?p ?o }} }}",
         "ASK {{ SERVICE <{url}> {{ ?s ?p ?o }} }}",
         "CONSTRUCT WHERE {{ SERVICE <{url}> {{ ?s ?p ?o }} }}",
         "PREFIX ex: <http://x/> SELECT * WHERE {{ ?s ex:a\\' ?o . SERVICE <{url}> {{ ?s ?p ?o }} FILTER(?o != 'x') }}",
@@ -421,6 +423,13 @@ def test_query_text_over_the_size_limit_is_413(limited: TestClient) -> None:
     direct = limited.post("/sparql", content=query, headers={"Content-Type": "application/sparql-query"})
     assert direct.status_code == 413
     assert "at most 2000 bytes" in direct.json()["detail"]
+
+
+def test_the_size_limit_counts_the_query_not_its_url_encoding(limited: TestClient) -> None:
+    query = PRODUCTS + " LIMIT 5 #"
+    query += "<" * (2000 - len(query.encode()))  # each '<' is three bytes in a form body
+    response = limited.post("/sparql", data={"query": query}, headers={"Accept": "text/csv"})
+    assert response.status_code == 200
 
 
 def test_a_query_past_the_time_limit_is_stopped_with_503(limited: TestClient) -> None:

@@ -121,8 +121,13 @@ def _protocol_request(params: dict[str, list[str]], body_query: str | None = Non
     )
 
 
-def _check_size(size: int, settings: Settings) -> None:
-    if size > settings.sparql_max_query_bytes:
+# A form body percent-encodes the query, up to three bytes per byte: bodies are first checked against this much
+# more, then the decoded query text exactly.
+ENCODING_ALLOWANCE = 3
+
+
+def _check_size(size: int, settings: Settings, allowance: int = 1) -> None:
+    if size > settings.sparql_max_query_bytes * allowance:
         raise Refused(
             413,
             "Query too large",
@@ -141,14 +146,13 @@ async def read_protocol_request(request: Request, settings: Settings) -> Protoco
     """The query and dataset of a GET, a form POST or a direct `application/sparql-query` POST."""
     url_params = parse_qs(request.url.query, keep_blank_values=True)
     if request.method == "GET":
-        _check_size(len(request.url.query.encode()), settings)
         return _protocol_request(url_params)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     declared = request.headers.get("content-length")
     if declared and declared.isdigit():
-        _check_size(int(declared), settings)
+        _check_size(int(declared), settings, ENCODING_ALLOWANCE)
     body = await request.body()
-    _check_size(len(body), settings)
+    _check_size(len(body), settings, ENCODING_ALLOWANCE)
     if content_type == "application/sparql-query":
         return _protocol_request(url_params, body_query=_decode(body))
     if content_type == "application/sparql-update":
@@ -176,9 +180,11 @@ _NOT_CODE = re.compile(
       | \#[^\n\r]*""",
     re.VERBOSE,
 )
-# SERVICE as a keyword: not part of a longer word, a variable or a prefixed name's local part. A following ':' is
-# allowed on purpose: the engine reads `SERVICE:x` as SERVICE with the IRI `:x`.
-_SERVICE_KEYWORD = re.compile(r"(?<![\w:?$])SERVICE(?!\w)", re.IGNORECASE)
+# Where the word "service" appears outside strings, IRIs and comments: the engine's parser needs no space around
+# keywords (`trueSERVICE<x>{}`, `1SERVICE`, `?o.SERVICE`, `SERVICEsilent` all parse), so every occurrence counts
+# except inside a variable's name or a prefixed name's local part (`?service`, `dcat:DataService`).
+_SERVICE_WORD = re.compile(r"service", re.IGNORECASE)
+_NAME_RUN = re.compile(r"\w*\Z")
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 _UPDATE_VERB = re.compile(
     r"(?:\s+|#[^\n]*\n?|BASE\s*<[^>]*>|PREFIX\s+[^\s:]*:\s*<[^>]*>)*(INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY|WITH)\b",
@@ -208,6 +214,16 @@ def _walk(node: object) -> Iterator[CompValue]:
             yield from _walk(item)
 
 
+def _mentions_service_keyword(code: str) -> bool:
+    for match in _SERVICE_WORD.finditer(code):
+        before = code[: match.start()]
+        run = _NAME_RUN.search(before)
+        start = run.start() if run else len(before)
+        if start == 0 or before[start - 1] not in "?$:":
+            return True
+    return False
+
+
 def refuse_service(text: str) -> None:
     """Raise `Refused` (403) when the query could make the engine call another server.
 
@@ -215,7 +231,7 @@ def refuse_service(text: str) -> None:
     rdflib's SPARQL parser (its parse tree). A text that never spells "service" skips the parser, the common case."""
     if "service" not in text.lower() and "service" not in _unescaped(text).lower():
         return
-    if _SERVICE_KEYWORD.search(_NOT_CODE.sub(" ", text)):
+    if _mentions_service_keyword(_NOT_CODE.sub(" ", text)):
         raise Refused(403, "SERVICE refused", SERVICE_REFUSED)
     try:
         tree = parseQuery(text)
