@@ -184,7 +184,6 @@ _NOT_CODE = re.compile(
 # keywords (`trueSERVICE<x>{}`, `1SERVICE`, `?o.SERVICE`, `SERVICEsilent` all parse), so every occurrence counts
 # except inside a variable's name or a prefixed name's local part (`?service`, `dcat:DataService`).
 _SERVICE_WORD = re.compile(r"service", re.IGNORECASE)
-_NAME_RUN = re.compile(r"\w*\Z")
 _UNICODE_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 _UPDATE_VERB = re.compile(
     r"(?:\s+|#[^\n]*\n?|BASE\s*<[^>]*>|PREFIX\s+[^\s:]*:\s*<[^>]*>)*(INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY|WITH)\b",
@@ -216,10 +215,10 @@ def _walk(node: object) -> Iterator[CompValue]:
 
 def _mentions_service_keyword(code: str) -> bool:
     for match in _SERVICE_WORD.finditer(code):
-        before = code[: match.start()]
-        run = _NAME_RUN.search(before)
-        start = run.start() if run else len(before)
-        if start == 0 or before[start - 1] not in "?$:":
+        start = match.start()
+        while start > 0 and (code[start - 1].isalnum() or code[start - 1] == "_"):  # back over the name it ends
+            start -= 1
+        if start == 0 or code[start - 1] not in "?$:":
             return True
     return False
 
