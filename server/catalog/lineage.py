@@ -8,8 +8,10 @@ bounds the work done rather than trimming an answer computed in full.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Protocol
 
 from rdflib import URIRef
 
@@ -89,15 +91,50 @@ def require_product(store: Store, iri: str) -> None:
         raise NotFound(f"no data product {iri}")
 
 
+# One step of the walk: for a frontier, the (source, target, source is a product) edges leaving it.
+Step = Callable[[list[str]], Iterable[tuple[str, str, bool]]]
+
+
+class EdgeSource(Protocol):
+    """Anything that can answer a step of the walk: the store (SPARQL) or a derived index of it."""
+
+    def step(self, direction: Direction) -> Step: ...
+
+
+def sparql_step(store: Store, direction: Direction) -> Step:
+    """A step as one SPARQL question over the whole frontier."""
+    upstream = direction is Direction.UPSTREAM
+    query = UPSTREAM_STEP if upstream else DOWNSTREAM_STEP
+
+    def step(frontier: list[str]) -> Iterable[tuple[str, str, bool]]:
+        for row in store.select(with_values(query, frontier)):
+            is_product = bool(row["isProduct"].toPython()) if upstream else True  # type: ignore[union-attr]
+            yield str(row["source"]), str(row["target"]), is_product
+
+    return step
+
+
 def lineage(
-    store: Store, root: str, direction: Direction = Direction.UPSTREAM, max_depth: int | None = None
+    store: Store,
+    root: str,
+    direction: Direction = Direction.UPSTREAM,
+    max_depth: int | None = None,
+    index: EdgeSource | None = None,
 ) -> Lineage:
-    """The sub-graph reachable from `root`: each node once with its smallest depth, and the edges among them."""
+    """The sub-graph reachable from `root`: each node once with its smallest depth, and the edges among them.
+
+    Steps are SPARQL questions to the store, or look-ups in `index` (a derived copy of the same edges) if given.
+    """
     require_product(store, root)
+    step = index.step(direction) if index is not None else sparql_step(store, direction)
+    return walk(root, step, direction, max_depth)
+
+
+def walk(root: str, step: Step, direction: Direction, max_depth: int | None) -> Lineage:
+    """Breadth-first from `root`, one step per depth level over the whole frontier."""
     if max_depth is not None and max_depth <= 0:
         return Lineage(root)
     upstream = direction is Direction.UPSTREAM
-    step = UPSTREAM_STEP if upstream else DOWNSTREAM_STEP
     depth_of: dict[str, int] = {root: 0}
     is_product: dict[str, bool] = {root: True}
     edges: set[tuple[str, str]] = set()
@@ -109,23 +146,21 @@ def lineage(
         if not expandable:
             break
         next_frontier: list[str] = []
-        for row in store.select(with_values(step, expandable)):
-            source, target = str(row["source"]), str(row["target"])
+        for source, target, source_is_product in step(expandable):
             reached = source if upstream else target
             if reached not in depth_of:
                 if max_depth is not None and depth + 1 > max_depth:
                     continue  # beyond the limit: neither the node nor the edge to it is part of the answer
                 depth_of[reached] = depth + 1
-                is_product[reached] = bool(row["isProduct"].toPython()) if upstream else True  # type: ignore[union-attr]
+                is_product[reached] = source_is_product if upstream else True
                 next_frontier.append(reached)
             edges.add((source, target))
         frontier = next_frontier
         depth += 1
         if max_depth is not None and depth >= max_depth:
-            # One more question would only find edges among nodes already reached; ask it for the induced edges.
+            # One more step would only find edges among nodes already reached; take it for the induced edges.
             last = [iri for iri in frontier if is_product[iri]]
-            for row in store.select(with_values(step, last)) if last else ():
-                source, target = str(row["source"]), str(row["target"])
+            for source, target, _ in step(last) if last else ():
                 if source in depth_of and target in depth_of:
                     edges.add((source, target))
             break

@@ -8,7 +8,17 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
-from server.catalog import domains, goal_trace, goals, lineage, overlaps, registration, removal, use_cases
+from server.catalog import (
+    domains,
+    goal_trace,
+    goals,
+    lineage,
+    lineage_index,
+    overlaps,
+    registration,
+    removal,
+    use_cases,
+)
 from server.catalog.products import count_products, decode_cursor, encode_cursor, page_of_products
 from server.errors import BadInput, NotFound, ValidationRefused, ValuemeshError
 from server.graphql import types as t
@@ -115,7 +125,8 @@ class Query:
         if max_depth is not None and max_depth < 0:
             raise BadInput(f"maxDepth must be 0 or more; got {max_depth}")
         way = lineage.Direction.DOWNSTREAM if direction is t.LineageDirection.DOWNSTREAM else lineage.Direction.UPSTREAM
-        answer = lineage.lineage(info.context.store, str(id), way, max_depth)
+        store = info.context.store
+        answer = lineage.lineage(store, str(id), way, max_depth, index=lineage_index.for_store(store))
         root = await t.product(info, answer.root)
         found = await t.lineage_nodes(info, [(n.iri, n.is_product) for n in answer.nodes])
         by_iri = {str(node.id): node for node in found}

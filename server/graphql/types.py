@@ -242,24 +242,40 @@ class DataSharingAgreement:
 
 @strawberry.type
 class DataProduct(Node):
+    """A product; built from its full row, or from its name alone (lineage) with the row loaded when asked for."""
+
     id: strawberry.ID
     name: str
-    description: str
-    job: str | None = strawberry.field(description="The data product job: what it is for.")
-    row: Private[DataProductRow]
+    known: Private[DataProductRow | None]
+
+    async def _row(self, info: Info) -> DataProductRow:
+        if self.known is None:
+            self.known = await _required(info.context.loaders.product, str(self.id), "record", str(self.id))
+        return self.known  # type: ignore[return-value]
 
     @strawberry.field
-    def type(self) -> DataProductType:
-        return _enum_value(DataProductType, self.row.type, "type", self.row.iri)  # type: ignore[no-any-return]
+    async def description(self, info: Info) -> str:
+        return self.known.description if self.known is not None else (await self._row(info)).description
+
+    @strawberry.field(description="The data product job: what it is for.")
+    async def job(self, info: Info) -> str | None:
+        return self.known.job if self.known is not None else (await self._row(info)).job
+
+    @strawberry.field
+    async def type(self, info: Info) -> DataProductType:
+        row = await self._row(info)
+        return _enum_value(DataProductType, row.type, "type", row.iri)  # type: ignore[no-any-return]
 
     @strawberry.field
     async def domain(self, info: Info) -> Domain:
-        return Domain.of(await _required(info.context.loaders.domain, self.row.domain, "domain", self.row.iri))
+        row = await self._row(info)
+        return Domain.of(await _required(info.context.loaders.domain, row.domain, "domain", row.iri))
 
     @strawberry.field
     async def owner(self, info: Info) -> Agent:
-        name = await _required(info.context.loaders.label, self.row.owner, "owner", self.row.iri)
-        return Agent(id=strawberry.ID(self.row.owner or ""), name=name)
+        row = await self._row(info)
+        name = await _required(info.context.loaders.label, row.owner, "owner", row.iri)
+        return Agent(id=strawberry.ID(row.owner or ""), name=name)
 
     @strawberry.field
     async def input_ports(self, info: Info) -> list[InputPort]:
@@ -280,14 +296,15 @@ class DataProduct(Node):
 
     @strawberry.field
     async def sharing_agreement(self, info: Info) -> DataSharingAgreement | None:
-        if self.row.agreement is None:
+        row = await self._row(info)
+        if row.agreement is None:
             return None
-        row = await info.context.loaders.agreement.load(self.row.agreement)
-        return DataSharingAgreement.of(row) if row is not None else None
+        agreement = await info.context.loaders.agreement.load(row.agreement)
+        return DataSharingAgreement.of(agreement) if agreement is not None else None
 
     @strawberry.field
     async def privacy_classification(self, info: Info) -> str | None:
-        iri = self.row.privacy_classification
+        iri = (await self._row(info)).privacy_classification
         if iri is None:
             return None
         return await info.context.loaders.label.load(iri) or iri.rsplit("#", 1)[-1]  # type: ignore[no-any-return]
@@ -299,7 +316,7 @@ class DataProduct(Node):
 
     @classmethod
     def of(cls, row: DataProductRow) -> DataProduct:
-        return cls(id=strawberry.ID(row.iri), name=row.name, description=row.description, job=row.job, row=row)
+        return cls(id=strawberry.ID(row.iri), name=row.name, known=row)
 
 
 LineageNode = Annotated[
@@ -448,19 +465,13 @@ async def agents_by_iri(info: Info, iris: list[str]) -> list[Agent]:
 
 
 async def lineage_nodes(info: Info, refs: list[tuple[str, bool]]) -> list[DataProduct | DataSource]:
-    """Products or data sources, in the given order (a source without a record shows its IRI as its name)."""
-    product_rows = await info.context.loaders.product.load_many([iri for iri, is_product in refs if is_product])
-    names = await info.context.loaders.label.load_many([iri for iri, is_product in refs if not is_product])
-    rows = iter(product_rows)
-    labels = iter(names)
+    """Products or data sources by name only, in the given order (one label question for all of them)."""
+    names = await info.context.loaders.label.load_many([iri for iri, _ in refs])
     answer: list[DataProduct | DataSource] = []
-    for iri, is_product in refs:
-        if is_product:
-            row = next(rows)
-            if row is not None:
-                answer.append(DataProduct.of(row))
-        else:
-            answer.append(DataSource(id=strawberry.ID(iri), name=next(labels) or iri))
+    for (iri, is_product), name in zip(refs, names, strict=True):
+        label = name or iri.rsplit("/", 1)[-1]
+        node = strawberry.ID(iri)
+        answer.append(DataProduct(id=node, name=label, known=None) if is_product else DataSource(id=node, name=label))
     return answer
 
 
