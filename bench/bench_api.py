@@ -4,6 +4,7 @@ For lineage, goal trace and overlap on a generated catalog, side by side on the 
 - GraphQL over HTTP: `valuemesh`'s app (the real `create_app`) under uvicorn in its own process, on disk;
 - a bare FastAPI JSON endpoint in the same server doing the same catalog calls (what GraphQL itself costs);
 - the same catalog functions (the same SPARQL) on pyoxigraph in this process, read-only on the same store;
+- for lineage, the same walk over the derived lineage index the API uses (server/catalog/lineage_index.py);
 - rdflib's own SPARQL engine running the same catalog functions (the baseline to beat by 10x);
 - a breadth-first search / set arithmetic over dicts built from the generator's plan (the floor).
 Then throughput (requests per second, several client threads) of a product lookup and a lineage query through
@@ -42,7 +43,7 @@ from rdflib.term import Node
 
 from bench.generate import CatalogPlan, build_store, catalog_stream, plan_catalog
 from bench.timing import Row, machine, machine_line, markdown_table, percentile, rows_from, side_by_side
-from server.catalog import domains, goal_trace, lineage, nodes, overlaps, products
+from server.catalog import domains, goal_trace, lineage, lineage_index, nodes, overlaps, products
 from server.store.base import SelectResult
 from server.store.oxigraph import OxigraphStore
 
@@ -56,6 +57,7 @@ RDFLIB_BUDGET_S = 60.0
 GRAPHQL = "GraphQL over HTTP"
 BARE = "bare FastAPI JSON over HTTP"
 DIRECT = "same SPARQL on pyoxigraph (in-process)"
+INDEXED = "catalog walk over the derived lineage index (in-process)"
 RDFLIB = "rdflib's own SPARQL engine"
 FLOOR = "BFS over adjacency dicts (floor)"
 
@@ -106,7 +108,7 @@ def bare_routes(app: Any) -> None:
     @app.get("/bare/lineage")
     def bare_lineage(request: Request, id: str) -> dict[str, Any]:
         store = request.app.state.store
-        answer = lineage.lineage(store, id)
+        answer = lineage.lineage(store, id, index=lineage_index.for_store(store))
         found = products.products_by_iri(store, [n.iri for n in answer.nodes if n.is_product])
         names = nodes.labels(store, [n.iri for n in answer.nodes if not n.is_product])
         hops = []
@@ -318,6 +320,7 @@ def bench_size(n: int, repeat: int, workdir: Path, rdflib_max: int) -> list[Row]
         dataset = RdflibStore(rdflib_dataset(n))
     server = Server(store_dir, workdir / f"api-{n}.log")
     direct = OxigraphStore(store_dir, read_only=True)
+    index = lineage_index.for_store(direct)
     rows: list[Row] = []
     try:
         with httpx.Client(base_url=server.url, timeout=60) as client:
@@ -326,6 +329,7 @@ def bench_size(n: int, repeat: int, workdir: Path, rdflib_max: int) -> list[Row]
             engines: dict[str, Callable[[Any], object]] = {
                 FLOOR: floor.upstream,
                 DIRECT: lambda p: lineage.lineage(direct, p).nodes,
+                INDEXED: lambda p: lineage.lineage(direct, p, index=index).nodes,
                 GRAPHQL: lambda p: graphql_call(client, LINEAGE_QUERY, id=p)["lineage"]["nodes"],
                 BARE: lambda p: bare_call(client, "/bare/lineage", id=p)["lineage"]["nodes"],
             }
@@ -424,7 +428,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="10000", help="catalog sizes, comma-separated (default 10000)")
     parser.add_argument("--with-100k", action="store_true", help="add a 100,000-product catalog")
     parser.add_argument("--repeat", type=int, default=3, help="passes over the inputs (default 3)")
-    parser.add_argument("--rdflib-max", type=int, default=100_000, help="largest catalog rdflib is loaded for")
+    parser.add_argument(
+        "--rdflib-max", type=int, default=100_000, help="largest catalog rdflib parses (100k: minutes, ~10 GB)"
+    )
     parser.add_argument("--out", type=Path, help="write the rows as JSON here too")
     parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)  # internal: run the server over this store
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)

@@ -127,12 +127,11 @@ class Query:
         way = lineage.Direction.DOWNSTREAM if direction is t.LineageDirection.DOWNSTREAM else lineage.Direction.UPSTREAM
         store = info.context.store
         answer = lineage.lineage(store, str(id), way, max_depth, index=lineage_index.for_store(store))
-        root = await t.product(info, answer.root)
         found = await t.lineage_nodes(info, [(n.iri, n.is_product) for n in answer.nodes])
         by_iri = {str(node.id): node for node in found}
         hops = [t.LineageHop(node=by_iri[n.iri], depth=n.depth) for n in answer.nodes if n.iri in by_iri]
         edges = [t.LineageEdge(source=strawberry.ID(s), target=strawberry.ID(o)) for s, o in answer.edges]
-        return t.LineageGraph(root=root, nodes=hops, edges=edges)  # type: ignore[arg-type]
+        return t.LineageGraph(root_iri=answer.root, nodes=hops, edges=edges)
 
     @strawberry.field(
         description="Pairs of products that share direct sources; among `ids` when given, else across the catalog."
@@ -159,9 +158,8 @@ class Query:
     @strawberry.field
     async def goal_trace(self, info: t.Info, id: strawberry.ID) -> t.GoalTrace:
         trace = goal_trace.goal_trace(info.context.store, str(id))
-        product = await t.product(info, trace.product)
         return t.GoalTrace(
-            data_product=product,  # type: ignore[arg-type]
+            product_iri=trace.product,
             use_cases=await t.use_cases_by_iri(info, trace.use_cases),
             goals=await t.goals_by_iri(info, trace.goals),
         )

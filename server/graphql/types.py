@@ -362,9 +362,13 @@ class LineageEdge:
 
 @strawberry.type
 class LineageGraph:
-    root: DataProduct
+    root_iri: Private[str]
     nodes: list[LineageHop]
     edges: list[LineageEdge]
+
+    @strawberry.field
+    async def root(self, info: Info) -> DataProduct:
+        return await _required_product(info, self.root_iri)
 
 
 @strawberry.type(
@@ -385,9 +389,13 @@ class Overlap:
     description="Why a product exists: the use cases it serves and every goal they roll up to, up to the vision."
 )
 class GoalTrace:
-    data_product: DataProduct
+    product_iri: Private[str]
     use_cases: list[UseCase]
     goals: list[Goal]
+
+    @strawberry.field
+    async def data_product(self, info: Info) -> DataProduct:
+        return await _required_product(info, self.product_iri)
 
 
 @strawberry.type
@@ -437,6 +445,11 @@ RegistrationResult = Annotated[DataProduct | RegistrationRefused, strawberry.uni
 async def product(info: Info, iri: str) -> DataProduct | None:
     row = await info.context.loaders.product.load(iri)
     return DataProduct.of(row) if row is not None else None
+
+
+async def _required_product(info: Info, iri: str) -> DataProduct:
+    """A product the question just found in the store (read lazily: many clients do not ask for it)."""
+    return DataProduct.of(await _required(info.context.loaders.product, iri, "record", iri))
 
 
 async def products_by_iri(info: Info, iris: list[str]) -> list[DataProduct]:
