@@ -21,7 +21,7 @@ from server.governance.shapes import catalog_shapes
 from server.store import Store
 from server.validation import ValidationReport, check_write, validate_records, validate_store
 
-# Above this many quads a whole-store validation shows a progress bar (one step per compiled constraint).
+# Above this many quads a whole-store validation shows a progress bar (one step per compiled query).
 PROGRESS_FROM_QUADS = 200_000
 
 
@@ -32,11 +32,11 @@ class ReportFormat(str, Enum):
 
 
 def _validate_whole_store(opened: Store) -> ValidationReport:
-    checks = catalog_shapes().checks
+    queries = catalog_shapes().queries
     columns = (TextColumn("validating the catalog"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
     quiet = opened.quad_count() < PROGRESS_FROM_QUADS
     with Progress(*columns, TimeElapsedColumn(), console=stderr, transient=True, disable=quiet) as progress:
-        task = progress.add_task("validating", total=len(checks))
+        task = progress.add_task("validating", total=len(queries))
         return validate_store(opened, advance=lambda: progress.advance(task))
 
 

@@ -8,6 +8,7 @@ put a product's name into a message, so valuemesh adds it from the record's rdfs
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable
 from typing import Protocol
@@ -16,8 +17,9 @@ from rdflib import Literal
 from rdflib.term import Node
 
 from server.governance.results import ValidationResult
-from server.governance.shapes import Check
+from server.governance.shapes import Check, Query
 from server.namespaces import PREFIXES, SH
+from server.sparql_text import iri_ref
 from server.store.base import SelectResult
 
 
@@ -41,14 +43,23 @@ def display(term: Node | None) -> str:
     return text
 
 
+def _count(row: dict[str, Node | None]) -> int | None:
+    pairs = row.get("pairs")
+    if pairs is not None:
+        # n distinct values make n(n-1) ordered pairs.
+        return round((1 + math.sqrt(1 + 4 * int(pairs))) / 2)  # type: ignore[call-overload]
+    count = row.get("count")
+    return None if count is None else int(count)  # type: ignore[call-overload]
+
+
 def _finding(check: Check, row: dict[str, Node | None]) -> str:
     """What was found, in a few words, for core constraints (SPARQL constraints say it in their message)."""
     component = check.component.removeprefix(str(SH)).removesuffix("ConstraintComponent")
-    count, value = row.get("count"), row.get("value")
+    count, value = _count(row), row.get("value")
     if component == "MinCount":
-        return "it has none" if count is None or int(count) == 0 else f"it has {int(count)}"  # type: ignore[call-overload]
+        return "it has none" if not count else f"it has {count}"
     if component == "MaxCount":
-        return f"it has {int(count)}"  # type: ignore[call-overload]
+        return f"it has {count}"
     if component == "Class":
         return f"{display(value)} is not a {display(check.parameter)}"
     if component == "Datatype" and isinstance(value, Literal):
@@ -97,20 +108,39 @@ def _result(check: Check, row: dict[str, Node | None]) -> ValidationResult:
     )
 
 
+SUBCLASSES = """
+SELECT ?class ?subclass WHERE { VALUES ?class { #CLASSES } ?subclass <http://www.w3.org/2000/01/rdf-schema#subClassOf>+ ?class }"""
+
+
+def subclasses(store: Selecting, classes: set[str]) -> dict[str, set[str]]:
+    """Each class with its subclasses in the data (sh:class counts instances of subclasses too)."""
+    closure: dict[str, set[str]] = {c: {c} for c in classes}
+    if classes:
+        listed = " ".join(iri_ref(c) for c in sorted(classes))
+        for row in store.select(SUBCLASSES.replace("#CLASSES", listed)):
+            if row["class"] is not None and row["subclass"] is not None:
+                closure[str(row["class"])].add(str(row["subclass"]))
+    return closure
+
+
 def run_checks(
     store: Selecting,
-    checks: Iterable[Check],
+    queries: Iterable[Query],
     *,
     focus_in_records: bool = False,
     advance: Callable[[], None] | None = None,
 ) -> list[ValidationResult]:
     """Every violation of every check, each once (a node typed in two records is still one result)."""
+    queries = list(queries)
+    closure = subclasses(store, {c for q in queries for c in q.classes()})
     results: dict[tuple[object, ...], ValidationResult] = {}
-    for check in checks:
-        for row in store.select(check.sparql(focus_in_records=focus_in_records)):
+    for query in queries:
+        for row in store.select(query.sparql(focus_in_records=focus_in_records, subclasses=closure)):
             focus = row["this"]
             if focus is None:
                 continue
+            k = row.get("k")
+            check = query.checks[int(k) if k is not None else 0]  # type: ignore[call-overload]
             key = (check.shape, check.constraint, check.component, check.parameter, focus, row.get("value"))
             # Prefer the row that names the focus node's record (a node may be mentioned in several graphs).
             known = results.get(key)

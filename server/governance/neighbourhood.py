@@ -36,8 +36,11 @@ DESCRIBE_NODES = (
     + """
 CONSTRUCT { ?node ?p ?o } WHERE {
     VALUES ?node { #NODES }
-    VALUES ?p { rdf:type rdfs:label vm:regulated }
-    GRAPH ?g { ?node ?p ?o }
+    # One branch per predicate: with the predicates in a second VALUES, Oxigraph's plan is 20x slower.
+    GRAPH ?g {
+        { ?node rdf:type ?o BIND (rdf:type AS ?p) } UNION { ?node rdfs:label ?o BIND (rdfs:label AS ?p) }
+        UNION { ?node vm:regulated ?o BIND (vm:regulated AS ?p) }
+    }
     #NOT_IN_BATCH
 }"""
 )
@@ -77,8 +80,9 @@ REFERRERS = (
     + """
 SELECT DISTINCT ?g WHERE {
     VALUES ?node { #NODES }
-    VALUES ?p { vm:consumes dprod:dataProductOwner dprod:domain odrl:hasPolicy dprod:outputPort vm:serviceLevelObjective }
     GRAPH ?g { ?s ?p ?node }
+    FILTER (?p IN (vm:consumes, dprod:dataProductOwner, dprod:domain, odrl:hasPolicy, dprod:outputPort,
+                   vm:serviceLevelObjective))
     #NOT_IN_BATCH
 }"""
 )
