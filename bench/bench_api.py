@@ -182,13 +182,13 @@ class RdflibStore:
 
     def select(self, query: str, bindings: Mapping[str, Node] | None = None) -> SelectResult:
         self.queries_run += 1
-        result = self.dataset.query(query, initBindings=dict(bindings or {}))
+        result = self.dataset.query(query, initBindings=dict(bindings or {}))  # type: ignore[arg-type]
         variables = [str(v) for v in result.vars or []]
-        return SelectResult(variables, [tuple(row) for row in result])  # type: ignore[misc]
+        return SelectResult(variables, [tuple(row) for row in result])  # type: ignore[arg-type,misc]
 
     def ask(self, query: str, bindings: Mapping[str, Node] | None = None) -> bool:
         self.queries_run += 1
-        return bool(self.dataset.query(query, initBindings=dict(bindings or {})).askAnswer)
+        return bool(self.dataset.query(query, initBindings=dict(bindings or {})).askAnswer)  # type: ignore[arg-type]
 
     def construct(self, query: str, bindings: Mapping[str, Node] | None = None) -> Graph:
         raise NotImplementedError

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -204,3 +205,27 @@ def test_filters_narrow_the_listing_and_its_count(client: TestClient) -> None:
     assert {e["node"]["id"] for e in consumer["edges"]} == {HCP_360, DIGITAL_ENGAGEMENT, NEXT_BEST_ACTION}
     found = graphql(client, document, search="inquir")["dataProducts"]
     assert found["totalCount"] == 1
+
+
+def test_validation_of_the_catalog_and_of_chosen_nodes(client: TestClient) -> None:
+    document = """query ($ids: [ID!]) { validation(ids: $ids) {
+        conforms results { focusNode record severity message item } } }"""
+    whole = graphql(client, document)["validation"]
+    assert whole["conforms"] is True  # the seed passes the checklist; warnings do not count
+    warned = {r["record"] or r["focusNode"] for r in whole["results"] if r["severity"] == "WARNING"}
+    assert MEDICAL_INQUIRIES in warned  # it serves no use case
+    chosen = graphql(client, document, ids=[MEDICAL_INQUIRIES])["validation"]
+    assert chosen["results"]
+    assert all(MEDICAL_INQUIRIES in (r["focusNode"], r["record"]) for r in chosen["results"])
+    assert graphql(client, document, ids=[HCP_360])["validation"]["results"] == [
+        r for r in whole["results"] if HCP_360 in (r["focusNode"], r["record"])
+    ]
+
+
+def test_the_readme_query_runs(client: TestClient) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## GraphQL", 1)[1]
+    document = section.split("```graphql", 1)[1].split("```", 1)[0]
+    data = graphql(client, document)
+    assert data["lineage"]["nodes"]
+    assert [p["name"] for p in data["untracedDataProducts"]] == ["Medical inquiries"]

@@ -46,6 +46,6 @@ def domains_by_iri(store: Store, iris: list[str]) -> dict[str, DomainRow | None]
     for row in store.select(with_values(DOMAINS, unique(iris))):
         iri = str(row["domain"])
         if answer.get(iri) is None:
-            regulated = row["regulated"] is not None and bool(row["regulated"].toPython())  # type: ignore[union-attr]
+            regulated = row["regulated"] is not None and bool(row["regulated"].toPython())  # type: ignore[union-attr,attr-defined]
             answer[iri] = DomainRow(iri, str(row["name"]) if row["name"] is not None else iri, regulated)
     return answer
