@@ -122,3 +122,12 @@ def test_goal_traces_match_the_plan_and_both_formulations_agree(plan: CatalogPla
 
 def test_untraced_products_match_the_plan(plan: CatalogPlan, store: Store) -> None:
     assert goal_trace.untraced_products(store) == sorted(plan.untraced)
+
+
+def test_overlaps_with_one_product_equal_the_pairs_of_the_whole_catalog_involving_it(
+    plan: CatalogPlan, store: Store
+) -> None:
+    everything = overlaps.overlaps(store).pairs
+    for left, _ in plan.overlap_pairs[:5]:
+        expected = [o for o in everything if left in (o.left, o.right)]
+        assert overlaps.overlaps_with(store, left).pairs == expected

@@ -229,3 +229,12 @@ def test_the_readme_query_runs(client: TestClient) -> None:
     data = graphql(client, document)
     assert data["lineage"]["nodes"]
     assert [p["name"] for p in data["untracedDataProducts"]] == ["Medical inquiries"]
+
+
+def test_overlaps_involving_one_product_against_the_whole_catalog(client: TestClient) -> None:
+    document = "query ($id: ID) { overlaps(involving: $id) { left { id } right { id } shared { __typename } } }"
+    pairs = graphql(client, document, id=NEXT_BEST_ACTION)["overlaps"]
+    assert pairs
+    assert all(NEXT_BEST_ACTION in (p["left"]["id"], p["right"]["id"]) for p in pairs)
+    assert {DIGITAL_ENGAGEMENT} <= {p["left"]["id"] for p in pairs} | {p["right"]["id"] for p in pairs}
+    assert graphql(client, document, id=MEDICAL_INQUIRIES)["overlaps"] == []

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
+from rdflib import URIRef
+
 from server.catalog.nodes import unique, with_values
 from server.namespaces import sparql_prefixes
 from server.store.base import Store
@@ -34,6 +36,22 @@ SELECT DISTINCT ?product ?source ?isProduct WHERE {
   OPTIONAL { ?upstream dprod:outputPort ?fed }
   BIND(COALESCE(?upstream, ?fed) AS ?source)
   BIND(BOUND(?upstream) AS ?isProduct)
+}
+"""
+)
+
+
+# Products sharing a direct source with ?product: the same consumed port or data source, or another output port
+# of the same upstream product.
+NEIGHBOURS = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?other ?product WHERE {
+  ?product dprod:inputPort/vm:consumes ?fed .
+  { ?other dprod:inputPort/vm:consumes ?fed }
+  UNION
+  { ?upstream dprod:outputPort ?fed , ?sibling . ?other dprod:inputPort/vm:consumes ?sibling }
+  FILTER(?other != ?product)
 }
 """
 )
@@ -80,3 +98,13 @@ def overlaps(store: Store, ids: list[str] | None = None, min_shared: int = 1) ->
         pairs.append(Overlap(left, right, sorted(common), len(common) / union))
     pairs.sort(key=lambda o: (-len(o.shared), -o.jaccard, o.left, o.right))
     return OverlapAnswer(pairs, kinds)
+
+
+def overlaps_with(store: Store, product: str, min_shared: int = 1) -> OverlapAnswer:
+    """Pairs of `product` with any product of the catalog it shares direct sources with, most shared first."""
+    others = [str(iri) for iri in store.select(NEIGHBOURS, {"product": URIRef(product)}).column("other")]
+    if not others:
+        return OverlapAnswer([], {})
+    answer = overlaps(store, [product, *others], min_shared)
+    pairs = [pair for pair in answer.pairs if product in (pair.left, pair.right)]
+    return OverlapAnswer(pairs, answer.source_is_product)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
@@ -137,11 +138,23 @@ class Query:
         description="Pairs of products that share direct sources; among `ids` when given, else across the catalog."
     )
     async def overlaps(
-        self, info: t.Info, ids: list[strawberry.ID] | None = None, min_shared: int | None = 1
+        self,
+        info: t.Info,
+        ids: list[strawberry.ID] | None = None,
+        min_shared: int | None = 1,
+        involving: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only pairs with this product on one side, the other from anywhere."),
+        ] = None,
     ) -> list[t.Overlap]:
-        answer = overlaps.overlaps(
-            info.context.store, [str(i) for i in ids] if ids is not None else None, min_shared or 1
-        )
+        store = info.context.store
+        if involving is not None:
+            if ids is not None:
+                raise BadInput("give either ids or involving, not both")
+            lineage.require_product(store, str(involving))
+            answer = overlaps.overlaps_with(store, str(involving), min_shared or 1)
+        else:
+            answer = overlaps.overlaps(store, [str(i) for i in ids] if ids is not None else None, min_shared or 1)
         products = {
             str(p.id): p
             for p in await t.products_by_iri(info, sorted({i for o in answer.pairs for i in (o.left, o.right)}))
