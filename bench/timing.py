@@ -239,7 +239,7 @@ def cell(row: dict[str, Any]) -> str:
         text += f" (p99 {_fmt_ms(row['p99_ms'])})"
     ratio = row.get("ratio")
     if ratio is not None and row.get("ratio_to") and row.get("ratio_to") != row.get("engine"):
-        text += f", {ratio:.0f}×" if ratio >= 10 else f", {ratio:.1f}×"
+        text += f", {ratio:,.0f}×" if ratio >= 10 else f", {ratio:.1f}×"
     return text
 
 
