@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from server.catalog.lineage import Direction, Step
@@ -149,24 +149,23 @@ class LineageIndex:
             return self._upstream
         return self._downstream
 
-    def _upstream(self, frontier: list[str]) -> Iterator[tuple[str, str, bool]]:
-        seen: set[tuple[str, str]] = set()
-        for target in frontier:
-            for fed in self._consumes.get(target, ()):
-                product = self._owner.get(fed)
-                edge = (product or fed, target)
-                if edge not in seen:
-                    seen.add(edge)
-                    yield product or fed, target, product is not None
+    def _upstream(self, frontier: list[str]) -> list[tuple[str, str, bool]]:
+        edges: dict[tuple[str, str], bool] = {}
+        with self._lock:  # a write from another thread must not change the dicts under the walk
+            for target in frontier:
+                for fed in self._consumes.get(target, ()):
+                    product = self._owner.get(fed)
+                    edges.setdefault((product or fed, target), product is not None)
+        return [(source, target, is_product) for (source, target), is_product in edges.items()]
 
-    def _downstream(self, frontier: list[str]) -> Iterator[tuple[str, str, bool]]:
-        seen: set[tuple[str, str]] = set()
-        for source in frontier:
-            for fed in (source, *self._ports.get(source, ())):
-                for target in self._fed.get(fed, ()):
-                    if (source, target) not in seen:
-                        seen.add((source, target))
-                        yield source, target, True
+    def _downstream(self, frontier: list[str]) -> list[tuple[str, str, bool]]:
+        edges: dict[tuple[str, str], bool] = {}
+        with self._lock:
+            for source in frontier:
+                for fed in (source, *self._ports.get(source, ())):
+                    for target in self._fed.get(fed, ()):
+                        edges.setdefault((source, target), True)
+        return [(source, target, True) for source, target in edges]
 
 
 def for_store(store: Store) -> LineageIndex | None:
