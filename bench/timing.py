@@ -171,7 +171,7 @@ def _memory_gb() -> float | None:
 
 def machine() -> dict[str, Any]:
     """The machine and software the numbers were measured on."""
-    versions = {}
+    versions: dict[str, str | None] = {}
     for name in LIBRARIES:
         try:
             versions[name] = metadata.version(name)
@@ -255,10 +255,10 @@ def markdown_table(rows: list[dict[str, Any]], sizes: list[int]) -> str:
     for (question, engine), by_size in order.items():
         cells = []
         for n in sizes:
-            row = by_size.get(n)
-            text = cell(row) if row else "—"
-            if row and row.get("note"):
-                notes.append(f"{question} / {engine} / {_size_name(n)}: {row['note']}")
+            found = by_size.get(n)
+            text = cell(found) if found else "—"
+            if found and found.get("note"):
+                notes.append(f"{question} / {engine} / {_size_name(n)}: {found['note']}")
                 text += f" [{len(notes)}]"
             cells.append(text)
         shown = question if question != previous else ""
