@@ -238,3 +238,9 @@ def test_overlaps_involving_one_product_against_the_whole_catalog(client: TestCl
     assert all(NEXT_BEST_ACTION in (p["left"]["id"], p["right"]["id"]) for p in pairs)
     assert {DIGITAL_ENGAGEMENT} <= {p["left"]["id"] for p in pairs} | {p["right"]["id"] for p in pairs}
     assert graphql(client, document, id=MEDICAL_INQUIRIES)["overlaps"] == []
+
+
+def test_products_report_their_checklist_completeness(client: TestClient) -> None:
+    document = "{ dataProducts { edges { node { id completeness } } } }"
+    edges = graphql(client, document)["dataProducts"]["edges"]
+    assert {edge["node"]["completeness"] for edge in edges} == {1.0}  # every seed product meets the checklist

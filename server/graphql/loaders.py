@@ -10,6 +10,7 @@ from strawberry.dataloader import DataLoader
 
 from server.catalog import domains, goals, nodes, products, use_cases
 from server.store.base import Store
+from server.validation import completeness
 
 Batch = Callable[[Store, list[str]], dict[str, Any]]
 
@@ -37,6 +38,7 @@ class Loaders:
         self.products_of_domain = _loader(store, products.products_of_domains)
         self.use_case = _loader(store, use_cases.use_cases_by_iri)
         self.goal = _loader(store, goals.goals_by_iri)
+        self.completeness = _loader(store, completeness)
         self._related: dict[tuple[str, bool], DataLoader[str, Any]] = {}
         self._literals: dict[str, DataLoader[str, Any]] = {}
 

@@ -314,6 +314,13 @@ class DataProduct(Node):
         iris = await info.context.loaders.related(VM.servedBy, inverse=True).load(self.id)
         return await use_cases_by_iri(info, iris)
 
+    @strawberry.field(
+        description="Share (0-1) of the MVP checklist's mandatory items the product meets (privacy only where the "
+        "domain is regulated)."
+    )
+    async def completeness(self, info: Info) -> float | None:
+        return await info.context.loaders.completeness.load(str(self.id))  # type: ignore[no-any-return]
+
     @classmethod
     def of(cls, row: DataProductRow) -> DataProduct:
         return cls(id=strawberry.ID(row.iri), name=row.name, known=row)
