@@ -615,6 +615,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="JSON file to write (default bench/results/<UTC time>.json)")
     parser.add_argument("--modules", help="only these bench modules, comma-separated (default: all present)")
     parser.add_argument("--no-modules", action="store_true", help="skip the bench modules")
+    parser.add_argument("--only-modules", action="store_true", help="run only the bench modules")
     parser.add_argument("--workdir", type=Path, help="keep generated files and stores here (default: a temp dir)")
     parser.add_argument("--probe-load", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--target", help=argparse.SUPPRESS)
@@ -637,7 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="valuemesh-bench-") as temporary:
         workdir = args.workdir or Path(temporary)
         too_slow: dict[tuple[str, str], str] = {}
-        for n in sorted(sizes):
+        for n in sorted(sizes) if not args.only_modules else ():
             measured = bench_size(n, args.seed, args.repeat, args.inputs, workdir / str(n), too_slow)
             rows += [row.as_dict() for row in measured]
         if not args.no_modules:
