@@ -5,8 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
+from server.errors import BadInput
 from server.namespaces import DEFAULT_BASE
+
+N = TypeVar("N", int, float)
 
 
 def default_store_location() -> str:
@@ -20,6 +24,19 @@ def _env_bool(name: str, default: bool) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_number(name: str, kind: type[N], default: N) -> N:
+    value = os.environ.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        number = kind(value)  # type: ignore[call-arg]
+    except ValueError:
+        raise BadInput(f"{name} must be a {kind.__name__}, not {value!r}") from None
+    if number <= 0:  # type: ignore[operator]
+        raise BadInput(f"{name} must be positive, not {value!r}")
+    return number
 
 
 @dataclass(frozen=True)
@@ -39,13 +56,18 @@ class Settings:
     sparql_max_query_bytes: int = 100_000
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
+    def from_env(cls, **overrides: Any) -> Settings:
         """Settings from `VALUEMESH_*` variables; explicit, non-None overrides win."""
         env = cls(
             store=os.environ.get("VALUEMESH_STORE") or default_store_location(),
             base=os.environ.get("VALUEMESH_BASE") or DEFAULT_BASE,
             seed=_env_bool("VALUEMESH_SEED", True),
             host=os.environ.get("VALUEMESH_HOST", "127.0.0.1"),
-            port=int(os.environ.get("VALUEMESH_PORT", "8000")),
+            port=_env_number("VALUEMESH_PORT", int, 8000),
+            max_query_depth=_env_number("VALUEMESH_MAX_QUERY_DEPTH", int, cls.max_query_depth),
+            max_page_size=_env_number("VALUEMESH_MAX_PAGE_SIZE", int, cls.max_page_size),
+            sparql_timeout_s=_env_number("VALUEMESH_SPARQL_TIMEOUT", float, cls.sparql_timeout_s),
+            sparql_max_rows=_env_number("VALUEMESH_SPARQL_MAX_ROWS", int, cls.sparql_max_rows),
+            sparql_max_query_bytes=_env_number("VALUEMESH_SPARQL_MAX_QUERY_BYTES", int, cls.sparql_max_query_bytes),
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})
