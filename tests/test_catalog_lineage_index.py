@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.generate import build_store
-from server.catalog import lineage, removal
+from server.catalog import lineage, nodes, removal
 from server.catalog.lineage import Direction
 from server.catalog.lineage_index import LineageIndex, for_store
 from server.catalog.writes import write_documents
@@ -22,12 +22,16 @@ def products(store: Store) -> list[str]:
 
 
 def assert_same_walks(store: Store, index: LineageIndex, roots: list[str]) -> None:
+    index.refresh()
+    assert index.step(Direction.UPSTREAM) is not None  # the walks below do use the index
     for root in roots:
         for direction in Direction:
             for max_depth in (None, 1, 3):
                 by_sparql = lineage.lineage(store, root, direction, max_depth)
                 by_index = lineage.lineage(store, root, direction, max_depth, index=index)
                 assert by_index == by_sparql, (root, direction, max_depth)
+        walked = [n.iri for n in lineage.lineage(store, root, index=index).nodes]
+        assert index.names(walked) == {k: v for k, v in nodes.labels(store, walked).items() if v is not None}
 
 
 def test_walks_over_the_index_equal_the_sparql_walks_on_a_generated_catalog() -> None:
@@ -53,13 +57,16 @@ def test_the_index_follows_registration_removal_and_other_writes(seeded_store: S
     assert_same_walks(seeded_store, index, products(seeded_store))
     assert index.rebuilds == built  # records written and dropped were applied, not rebuilt
 
-    # A write the index cannot read record by record: it rebuilds before the next walk.
+    # A write the index cannot read record by record: it is set aside (SPARQL answers) until rebuilt.
     seeded_store.update(
         "PREFIX vm: <https://w3id.org/valuemesh/ontology#> "
         "DELETE WHERE { GRAPH ?g { <https://valuemesh.example/data-product/hcp-360/port/crm-in> vm:consumes ?x } }"
     )
+    assert index.step(Direction.UPSTREAM) is None
+    upstream = lineage.lineage(seeded_store, CAT + "data-product/hcp-360", index=index)
+    assert CAT + "data-product/crm-interactions" not in {n.iri for n in upstream.nodes}
     assert_same_walks(seeded_store, index, products(seeded_store))
-    assert index.rebuilds == built + 1
+    assert index.rebuilds > built
 
 
 def test_one_index_per_store_and_none_for_a_remote_store() -> None:

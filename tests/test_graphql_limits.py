@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bench.generate import build_store
+from server.catalog.lineage_index import for_store
 from server.settings import Settings
 from server.store import Store
 from server.web.app import create_app
@@ -48,6 +49,9 @@ def error_codes(body: dict[str, Any]) -> list[str]:
 def generated_store() -> Iterator[Store]:
     """A synthetic catalog of 150 conforming products (bench/generate.py), shared read-only by these tests."""
     store = build_store(150, 3)
+    index = for_store(store)
+    assert index is not None
+    index.refresh()  # built now, so that its questions are not counted as the listing's
     yield store
     store.close()
 
@@ -74,6 +78,9 @@ def test_listing_products_with_their_details_costs_the_same_number_of_queries_fo
 def test_a_query_deeper_than_the_limit_is_refused_before_it_runs(seeded_store: Store) -> None:
     settings = Settings(store="memory:", seed=False, max_query_depth=4)
     deep = "{ goals { children { children { children { children { title } } } } } }"
+    index = for_store(seeded_store)
+    assert index is not None
+    index.refresh()  # so that no background build asks the store anything during the request
     with TestClient(create_app(settings, store=seeded_store)) as client:
         before = seeded_store.queries_run
         body = post(client, deep)

@@ -98,7 +98,9 @@ Step = Callable[[list[str]], Iterable[tuple[str, str, bool]]]
 class EdgeSource(Protocol):
     """Anything that can answer a step of the walk: the store (SPARQL) or a derived index of it."""
 
-    def step(self, direction: Direction) -> Step: ...
+    def step(self, direction: Direction) -> Step | None:
+        """The step for this direction, or None when the source cannot answer right now."""
+        ...
 
 
 def sparql_step(store: Store, direction: Direction) -> Step:
@@ -123,10 +125,13 @@ def lineage(
 ) -> Lineage:
     """The sub-graph reachable from `root`: each node once with its smallest depth, and the edges among them.
 
-    Steps are SPARQL questions to the store, or look-ups in `index` (a derived copy of the same edges) if given.
+    Steps are look-ups in `index` (a derived copy of the same edges) when it is given and ready, else SPARQL
+    questions to the store.
     """
     require_product(store, root)
-    step = index.step(direction) if index is not None else sparql_step(store, direction)
+    step = index.step(direction) if index is not None else None
+    if step is None:
+        step = sparql_step(store, direction)
     return walk(root, step, direction, max_depth)
 
 

@@ -1,14 +1,17 @@
-"""A derived, in-memory copy of the lineage edges, for lineage walks without a SPARQL question per depth level.
+"""A derived, in-memory copy of the lineage edges (and the names of their nodes), for fast lineage walks.
 
-Why: at 100k products the SPARQL walk (server/catalog/lineage.py) asks one question per depth level and takes
-about 11 ms for a 12-level lineage; the same walk over dicts takes well under a millisecond (bench/bench_api.py).
+Why: at 100k products the SPARQL walk (server/catalog/lineage.py) asks one question per depth level and took
+about 11-58 ms for a 12-level lineage on the benchmark machine, and naming ~130 nodes took another 4-12 ms; the
+same walk over dicts takes well under a millisecond (bench/bench_api.py).
 
-What it holds, all derived from the store: which output ports each product owns, and what each product's input
-ports consume. It is built with two plain SPARQL questions and kept current by every write made through the store
-object it watches: a record replaced or dropped (`replace_records`) is re-read from the triples being written; any
-other kind of write (`update`, `bulk_load`) marks the copy stale, and the next walk rebuilds it. Only a store this
-process writes alone may be indexed (embedded Oxigraph holds a lock on its directory); a remote SPARQL store can
-be written by other processes, so `for_store` gives no index for it and lineage asks SPARQL.
+What it holds, all derived from the store: which output ports each product owns, what each product's input ports
+consume, and the names (rdfs:label) of products and data sources. It is built with plain SPARQL questions, in a
+background thread (about 10 s at 100k products on disk); until it is ready, lineage asks SPARQL, with the same
+answers. It is kept current by every write made through the store object it watches: a record replaced or dropped
+(`replace_records`) is re-read from the triples being written; any other kind of write (`update`, `bulk_load`)
+makes it stale and it is rebuilt. A generation counter makes a build that raced with a write start over.
+Only a store this process writes alone may be indexed (embedded Oxigraph holds a lock on its directory); a remote
+SPARQL store can be written by other processes, so `for_store` gives no index for it and lineage asks SPARQL.
 tests/test_catalog_lineage_index.py checks that walks over the index equal the SPARQL walks, before and after writes.
 """
 
@@ -17,7 +20,10 @@ from __future__ import annotations
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
+
+from rdflib import RDF, RDFS
 
 from server.catalog.lineage import Direction, Step
 from server.namespaces import DPROD, VM, sparql_prefixes
@@ -33,27 +39,61 @@ SELECT ?product ?port WHERE { ?product dprod:outputPort ?port }
 CONSUMED = (
     sparql_prefixes()
     + """
-SELECT ?product ?fed WHERE { ?product dprod:inputPort/vm:consumes ?fed }
+SELECT ?product ?fed WHERE { ?product dprod:inputPort ?port . ?port vm:consumes ?fed }
+"""
+)
+
+NAMES = (
+    sparql_prefixes()
+    + """
+SELECT ?node ?name WHERE {
+  { ?node a dprod:DataProduct } UNION { ?node a vm:DataSource }
+  ?node rdfs:label ?name .
+}
 """
 )
 
 # Stores whose writes may come from elsewhere: never indexed.
 REMOTE_PREFIXES = ("sparql", "http")
+NAMED_TYPES = frozenset({DPROD.DataProduct, VM.DataSource})
+
+
+@dataclass
+class _Edges:
+    owner: dict[str, str] = field(default_factory=dict)  # output port -> product
+    ports: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # product -> output ports
+    consumes: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # product -> ports, sources
+    fed: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # port or source -> products
+    names: dict[str, str] = field(default_factory=dict)  # product or data source -> rdfs:label
+
+    def add(self, product: str, port: str | None = None, fed: str | None = None) -> None:
+        if port is not None:
+            self.ports[product].add(port)
+            self.owner[port] = product
+        if fed is not None:
+            self.consumes[product].add(fed)
+            self.fed[fed].add(product)
+
+    def forget(self, record: str) -> None:
+        for port in self.ports.pop(record, set()):
+            self.owner.pop(port, None)
+        for fed in self.consumes.pop(record, set()):
+            self.fed[fed].discard(record)
+        self.names.pop(record, None)
 
 
 class LineageIndex:
-    """Output ports by product, and what each product consumes, as dicts; see the module docstring."""
+    """See the module docstring."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self._lock = threading.RLock()
+        self._edges = _Edges()
         self._stale = True
+        self._generation = 0  # counts writes, so that a build that overlapped one is not used
         self._replacing = False
+        self._building: threading.Thread | None = None
         self.rebuilds = 0
-        self._owner: dict[str, str] = {}  # output port -> product
-        self._ports: dict[str, set[str]] = defaultdict(set)  # product -> output ports
-        self._consumes: dict[str, set[str]] = defaultdict(set)  # product -> ports or sources its inputs consume
-        self._fed: dict[str, set[str]] = defaultdict(set)  # port or source -> products consuming it
         self._watch(store)
 
     # --- keeping it current ------------------------------------------------------------------------------
@@ -71,7 +111,9 @@ class LineageIndex:
                     replace(materialised, dropped)
                 finally:
                     self._replacing = False
-                self._apply(materialised, dropped)
+                self._generation += 1
+                if not self._stale:
+                    self._apply(materialised, dropped)
 
         store.replace_records = replace_records  # type: ignore[method-assign]
         for name in ("update", "bulk_load"):
@@ -84,88 +126,109 @@ class LineageIndex:
                     try:
                         return _original(*args, **kwargs)
                     finally:
-                        self._stale = self._stale or not self._replacing
+                        if not self._replacing:
+                            self._generation += 1
+                            self._stale = True
 
             setattr(store, name, marking)
 
-    def _forget(self, product: str) -> None:
-        for port in self._ports.pop(product, set()):
-            self._owner.pop(port, None)
-        for fed in self._consumes.pop(product, set()):
-            self._fed[fed].discard(product)
-
-    def _add(self, product: str, port: str | None = None, fed: str | None = None) -> None:
-        if port is not None:
-            self._ports[product].add(port)
-            self._owner[port] = product
-        if fed is not None:
-            self._consumes[product].add(fed)
-            self._fed[fed].add(product)
-
     def _apply(self, records: Mapping[str, list[Triple]], dropped: list[str]) -> None:
-        """Re-read the written records: each record's ports and what its input ports consume."""
-        if self._stale:
-            return  # the next walk rebuilds from the store anyway
+        """Re-read the written records: a product's ports and what its input ports consume; names."""
         for iri in (*records, *dropped):
-            self._forget(iri)
-        for triples in records.values():
+            self._edges.forget(iri)
+        for iri, triples in records.items():
             inputs: dict[str, str] = {}
             consumed: list[tuple[str, str]] = []
+            labels: dict[str, str] = {}
+            named = False
             for s, p, o in triples:
                 if p == DPROD.outputPort:
-                    self._add(str(s), port=str(o))
+                    self._edges.add(str(s), port=str(o))
                 elif p == DPROD.inputPort:
                     inputs[str(o)] = str(s)
                 elif p == VM.consumes:
                     consumed.append((str(s), str(o)))
+                elif p == RDFS.label:
+                    labels[str(s)] = str(o)
+                elif p == RDF.type and o in NAMED_TYPES and str(s) == iri:
+                    named = True
             for port, fed in consumed:
                 if port in inputs:
-                    self._add(inputs[port], fed=fed)
+                    self._edges.add(inputs[port], fed=fed)
+            if named and iri in labels:
+                self._edges.names[iri] = labels[iri]
 
-    def _rebuild(self) -> None:
-        self._owner.clear()
-        self._ports.clear()
-        self._consumes.clear()
-        self._fed.clear()
+    def _build(self) -> None:
+        """Read everything afresh (outside the lock: it takes seconds); keep it only if no write came between."""
+        with self._lock:
+            generation = self._generation
+        edges = _Edges()
         for row in self.store.select(OUTPUT_PORTS).rows:
-            self._add(str(row[0]), port=str(row[1]))
+            edges.add(str(row[0]), port=str(row[1]))
         for row in self.store.select(CONSUMED).rows:
-            self._add(str(row[0]), fed=str(row[1]))
-        self._stale = False
-        self.rebuilds += 1
+            edges.add(str(row[0]), fed=str(row[1]))
+        for row in self.store.select(NAMES).rows:
+            edges.names.setdefault(str(row[0]), str(row[1]))
+        with self._lock:
+            if generation == self._generation:
+                self._edges = edges
+                self._stale = False
+                self.rebuilds += 1
 
-    def _current(self) -> None:
-        if self._stale:
-            with self._lock:
-                if self._stale:
-                    self._rebuild()
+    def refresh(self) -> None:
+        """Make the index current now, in this thread (tests; start-up when waiting is preferred)."""
+        while self._stale:
+            self._build()
+
+    def ready(self) -> bool:
+        """Whether walks can use the index now; if not, a background build is started and SPARQL answers."""
+        if not self._stale:
+            return True
+        with self._lock:
+            if self._building is None or not self._building.is_alive():
+                self._building = threading.Thread(target=self.refresh, name="lineage-index", daemon=True)
+                self._building.start()
+        return False
 
     # --- answering ---------------------------------------------------------------------------------------
 
-    def step(self, direction: Direction) -> Step:
-        """The walk's step over the dicts, with the same answers as lineage.sparql_step."""
-        self._current()
-        if direction is Direction.UPSTREAM:
-            return self._upstream
-        return self._downstream
+    def step(self, direction: Direction) -> Step | None:
+        """The walk's step over the dicts (the same answers as lineage.sparql_step), or None until ready."""
+        if not self.ready():
+            return None
+        edges = self._edges
+        return self._upstream(edges) if direction is Direction.UPSTREAM else self._downstream(edges)
 
-    def _upstream(self, frontier: list[str]) -> list[tuple[str, str, bool]]:
-        edges: dict[tuple[str, str], bool] = {}
-        with self._lock:  # a write from another thread must not change the dicts under the walk
-            for target in frontier:
-                for fed in self._consumes.get(target, ()):
-                    product = self._owner.get(fed)
-                    edges.setdefault((product or fed, target), product is not None)
-        return [(source, target, is_product) for (source, target), is_product in edges.items()]
+    def names(self, iris: list[str]) -> dict[str, str]:
+        """The names of products and data sources the index knows (others are left out)."""
+        if self._stale:
+            return {}
+        names = self._edges.names
+        return {iri: names[iri] for iri in iris if iri in names}
 
-    def _downstream(self, frontier: list[str]) -> list[tuple[str, str, bool]]:
-        edges: dict[tuple[str, str], bool] = {}
-        with self._lock:
-            for source in frontier:
-                for fed in (source, *self._ports.get(source, ())):
-                    for target in self._fed.get(fed, ()):
-                        edges.setdefault((source, target), True)
-        return [(source, target, True) for source, target in edges]
+    def _upstream(self, edges: _Edges) -> Step:
+        def step(frontier: list[str]) -> list[tuple[str, str, bool]]:
+            found: dict[tuple[str, str], bool] = {}
+            with self._lock:  # a write from another thread must not change the dicts under the walk
+                for target in frontier:
+                    for fed in edges.consumes.get(target, ()):
+                        product = edges.owner.get(fed)
+                        found.setdefault((product or fed, target), product is not None)
+            return [(source, target, is_product) for (source, target), is_product in found.items()]
+
+        return step
+
+    def _downstream(self, edges: _Edges) -> Step:
+        def step(frontier: list[str]) -> list[tuple[str, str, bool]]:
+            found: dict[tuple[str, str], bool] = {}
+            with self._lock:
+                for source in frontier:
+                    for fed in (source, *edges.ports.get(source, ())):
+                        for target in edges.fed.get(fed, ()):
+                            found.setdefault((source, target), True)
+            return [(source, target, True) for source, target in found]
+
+        return step
 
 
 def for_store(store: Store) -> LineageIndex | None:

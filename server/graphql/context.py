@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import Request
 from strawberry.fastapi import BaseContext
 
+from server.catalog import lineage_index
 from server.graphql.loaders import Loaders
 from server.settings import Settings
 from server.store.base import Store
@@ -23,4 +24,8 @@ class Context(BaseContext):
 
 
 async def get_context(request: Request) -> Context:
-    return Context(request.app.state.store, request.app.state.settings)
+    store = request.app.state.store
+    index = lineage_index.for_store(store)
+    if index is not None:
+        index.ready()  # the first request starts building the lineage index in the background
+    return Context(store, request.app.state.settings)

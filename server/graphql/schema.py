@@ -127,8 +127,11 @@ class Query:
             raise BadInput(f"maxDepth must be 0 or more; got {max_depth}")
         way = lineage.Direction.DOWNSTREAM if direction is t.LineageDirection.DOWNSTREAM else lineage.Direction.UPSTREAM
         store = info.context.store
-        answer = lineage.lineage(store, str(id), way, max_depth, index=lineage_index.for_store(store))
-        found = await t.lineage_nodes(info, [(n.iri, n.is_product) for n in answer.nodes])
+        index = lineage_index.for_store(store)
+        answer = lineage.lineage(store, str(id), way, max_depth, index=index)
+        iris = [n.iri for n in answer.nodes]
+        known = index.names(iris) if index is not None else {}
+        found = await t.lineage_nodes(info, [(n.iri, n.is_product) for n in answer.nodes], known)
         by_iri = {str(node.id): node for node in found}
         hops = [t.LineageHop(node=by_iri[n.iri], depth=n.depth) for n in answer.nodes if n.iri in by_iri]
         edges = [t.LineageEdge(source=strawberry.ID(s), target=strawberry.ID(o)) for s, o in answer.edges]

@@ -484,9 +484,14 @@ async def agents_by_iri(info: Info, iris: list[str]) -> list[Agent]:
     return [Agent(id=strawberry.ID(iri), name=name or iri) for iri, name in zip(iris, names, strict=True)]
 
 
-async def lineage_nodes(info: Info, refs: list[tuple[str, bool]]) -> list[DataProduct | DataSource]:
-    """Products or data sources by name only, in the given order (one label question for all of them)."""
-    names = await info.context.loaders.label.load_many([iri for iri, _ in refs])
+async def lineage_nodes(
+    info: Info, refs: list[tuple[str, bool]], known: dict[str, str] | None = None
+) -> list[DataProduct | DataSource]:
+    """Products or data sources by name only, in the given order; names not `known` in one label question."""
+    known = known or {}
+    asked = await info.context.loaders.label.load_many([iri for iri, _ in refs if iri not in known])
+    found = iter(asked)
+    names = [known[iri] if iri in known else next(found) for iri, _ in refs]
     answer: list[DataProduct | DataSource] = []
     for (iri, is_product), name in zip(refs, names, strict=True):
         label = name or iri.rsplit("/", 1)[-1]
