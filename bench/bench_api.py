@@ -111,8 +111,9 @@ def bare_routes(app: Any) -> None:
         index = lineage_index.for_store(store)
         answer = lineage.lineage(store, id, index=index)
         iris = [n.iri for n in answer.nodes]
-        names = index.names(iris) if index is not None else {}
-        names.update(nodes.labels(store, [iri for iri in iris if iri not in names]) if len(names) < len(iris) else {})
+        names: dict[str, str | None] = dict(index.names(iris)) if index is not None else {}
+        if len(names) < len(iris):
+            names.update(nodes.labels(store, [iri for iri in iris if iri not in names]))
         hops = []
         for n in answer.nodes:
             kind = "DataProduct" if n.is_product else "DataSource"

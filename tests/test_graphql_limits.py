@@ -10,8 +10,9 @@ from fastapi.testclient import TestClient
 
 from bench.generate import build_store
 from server.catalog.lineage_index import for_store
+from server.errors import StoreUnavailable
 from server.settings import Settings
-from server.store import Store
+from server.store import MemoryStore, Store
 from server.web.app import create_app
 
 CAT = "https://valuemesh.example/"
@@ -140,3 +141,31 @@ def test_an_iri_that_could_escape_its_brackets_is_bad_input(client: TestClient) 
 def test_malformed_graphql_has_a_code(client: TestClient) -> None:
     assert error_codes(post(client, "{ domains { id ")) == ["GRAPHQL_PARSE_FAILED"]
     assert error_codes(post(client, "{ noSuchField }")) == ["GRAPHQL_VALIDATION_FAILED"]
+
+
+class FailingStore(MemoryStore):
+    """A store whose questions fail the way a broken backend or a bug would."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__()
+        self.error = error
+
+    def select(self, query: str, bindings: Any = None) -> Any:
+        raise self.error
+
+
+def test_an_unreachable_store_is_store_unavailable(settings: Settings) -> None:
+    store = FailingStore(StoreUnavailable("the SPARQL server at http://db:7878 does not answer"))
+    with TestClient(create_app(settings, store=store)) as client:
+        body = post(client, "{ useCases { id } }")
+    assert error_codes(body) == ["STORE_UNAVAILABLE"]
+    assert "does not answer" in body["errors"][0]["message"]
+
+
+def test_an_unexpected_failure_is_internal_and_tells_nothing(settings: Settings) -> None:
+    store = FailingStore(RuntimeError("secret detail of the server"))
+    with TestClient(create_app(settings, store=store)) as client:
+        body = post(client, "{ useCases { id } }")
+    assert error_codes(body) == ["INTERNAL"]
+    assert "secret" not in str(body)
+    assert "Traceback" not in str(body)
