@@ -174,11 +174,7 @@ class Query:
     @strawberry.field
     async def goal_trace(self, info: t.Info, id: strawberry.ID) -> t.GoalTrace:
         trace = goal_trace.goal_trace(info.context.store, str(id))
-        return t.GoalTrace(
-            product_iri=trace.product,
-            use_cases=await t.use_cases_by_iri(info, trace.use_cases),
-            goals=await t.goals_by_iri(info, trace.goals),
-        )
+        return t.GoalTrace(product_iri=trace.product, use_case_iris=trace.use_cases, goal_iris=trace.goals)
 
     @strawberry.field(description="Products that trace to no goal: data-lake monsters in the making.")
     async def untraced_data_products(self, info: t.Info) -> list[t.DataProduct]:

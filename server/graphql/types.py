@@ -397,12 +397,20 @@ class Overlap:
 )
 class GoalTrace:
     product_iri: Private[str]
-    use_cases: list[UseCase]
-    goals: list[Goal]
+    use_case_iris: Private[list[str]]
+    goal_iris: Private[list[str]]
 
     @strawberry.field
     async def data_product(self, info: Info) -> DataProduct:
         return await _required_product(info, self.product_iri)
+
+    @strawberry.field
+    async def use_cases(self, info: Info) -> list[UseCase]:
+        return await use_cases_by_iri(info, self.use_case_iris)
+
+    @strawberry.field
+    async def goals(self, info: Info) -> list[Goal]:
+        return await goals_by_iri(info, self.goal_iris)
 
 
 @strawberry.type
