@@ -169,3 +169,16 @@ def test_an_unexpected_failure_is_internal_and_tells_nothing(settings: Settings)
     assert error_codes(body) == ["INTERNAL"]
     assert "secret" not in str(body)
     assert "Traceback" not in str(body)
+
+
+def test_an_id_that_is_no_absolute_iri_is_bad_input_saying_what_an_id_is(client: TestClient) -> None:
+    for question in (
+        '{ dataProduct(id: "hcp-360") { id } }',
+        '{ lineage(id: "hcp-360") { root { id } } }',
+        '{ goalTrace(id: "not an iri") { goals { id } } }',
+        '{ overlaps(ids: ["a", "b"]) { jaccard } }',
+        'mutation { removeDataProduct(id: "hcp-360") }',
+    ):
+        body = post(client, question)
+        assert error_codes(body) == ["BAD_INPUT"], question
+        assert "is not an absolute IRI" in body["errors"][0]["message"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated
 
+import pyoxigraph as ox
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
@@ -30,34 +31,50 @@ from server.namespaces import VM
 from server.settings import Settings
 
 
-async def _node(info: t.Info, iri: str) -> t.Node | None:
-    kind = await info.context.loaders.kind.load(iri)
+def iri(value: str) -> str:
+    """An id as the IRI it must be: absolute and well formed, or BAD_INPUT saying what an id looks like."""
+    try:
+        ox.NamedNode(value)
+    except ValueError as error:
+        raise BadInput(
+            f"{value!r} is not an absolute IRI ({error}); every id is a node's IRI, "
+            "e.g. https://valuemesh.example/data-product/hcp-360"
+        ) from None
+    return value
+
+
+def iris(values: list[strawberry.ID] | None) -> list[str] | None:
+    return None if values is None else [iri(v) for v in values]
+
+
+async def _node(info: t.Info, node: str) -> t.Node | None:
+    kind = await info.context.loaders.kind.load(node)
     loaders = info.context.loaders
     if kind == "DataProduct":
-        return await t.product(info, iri)
+        return await t.product(info, node)
     if kind == "Goal":
-        return await t.goal(info, iri)
+        return await t.goal(info, node)
     if kind == "UseCase":
-        found = await t.use_cases_by_iri(info, [iri])
+        found = await t.use_cases_by_iri(info, [node])
         return found[0] if found else None
     if kind == "Domain":
-        row = await loaders.domain.load(iri)
+        row = await loaders.domain.load(node)
         return t.Domain.of(row) if row is not None else None
     if kind in ("Agent", "DataSource"):
-        name = await loaders.label.load(iri) or iri
-        return (t.Agent if kind == "Agent" else t.DataSource)(id=strawberry.ID(iri), name=name)
+        name = await loaders.label.load(node) or node
+        return (t.Agent if kind == "Agent" else t.DataSource)(id=strawberry.ID(node), name=name)
     if kind in t.NODE_PORT_PROPERTIES:
-        owners = await loaders.related(t.NODE_PORT_PROPERTIES[kind], inverse=True).load(iri)
+        owners = await loaders.related(t.NODE_PORT_PROPERTIES[kind], inverse=True).load(node)
         for owner in owners:
             for port in await loaders.ports.load(owner):
-                if port.iri == iri:
+                if port.iri == node:
                     cls = t.InputPort if port.is_input else t.OutputPort
-                    return cls(id=strawberry.ID(iri), name=port.name, mechanism=port.mechanism)
+                    return cls(id=strawberry.ID(node), name=port.name, mechanism=port.mechanism)
     if kind == "ServiceLevelObjective":
-        for agreement in await loaders.related(VM.serviceLevelObjective, inverse=True).load(iri):
+        for agreement in await loaders.related(VM.serviceLevelObjective, inverse=True).load(node):
             row = await loaders.agreement.load(agreement)
             for slo in row.slos if row is not None else ():
-                if slo.iri == iri:
+                if slo.iri == node:
                     return t.ServiceLevelObjective.of(slo)
     return None
 
@@ -66,11 +83,11 @@ async def _node(info: t.Info, iri: str) -> t.Node | None:
 class Query:
     @strawberry.field
     async def node(self, info: t.Info, id: strawberry.ID) -> t.Node | None:
-        return await _node(info, str(id))
+        return await _node(info, iri(id))
 
     @strawberry.field
     async def data_product(self, info: t.Info, id: strawberry.ID) -> t.DataProduct | None:
-        return await t.product(info, str(id))
+        return await t.product(info, iri(id))
 
     @strawberry.field
     async def data_products(
@@ -88,7 +105,7 @@ class Query:
             raise BadInput(f"first must be between 0 and {limit} (the maximum page size); got {size}")
         store = info.context.store
         filters = {
-            "domain": str(domain) if domain is not None else None,
+            "domain": iri(domain) if domain is not None else None,
             "type_": type.value if type is not None else None,
             "search": search,
         }
@@ -128,7 +145,7 @@ class Query:
         way = lineage.Direction.DOWNSTREAM if direction is t.LineageDirection.DOWNSTREAM else lineage.Direction.UPSTREAM
         store = info.context.store
         index = lineage_index.for_store(store)
-        answer = lineage.lineage(store, str(id), way, max_depth, index=index)
+        answer = lineage.lineage(store, iri(id), way, max_depth, index=index)
         iris = [n.iri for n in answer.nodes]
         known = index.names(iris) if index is not None else {}
         found = await t.lineage_nodes(info, [(n.iri, n.is_product) for n in answer.nodes], known)
@@ -154,10 +171,10 @@ class Query:
         if involving is not None:
             if ids is not None:
                 raise BadInput("give either ids or involving, not both")
-            lineage.require_product(store, str(involving))
-            answer = overlaps.overlaps_with(store, str(involving), min_shared or 1)
+            lineage.require_product(store, iri(involving))
+            answer = overlaps.overlaps_with(store, iri(involving), min_shared or 1)
         else:
-            answer = overlaps.overlaps(store, [str(i) for i in ids] if ids is not None else None, min_shared or 1)
+            answer = overlaps.overlaps(store, iris(ids), min_shared or 1)
         products = {
             str(p.id): p
             for p in await t.products_by_iri(info, sorted({i for o in answer.pairs for i in (o.left, o.right)}))
@@ -173,7 +190,7 @@ class Query:
 
     @strawberry.field
     async def goal_trace(self, info: t.Info, id: strawberry.ID) -> t.GoalTrace:
-        trace = goal_trace.goal_trace(info.context.store, str(id))
+        trace = goal_trace.goal_trace(info.context.store, iri(id))
         return t.GoalTrace(product_iri=trace.product, use_case_iris=trace.use_cases, goal_iris=trace.goals)
 
     @strawberry.field(description="Products that trace to no goal: data-lake monsters in the making.")
@@ -182,7 +199,7 @@ class Query:
 
     @strawberry.field(description="SHACL validation of the stored catalog, or of the given nodes only.")
     def validation(self, info: t.Info, ids: list[strawberry.ID] | None = None) -> t.ValidationReport:
-        report = validation_report(info.context.store, [str(i) for i in ids] if ids is not None else None)
+        report = validation_report(info.context.store, iris(ids))
         return t.ValidationReport.of(report)
 
 
@@ -214,35 +231,35 @@ class Mutation:
     ) -> t.RegistrationResult:
         fmt = (format or DocumentFormat.TURTLE).value
         try:
-            iri, _ = registration.register_document(info.context.store, document, fmt, info.context.settings.base)
+            stored, _ = registration.register_document(info.context.store, document, fmt, info.context.settings.base)
         except ValidationRefused as refused:
             return t.RegistrationRefused(report=t.ValidationReport.of(refused.report))
-        return await _registered(info, iri)
+        return await _registered(info, stored)
 
     @strawberry.mutation(description="Add a product from typed fields; its IRI is minted as data-product/{slug}.")
     async def create_data_product(self, info: t.Info, input: DataProductInput) -> t.RegistrationResult:
         try:
-            iri = registration.create_from_fields(info.context.store, fields_of(input), info.context.settings.base)
+            stored = registration.create_from_fields(info.context.store, fields_of(input), info.context.settings.base)
         except ValidationRefused as refused:
             return t.RegistrationRefused(report=t.ValidationReport.of(refused.report))
-        return await _registered(info, iri)
+        return await _registered(info, stored)
 
     @strawberry.mutation(description="Replace an existing product's record with one built from typed fields.")
     async def update_data_product(
         self, info: t.Info, id: strawberry.ID, input: DataProductInput
     ) -> t.RegistrationResult:
         try:
-            iri = registration.update_from_fields(info.context.store, str(id), fields_of(input))
+            stored = registration.update_from_fields(info.context.store, iri(id), fields_of(input))
         except ValidationRefused as refused:
             return t.RegistrationRefused(report=t.ValidationReport.of(refused.report))
-        return await _registered(info, iri)
+        return await _registered(info, stored)
 
     @strawberry.mutation(
         description="Remove a product and return its id. While another product still consumes one of its output "
         "ports the call fails with an error that names those consumers, and nothing changes."
     )
     def remove_data_product(self, info: t.Info, id: strawberry.ID) -> strawberry.ID:
-        removal.remove_data_product(info.context.store, str(id))
+        removal.remove_data_product(info.context.store, iri(id))
         info.context.after_write()
         return id
 
