@@ -55,11 +55,23 @@ CONSTRUCT { ?class rdfs:subClassOf ?super } WHERE {
 }"""
 )
 
-SAME_NAME_IN_DOMAIN = (
+# Products with a given name: looked up by the name alone, so the work follows how many products share the name.
+# (Asking for name and domain together lets the engine start from the domain, whose size grows with the catalog.)
+SAME_NAME = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?other ?name WHERE {
+    GRAPH ?g { ?other rdfs:label ?name }
+    #NOT_IN_BATCH
+}"""
+)
+
+NAMED_PRODUCTS = (
     sparql_prefixes()
     + """
 CONSTRUCT { ?other a dprod:DataProduct ; rdfs:label ?name ; dprod:domain ?domain } WHERE {
-    GRAPH ?g { ?other rdfs:label ?name ; dprod:domain ?domain ; a dprod:DataProduct }
+    VALUES ?other { #NODES }
+    GRAPH ?g { ?other a dprod:DataProduct ; rdfs:label ?name ; dprod:domain ?domain }
     #NOT_IN_BATCH
 }"""
 )
@@ -160,12 +172,15 @@ def neighbourhood(store: Store, records: Records) -> Graph:
     found = Graph()
     _construct(store, DESCRIBE_NODES, mentioned - described, batch, found)
     _construct(store, SERVING_AND_CONSUMING, described, batch, found)
-    same_name = _without_batch(SAME_NAME_IN_DOMAIN, batch)
-    for graph in records.values():
-        for product in graph.subjects(RDF.type, DPROD.DataProduct):
-            for name in graph.objects(product, RDFS.label):
-                for domain in graph.objects(product, DPROD.domain):
-                    found += store.construct(same_name, bindings={"name": name, "domain": domain})
+    same_name = _without_batch(SAME_NAME, batch)
+    names = {
+        name
+        for graph in records.values()
+        for p in graph.subjects(RDF.type, DPROD.DataProduct)
+        for name in graph.objects(p, RDFS.label)
+    }
+    others = {row[0] for name in names for row in store.select(same_name, bindings={"name": name}).rows}
+    _construct(store, NAMED_PRODUCTS, others, batch, found)
     types = {o for graph in (*records.values(), found) for o in graph.objects(None, RDF.type)}
     _construct(store, SUPERCLASSES, types, (), found)
     return found
