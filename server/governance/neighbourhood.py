@@ -2,8 +2,9 @@
 
 The shapes look one step beyond a product's own record: the types of its domain and owner (and whether the domain
 is regulated), the other products with the same name in the same domain, what its input ports consume, the use
-cases that serve it and the ports that consume its outputs. Each of these is a CONSTRUCT keyed on the IRIs the
-candidate records mention, so the work depends on the size of the write, never on the size of the catalog.
+cases that serve it and the ports that consume its outputs. Each is a query keyed on the IRIs (or, for the
+uniqueness of names, the names) the candidate records mention, so the work depends on the size of the write and
+how many products share a name, never on the size of the catalog.
 Stored versions of the records being written are left out: the candidates replace them.
 
 A write can also break a stored record: replacing a product so that a port others consume disappears, or making a
