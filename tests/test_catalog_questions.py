@@ -131,3 +131,25 @@ def test_overlaps_with_one_product_equal_the_pairs_of_the_whole_catalog_involvin
     for left, _ in plan.overlap_pairs[:5]:
         expected = [o for o in everything if left in (o.left, o.right)]
         assert overlaps.overlaps_with(store, left).pairs == expected
+
+
+def test_pages_cut_here_equal_pages_cut_by_a_sparql_server(store: Store) -> None:
+    """The embedded store's pages are cut in Python, a remote server's by ORDER BY/LIMIT: the same pages."""
+    from server.catalog.products import page_of_products
+
+    def pages(location: str) -> list[list[str]]:
+        original, store.location = store.location, location
+        try:
+            found, after = [], None
+            while True:
+                page = page_of_products(store, first=70, after=after, type_=str(VM.ConsumerOriented))
+                found.append(page.iris)
+                if not page.has_next:
+                    return found
+                after = page.iris[-1]
+        finally:
+            store.location = original
+
+    here = pages("memory:")
+    assert here == pages("sparql+http://127.0.0.1:7878/query")
+    assert len(here) > 2
