@@ -180,7 +180,9 @@ def neighbourhood(store: Store, records: Records) -> Graph:
         for p in graph.subjects(RDF.type, DPROD.DataProduct)
         for name in graph.objects(p, RDFS.label)
     }
-    others = {row[0] for name in names for row in store.select(same_name, bindings={"name": name}).rows}
+    others = {
+        row[0] for name in names for row in store.select(same_name, bindings={"name": name}).rows if row[0] is not None
+    }
     _construct(store, NAMED_PRODUCTS, others, batch, found)
     types = {o for graph in (*records.values(), found) for o in graph.objects(None, RDF.type)}
     _construct(store, SUPERCLASSES, types, (), found)
