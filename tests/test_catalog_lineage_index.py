@@ -76,3 +76,9 @@ def test_one_index_per_store_and_none_for_a_remote_store() -> None:
     fresh = MemoryStore()
     fresh.location = "sparql+http://127.0.0.1:7878/query"
     assert for_store(fresh) is None
+
+
+def test_an_index_of_its_own_is_built_by_the_first_walk(seeded_store: Store) -> None:
+    index = LineageIndex(seeded_store)
+    assert index.step(Direction.UPSTREAM) is not None
+    assert index.rebuilds == 1

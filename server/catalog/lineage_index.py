@@ -98,8 +98,10 @@ class _Edges:
 class LineageIndex:
     """See the module docstring."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, background: bool = False) -> None:
+        """`background`: build in a thread and let SPARQL answer meanwhile (the API); else the first walk builds."""
         self.store = store
+        self._background = background
         self._lock = threading.RLock()
         self._edges = _Edges()
         self._stale = True
@@ -201,6 +203,9 @@ class LineageIndex:
         """Whether walks can use the index now; if not, a background build is started and SPARQL answers."""
         if not self._stale:
             return True
+        if not self._background:
+            self.refresh()
+            return True
         with self._lock:
             if self._building is None or not self._building.is_alive():
                 self._building = threading.Thread(target=self.refresh, name="lineage-index", daemon=True)
@@ -254,6 +259,6 @@ def for_store(store: Store) -> LineageIndex | None:
         return None
     existing = getattr(store, "_valuemesh_lineage_index", None)
     if existing is None:
-        existing = LineageIndex(store)
+        existing = LineageIndex(store, background=True)
         store._valuemesh_lineage_index = existing  # type: ignore[attr-defined]
     return existing  # type: ignore[no-any-return]
