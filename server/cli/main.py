@@ -3,8 +3,8 @@
 import os
 import sys
 
-from server.cli import export, load, query, register, serve  # noqa: F401  (importing registers the commands)
-from server.cli import validate  # noqa: F401  (valuemesh validate)
+# Importing a command's module registers it on the app.
+from server.cli import export, load, query, register, serve, validate  # noqa: F401
 from server.cli.app import app
 from server.cli.common import fail, stderr
 from server.errors import ValuemeshError
