@@ -50,7 +50,7 @@ def _owners(graph: Graph, roots: list[URIRef]) -> dict[Node, URIRef]:
     """Map each node to the record it belongs to, walking owning properties and blank nodes from each root."""
     root_set = set(roots)
     owner: dict[Node, URIRef] = {root: root for root in roots}
-    frontier = list(roots)
+    frontier: list[Node] = list(roots)
     while frontier:
         node = frontier.pop()
         for p, o in graph.predicate_objects(node):

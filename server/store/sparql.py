@@ -42,7 +42,7 @@ from server.namespaces import PREFIXES
 from server.sparql_text import iri_ref, query_form
 from server.store.base import SelectResult, Triple
 from server.store.oxigraph import DATASET_FORMATS, insert_data_text, too_many_rows, too_slow
-from server.store.terms import to_oxigraph, to_rdflib
+from server.store.terms import serialize_triples, to_oxigraph, to_rdflib
 
 DIALECTS = ("oxigraph", "virtuoso", "standard")
 AUTH_SCHEMES = ("basic", "digest", "bearer")
@@ -439,9 +439,8 @@ class RemoteSparqlStore:
             found = self._triples(text, dataset=dataset, timeout_s=timeout_s)
             if max_rows is not None and len(found) > max_rows:
                 raise too_many_rows(max_rows)
-            triples = [ox.Triple(*(to_oxigraph(x) for x in t)) for t in found]
             prefixes = PREFIXES if fmt in (ox.RdfFormat.TURTLE, ox.RdfFormat.RDF_XML) else None
-            return ox.serialize(triples, format=fmt, prefixes=prefixes)  # type: ignore[no-any-return]
+            return serialize_triples(found, fmt, prefixes=prefixes)
         results_format = ox.QueryResultsFormat.from_media_type(media_type)
         if results_format is None:
             raise BadInput(f"cannot write query results as {media_type}")
@@ -461,7 +460,7 @@ class RemoteSparqlStore:
                 },
             }
         parsed = ox.parse_query_results(json.dumps(standard).encode(), format=ox.QueryResultsFormat.JSON)
-        return parsed.serialize(format=results_format)  # type: ignore[no-any-return]
+        return parsed.serialize(format=results_format) or b""
 
     def _record_filter(self) -> str:
         prefixes = list(self._exclude)
@@ -488,7 +487,7 @@ class RemoteSparqlStore:
 
     def quad_count(self) -> int:
         answer = self.select(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {self._record_filter()} }}")
-        return int(answer.rows[0][0]) if answer.rows else 0  # type: ignore[arg-type]
+        return int(str(answer.rows[0][0])) if answer.rows else 0
 
     def dump(self, out: IO[bytes], media_type: str) -> None:
         fmt = DATASET_FORMATS.get(media_type)
@@ -498,7 +497,7 @@ class RemoteSparqlStore:
             f"SELECT ?g ?s ?p ?o WHERE {{ GRAPH ?g {{ ?s ?p ?o }} {self._record_filter()} }} ORDER BY ?g"
         )
         quads = [ox.Quad(*(to_oxigraph(x) for x in (s, p, o, g))) for g, s, p, o in answer.rows]  # type: ignore[arg-type]
-        out.write(ox.serialize(quads, format=fmt))
+        out.write(ox.serialize(quads, format=fmt) or b"")
 
     # --- writing -------------------------------------------------------------------------------------
 
@@ -506,15 +505,15 @@ class RemoteSparqlStore:
         self._send("POST", self.update_url, data={"update": sparql})
 
     def replace_records(self, records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> None:
-        records = {iri: list(triples) for iri, triples in records.items()}
-        drop = list(drop)
+        listed = {iri: list(triples) for iri, triples in records.items()}
+        dropped = list(drop)
         if self.dialect != "virtuoso":
             # One request: Oxigraph applies it as one transaction, so readers never see half of it.
-            text = insert_data_text(records, drop)
+            text = insert_data_text(listed, dropped)
             if text:
                 self.update(text)
             return
-        self._replace_on_virtuoso(records, drop)
+        self._replace_on_virtuoso(listed, dropped)
 
     def _graph_store(self) -> str:
         if self.gsp_url:
@@ -523,7 +522,7 @@ class RemoteSparqlStore:
         return urljoin(self.query_url, f"sparql-graph-crud{auth}")
 
     def _put_record(self, iri: str, triples: list[Triple]) -> None:
-        body = ox.serialize([ox.Triple(*(to_oxigraph(x) for x in t)) for t in triples], format=ox.RdfFormat.N_TRIPLES)
+        body = serialize_triples(triples, ox.RdfFormat.N_TRIPLES)
         params = {"graph-uri": iri}
         self._send("PUT", self._graph_store(), params=params, content=body, headers={"Content-Type": "text/turtle"})
 

@@ -45,4 +45,15 @@ def to_oxigraph(term: Node) -> ox.NamedNode | ox.BlankNode | ox.Literal:
 
 def triples_to_rdflib(triples: Iterable[ox.Triple | ox.Quad]) -> Iterator[tuple[Node, Node, Node]]:
     for t in triples:
-        yield to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)  # type: ignore[misc]
+        yield to_rdflib(t.subject), to_rdflib(t.predicate), to_rdflib(t.object)  # type: ignore[misc, arg-type]
+
+
+def triple_to_oxigraph(triple: tuple[Node, Node, Node]) -> ox.Triple:
+    """One rdflib triple as Oxigraph's (the stubs cannot tell a predicate is always an IRI)."""
+    s, p, o = (to_oxigraph(term) for term in triple)
+    return ox.Triple(s, p, o)  # type: ignore[arg-type]
+
+
+def serialize_triples(triples: Iterable[tuple[Node, Node, Node]], fmt: ox.RdfFormat, **options: object) -> bytes:
+    """rdflib triples written by Oxigraph's serializer."""
+    return ox.serialize([triple_to_oxigraph(t) for t in triples], format=fmt, **options) or b""  # type: ignore[arg-type]
