@@ -121,6 +121,18 @@ def test_an_unconsumed_product_is_removed(client: TestClient) -> None:
     assert listed["untracedDataProducts"] == []
 
 
+def test_a_removed_product_is_no_longer_claimed_by_its_use_cases(client: TestClient) -> None:
+    next_best_action = CAT + "data-product/next-best-action"
+    serving = "{ useCases { title dataProducts { id } } }"
+    before = post(client, serving)["data"]["useCases"]
+    assert any(next_best_action in {p["id"] for p in u["dataProducts"]} for u in before)
+
+    assert post(client, REMOVE, id=next_best_action)["data"] == {"removeDataProduct": next_best_action}
+
+    after = post(client, serving)["data"]["useCases"]
+    assert all(next_best_action not in {p["id"] for p in u["dataProducts"]} for u in after)
+
+
 def test_removing_an_unknown_product_is_not_found(client: TestClient) -> None:
     body = post(client, REMOVE, id=CAT + "data-product/never-registered")
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"

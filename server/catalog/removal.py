@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from rdflib import URIRef
+from rdflib import Graph, URIRef
 
 from server.catalog.lineage import require_product
-from server.catalog.writes import _write_lock as write_lock  # the check and the drop must not interleave with a write
+from server.catalog.writes import write_lock  # the check and the drop must not interleave with a write
 from server.errors import Conflict
-from server.namespaces import sparql_prefixes
+from server.namespaces import VM, sparql_prefixes
 from server.store.base import Store
 
 CONSUMERS = (
@@ -20,6 +20,14 @@ SELECT DISTINCT ?consumer ?name ?product WHERE {
   OPTIONAL { ?consumer rdfs:label ?name }
 }
 ORDER BY ?consumer
+"""
+)
+
+
+CLAIMS = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?record ?product WHERE { GRAPH ?record { ?useCase vm:servedBy ?product } }
 """
 )
 
@@ -38,5 +46,19 @@ def remove_data_product(store: Store, product: str) -> str:
         if consumers:
             named = ", ".join(f"{name} <{iri}>" for iri, name in consumers)
             raise Conflict(f"{product} cannot be removed: still consumed by {named}; remove or re-point them first")
-        store.replace_records({}, drop=[product])
+        # One write: the record goes, and so do the use cases' claims that it serves them.
+        store.replace_records(records_without_claims_on(store, product), drop=[product])
     return product
+
+
+def records_without_claims_on(store: Store, product: str) -> dict[str, Graph]:
+    """Other records that state `?useCase vm:servedBy product`, with those statements taken out."""
+    target = URIRef(product)
+    changed: dict[str, Graph] = {}
+    for row in store.select(CLAIMS, {"product": target}):
+        graph = str(row["record"])
+        if graph != product:
+            record = store.record(graph)
+            record.remove((None, VM.servedBy, target))
+            changed[graph] = record
+    return changed

@@ -19,7 +19,7 @@ from server.store.base import Store
 from server.validation import ValidationReport, check_write
 
 # One writer at a time per process, so that what was validated is what gets committed.
-_write_lock = threading.Lock()
+write_lock = threading.Lock()
 
 
 @dataclass
@@ -51,7 +51,7 @@ def _classify(store: Store, records: Records) -> WriteOutcome:
 
 def write_records(store: Store, records: Records, *, validate: bool = True, dry_run: bool = False) -> WriteOutcome:
     """Validate and store `records` in one transaction, or raise ValidationRefused and store nothing."""
-    with _write_lock:
+    with write_lock:
         outcome = _classify(store, records)
         if validate:
             outcome.report = check_write(store, records)
