@@ -41,14 +41,15 @@ SELECT DISTINCT ?source ?target ?isProduct WHERE {
 )
 
 # One step downstream from every frontier node: products with an input port consuming one of its output
-# ports, or consuming it directly when it is a data source (`dprod:outputPort?` is zero or one step).
+# ports, or consuming it directly when it is a data source. Written as a UNION rather than `dprod:outputPort?`:
+# Virtuoso 7 evaluates the zero-or-one path wrongly when its subject comes from VALUES.
 DOWNSTREAM_STEP = (
     sparql_prefixes()
     + """
 SELECT DISTINCT ?source ?target WHERE {
-  VALUES ?source { $nodes }
-  ?source dprod:outputPort? ?fed .
-  ?port vm:consumes ?fed .
+  { VALUES ?source { $nodes } ?source dprod:outputPort ?fed . ?port vm:consumes ?fed . }
+  UNION
+  { VALUES ?source { $nodes } ?port vm:consumes ?source . }
   ?target dprod:inputPort ?port .
 }
 """

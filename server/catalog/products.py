@@ -39,10 +39,10 @@ PORTS = (
     sparql_prefixes()
     + """
 SELECT ?product ?port ?direction ?name ?mechanism ?mechanismName WHERE {
-  VALUES ?product { $nodes }
-  { ?product dprod:inputPort ?port BIND("in" AS ?direction) }
+  # VALUES in each branch: Virtuoso 7 does not join a VALUES above a UNION into its branches.
+  { VALUES ?product { $nodes } ?product dprod:inputPort ?port BIND("in" AS ?direction) }
   UNION
-  { ?product dprod:outputPort ?port BIND("out" AS ?direction) }
+  { VALUES ?product { $nodes } ?product dprod:outputPort ?port BIND("out" AS ?direction) }
   OPTIONAL { ?port rdfs:label ?name }
   OPTIONAL { ?port dct:type ?mechanism OPTIONAL { ?mechanism rdfs:label ?mechanismName } }
 }
