@@ -439,4 +439,5 @@ def test_a_query_past_the_time_limit_is_stopped_with_503(limited: TestClient) ->
     limited.app.state.settings = Settings(**{**settings.__dict__, "sparql_max_rows": 10**12})  # type: ignore[attr-defined]
     response = limited.get("/sparql", params={"query": query}, headers={"Accept": "text/csv"})
     assert response.status_code == 503
-    assert "time limit of 0.05 s" in response.json()["detail"]
+    # Ours, or a remote server's own (Virtuoso refuses up front what its cost model says would run too long).
+    assert "time limit" in response.json()["detail"]

@@ -19,7 +19,6 @@ from rdflib.term import Node
 from server.governance.results import ValidationResult
 from server.governance.shapes import Check, Query
 from server.namespaces import PREFIXES, SH
-from server.sparql_text import iri_ref
 from server.store.base import SelectResult
 
 
@@ -108,18 +107,28 @@ def _result(check: Check, row: dict[str, Node | None]) -> ValidationResult:
     )
 
 
-SUBCLASSES = """
-SELECT ?class ?subclass WHERE { VALUES ?class { #CLASSES } ?subclass <http://www.w3.org/2000/01/rdf-schema#subClassOf>+ ?class }"""
+# Every subclass statement: a few dozen, from the ontology. The closure is walked here, not by a `+` path: Virtuoso 7
+# cannot run a transitive path whose start comes from VALUES.
+SUBCLASS_EDGES = """
+SELECT DISTINCT ?subclass ?class WHERE { ?subclass <http://www.w3.org/2000/01/rdf-schema#subClassOf> ?class }"""
 
 
 def subclasses(store: Selecting, classes: set[str]) -> dict[str, set[str]]:
     """Each class with its subclasses in the data (sh:class counts instances of subclasses too)."""
     closure: dict[str, set[str]] = {c: {c} for c in classes}
-    if classes:
-        listed = " ".join(iri_ref(c) for c in sorted(classes))
-        for row in store.select(SUBCLASSES.replace("#CLASSES", listed)):
-            if row["class"] is not None and row["subclass"] is not None:
-                closure[str(row["class"])].add(str(row["subclass"]))
+    if not classes:
+        return closure
+    direct: dict[str, set[str]] = {}
+    for row in store.select(SUBCLASS_EDGES):
+        if row["class"] is not None and row["subclass"] is not None:
+            direct.setdefault(str(row["class"]), set()).add(str(row["subclass"]))
+    for cls, found in closure.items():
+        frontier = [cls]
+        while frontier:
+            for sub in direct.get(frontier.pop(), ()):
+                if sub not in found:
+                    found.add(sub)
+                    frontier.append(sub)
     return closure
 
 
