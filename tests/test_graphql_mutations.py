@@ -6,9 +6,13 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from server.store import Store
+
+# The same questions on every store backend: memory, and each remote SPARQL server CI runs.
+pytestmark = pytest.mark.all_backends
 
 DATA = Path(__file__).parent / "data"
 CAT = "https://valuemesh.example/"

@@ -5,7 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
+
+# The same questions on every store backend: memory, and each remote SPARQL server CI runs.
+pytestmark = pytest.mark.all_backends
 
 CAT = "https://valuemesh.example/"
 HCP_360 = CAT + "data-product/hcp-360"

@@ -19,6 +19,9 @@ from server.settings import Settings
 from server.store import MemoryStore, Store
 from server.web.app import create_app
 
+# The same questions on every store backend: memory, and each remote SPARQL server CI runs.
+pytestmark = pytest.mark.all_backends
+
 DATA = Path(__file__).parent / "data"
 BASE = "https://valuemesh.example/"
 HCP_360 = BASE + "data-product/hcp-360"

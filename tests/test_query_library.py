@@ -16,6 +16,9 @@ from server.namespaces import DPROD, VM
 from server.query_library import LibraryQuery, library, library_query
 from server.store import Store
 
+# The same questions on every store backend: memory, and each remote SPARQL server CI runs.
+pytestmark = pytest.mark.all_backends
+
 BASE = "https://valuemesh.example/"
 EXPECTED_NAMES = {
     "upstream-lineage",

@@ -28,6 +28,9 @@ from server.store import MemoryStore, Store
 from server.web.app import create_app
 from server.web.sparql_endpoint import SD
 
+# The same questions on every store backend: memory, and each remote SPARQL server CI runs.
+pytestmark = pytest.mark.all_backends
+
 BASE = "https://valuemesh.example/"
 HCP_360 = URIRef(BASE + "data-product/hcp-360")
 PRODUCTS = sparql_prefixes() + "SELECT ?product ?label WHERE { ?product a dprod:DataProduct ; rdfs:label ?label }"

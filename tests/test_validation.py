@@ -24,6 +24,9 @@ from server.resources import seed_files, shape_files
 from server.store import Store
 from server.validation import ValidationReport, check_write, completeness, validate_records, validate_store
 
+# The same questions on every store backend: memory, and each remote SPARQL server CI runs.
+pytestmark = pytest.mark.all_backends
+
 DATA = Path(__file__).parent / "data"
 BASE = "https://valuemesh.example/"
 NEW_PRODUCT = BASE + "data-product/territory-planning"
