@@ -146,3 +146,11 @@ def test_export_to_a_file(cli, store_dir: str, tmp_path: Path) -> None:  # type:
     result = cli("export", "-o", str(target), "--store", store_dir)
     assert result.exit_code == 0
     assert DOMAIN in target.read_text()
+
+
+def test_a_load_refused_by_the_checklist_lists_every_violation(cli, store_dir: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("load", str(DATA / "product-without-owner.ttl"), "--store", store_dir, "--no-seed")
+    assert result.exit_code == 1
+    assert "nothing was stored" in result.stderr
+    assert "Territory planning" in result.stderr
+    assert "needs exactly one owner (Owner / Steward); it has none" in result.stderr

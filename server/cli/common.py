@@ -10,9 +10,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from server.catalog.seeding import prepare
 from server.errors import StoreUnavailable, ValidationRefused, ValuemeshError
+from server.governance.report import human_lines
 from server.settings import Settings, default_store_location
 from server.store import Store, open_store
 
@@ -64,5 +66,9 @@ def catalog_store(store: str | None, *, no_seed: bool = False, reading: bool = F
 
 def fail(error: ValuemeshError) -> None:
     """Print an error the way a person reads it and exit with the documented code."""
-    stderr.print(f"[bold red]error:[/] {error}", highlight=False)
+    stderr.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False)
+    if isinstance(error, ValidationRefused):
+        # The writer gets every violation, by product, in words a product owner can act on.
+        for line in human_lines(error.report):
+            stderr.print(line, highlight=False)
     sys.exit(exit_code_for(error))
