@@ -52,6 +52,7 @@ from bench.timing import (
     side_by_side,
     time_ms,
 )
+from server.catalog.goal_trace import GOAL_TRACE, GOAL_TRACE_FROM_GOALS
 from server.namespaces import sparql_prefixes
 from server.sparql_text import iri_ref
 from server.store.oxigraph import OxigraphStore
@@ -146,28 +147,6 @@ SELECT ?a ?b (COUNT(*) AS ?shared) WHERE {{
   FILTER(STR(?a) < STR(?b))
 }}
 GROUP BY ?a ?b
-"""
-)
-
-# The use cases a product serves and every goal they roll up to, written from the bound product outwards.
-GOAL_TRACE = (
-    sparql_prefixes()
-    + """
-SELECT ?product ?useCase ?goal WHERE {
-  ?useCase vm:servedBy ?product .
-  OPTIONAL { ?useCase vm:helpsAchieve/vm:subGoalOf* ?goal }
-}
-"""
-)
-
-# The same question written from the goals inwards (notes/performance.md: about 80x slower on Oxigraph).
-GOAL_TRACE_FROM_GOALS = (
-    sparql_prefixes()
-    + """
-SELECT ?product ?useCase ?goal WHERE {
-  ?goal ^vm:subGoalOf*/^vm:helpsAchieve ?useCase .
-  ?useCase vm:servedBy ?product .
-}
 """
 )
 
