@@ -136,6 +136,8 @@ print_env() {
   fi
   if [ -f "$STATE/virtuoso/port" ]; then
     echo "export VALUEMESH_TEST_VIRTUOSO_URL='sparql+http://127.0.0.1:$(cat "$STATE/virtuoso/port")/sparql'"
+    # The same server through its Digest-authenticated endpoint, as production would reach it.
+    echo "export VALUEMESH_TEST_VIRTUOSO_DIGEST_URL='sparql+http://dba:$VIRTUOSO_PASSWORD@127.0.0.1:$(cat "$STATE/virtuoso/port")/sparql-auth?auth=digest'"
     any=1
   fi
   [ -n "$any" ] || die "no server is running (run: $0 start)"

@@ -47,11 +47,16 @@ def configured_backends() -> dict[str, str]:
     return {name: os.environ[var] for name, var in REMOTE_BACKENDS.items() if os.environ.get(var)}
 
 
+DIGEST_BACKEND = "VALUEMESH_TEST_VIRTUOSO_DIGEST_URL"
+
+
 def _backends_line() -> str:
     parts = ["memory"]
     for name, var in REMOTE_BACKENDS.items():
         location = os.environ.get(var)
         parts.append(f"{name} ({location})" if location else f"{name}: NOT CONFIGURED (set {var})")
+    if not os.environ.get(DIGEST_BACKEND):
+        parts.append(f"digest authentication: NOT CONFIGURED (set {DIGEST_BACKEND})")
     return "store backends: " + ", ".join(parts)
 
 
@@ -81,6 +86,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     everywhere = metafunc.config.getoption("--all-backends")
     if "backend" in metafunc.fixturenames and (everywhere or metafunc.definition.get_closest_marker("all_backends")):
         metafunc.parametrize("backend", ["memory", *configured_backends()], indirect=True)
+    if "authenticated_location" in metafunc.fixturenames:
+        # Only where a server with authentication is configured (CI's Virtuoso); the summary line says so.
+        digest = os.environ.get(DIGEST_BACKEND)
+        metafunc.parametrize(
+            "authenticated_location", [digest] if digest else [], ids=["virtuoso-digest"][: bool(digest)]
+        )
 
 
 @pytest.fixture

@@ -255,3 +255,21 @@ def test_locations_name_endpoints_authentication_and_options(monkeypatch: pytest
         RemoteSparqlStore.from_location("sparql+http://db.example/sparql?updat=/u")
     with pytest.raises(StoreUnavailable, match="dialect"):
         RemoteSparqlStore.from_location("sparql+http://db.example/sparql?dialect=stardog")
+
+
+def test_digest_authentication_reads_and_writes(authenticated_location: str) -> None:
+    store = open_store(authenticated_location)
+    graph = "https://valuemesh.example/domain/digest-check"
+    try:
+        assert "***" in store.location and ":dba@" not in store.location  # the password never shows
+        store.replace_records({graph: [(URIRef(graph), RDFS.label, Literal("Digest check"))]})
+        assert (URIRef(graph), RDFS.label, Literal("Digest check")) in store.record(graph)
+        store.replace_records({}, drop=[graph])
+        assert len(store.record(graph)) == 0
+    finally:
+        store.close()
+
+    wrong = open_store(authenticated_location.replace(":dba@", ":not-the-password@"))
+    with pytest.raises(StoreUnavailable, match="refused our credentials"):
+        wrong.ask("ASK {}")
+    wrong.close()
