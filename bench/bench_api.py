@@ -151,10 +151,12 @@ class Server:
         self._log = log.open("w")
         command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(store_dir), "--port", str(self.port)]
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while time.monotonic() < deadline:
             try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                health = httpx.get(self.url + "/healthz", timeout=1)
+                # Timing starts once the server's lineage index is built, so no request shares the CPU with it.
+                if health.status_code == 200 and health.json().get("lineage_index") != "building":
                     return
             except httpx.HTTPError:
                 time.sleep(0.2)

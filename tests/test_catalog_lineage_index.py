@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from bench.generate import build_store
@@ -82,3 +83,12 @@ def test_an_index_of_its_own_is_built_by_the_first_walk(seeded_store: Store) -> 
     index = LineageIndex(seeded_store)
     assert index.step(Direction.UPSTREAM) is not None
     assert index.rebuilds == 1
+
+
+def test_the_api_builds_its_index_at_start_and_health_says_when_it_is_ready(client) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 30
+    state = client.get("/healthz").json()["lineage_index"]
+    while state == "building" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        state = client.get("/healthz").json()["lineage_index"]
+    assert state == "ready"  # built without any lineage question having been asked

@@ -199,6 +199,11 @@ class LineageIndex:
         while self._stale:
             self._build()
 
+    @property
+    def state(self) -> str:
+        """ "ready", or "building" while walks are answered by SPARQL (for /healthz; starts nothing)."""
+        return "building" if self._stale else "ready"
+
     def ready(self) -> bool:
         """Whether walks can use the index now; if not, a background build is started and SPARQL answers."""
         if not self._stale:

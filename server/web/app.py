@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from server import __version__
+from server.catalog import lineage_index
 from server.catalog.seeding import prepare
 from server.errors import StoreUnavailable
 from server.graphql.router import graphql_router
@@ -28,6 +29,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.state.store = store if store is not None else open_store(settings.store)
         if owned:
             prepare(app.state.store, with_seed=settings.seed)
+        index = lineage_index.for_store(app.state.store)
+        if index is not None:
+            index.ready()  # start building now, in the background, rather than on the first lineage question
         try:
             yield
         finally:
@@ -55,7 +59,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             current.ask("ASK { }")
         except StoreUnavailable as error:
             return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
-        return JSONResponse({"status": "ok", "store": current.location, "version": __version__})
+        index = lineage_index.for_store(current)
+        return JSONResponse(
+            {
+                "status": "ok",
+                "store": current.location,
+                "version": __version__,
+                "lineage_index": index.state if index is not None else "not used",
+            }
+        )
 
     app.include_router(sparql_endpoint.router)
     app.include_router(linked_data_router(settings))
