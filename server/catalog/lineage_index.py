@@ -17,6 +17,7 @@ tests/test_catalog_lineage_index.py checks that walks over the index equal the S
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -28,6 +29,8 @@ from rdflib import RDF, RDFS
 from server.catalog.lineage import Direction, Step
 from server.namespaces import DPROD, VM, sparql_prefixes
 from server.store.base import Store, Triple
+
+logger = logging.getLogger(__name__)
 
 OUTPUT_PORTS = (
     sparql_prefixes()
@@ -204,6 +207,13 @@ class LineageIndex:
         """ "ready", or "building" while walks are answered by SPARQL (for /healthz; starts nothing)."""
         return "building" if self._stale else "ready"
 
+    def _refresh_quietly(self) -> None:
+        """A background build: if the store fails meanwhile, SPARQL keeps answering and a later walk tries again."""
+        try:
+            self.refresh()
+        except Exception as error:
+            logger.warning("lineage index not built (SPARQL answers meanwhile): %s", error)
+
     def ready(self) -> bool:
         """Whether walks can use the index now; if not, a background build is started and SPARQL answers."""
         if not self._stale:
@@ -213,7 +223,7 @@ class LineageIndex:
             return True
         with self._lock:
             if self._building is None or not self._building.is_alive():
-                self._building = threading.Thread(target=self.refresh, name="lineage-index", daemon=True)
+                self._building = threading.Thread(target=self._refresh_quietly, name="lineage-index", daemon=True)
                 self._building.start()
         return False
 
