@@ -23,7 +23,9 @@ from server.web.app import create_app
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+# The team's shared folder (the GraphQL contract, the descriptor standards' schemas and examples) sits beside the
+# repository; VALUEMESH_SHARED points elsewhere.
+SHARED = Path(os.environ.get("VALUEMESH_SHARED") or REPO.parent / "shared")
 
 
 @pytest.fixture(scope="session")
@@ -66,12 +68,24 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    return _backends_line()
+def _shared_line() -> str | None:
+    if (SHARED / "contract" / "schema.graphql").is_file():
+        return None
+    return (
+        f"shared folder NOT FOUND at {SHARED}: the GraphQL contract and descriptor-standard tests will fail; "
+        "put the project's shared/ beside the repository or set VALUEMESH_SHARED"
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    return [line for line in (_backends_line(), _shared_line()) if line]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(_backends_line())
+    missing = _shared_line()
+    if missing:
+        terminalreporter.write_line(missing)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from fastapi.testclient import TestClient
 from graphql import (
     build_client_schema,
@@ -15,9 +13,9 @@ from graphql import (
 )
 
 from server.graphql.schema import sdl
+from tests.conftest import REPO, SHARED
 
-REPO = Path(__file__).resolve().parents[1]
-CONTRACT = REPO.parent / "shared" / "contract" / "schema.graphql"
+CONTRACT = SHARED / "contract" / "schema.graphql"
 
 
 def served_schema(client: TestClient) -> str:
