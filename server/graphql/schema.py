@@ -24,6 +24,7 @@ from server.catalog import (
 from server.catalog.products import count_products, decode_cursor, encode_cursor, page_of_products
 from server.errors import BadInput, NotFound, ValidationRefused, ValuemeshError
 from server.graphql import types as t
+from server.graphql.execution import InlineExecutionContext
 from server.graphql.inputs import DataProductInput, fields_of
 from server.graphql.limits import extensions
 from server.graphql.validation import validation_report
@@ -278,7 +279,11 @@ class CatalogSchema(strawberry.Schema):
 def create_schema(settings: Settings | None = None) -> strawberry.Schema:
     """The schema with the limits of `settings` (the SDL does not depend on them)."""
     return CatalogSchema(
-        query=Query, mutation=Mutation, types=TYPES, extensions=extensions(settings or Settings(store="memory:"))
+        query=Query,
+        mutation=Mutation,
+        types=TYPES,
+        extensions=extensions(settings or Settings(store="memory:")),
+        execution_context_class=InlineExecutionContext,
     )
 
 

@@ -1,0 +1,228 @@
+"""Execution with plain sub-trees completed inline.
+
+graphql-core spends several microseconds on every value it completes: a path, a resolve info, the resolver call,
+type checks, list and object completion. Most of a large answer (a lineage of hundreds of nodes, a page of
+products) is made of Strawberry's "basic" fields, which only read an attribute of a Python object, and
+`__typename`. Where a selection reaches nothing else (no resolver of ours, no arguments, no directives, no
+deferred fragment), this executor completes it in one pass of compiled closures with the coercions graphql-core
+applies.
+
+Nothing inline can have effects, so anything irregular (null where the schema says non-null, a value a scalar
+refuses, an object of an unexpected class) abandons the inline pass for that field and hands it to graphql-core's
+own path, which then reports the error exactly as it always has. Measured in bench/bench_api.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from graphql import (
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    Undefined,
+    is_abstract_type,
+    is_leaf_type,
+    is_object_type,
+)
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+
+TYPENAME = "__typename"
+
+Completer = Callable[[Any], Any]
+# How one response key of a selection is answered inline: the basic resolver (None for `__typename`) and the
+# completer of its value.
+Plan = dict[str, tuple[Callable[..., Any] | None, Completer]]
+
+
+class _Irregular(Exception):
+    """The inline pass met something graphql-core must handle (and report) itself."""
+
+
+def _non_null(inner: Completer) -> Completer:
+    def complete(value: Any) -> Any:
+        if value is None:
+            raise _Irregular
+        return inner(value)
+
+    return complete
+
+
+def _nullable(inner: Completer) -> Completer:
+    def complete(value: Any) -> Any:
+        return None if value is None else inner(value)
+
+    return complete
+
+
+def _leaf(coerce: Callable[[Any], Any]) -> Completer:
+    def complete(value: Any) -> Any:
+        coerced = coerce(value)
+        if coerced is None or coerced is Undefined:
+            raise _Irregular
+        return coerced
+
+    return complete
+
+
+def _list(item: Completer) -> Completer:
+    def complete(value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            raise _Irregular
+        return [item(element) for element in value]
+
+    return complete
+
+
+def _object(object_type: GraphQLObjectType, plan: Plan) -> Completer:
+    is_type_of = object_type.is_type_of
+    name = object_type.name
+    fields = tuple(plan.items())
+
+    def complete(value: Any) -> Any:
+        if is_type_of is not None and not is_type_of(value, None):  # type: ignore[arg-type]
+            raise _Irregular
+        return {
+            key: completer(name if resolve is None else resolve(value, None)) for key, (resolve, completer) in fields
+        }
+
+    return complete
+
+
+def _by_class(completers: dict[type, Completer]) -> Completer:
+    def complete(value: Any) -> Any:
+        completer = completers.get(type(value))
+        if completer is None:
+            raise _Irregular
+        return completer(value)
+
+    return complete
+
+
+def _basic_resolver(object_type: GraphQLObjectType, details: FieldDetailsList) -> Callable[..., Any] | None:
+    """The attribute reader behind a field, when that is all the field does."""
+    node = details[0].node
+    field = object_type.fields.get(node.name.value)
+    if field is None or field.args or any(d.node.arguments or d.node.directives for d in details):
+        return None
+    resolve = field.resolve
+    return resolve if resolve is not None and getattr(resolve, "_is_default", False) else None
+
+
+class InlineExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Keyed by the identity of graphql-core's memoized field sets, which live as long as this execution; each
+        # entry keeps its key's object alive so the id cannot be reused meanwhile.
+        self._plans: dict[tuple[str, int], tuple[object, Plan]] = {}
+        self._completers: dict[tuple[str, int], tuple[object, Completer | None]] = {}
+
+    def _plan(self, object_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> Plan:
+        """The response keys of a selection that can be answered inline."""
+        key = (object_type.name, id(grouped_field_set))
+        cached = self._plans.get(key)
+        if cached is None:
+            plan: Plan = {}
+            for response_key, details in grouped_field_set.items():
+                if details[0].node.name.value == TYPENAME:
+                    plan[response_key] = (None, str)
+                    continue
+                resolve = _basic_resolver(object_type, details)
+                if resolve is None:
+                    continue
+                completer = self._completer(object_type.fields[details[0].node.name.value].type, details)
+                if completer is not None:
+                    plan[response_key] = (resolve, completer)
+            cached = self._plans[key] = (grouped_field_set, plan)
+        return cached[1]
+
+    def _completer(self, return_type: GraphQLOutputType, details: FieldDetailsList) -> Completer | None:
+        """A completer for values of `return_type` selected by `details`, or None if any part needs graphql-core."""
+        key = (str(return_type), id(details))
+        cached = self._completers.get(key)
+        if cached is None:
+            cached = self._completers[key] = (details, self._compile(return_type, details))
+        return cached[1]
+
+    def _compile(self, return_type: GraphQLOutputType, details: FieldDetailsList) -> Completer | None:
+        if isinstance(return_type, GraphQLNonNull):
+            inner = self._completer(return_type.of_type, details)
+            return _non_null(inner) if inner is not None else None
+        if isinstance(return_type, GraphQLList):
+            item = self._completer(return_type.of_type, details)
+            return _nullable(_list(item)) if item is not None else None
+        if is_leaf_type(return_type):
+            return _nullable(_leaf(return_type.coerce_output_value))  # type: ignore[union-attr]
+        if is_object_type(return_type):
+            completer = self._object_completer(return_type, details)  # type: ignore[arg-type]
+            return _nullable(completer) if completer is not None else None
+        if is_abstract_type(return_type):
+            by_class: dict[type, Completer] = {}
+            for possible in self.schema.get_possible_types(return_type):  # type: ignore[arg-type]
+                definition = (possible.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+                completer = self._object_completer(possible, details)
+                if definition is None or completer is None:
+                    return None
+                by_class[definition.origin] = completer
+            return _nullable(_by_class(by_class))
+        return None
+
+    def _object_completer(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> Completer | None:
+        grouped_field_set, new_defer_usages, _ = self.collect_subfields(object_type, details)
+        if new_defer_usages:
+            return None
+        plan = self._plan(object_type, grouped_field_set)
+        if len(plan) != len(grouped_field_set):
+            return None
+        return _object(object_type, plan)
+
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: GroupedFieldSet,
+        position_context: Any,
+    ) -> Any:
+        if self.middleware_manager is not None and self.middleware_manager.middlewares:
+            # something wraps every resolver (a schema extension's `resolve`): it must see every field
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        plan = self._plan(parent_type, grouped_field_set)
+        if not plan:
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        inline: dict[str, Any] = {}
+        rest: GroupedFieldSet = {}
+        for response_key, details in grouped_field_set.items():
+            how = plan.get(response_key)
+            if how is None:
+                rest[response_key] = details
+                continue
+            resolve, complete = how
+            try:
+                inline[response_key] = complete(parent_type.name if resolve is None else resolve(source_value, None))
+            except Exception:  # irregular: graphql-core's own path below answers it, and reports what is wrong
+                rest[response_key] = details
+        if not rest:
+            return inline
+        others = super().execute_fields(parent_type, source_value, path, rest, position_context)
+        if self.is_awaitable(others):
+            return _merged_later(grouped_field_set, inline, others)
+        return _merged(grouped_field_set, inline, others)  # type: ignore[arg-type]
+
+
+async def _merged_later(grouped_field_set: GroupedFieldSet, inline: dict[str, Any], others: Any) -> dict[str, Any]:
+    return _merged(grouped_field_set, inline, await others)
+
+
+def _merged(grouped_field_set: GroupedFieldSet, inline: dict[str, Any], others: dict[str, Any]) -> dict[str, Any]:
+    """Both halves in the order the query asked for the fields, as graphql-core answers."""
+    return {
+        key: inline[key] if key in inline else others[key]
+        for key in grouped_field_set
+        if key in inline or key in others
+    }
