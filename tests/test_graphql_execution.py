@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import strawberry
@@ -115,7 +115,7 @@ class Broken:
 
 
 class CountingExtension(SchemaExtension):
-    resolved: list[str] = []
+    resolved: ClassVar[list[str]] = []
 
     def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
         CountingExtension.resolved.append(info.field_name)
