@@ -14,14 +14,17 @@ own path, which then reports the error exactly as it always has. Measured in ben
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from typing import Any
 
 from graphql import (
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
     Undefined,
     is_abstract_type,
     is_leaf_type,
@@ -70,6 +73,16 @@ def _leaf(coerce: Callable[[Any], Any]) -> Completer:
     return complete
 
 
+def _text(coerce: Callable[[Any], Any]) -> Completer:
+    """String and ID: a str is its own output value (what their coercion returns for it)."""
+    general = _leaf(coerce)
+
+    def complete(value: Any) -> Any:
+        return value if type(value) is str else general(value)
+
+    return complete
+
+
 def _list(item: Completer) -> Completer:
     def complete(value: Any) -> Any:
         if not isinstance(value, list | tuple):
@@ -111,7 +124,14 @@ def _basic_resolver(object_type: GraphQLObjectType, details: FieldDetailsList) -
     if field is None or field.args or any(d.node.arguments or d.node.directives for d in details):
         return None
     resolve = field.resolve
-    return resolve if resolve is not None and getattr(resolve, "_is_default", False) else None
+    if resolve is None or not getattr(resolve, "_is_default", False):
+        return None
+    definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if definition is not None and definition.default_resolver is getattr and definition.base_resolver is None:
+        # what Strawberry's basic resolver does, without its two calls in between
+        read = operator.attrgetter(definition.python_name)
+        return lambda source, _info: read(source)
+    return resolve  # type: ignore[no-any-return]
 
 
 class InlineExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -157,7 +177,8 @@ class InlineExecutionContext(StrawberryGraphQLCoreExecutionContext):
             item = self._completer(return_type.of_type, details)
             return _nullable(_list(item)) if item is not None else None
         if is_leaf_type(return_type):
-            return _nullable(_leaf(return_type.coerce_output_value))  # type: ignore[union-attr]
+            coerce = return_type.coerce_output_value  # type: ignore[union-attr]
+            return _nullable(_text(coerce) if return_type in (GraphQLString, GraphQLID) else _leaf(coerce))
         if is_object_type(return_type):
             completer = self._object_completer(return_type, details)  # type: ignore[arg-type]
             return _nullable(completer) if completer is not None else None
