@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     GraphQLID,
+    GraphQLInt,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -34,13 +35,25 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
 
 TYPENAME = "__typename"
 
 Completer = Callable[[Any], Any]
-# How one response key of a selection is answered inline: the basic resolver (None for `__typename`) and the
-# completer of its value.
-Plan = dict[str, tuple[Callable[..., Any] | None, Completer]]
+Reader = Callable[[Any], Any]
+# Values that are their own output, checked in the loop rather than through a completer (most leaves are these).
+GENERAL, TEXT, INT32 = 0, 1, 2
+# How one response key of a selection is answered inline: the attribute reader (None for `__typename`), the
+# completer of its value, and which values pass unchanged.
+Plan = dict[str, tuple[Reader | None, Completer, int]]
+Fields = tuple[tuple[str, Reader | None, Completer, int], ...]
+
+
+class _Selection(NamedTuple):
+    field_set: object  # graphql-core's memoized field set, kept alive so that its id (the cache key) stays unique
+    plan: Plan  # the response keys answered inline
+    fields: Fields  # the same, as the tuples `_answer` loops over
+    whole: bool  # every key of the selection is answered inline
 
 
 class _Irregular(Exception):
@@ -92,32 +105,56 @@ def _list(item: Completer) -> Completer:
     return complete
 
 
-def _object(object_type: GraphQLObjectType, plan: Plan) -> Completer:
+def _value(how: tuple[Reader | None, Completer, int], type_name: str, source: Any) -> Any:
+    """One field of `source`, completed; raises on anything irregular."""
+    read, complete, passes = how
+    value: Any = type_name if read is None else read(source)
+    kind = type(value)
+    if kind is str and passes == TEXT:
+        return value
+    if kind is int and passes == INT32 and -(2**31) <= value < 2**31:  # what Int's coercion checks
+        return value
+    return complete(value)
+
+
+def _answer(fields: Fields, type_name: str, source: Any) -> dict[str, Any]:
+    """Every field answered for `source` (what `_value` does, unrolled: this loop is the hot path)."""
+    answer = {}
+    for key, read, complete, passes in fields:
+        value: Any = type_name if read is None else read(source)
+        kind = type(value)
+        if (kind is str and passes == TEXT) or (kind is int and passes == INT32 and -(2**31) <= value < 2**31):
+            answer[key] = value
+        else:
+            answer[key] = complete(value)
+    return answer
+
+
+def _object(object_type: GraphQLObjectType, fields: Fields) -> Completer:
     is_type_of = object_type.is_type_of
     name = object_type.name
-    fields = tuple(plan.items())
 
     def complete(value: Any) -> Any:
         if is_type_of is not None and not is_type_of(value, None):  # type: ignore[arg-type]
             raise _Irregular
-        return {
-            key: completer(name if resolve is None else resolve(value, None)) for key, (resolve, completer) in fields
-        }
+        return _answer(fields, name, value)
 
     return complete
 
 
-def _by_class(completers: dict[type, Completer]) -> Completer:
+def _by_class(types: dict[type, tuple[str, Fields]]) -> Completer:
+    """An abstract type's value, answered as the object type defined by its Python class."""
+
     def complete(value: Any) -> Any:
-        completer = completers.get(type(value))
-        if completer is None:
+        found = types.get(type(value))
+        if found is None or getattr(value, TYPE_CAST_ATTRIBUTE, None) is not None:  # casts: Strawberry decides
             raise _Irregular
-        return completer(value)
+        return _answer(found[1], found[0], value)
 
     return complete
 
 
-def _basic_resolver(object_type: GraphQLObjectType, details: FieldDetailsList) -> Callable[..., Any] | None:
+def _reader(object_type: GraphQLObjectType, details: FieldDetailsList) -> Reader | None:
     """The attribute reader behind a field, when that is all the field does."""
     node = details[0].node
     field = object_type.fields.get(node.name.value)
@@ -129,9 +166,15 @@ def _basic_resolver(object_type: GraphQLObjectType, details: FieldDetailsList) -
     definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
     if definition is not None and definition.default_resolver is getattr and definition.base_resolver is None:
         # what Strawberry's basic resolver does, without its two calls in between
-        read = operator.attrgetter(definition.python_name)
-        return lambda source, _info: read(source)
-    return resolve  # type: ignore[no-any-return]
+        return operator.attrgetter(definition.python_name)
+    return lambda source: resolve(source, None)
+
+
+def _passes(field_type: GraphQLOutputType) -> int:
+    named = field_type.of_type if isinstance(field_type, GraphQLNonNull) else field_type
+    if named in (GraphQLString, GraphQLID):
+        return TEXT
+    return INT32 if named is GraphQLInt else GENERAL
 
 
 class InlineExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -139,27 +182,30 @@ class InlineExecutionContext(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         # Keyed by the identity of graphql-core's memoized field sets, which live as long as this execution; each
         # entry keeps its key's object alive so the id cannot be reused meanwhile.
-        self._plans: dict[tuple[str, int], tuple[object, Plan]] = {}
+        self._selections: dict[tuple[str, int], _Selection] = {}
         self._completers: dict[tuple[str, int], tuple[object, Completer | None]] = {}
 
-    def _plan(self, object_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> Plan:
-        """The response keys of a selection that can be answered inline."""
+    def _selection(self, object_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> _Selection:
+        """What of a selection can be answered inline."""
         key = (object_type.name, id(grouped_field_set))
-        cached = self._plans.get(key)
+        cached = self._selections.get(key)
         if cached is None:
             plan: Plan = {}
             for response_key, details in grouped_field_set.items():
                 if details[0].node.name.value == TYPENAME:
-                    plan[response_key] = (None, str)
+                    plan[response_key] = (None, str, TEXT)
                     continue
-                resolve = _basic_resolver(object_type, details)
-                if resolve is None:
+                read = _reader(object_type, details)
+                if read is None:
                     continue
-                completer = self._completer(object_type.fields[details[0].node.name.value].type, details)
+                field_type = object_type.fields[details[0].node.name.value].type
+                completer = self._completer(field_type, details)
                 if completer is not None:
-                    plan[response_key] = (resolve, completer)
-            cached = self._plans[key] = (grouped_field_set, plan)
-        return cached[1]
+                    plan[response_key] = (read, completer, _passes(field_type))
+            fields = tuple((response_key, *how) for response_key, how in plan.items())
+            cached = _Selection(grouped_field_set, plan, fields, len(plan) == len(grouped_field_set))
+            self._selections[key] = cached
+        return cached
 
     def _completer(self, return_type: GraphQLOutputType, details: FieldDetailsList) -> Completer | None:
         """A completer for values of `return_type` selected by `details`, or None if any part needs graphql-core."""
@@ -180,27 +226,26 @@ class InlineExecutionContext(StrawberryGraphQLCoreExecutionContext):
             coerce = return_type.coerce_output_value  # type: ignore[union-attr]
             return _nullable(_text(coerce) if return_type in (GraphQLString, GraphQLID) else _leaf(coerce))
         if is_object_type(return_type):
-            completer = self._object_completer(return_type, details)  # type: ignore[arg-type]
-            return _nullable(completer) if completer is not None else None
+            fields = self._fields(return_type, details)  # type: ignore[arg-type]
+            return _nullable(_object(return_type, fields)) if fields is not None else None  # type: ignore[arg-type]
         if is_abstract_type(return_type):
-            by_class: dict[type, Completer] = {}
+            by_class: dict[type, tuple[str, Fields]] = {}
             for possible in self.schema.get_possible_types(return_type):  # type: ignore[arg-type]
                 definition = (possible.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
-                completer = self._object_completer(possible, details)
-                if definition is None or completer is None:
+                fields = self._fields(possible, details)
+                if definition is None or fields is None:
                     return None
-                by_class[definition.origin] = completer
+                by_class[definition.origin] = (possible.name, fields)
             return _nullable(_by_class(by_class))
         return None
 
-    def _object_completer(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> Completer | None:
+    def _fields(self, object_type: GraphQLObjectType, details: FieldDetailsList) -> Fields | None:
+        """The sub-selection of `details` on `object_type`, when all of it can be answered inline."""
         grouped_field_set, new_defer_usages, _ = self.collect_subfields(object_type, details)
         if new_defer_usages:
             return None
-        plan = self._plan(object_type, grouped_field_set)
-        if len(plan) != len(grouped_field_set):
-            return None
-        return _object(object_type, plan)
+        selection = self._selection(object_type, grouped_field_set)
+        return selection.fields if selection.whole else None
 
     def execute_fields(
         self,
@@ -213,21 +258,26 @@ class InlineExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if self.middleware_manager is not None and self.middleware_manager.middlewares:
             # something wraps every resolver (a schema extension's `resolve`): it must see every field
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
-        plan = self._plan(parent_type, grouped_field_set)
+        selection = self._selection(parent_type, grouped_field_set)
+        plan = selection.plan
         if not plan:
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        if selection.whole:
+            try:
+                return _answer(selection.fields, parent_type.name, source_value)
+            except Exception:  # irregular: graphql-core's own path answers it, and reports what is wrong
+                return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
         inline: dict[str, Any] = {}
         rest: GroupedFieldSet = {}
         for response_key, details in grouped_field_set.items():
             how = plan.get(response_key)
-            if how is None:
-                rest[response_key] = details
-                continue
-            resolve, complete = how
-            try:
-                inline[response_key] = complete(parent_type.name if resolve is None else resolve(source_value, None))
-            except Exception:  # irregular: graphql-core's own path below answers it, and reports what is wrong
-                rest[response_key] = details
+            if how is not None:
+                try:
+                    inline[response_key] = _value(how, parent_type.name, source_value)
+                    continue
+                except Exception:  # as above: this field takes graphql-core's path
+                    pass
+            rest[response_key] = details
         if not rest:
             return inline
         others = super().execute_fields(parent_type, source_value, path, rest, position_context)

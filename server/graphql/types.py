@@ -497,8 +497,9 @@ async def lineage_nodes(
 ) -> list[DataProduct | DataSource]:
     """Products or data sources by name only, in the given order; names not `known` in one label question."""
     known = known or {}
-    asked = await info.context.loaders.label.load_many([iri for iri, _ in refs if iri not in known])
-    found = iter(asked)
+    unknown = [iri for iri, _ in refs if iri not in known]
+    # Asked only when needed: even an empty batch costs the request a turn of the event loop.
+    found = iter(await info.context.loaders.label.load_many(unknown) if unknown else ())
     names = [known[iri] if iri in known else next(found) for iri, _ in refs]
     answer: list[DataProduct | DataSource] = []
     for (iri, is_product), name in zip(refs, names, strict=True):
