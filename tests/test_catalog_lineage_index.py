@@ -9,6 +9,7 @@ from bench.generate import build_store
 from server.catalog import lineage, nodes, removal
 from server.catalog.lineage import Direction
 from server.catalog.lineage_index import LineageIndex, for_store
+from server.catalog.products import Page, count_products, page_of_products
 from server.catalog.writes import write_documents
 from server.rdf_io import read_rdf_file
 from server.store import MemoryStore, Store
@@ -33,6 +34,23 @@ def assert_same_walks(store: Store, index: LineageIndex, roots: list[str]) -> No
                 assert by_index == by_sparql, (root, direction, max_depth)
         walked = [n.iri for n in lineage.lineage(store, root, index=index).nodes]
         assert index.names(walked) == {k: v for k, v in nodes.labels(store, walked).items() if v is not None}
+    assert_same_listing(store, index)
+
+
+def all_pages(store: Store, index: LineageIndex | None, first: int) -> list[Page]:
+    pages = [page_of_products(store, first=first, listing=index)]
+    while pages[-1].has_next:
+        pages.append(page_of_products(store, first=first, after=pages[-1].iris[-1], listing=index))
+    return pages
+
+
+def assert_same_listing(store: Store, index: LineageIndex) -> None:
+    """Paged from the index or from SPARQL, the product listing is the same, page by page, count included."""
+    assert index.products_page(1) is not None  # the index does answer
+    for first in (1, 7, 500):
+        assert all_pages(store, index, first) == all_pages(store, None, first)
+    assert count_products(store, listing=index) == count_products(store) == len(products(store))
+    assert [iri for page in all_pages(store, index, 7) for iri in page.iris] == sorted(products(store))
 
 
 def test_walks_over_the_index_equal_the_sparql_walks_on_a_generated_catalog() -> None:

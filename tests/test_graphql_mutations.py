@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +233,30 @@ def test_a_product_document_cannot_replace_a_domain(client: TestClient, seeded_s
     assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT"
     assert CAT + "domain/commercial" in body["errors"][0]["message"]
     assert snapshot(seeded_store) == before
+
+
+LISTING = "query ($after: String) { dataProducts(first: 3, after: $after) { totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }"
+
+
+def listing(client: TestClient) -> tuple[list[str], int]:
+    """Every product id, page by page, and the total count the first page gave."""
+    page = post(client, LISTING)["data"]["dataProducts"]
+    ids, total = [edge["node"]["id"] for edge in page["edges"]], page["totalCount"]
+    while page["pageInfo"]["hasNextPage"]:
+        page = post(client, LISTING, after=page["pageInfo"]["endCursor"])["data"]["dataProducts"]
+        ids += [edge["node"]["id"] for edge in page["edges"]]
+    return ids, total
+
+
+def test_the_product_listing_follows_registration_and_removal(client: TestClient) -> None:
+    deadline = time.monotonic() + 30
+    while client.get("/healthz").json()["lineage_index"] == "building" and time.monotonic() < deadline:
+        time.sleep(0.05)  # then pages come from the derived listing (embedded stores), which writes must keep current
+    before, count = listing(client)
+    assert before == sorted(before) and count == len(before) == 9
+
+    post(client, REGISTER, document=(DATA / "territory-plan.ttl").read_text(), format="TURTLE")
+    assert listing(client) == (sorted([*before, TERRITORY_PLAN]), 10)
+
+    post(client, REMOVE, id=TERRITORY_PLAN)
+    assert listing(client) == (before, 9)

@@ -7,6 +7,7 @@ import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from typing import Protocol
 
 from rdflib import Literal, URIRef
 
@@ -116,8 +117,11 @@ GROUP BY ?domain ?type ?search
 """
 )
 
-FILTER_DOMAIN = "?product dprod:domain ?domain ."
-FILTER_TYPE = "?product dct:type ?type ."
+# The domain and type are written into the text (VALUES) rather than bound as engine substitutions: Oxigraph plans
+# without knowing a substituted value, so it started from every product and took 450 ms for a domain at 100k,
+# against 17 ms when the value is in the text.
+FILTER_DOMAIN = "VALUES ?domain { $domain } ?product dprod:domain ?domain ."
+FILTER_TYPE = "VALUES ?type { $type } ?product dct:type ?type ."
 FILTER_SEARCH = (
     "FILTER EXISTS { { ?product rdfs:label ?text } UNION { ?product dct:description ?text } "
     "FILTER(CONTAINS(LCASE(STR(?text)), LCASE(STR(?search)))) }"
@@ -329,17 +333,22 @@ def decode_cursor(cursor: str) -> str:
     return iri
 
 
+def _iri_text(iri: str) -> str:
+    try:
+        return iri_ref(iri)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+
+
 def _filters(
     domain: str | None, type_: str | None, search: str | None, after: str | None
 ) -> tuple[str, dict[str, URIRef | Literal]]:
     fragments: list[str] = []
     bindings: dict[str, URIRef | Literal] = {}
     if domain is not None:
-        fragments.append(FILTER_DOMAIN)
-        bindings["domain"] = URIRef(domain)
+        fragments.append(FILTER_DOMAIN.replace("$domain", _iri_text(domain)))
     if type_ is not None:
-        fragments.append(FILTER_TYPE)
-        bindings["type"] = URIRef(type_)
+        fragments.append(FILTER_TYPE.replace("$type", _iri_text(type_)))
     if search:
         fragments.append(FILTER_SEARCH)
         bindings["search"] = Literal(search)
@@ -347,6 +356,14 @@ def _filters(
         fragments.append(FILTER_AFTER)
         bindings["after"] = URIRef(after)
     return "\n  ".join(fragments), bindings
+
+
+class ProductListing(Protocol):
+    """A derived list of every product (server/catalog/lineage_index.py): answers unfiltered pages when ready."""
+
+    def products_page(self, first: int, after: str | None = None) -> Page | None: ...
+
+    def product_count(self) -> int | None: ...
 
 
 def page_of_products(
@@ -357,8 +374,13 @@ def page_of_products(
     domain: str | None = None,
     type_: str | None = None,
     search: str | None = None,
+    listing: ProductListing | None = None,
 ) -> Page:
     """Up to `first` product IRIs after the cursor's IRI, with whether more follow."""
+    if listing is not None and domain is None and type_ is None and not search:
+        page = listing.products_page(first, after)
+        if page is not None:
+            return page
     if store.location.startswith(REMOTE_PREFIXES):
         filters, bindings = _filters(domain, type_, search, after)
         query = PAGE.replace("$filters", filters).replace("$order", f"ORDER BY STR(?product) LIMIT {int(first) + 1}")
@@ -376,8 +398,17 @@ def page_of_products(
 
 
 def count_products(
-    store: Store, *, domain: str | None = None, type_: str | None = None, search: str | None = None
+    store: Store,
+    *,
+    domain: str | None = None,
+    type_: str | None = None,
+    search: str | None = None,
+    listing: ProductListing | None = None,
 ) -> int:
+    if listing is not None and domain is None and type_ is None and not search:
+        count = listing.product_count()
+        if count is not None:
+            return count
     filters, bindings = _filters(domain, type_, search, None)
     rows = store.select(COUNT.replace("$filters", filters), bindings).column("count")
     return sum(int(value) for value in rows if value is not None)  # type: ignore[call-overload]

@@ -110,13 +110,15 @@ class Query:
             "type_": type.value if type is not None else None,
             "search": search,
         }
-        page = page_of_products(store, first=size, after=decode_cursor(after) if after else None, **filters)
+        listing = lineage_index.for_store(store)
+        cursor = decode_cursor(after) if after else None
+        page = page_of_products(store, first=size, after=cursor, listing=listing, **filters)
         nodes = await t.products_by_iri(info, page.iris)
         edges = [t.DataProductEdge(node=node, cursor=encode_cursor(str(node.id))) for node in nodes]
         return t.DataProductConnection(
             edges=edges,
             page_info=t.PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None),
-            total_count_value=lambda: count_products(store, **filters),
+            total_count_value=lambda: count_products(store, listing=listing, **filters),
         )
 
     @strawberry.field
