@@ -58,6 +58,11 @@ DOCUMENTS = {
              useCases { title prioritization { score } } untracedDataProducts { id name } }""",
         {"id": HCP_360},
     ),
+    "introspection, as GraphiQL asks it": (
+        """{ __schema { queryType { name } types { __typename name kind
+             fields(includeDeprecated: true) { name args { name defaultValue } type { name kind ofType { name } } } } } }""",
+        {},
+    ),
     "unknown ids and errors beside data": (
         """{ dataProduct(id: "https://valuemesh.example/data-product/none") { id }
              node(id: "https://valuemesh.example/nothing") { id }
