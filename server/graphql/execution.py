@@ -33,6 +33,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
 from graphql.pyutils import Path
+from graphql.version import version_info as graphql_version_info
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
@@ -175,6 +176,11 @@ def _passes(field_type: GraphQLOutputType) -> int:
     if named in (GraphQLString, GraphQLID):
         return TEXT
     return INT32 if named is GraphQLInt else GENERAL
+
+
+def supported() -> bool:
+    """Whether this graphql-core is the one the executor below was written against (its internals change)."""
+    return graphql_version_info.major == 3 and graphql_version_info.minor == 3
 
 
 class InlineExecutionContext(StrawberryGraphQLCoreExecutionContext):

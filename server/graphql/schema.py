@@ -23,8 +23,8 @@ from server.catalog import (
 )
 from server.catalog.products import count_products, decode_cursor, encode_cursor, page_of_products
 from server.errors import BadInput, NotFound, ValidationRefused, ValuemeshError
+from server.graphql import execution
 from server.graphql import types as t
-from server.graphql.execution import InlineExecutionContext
 from server.graphql.inputs import DataProductInput, fields_of
 from server.graphql.limits import extensions
 from server.graphql.validation import validation_report
@@ -285,7 +285,7 @@ def create_schema(settings: Settings | None = None) -> strawberry.Schema:
         mutation=Mutation,
         types=TYPES,
         extensions=extensions(settings or Settings(store="memory:")),
-        execution_context_class=InlineExecutionContext,
+        execution_context_class=execution.InlineExecutionContext if execution.supported() else None,
     )
 
 
