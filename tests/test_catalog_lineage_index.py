@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from rdflib import Literal
+
 from bench.generate import build_store
 from server.catalog import lineage, nodes, removal
 from server.catalog.lineage import Direction
@@ -37,11 +39,16 @@ def assert_same_walks(store: Store, index: LineageIndex, roots: list[str]) -> No
     assert_same_listing(store, index)
 
 
-def all_pages(store: Store, index: LineageIndex | None, first: int) -> list[Page]:
-    pages = [page_of_products(store, first=first, listing=index)]
+def all_pages(store: Store, index: LineageIndex | None, first: int, search: str | None = None) -> list[Page]:
+    pages = [page_of_products(store, first=first, listing=index, search=search)]
     while pages[-1].has_next:
-        pages.append(page_of_products(store, first=first, after=pages[-1].iris[-1], listing=index))
+        after = pages[-1].iris[-1]
+        pages.append(page_of_products(store, first=first, after=after, listing=index, search=search))
     return pages
+
+
+# Words of the seed and of generated catalogs, in other cases, and what matches nothing.
+SEARCHES = ("prices", "HCP", "Data", "engagement", "e", "ÜBER", "no such words anywhere")
 
 
 def assert_same_listing(store: Store, index: LineageIndex) -> None:
@@ -51,6 +58,9 @@ def assert_same_listing(store: Store, index: LineageIndex) -> None:
         assert all_pages(store, index, first) == all_pages(store, None, first)
     assert count_products(store, listing=index) == count_products(store) == len(products(store))
     assert [iri for page in all_pages(store, index, 7) for iri in page.iris] == sorted(products(store))
+    for search in SEARCHES:
+        assert all_pages(store, index, 5, search) == all_pages(store, None, 5, search), search
+        assert count_products(store, listing=index, search=search) == count_products(store, search=search), search
 
 
 def test_walks_over_the_index_equal_the_sparql_walks_on_a_generated_catalog() -> None:
@@ -110,3 +120,18 @@ def test_the_api_builds_its_index_at_start_and_health_says_when_it_is_ready(clie
         time.sleep(0.05)
         state = client.get("/healthz").json()["lineage_index"]
     assert state == "ready"  # built without any lineage question having been asked
+
+
+def test_search_lower_cases_as_sparql_does() -> None:
+    """The index finds by Python's lower(); the SPARQL filter by LCASE: both must lower-case alike."""
+    store = MemoryStore()
+    for text in ("ÜBER", "İstanbul", "ΣΊΣΥΦΟΣ ΟΔΟΣ", "STRASSE Straße", "ǅemal", "KELVIN \u212a"):
+        answer = store.select("SELECT (LCASE(?text) AS ?lower) ?text WHERE {}", {"text": Literal(text)})
+        assert str(answer.column("lower")[0]) == text.lower(), text
+
+
+def test_searches_of_the_seed_find_products(seeded_store: Store) -> None:
+    index = LineageIndex(seeded_store)
+    found = {search: index.product_count(search) for search in SEARCHES}
+    assert 0 < found["Data"] < found["e"] == len(products(seeded_store))
+    assert found["no such words anywhere"] == 0

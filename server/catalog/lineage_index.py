@@ -7,8 +7,10 @@ same walk over dicts takes well under a millisecond (bench/bench_api.py).
 What it holds, all derived from the store: which output ports each product owns, what each product's input ports
 consume, the names (rdfs:label) of products and data sources, and which records type what as a data product, so
 that the unfiltered product listing pages by bisection (at 100k, a page read from SPARQL took 0.45 s: every
-product IRI crosses into Python to be sorted, and Oxigraph's own ORDER BY ... LIMIT took 4.7 s). It is built with plain SPARQL questions, in a
-background thread (about 9 s at 100k products on disk, on the benchmark machine); until it is ready, lineage asks SPARQL, with the same
+product IRI crosses into Python to be sorted, and Oxigraph's own ORDER BY ... LIMIT took 4.7 s), and the products'
+labels and descriptions, so that a `search:` is a scan of strings in memory (150 ms at 100k for a page and its
+count, against 1.7 s each for the SPARQL filter, which lower-cases every literal). It is built with plain SPARQL questions, in a
+background thread (about 12 s at 100k products on disk, on the benchmark machine); until it is ready, lineage asks SPARQL, with the same
 answers. It is kept current by every write made through the store object it watches: a record replaced or dropped
 (`replace_records`) is re-read from the triples being written; any other kind of write (`update`, `bulk_load`)
 makes it stale and it is rebuilt. A generation counter makes a build that raced with a write start over.
@@ -31,7 +33,7 @@ from rdflib import RDF, RDFS
 
 from server.catalog.lineage import Direction, Step
 from server.catalog.products import Page
-from server.namespaces import DPROD, VM, sparql_prefixes
+from server.namespaces import DCT, DPROD, VM, sparql_prefixes
 from server.store.base import Store, Triple
 
 logger = logging.getLogger(__name__)
@@ -66,6 +68,17 @@ SELECT ?node ?name WHERE { ?node a dprod:DataProduct ; rdfs:label ?name }
 """
 )
 
+# What a `search:` filter reads: the products' labels and descriptions, with the record stating each.
+PRODUCT_TEXTS = (
+    sparql_prefixes()
+    + """
+SELECT ?record ?product ?text WHERE {
+  ?product a dprod:DataProduct .
+  GRAPH ?record { { ?product rdfs:label ?text } UNION { ?product dct:description ?text } }
+}
+"""
+)
+
 TYPED_PRODUCTS = (
     sparql_prefixes()
     + """
@@ -83,6 +96,7 @@ SELECT ?node ?name WHERE { ?node a vm:DataSource ; rdfs:label ?name }
 # Stores whose writes may come from elsewhere: never indexed.
 REMOTE_PREFIXES = ("sparql", "http")
 NAMED_TYPES = frozenset({DPROD.DataProduct, VM.DataSource})
+SEARCHED = frozenset({RDFS.label, DCT.description})
 
 
 @dataclass
@@ -94,6 +108,10 @@ class _Edges:
     names: dict[str, str] = field(default_factory=dict)  # product or data source -> rdfs:label
     typed: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # record -> products it types
     products: dict[str, int] = field(default_factory=dict)  # product -> how many records type it
+    texts: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # record -> product -> labels, descriptions
+
+    def add_text(self, record: str, product: str, text: str) -> None:
+        self.texts.setdefault(record, {}).setdefault(product, []).append(text)
 
     def add_product(self, record: str, product: str) -> None:
         if product not in self.typed[record]:
@@ -114,6 +132,7 @@ class _Edges:
         for fed in self.consumes.pop(record, set()):
             self.fed[fed].discard(record)
         self.names.pop(record, None)
+        self.texts.pop(record, None)
         for product in self.typed.pop(record, set()):
             self.products[product] -= 1
             if not self.products[product]:
@@ -134,6 +153,8 @@ class LineageIndex:
         self._replacing = False
         self._building: threading.Thread | None = None
         self._listing: list[str] | None = None  # the products in code-point order, sorted when first asked
+        self._searchable: dict[str, list[str]] | None = None  # product -> its texts in lower case, when first asked
+        self._found: tuple[str, list[str]] | None = None  # the last search and its products (a page, then its count)
         self.rebuilds = 0
         self._watch(store)
 
@@ -175,15 +196,18 @@ class LineageIndex:
 
     def _apply(self, records: Mapping[str, list[Triple]], dropped: list[str]) -> None:
         """Re-read the written records: a product's ports and what its input ports consume; names."""
-        self._listing = None
+        self._forget_derived()
         for iri in (*records, *dropped):
             self._edges.forget(iri)
         for iri, triples in records.items():
             inputs: dict[str, str] = {}
             consumed: list[tuple[str, str]] = []
             labels: dict[str, str] = {}
+            texts: list[tuple[str, str]] = []
             named = False
             for s, p, o in triples:
+                if p in SEARCHED:
+                    texts.append((str(s), str(o)))
                 if p == DPROD.outputPort:
                     self._edges.add(str(s), port=str(o))
                 elif p == DPROD.inputPort:
@@ -201,6 +225,9 @@ class LineageIndex:
                     self._edges.add(inputs[port], fed=fed)
             if named and iri in labels:
                 self._edges.names[iri] = labels[iri]
+            for subject, text in texts:
+                if subject in self._edges.products:  # typed here or elsewhere (then SPARQL's union counts it too)
+                    self._edges.add_text(iri, subject, text)
 
     def _build(self) -> None:
         """Read everything afresh (outside the lock: it takes seconds); keep it only if no write came between."""
@@ -219,10 +246,12 @@ class LineageIndex:
                 edges.names.setdefault(str(row[0]), str(row[1]))
         for row in self.store.select(TYPED_PRODUCTS).rows:
             edges.add_product(str(row[0]), str(row[1]))
+        for row in self.store.select(PRODUCT_TEXTS).rows:
+            edges.add_text(str(row[0]), str(row[1]), str(row[2]))
         with self._lock:
             if generation == self._generation:
                 self._edges = edges
-                self._listing = None
+                self._forget_derived()
                 self._stale = False
                 self.rebuilds += 1
 
@@ -272,20 +301,42 @@ class LineageIndex:
         names = self._edges.names
         return {iri: names[iri] for iri in iris if iri in names}
 
-    def products_page(self, first: int, after: str | None = None) -> Page | None:
-        """Up to `first` products after `after` in code-point order (page_of_products' order), or None until ready."""
-        if not self.ready():
-            return None
+    def _forget_derived(self) -> None:
+        self._listing = None
+        self._searchable = None
+        self._found = None
+
+    def _products(self, search: str | None) -> list[str]:
+        """The products in code-point order; with `search`, those a label or description of contains it, any case."""
         with self._lock:
             if self._listing is None:
                 self._listing = sorted(self._edges.products)
-            listing = self._listing
+            if not search:
+                return self._listing
+            if self._found is not None and self._found[0] == search:
+                return self._found[1]
+            if self._searchable is None:
+                searchable: dict[str, list[str]] = {}
+                for by_product in self._edges.texts.values():
+                    for product, texts in by_product.items():
+                        searchable.setdefault(product, []).extend(text.lower() for text in texts)
+                self._searchable = searchable
+            needle = search.lower()  # SPARQL's LCASE and Python's lower() are both Unicode's full lower-casing
+            found = [p for p in self._listing if any(needle in text for text in self._searchable.get(p, ()))]
+            self._found = (search, found)
+            return found
+
+    def products_page(self, first: int, after: str | None = None, search: str | None = None) -> Page | None:
+        """Up to `first` products after `after` in code-point order (page_of_products' order), or None until ready."""
+        if not self.ready():
+            return None
+        listing = self._products(search)
         start = bisect.bisect_right(listing, after) if after is not None else 0
         return Page(listing[start : start + first], start + first < len(listing))
 
-    def product_count(self) -> int | None:
-        """How many products the catalog holds, or None until ready."""
-        return len(self._edges.products) if self.ready() else None
+    def product_count(self, search: str | None = None) -> int | None:
+        """How many products the catalog holds (that match `search`), or None until ready."""
+        return len(self._products(search)) if self.ready() else None
 
     def _upstream(self, edges: _Edges) -> Step:
         def step(frontier: list[str]) -> list[tuple[str, str, bool]]:

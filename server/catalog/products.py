@@ -361,9 +361,9 @@ def _filters(
 class ProductListing(Protocol):
     """A derived list of every product (server/catalog/lineage_index.py): answers unfiltered pages when ready."""
 
-    def products_page(self, first: int, after: str | None = None) -> Page | None: ...
+    def products_page(self, first: int, after: str | None = None, search: str | None = None) -> Page | None: ...
 
-    def product_count(self) -> int | None: ...
+    def product_count(self, search: str | None = None) -> int | None: ...
 
 
 def page_of_products(
@@ -377,8 +377,8 @@ def page_of_products(
     listing: ProductListing | None = None,
 ) -> Page:
     """Up to `first` product IRIs after the cursor's IRI, with whether more follow."""
-    if listing is not None and domain is None and type_ is None and not search:
-        page = listing.products_page(first, after)
+    if listing is not None and domain is None and type_ is None:
+        page = listing.products_page(first, after, search or None)
         if page is not None:
             return page
     if store.location.startswith(REMOTE_PREFIXES):
@@ -405,8 +405,8 @@ def count_products(
     search: str | None = None,
     listing: ProductListing | None = None,
 ) -> int:
-    if listing is not None and domain is None and type_ is None and not search:
-        count = listing.product_count()
+    if listing is not None and domain is None and type_ is None:
+        count = listing.product_count(search or None)
         if count is not None:
             return count
     filters, bindings = _filters(domain, type_, search, None)
