@@ -11,6 +11,7 @@ from bench.generate import build_store
 from server.catalog import lineage, nodes, removal
 from server.catalog.lineage import Direction
 from server.catalog.lineage_index import LineageIndex, for_store
+from server.catalog.overlaps import direct_sources, overlaps, overlaps_with
 from server.catalog.products import Page, count_products, page_of_products
 from server.catalog.writes import write_documents
 from server.rdf_io import read_rdf_file
@@ -37,6 +38,18 @@ def assert_same_walks(store: Store, index: LineageIndex, roots: list[str]) -> No
         walked = [n.iri for n in lineage.lineage(store, root, index=index).nodes]
         assert index.names(walked) == {k: v for k, v in nodes.labels(store, walked).items() if v is not None}
     assert_same_listing(store, index)
+    assert_same_overlaps(store, index, roots)
+
+
+def assert_same_overlaps(store: Store, index: LineageIndex, some: list[str]) -> None:
+    """What feeds each product, and so every overlap, is the same read from the index or from SPARQL."""
+    assert index.direct_sources() is not None  # the index does answer
+    assert overlaps(store, None, 1, index).pairs  # and there is something to compare
+    for ids in (None, some, some[:2]):
+        assert sorted(set(direct_sources(store, ids, index))) == sorted(direct_sources(store, ids)), ids
+        assert overlaps(store, ids, 1, index) == overlaps(store, ids, 1), ids
+    for product in some[:5]:
+        assert overlaps_with(store, product, 1, index) == overlaps_with(store, product, 1)
 
 
 def all_pages(store: Store, index: LineageIndex | None, first: int, search: str | None = None) -> list[Page]:

@@ -8,9 +8,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from server.catalog.writes import write_documents
+from server.rdf_io import read_rdf_file
+from server.settings import Settings
+from server.store import Store
+from server.web.app import create_app
+
 # The same questions on every store backend: memory, and each remote SPARQL server CI runs.
 pytestmark = pytest.mark.all_backends
 
+DATA = Path(__file__).parent / "data"
 CAT = "https://valuemesh.example/"
 HCP_360 = CAT + "data-product/hcp-360"
 DIGITAL_ENGAGEMENT = CAT + "data-product/digital-engagement"
@@ -248,3 +255,20 @@ def test_products_report_their_checklist_completeness(client: TestClient) -> Non
     document = "{ dataProducts { edges { node { id completeness } } } }"
     edges = graphql(client, document)["dataProducts"]["edges"]
     assert {edge["node"]["completeness"] for edge in edges} == {1.0}  # every seed product meets the checklist
+
+
+def test_the_first_overlaps_only_and_a_refusal_past_the_page_size(seeded_store: Store) -> None:
+    write_documents(seeded_store, [read_rdf_file(DATA / "territory-plan.ttl")])  # three overlapping pairs now
+    document = "query ($first: Int) { overlaps(first: $first) { left { id } right { id } } }"
+    with TestClient(create_app(Settings(store="memory:", seed=False, max_page_size=2), store=seeded_store)) as small:
+        everything = small.post("/graphql", json={"query": document}).json()
+        assert everything["data"] is None
+        error = everything["errors"][0]
+        assert error["extensions"]["code"] == "BAD_INPUT"
+        assert "3 pairs overlap, more than the maximum page size (2)" in error["message"]
+
+        top = graphql(small, document, first=1)["overlaps"]
+        assert [{top[0]["left"]["id"], top[0]["right"]["id"]}] == [{DIGITAL_ENGAGEMENT, NEXT_BEST_ACTION}]
+        assert len(graphql(small, document, first=2)["overlaps"]) == 2
+        too_many = small.post("/graphql", json={"query": document, "variables": {"first": 3}}).json()
+        assert too_many["errors"][0]["extensions"]["code"] == "BAD_INPUT"

@@ -338,6 +338,23 @@ class LineageIndex:
         """How many products the catalog holds (that match `search`), or None until ready."""
         return len(self._products(search)) if self.ready() else None
 
+    def direct_sources(self, products: list[str] | None = None) -> list[tuple[str, str, bool]] | None:
+        """(product, direct source, source is a product) for `products`, or for every typed product; None until ready.
+
+        The rows overlaps.DIRECT_SOURCES and ALL_DIRECT_SOURCES answer: what each input port consumes, an output port
+        standing for the product that owns it.
+        """
+        if not self.ready():
+            return None
+        rows = []
+        with self._lock:
+            edges = self._edges
+            for product in edges.products if products is None else products:
+                for fed in edges.consumes.get(product, ()):
+                    owner = edges.owner.get(fed)
+                    rows.append((product, owner or fed, owner is not None))
+        return rows
+
     def _upstream(self, edges: _Edges) -> Step:
         def step(frontier: list[str]) -> list[tuple[str, str, bool]]:
             found: dict[tuple[str, str], bool] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Protocol
 
 from server.catalog.nodes import unique, with_values
 from server.namespaces import sparql_prefixes
@@ -73,19 +74,39 @@ class OverlapAnswer:
     source_is_product: dict[str, bool]
 
 
-def overlaps(store: Store, ids: list[str] | None = None, min_shared: int = 1) -> OverlapAnswer:
+class SourceIndex(Protocol):
+    """A derived copy of what feeds each product (server/catalog/lineage_index.py), used when it is ready."""
+
+    def direct_sources(self, products: list[str] | None = None) -> list[tuple[str, str, bool]] | None: ...
+
+
+def direct_sources(
+    store: Store, ids: list[str] | None, index: SourceIndex | None = None
+) -> list[tuple[str, str, bool]]:
+    """(product, direct source, source is a product) for `ids`, or for every product of the catalog."""
+    rows = index.direct_sources(ids) if index is not None else None
+    if rows is not None:
+        return rows
+    query = ALL_DIRECT_SOURCES if ids is None else with_values(DIRECT_SOURCES, ids)
+    return [
+        (str(row["product"]), str(row["source"]), bool(row["isProduct"].toPython()))  # type: ignore[union-attr]
+        for row in store.select(query)
+    ]
+
+
+def overlaps(
+    store: Store, ids: list[str] | None = None, min_shared: int = 1, index: SourceIndex | None = None
+) -> OverlapAnswer:
     """Pairs among `ids` (or all products) sharing at least `min_shared` direct sources, most shared first."""
     if ids is not None and len(unique(ids)) < 2:
         return OverlapAnswer([], {})
-    query = ALL_DIRECT_SOURCES if ids is None else with_values(DIRECT_SOURCES, unique(ids))
     sources_of: dict[str, set[str]] = defaultdict(set)
     fed: dict[str, set[str]] = defaultdict(set)
     kinds: dict[str, bool] = {}
-    for row in store.select(query):
-        product, source = str(row["product"]), str(row["source"])
+    for product, source, is_product in direct_sources(store, None if ids is None else unique(ids), index):
         sources_of[product].add(source)
         fed[source].add(product)
-        kinds[source] = bool(row["isProduct"].toPython())  # type: ignore[union-attr]
+        kinds[source] = is_product
     shared: dict[tuple[str, str], list[str]] = defaultdict(list)
     for source, products in fed.items():
         ordered = sorted(products)
@@ -102,12 +123,12 @@ def overlaps(store: Store, ids: list[str] | None = None, min_shared: int = 1) ->
     return OverlapAnswer(pairs, kinds)
 
 
-def overlaps_with(store: Store, product: str, min_shared: int = 1) -> OverlapAnswer:
+def overlaps_with(store: Store, product: str, min_shared: int = 1, index: SourceIndex | None = None) -> OverlapAnswer:
     """Pairs of `product` with any product of the catalog it shares direct sources with, most shared first."""
     others = [str(iri) for iri in store.select(with_values(NEIGHBOURS, [product])).column("other")]
     others = [other for other in others if other != product]
     if not others:
         return OverlapAnswer([], {})
-    answer = overlaps(store, [product, *others], min_shared)
+    answer = overlaps(store, [product, *others], min_shared, index)
     pairs = [pair for pair in answer.pairs if product in (pair.left, pair.right)]
     return OverlapAnswer(pairs, answer.source_is_product)

@@ -169,21 +169,37 @@ class Query:
             strawberry.ID | None,
             strawberry.argument(description="Only pairs with this product on one side, the other from anywhere."),
         ] = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description="The first pairs only (at most the maximum page size). Without it, an answer of more "
+                "pairs than the maximum page size is refused with BAD_INPUT rather than cut."
+            ),
+        ] = None,
     ) -> list[t.Overlap]:
         store = info.context.store
+        limit = info.context.settings.max_page_size
+        if first is not None and not 0 <= first <= limit:
+            raise BadInput(f"first must be between 0 and {limit} (the maximum page size); got {first}")
+        index = lineage_index.for_store(store)
         if involving is not None:
             if ids is not None:
                 raise BadInput("give either ids or involving, not both")
             lineage.require_product(store, iri(involving))
-            answer = overlaps.overlaps_with(store, iri(involving), min_shared or 1)
+            answer = overlaps.overlaps_with(store, iri(involving), min_shared or 1, index)
         else:
-            answer = overlaps.overlaps(store, iris(ids), min_shared or 1)
+            answer = overlaps.overlaps(store, iris(ids), min_shared or 1, index)
+        if first is None and len(answer.pairs) > limit:
+            raise BadInput(
+                f"{len(answer.pairs)} pairs overlap, more than the maximum page size ({limit}): ask for the most "
+                "shared with `first`, raise `minShared`, or narrow with `ids` or `involving`"
+            )
+        chosen = answer.pairs if first is None else answer.pairs[:first]
         products = {
-            str(p.id): p
-            for p in await t.products_by_iri(info, sorted({i for o in answer.pairs for i in (o.left, o.right)}))
+            str(p.id): p for p in await t.products_by_iri(info, sorted({i for o in chosen for i in (o.left, o.right)}))
         }
         result = []
-        for pair in answer.pairs:
+        for pair in chosen:
             shared = await t.lineage_nodes(info, [(iri, answer.source_is_product[iri]) for iri in pair.shared])
             if pair.left in products and pair.right in products:
                 result.append(
