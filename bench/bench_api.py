@@ -275,7 +275,7 @@ NO_ANSWER: dict[str, Callable[[Any], int]] = {ROUND_TRIP: lambda _answer: 0, FLO
 
 
 def back_to_back(
-    question: str, n: int, inputs: list[str], repeat: int, calls: dict[str, Callable[[str], object]]
+    question: str, n: int, inputs: list[str], repeat: int, calls: dict[str, Callable[[Any], object]]
 ) -> list[Row]:
     """The same requests again, each engine's in one run with no pause between them (a busy server).
 
@@ -352,6 +352,21 @@ def _with_speedups(rows: list[Row], timings: Any) -> list[Row]:
     return rows
 
 
+def _question_rows(
+    question: str,
+    n: int,
+    engines: dict[str, Callable[[Any], object]],
+    busy: dict[str, Callable[[Any], object]],
+    inputs: list[str],
+    repeat: int,
+) -> list[Row]:
+    """Every engine interleaved on each input, then the HTTP ones (`busy`) again back to back."""
+    timings = side_by_side(engines, inputs, repeat, budget_s={RDFLIB: RDFLIB_BUDGET_S}, answer_size=NO_ANSWER)
+    return _with_speedups(rows_from(timings, question, n, FLOOR), timings) + back_to_back(
+        question, n, inputs, repeat, busy
+    )
+
+
 def bench_size(n: int, repeat: int, workdir: Path, rdflib_max: int) -> list[Row]:
     rng = random.Random(SEED)
     plan = plan_catalog(n, SEED)
@@ -403,22 +418,9 @@ def bench_size(n: int, repeat: int, workdir: Path, rdflib_max: int) -> list[Row]
             if dataset is not None:
                 engines[RDFLIB] = lambda p: lineage.lineage(dataset, p).nodes  # type: ignore[arg-type]
             log(f"bench_api: lineage at {n:,}")
-            timings = side_by_side(
-                engines, lineage_inputs, repeat, budget_s={RDFLIB: RDFLIB_BUDGET_S}, answer_size=NO_ANSWER
-            )
             question = f"API: upstream lineage from a depth-{plan.max_depth} product"
-            rows += _with_speedups(rows_from(timings, question, n, FLOOR), timings)
-            rows += back_to_back(
-                question,
-                n,
-                lineage_inputs,
-                repeat,
-                {
-                    GRAPHQL: lambda p: graphql_call(client, LINEAGE_QUERY, id=p),
-                    BARE: lambda p: bare_call(client, "/bare/lineage", id=p),
-                    ROUND_TRIP: lambda _p: round_trip(client),
-                },
-            )
+            busy = {name: engines[name] for name in (GRAPHQL, BARE, ROUND_TRIP)}
+            rows += _question_rows(question, n, engines, busy, lineage_inputs, repeat)
 
             traced = [p.iri for p in plan.products if plan.use_cases_of[p.iri]]
             trace_inputs = rng.sample(traced, min(INPUTS, len(traced)))
@@ -431,21 +433,9 @@ def bench_size(n: int, repeat: int, workdir: Path, rdflib_max: int) -> list[Row]
             if dataset is not None:
                 engines[RDFLIB] = lambda p: goal_trace.goal_trace(dataset, p).goals  # type: ignore[arg-type]
             log(f"bench_api: goal trace at {n:,}")
-            timings = side_by_side(
-                engines, trace_inputs, repeat, budget_s={RDFLIB: RDFLIB_BUDGET_S}, answer_size=NO_ANSWER
-            )
             question = "API: goal trace (use cases and goals up to the vision)"
-            rows += _with_speedups(rows_from(timings, question, n, FLOOR), timings)
-            rows += back_to_back(
-                question,
-                n,
-                trace_inputs,
-                repeat,
-                {
-                    GRAPHQL: lambda p: graphql_call(client, TRACE_QUERY, id=p),
-                    ROUND_TRIP: lambda _p: round_trip(client),
-                },
-            )
+            busy = {name: engines[name] for name in (GRAPHQL, ROUND_TRIP)}
+            rows += _question_rows(question, n, engines, busy, trace_inputs, repeat)
 
             group = _overlap_group(plan, rng)
             engines = {
