@@ -21,7 +21,6 @@ tests/test_catalog_lineage_index.py checks that walks over the index equal the S
 
 from __future__ import annotations
 
-import bisect
 import logging
 import threading
 from collections import defaultdict
@@ -32,7 +31,6 @@ from typing import Any
 from rdflib import RDF, RDFS
 
 from server.catalog.lineage import Direction, Step
-from server.catalog.products import Page
 from server.namespaces import DCT, DPROD, VM, sparql_prefixes
 from server.store.base import Store, Triple
 
@@ -306,8 +304,11 @@ class LineageIndex:
         self._searchable = None
         self._found = None
 
-    def _products(self, search: str | None) -> list[str]:
-        """The products in code-point order; with `search`, those a label or description of contains it, any case."""
+    def products(self, search: str | None = None) -> list[str] | None:
+        """The products in code-point order (page_of_products' order); with `search`, those a label or description of
+        contains it, in any case; None until ready."""
+        if not self.ready():
+            return None
         with self._lock:
             if self._listing is None:
                 self._listing = sorted(self._edges.products)
@@ -325,18 +326,6 @@ class LineageIndex:
             found = [p for p in self._listing if any(needle in text for text in self._searchable.get(p, ()))]
             self._found = (search, found)
             return found
-
-    def products_page(self, first: int, after: str | None = None, search: str | None = None) -> Page | None:
-        """Up to `first` products after `after` in code-point order (page_of_products' order), or None until ready."""
-        if not self.ready():
-            return None
-        listing = self._products(search)
-        start = bisect.bisect_right(listing, after) if after is not None else 0
-        return Page(listing[start : start + first], start + first < len(listing))
-
-    def product_count(self, search: str | None = None) -> int | None:
-        """How many products the catalog holds (that match `search`), or None until ready."""
-        return len(self._products(search)) if self.ready() else None
 
     def direct_sources(self, products: list[str] | None = None) -> list[tuple[str, str, bool]] | None:
         """(product, direct source, source is a product) for `products`, or for every typed product; None until ready.

@@ -359,11 +359,21 @@ def _filters(
 
 
 class ProductListing(Protocol):
-    """A derived list of every product (server/catalog/lineage_index.py): answers unfiltered pages when ready."""
+    """A derived list of every product (server/catalog/lineage_index.py), used when it is ready."""
 
-    def products_page(self, first: int, after: str | None = None, search: str | None = None) -> Page | None: ...
+    def products(self, search: str | None = None) -> list[str] | None:
+        """The products (matching `search`) in code-point order, or None when it cannot answer now."""
+        ...
 
-    def product_count(self, search: str | None = None) -> int | None: ...
+
+def _listed(
+    listing: ProductListing | None, domain: str | None, type_: str | None, search: str | None
+) -> list[str] | None:
+    """The matching products from the listing, when it can answer: not for a domain or type, which the store narrows
+    best (with one, the store answers a search too in 44 ms at 100k, against 1.7 s over every product)."""
+    if listing is None or domain is not None or type_ is not None:
+        return None
+    return listing.products(search or None)
 
 
 def page_of_products(
@@ -377,22 +387,16 @@ def page_of_products(
     listing: ProductListing | None = None,
 ) -> Page:
     """Up to `first` product IRIs after the cursor's IRI, with whether more follow."""
-    if listing is not None and domain is None and type_ is None:
-        page = listing.products_page(first, after, search or None)
-        if page is not None:
-            return page
-    if store.location.startswith(REMOTE_PREFIXES):
+    matching = _listed(listing, domain, type_, search)
+    if matching is None and store.location.startswith(REMOTE_PREFIXES):
         filters, bindings = _filters(domain, type_, search, after)
         query = PAGE.replace("$filters", filters).replace("$order", f"ORDER BY STR(?product) LIMIT {int(first) + 1}")
         iris = [str(v) for v in store.select(query, bindings).column("product")]
         return Page(iris[:first], len(iris) > first)
-    filters, bindings = _filters(domain, type_, search, None)
-    matching = sorted(
-        {
-            str(v)
-            for v in store.select(PAGE.replace("$filters", filters).replace("$order", ""), bindings).column("product")
-        }
-    )
+    if matching is None:
+        filters, bindings = _filters(domain, type_, search, None)
+        query = PAGE.replace("$filters", filters).replace("$order", "")
+        matching = sorted({str(v) for v in store.select(query, bindings).column("product")})
     start = bisect.bisect_right(matching, after) if after is not None else 0
     return Page(matching[start : start + first], start + first < len(matching))
 
@@ -405,10 +409,9 @@ def count_products(
     search: str | None = None,
     listing: ProductListing | None = None,
 ) -> int:
-    if listing is not None and domain is None and type_ is None:
-        count = listing.product_count(search or None)
-        if count is not None:
-            return count
+    matching = _listed(listing, domain, type_, search)
+    if matching is not None:
+        return len(matching)
     filters, bindings = _filters(domain, type_, search, None)
     rows = store.select(COUNT.replace("$filters", filters), bindings).column("count")
     return sum(int(value) for value in rows if value is not None)  # type: ignore[call-overload]
