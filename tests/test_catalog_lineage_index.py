@@ -80,7 +80,7 @@ def assert_same_listing(store: Store, index: LineageIndex) -> None:
     for search in SEARCHES:
         assert all_pages(store, index, 5, search) == all_pages(store, None, 5, search), search
         assert count_products(store, listing=index, search=search) == count_products(store, search=search), search
-    # the listing narrowed by the store's domain and type answers
+    # with a domain or a type the store answers, listing given or not, and pages the same way
     a_domain = str(store.select(DOMAIN_OF_SOME_PRODUCT).column("domain")[0])
     for filters in ({"domain": a_domain}, {"type_": str(VM.ConsumerOriented)}, {"domain": a_domain, "search": "e"}):
         by_index = [iri for page in all_pages(store, index, 3, **filters) for iri in page.iris]
