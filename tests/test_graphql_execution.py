@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import pytest
 import strawberry
@@ -169,3 +169,28 @@ def test_a_lineage_answer_is_completed_inline_but_for_the_fields_with_resolvers(
     assert len(answer["data"]["lineage"]["nodes"]) > 5
     # lineage and root have resolvers; every node, its depth and the edges are basic fields
     assert sorted(executed) == ["LineageGraph", "Query"]
+
+
+T = TypeVar("T")
+
+
+@strawberry.type
+class Box(Generic[T]):
+    item: T
+
+
+@strawberry.type
+class Generics:
+    @strawberry.field
+    def boxes(self) -> list[Annotated[Box[int] | Box[str], strawberry.union("Either")]]:
+        return [Box[int](item=1), Box[str](item="a")]
+
+
+def test_a_union_of_generic_specialisations_resolves_as_strawberry_does() -> None:
+    document = "{ boxes { __typename ... on IntBox { item } ... on StrBox { s: item } } }"
+    served = _run(strawberry.Schema(query=Generics, execution_context_class=InlineExecutionContext), document)
+    assert served == _run(strawberry.Schema(query=Generics), document)
+    assert json.loads(served)["data"]["boxes"] == [
+        {"__typename": "IntBox", "item": 1},
+        {"__typename": "StrBox", "s": "a"},
+    ]

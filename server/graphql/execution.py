@@ -239,8 +239,8 @@ class InlineExecutionContext(StrawberryGraphQLCoreExecutionContext):
             for possible in self.schema.get_possible_types(return_type):  # type: ignore[arg-type]
                 definition = (possible.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
                 fields = self._fields(possible, details)
-                if definition is None or fields is None:
-                    return None
+                if definition is None or fields is None or definition.origin in by_class:
+                    return None  # a class standing for two types (as generics may) is Strawberry's to resolve
                 by_class[definition.origin] = (possible.name, fields)
             return _nullable(_by_class(by_class))
         return None
