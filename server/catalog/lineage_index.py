@@ -5,18 +5,19 @@ about 11-58 ms for a 12-level lineage on the benchmark machine, and naming ~130 
 same walk over dicts takes well under a millisecond (bench/bench_api.py).
 
 What it holds, all derived from the store: which output ports each product owns, what each product's input ports
-consume, the names (rdfs:label) of products and data sources, and which records type what as a data product, so
-that the unfiltered product listing pages by bisection (at 100k, a page read from SPARQL took 0.45 s: every
-product IRI crosses into Python to be sorted, and Oxigraph's own ORDER BY ... LIMIT took 4.7 s), and the products'
-labels and descriptions, so that a `search:` is a scan of strings in memory (150 ms at 100k for a page and its
-count, against 1.7 s each for the SPARQL filter, which lower-cases every literal). It is built with plain SPARQL questions, in a
-background thread (about 12 s at 100k products on disk, on the benchmark machine); until it is ready, lineage asks SPARQL, with the same
-answers. It is kept current by every write made through the store object it watches: a record replaced or dropped
-(`replace_records`) is re-read from the triples being written; any other kind of write (`update`, `bulk_load`)
-makes it stale and it is rebuilt. A generation counter makes a build that raced with a write start over.
-Only a store this process writes alone may be indexed (embedded Oxigraph holds a lock on its directory); a remote
-SPARQL store can be written by other processes, so `for_store` gives no index for it and lineage asks SPARQL.
-tests/test_catalog_lineage_index.py checks that walks over the index equal the SPARQL walks, before and after writes.
+consume, the names (rdfs:label) of products and data sources, which records type what as a data product, and the
+products' labels and descriptions. So the unfiltered product listing pages by bisection (at 100k, a page read
+from SPARQL took 0.45 s: every product IRI crosses into Python to be sorted, and Oxigraph's own ORDER BY ... LIMIT
+took 4.7 s), and a `search:` is a scan of strings in memory (150 ms at 100k for a page and its count, against
+1.7 s each for the SPARQL filter, which lower-cases every literal). It is built with plain SPARQL questions, in a
+background thread (about 12 s at 100k products on disk, on the benchmark machine); until it is ready, lineage
+asks SPARQL, with the same answers. It is kept current by every write made through the store object it watches:
+a record replaced or dropped (`replace_records`) is re-read from the triples being written; any other kind of
+write (`update`, `bulk_load`) makes it stale and it is rebuilt. A generation counter makes a build that raced with
+a write start over. Only a store this process writes alone may be indexed (embedded Oxigraph holds a lock on its
+directory); a remote SPARQL store can be written by other processes, so `for_store` gives no index for it and
+lineage asks SPARQL. tests/test_catalog_lineage_index.py checks that walks, pages, searches and overlaps over the
+index equal the SPARQL answers, before and after writes.
 """
 
 from __future__ import annotations
@@ -193,7 +194,8 @@ class LineageIndex:
             setattr(store, name, marking)
 
     def _apply(self, records: Mapping[str, list[Triple]], dropped: list[str]) -> None:
-        """Re-read the written records: a product's ports and what its input ports consume; names."""
+        """Re-read the written records: a product's ports, what its input ports consume, what they type as a product;
+        names and the texts search reads."""
         self._forget_derived()
         for iri in (*records, *dropped):
             self._edges.forget(iri)
