@@ -182,3 +182,19 @@ def test_an_id_that_is_no_absolute_iri_is_bad_input_saying_what_an_id_is(client:
         body = post(client, question)
         assert error_codes(body) == ["BAD_INPUT"], question
         assert "is not an absolute IRI" in body["errors"][0]["message"]
+
+
+OVERLAPS = "query ($first: Int) { overlaps(first: $first) { left { name } right { name } shared { __typename } } }"
+
+
+def overlap_queries_for(store: Store, first: int) -> int:
+    with TestClient(create_app(Settings(store="memory:", seed=False), store=store)) as client:
+        before = store.queries_run
+        body = post(client, OVERLAPS, first=first)
+        assert "errors" not in body, body
+        assert len(body["data"]["overlaps"]) == first
+        return store.queries_run - before
+
+
+def test_listing_overlaps_costs_the_same_number_of_queries_for_5_and_50_pairs(generated_store: Store) -> None:
+    assert overlap_queries_for(generated_store, 50) == overlap_queries_for(generated_store, 5) <= 3

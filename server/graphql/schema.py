@@ -198,14 +198,21 @@ class Query:
         products = {
             str(p.id): p for p in await t.products_by_iri(info, sorted({i for o in chosen for i in (o.left, o.right)}))
         }
-        result = []
-        for pair in chosen:
-            shared = await t.lineage_nodes(info, [(iri, answer.source_is_product[iri]) for iri in pair.shared])
-            if pair.left in products and pair.right in products:
-                result.append(
-                    t.Overlap(left=products[pair.left], right=products[pair.right], shared=shared, jaccard=pair.jaccard)
-                )
-        return result
+        # Every shared node named at once (the index knows most names), not one label question per pair.
+        sources = sorted({source for pair in chosen for source in pair.shared})
+        known = index.names(sources) if index is not None else {}
+        named = await t.lineage_nodes(info, [(source, answer.source_is_product[source]) for source in sources], known)
+        node_of = dict(zip(sources, named, strict=True))
+        return [
+            t.Overlap(
+                left=products[pair.left],
+                right=products[pair.right],
+                shared=[node_of[source] for source in pair.shared],
+                jaccard=pair.jaccard,
+            )
+            for pair in chosen
+            if pair.left in products and pair.right in products
+        ]
 
     @strawberry.field
     async def goal_trace(self, info: t.Info, id: strawberry.ID) -> t.GoalTrace:
