@@ -106,20 +106,9 @@ def _list(item: Completer) -> Completer:
     return complete
 
 
-def _value(how: tuple[Reader | None, Completer, int], type_name: str, source: Any) -> Any:
-    """One field of `source`, completed; raises on anything irregular."""
-    read, complete, passes = how
-    value: Any = type_name if read is None else read(source)
-    kind = type(value)
-    if kind is str and passes == TEXT:
-        return value
-    if kind is int and passes == INT32 and -(2**31) <= value < 2**31:  # what Int's coercion checks
-        return value
-    return complete(value)
-
-
 def _answer(fields: Fields, type_name: str, source: Any) -> dict[str, Any]:
-    """Every field answered for `source` (what `_value` does, unrolled: this loop is the hot path)."""
+    """Every field answered for `source`; raises on anything irregular. Strings and Ints that are their own output
+    are passed here, without a call: this loop is the hot path."""
     answer = {}
     for key, read, complete, passes in fields:
         value: Any = type_name if read is None else read(source)
@@ -279,7 +268,9 @@ class InlineExecutionContext(StrawberryGraphQLCoreExecutionContext):
             how = plan.get(response_key)
             if how is not None:
                 try:
-                    inline[response_key] = _value(how, parent_type.name, source_value)
+                    inline[response_key] = _answer(((response_key, *how),), parent_type.name, source_value)[
+                        response_key
+                    ]
                     continue
                 except Exception:  # as above: this field takes graphql-core's path
                     pass
