@@ -35,6 +35,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
 import httpx
@@ -43,7 +44,7 @@ from rdflib import Dataset, Graph
 from rdflib.term import Node
 
 from bench.generate import CatalogPlan, build_store, catalog_stream, plan_catalog
-from bench.timing import Row, machine, machine_line, markdown_table, percentile, rows_from, side_by_side
+from bench.timing import Row, machine, machine_line, markdown_table, percentile, rows_from, side_by_side, time_ms
 from server.catalog import domains, goal_trace, lineage, lineage_index, nodes, overlaps, products
 from server.store.base import SelectResult
 from server.store.oxigraph import OxigraphStore
@@ -285,12 +286,7 @@ def back_to_back(
     rows = []
     for engine, call in calls.items():
         call(inputs[0])
-        samples = []
-        for _ in range(repeat):
-            for item in inputs:
-                started = time.perf_counter()
-                call(item)
-                samples.append((time.perf_counter() - started) * 1000)
+        samples = [time_ms(partial(call, item)) for _ in range(repeat) for item in inputs]
         rows.append(
             Row(
                 question + ", requests back to back",
