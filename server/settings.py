@@ -39,6 +39,12 @@ def _env_number(name: str, kind: type[N], default: N) -> N:
     return number
 
 
+def _env_names(name: str) -> tuple[str, ...] | None:
+    """A comma-separated list; None when the variable is unset or blank."""
+    names = tuple(part.strip() for part in os.environ.get(name, "").split(",") if part.strip())
+    return names or None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a catalog process can be configured with (the README's configuration table)."""
@@ -51,9 +57,16 @@ class Settings:
     # Limits that protect the API from hostile or careless clients.
     max_query_depth: int = 12
     max_page_size: int = 500
+    # Cost of one GraphQL operation (server/graphql/cost.py): about the most values its answer can hold.
+    max_query_cost: int = 1_000_000
     sparql_timeout_s: float = 10.0
     sparql_max_rows: int = 100_000
     sparql_max_query_bytes: int = 100_000
+    # Largest request body on any endpoint: above the largest legitimate request (a registration document of a big
+    # product, a few MB at most; a SPARQL form body, at most three times `sparql_max_query_bytes`).
+    max_body_bytes: int = 4_000_000
+    # Host names served (DNS rebinding); None: the loopback names, the base's host and a specific bind address.
+    allowed_hosts: tuple[str, ...] | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -66,8 +79,11 @@ class Settings:
             port=_env_number("VALUEMESH_PORT", int, 8000),
             max_query_depth=_env_number("VALUEMESH_MAX_QUERY_DEPTH", int, cls.max_query_depth),
             max_page_size=_env_number("VALUEMESH_MAX_PAGE_SIZE", int, cls.max_page_size),
+            max_query_cost=_env_number("VALUEMESH_MAX_QUERY_COST", int, cls.max_query_cost),
             sparql_timeout_s=_env_number("VALUEMESH_SPARQL_TIMEOUT", float, cls.sparql_timeout_s),
             sparql_max_rows=_env_number("VALUEMESH_SPARQL_MAX_ROWS", int, cls.sparql_max_rows),
             sparql_max_query_bytes=_env_number("VALUEMESH_SPARQL_MAX_QUERY_BYTES", int, cls.sparql_max_query_bytes),
+            max_body_bytes=_env_number("VALUEMESH_MAX_BODY_BYTES", int, cls.max_body_bytes),
+            allowed_hosts=_env_names("VALUEMESH_ALLOWED_HOSTS"),
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})

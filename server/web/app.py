@@ -16,7 +16,15 @@ from server.graphql.router import graphql_router
 from server.settings import Settings
 from server.store import Store, open_store
 from server.web import sparql_endpoint
+from server.web.hardening import (
+    BodySizeLimit,
+    SecurityHeaders,
+    graphiql_policy,
+    inline_hashes,
+    page_policy,
+)
 from server.web.linked_data import linked_data_router
+from server.web.record_page import RecordPage, render_record_page
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -49,7 +57,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     if store is not None:
         app.state.store = store
-    app.include_router(graphql_router(settings), prefix="/graphql")
+    graphql = graphql_router(settings)
+    app.include_router(graphql, prefix="/graphql")
 
     @app.get("/healthz")
     def healthz(request: Request) -> JSONResponse:
@@ -71,4 +80,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     app.include_router(sparql_endpoint.router)
     app.include_router(linked_data_router(settings))
+    _harden(app, settings, graphiql_html=graphql.graphql_ide_html)
     return app
+
+
+def _harden(app: FastAPI, settings: Settings, graphiql_html: str) -> None:
+    """The HTTP hardening middlewares; the last added runs first: headers on every answer, refusals included, then
+    the Host check, then the body limit, before any face reads a byte."""
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # The record pages' only inline block is their stylesheet, allowed by its hash (of the page as rendered).
+    styles = inline_hashes(render_record_page(RecordPage(iri="", label="", sections=[])), "style")
+    app.add_middleware(
+        SecurityHeaders,
+        policy=page_policy(styles),
+        graphiql_path="/graphql",
+        graphiql_policy=graphiql_policy(graphiql_html),
+    )

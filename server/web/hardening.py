@@ -1,0 +1,272 @@
+"""HTTP hardening in front of every face: which `Host` is served, how large a body may be, what each response says
+about itself to browsers (CSP, nosniff, referrer, framing).
+
+Pure ASGI middlewares (no `BaseHTTPMiddleware`): the body limit must act on the byte stream before anything reads
+the body whole, and the headers are added to the response start without touching the body.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from ipaddress import ip_address
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from server.settings import Settings
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "[::1]")
+_LOOPBACK_BINDS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+_ANY_ADDRESS = {"0.0.0.0", "::", "[::]", ""}
+ANY_HOST = "*"
+
+# Every response but the GraphiQL page: nothing loads from elsewhere, nothing runs inline, nothing frames us.
+_STRICT_POLICY = (
+    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+_INLINE = {
+    "script": re.compile(r"<script>(.*?)</script>", re.DOTALL),
+    "style": re.compile(r"<style>(.*?)</style>", re.DOTALL),
+}
+
+
+# --- public URLs ---------------------------------------------------------------------------------------------
+
+
+def public_url(settings: Settings, path: str) -> str:
+    """The URL of a path of this server as the world sees it: the origin of `VALUEMESH_BASE`, never the request's
+    `Host` (the linked-data pages serve `{base}kind/slug` at the base's path, so the server's root is the base's
+    origin)."""
+    parts = urlsplit(settings.base)
+    return f"{parts.scheme}://{parts.netloc}/{path.lstrip('/')}"
+
+
+def sparql_endpoint_url(settings: Settings) -> str:
+    """The `sd:endpoint` of the SPARQL service description."""
+    return public_url(settings, "sparql")
+
+
+# --- problem responses ---------------------------------------------------------------------------------------
+
+
+async def _send_problem(send: Send, status: int, title: str, detail: str) -> None:
+    body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}).encode()
+    headers = [
+        (b"content-type", b"application/problem+json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),  # the rest of a refused body is never read
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+# --- Host ----------------------------------------------------------------------------------------------------
+
+
+def _bracketed(address: str) -> str:
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address
+
+
+def allowed_hosts(settings: Settings) -> frozenset[str] | None:
+    """The host names this server answers to, or None for any (`VALUEMESH_ALLOWED_HOSTS=*`).
+
+    By default: the loopback names, the host of `VALUEMESH_BASE`, and the address `serve` is bound to when it is a
+    specific one. A page on another site that rebinds its own name to this machine sends that name, and is refused."""
+    if settings.allowed_hosts is not None:
+        names = {name.strip().lower().rstrip(".") for name in settings.allowed_hosts if name.strip()}
+        return None if ANY_HOST in names else frozenset(names)
+    names = set(LOOPBACK_NAMES)
+    base_host = urlsplit(settings.base).hostname
+    if base_host:
+        names.add(_bracketed(base_host.lower()))
+    bind = settings.host.strip().lower()
+    if bind not in _LOOPBACK_BINDS and bind not in _ANY_ADDRESS:
+        names.add(_bracketed(bind))
+    return frozenset(names)
+
+
+def host_name(header: str | None) -> str | None:
+    """The host of a `Host` header, lower case, without port or trailing dot; None when it is not a host."""
+    if not header:
+        return None
+    header = header.strip().lower()
+    if header.startswith("["):  # an IPv6 literal, with or without a port
+        end = header.find("]")
+        rest = header[end + 1 :]
+        if end < 0 or (rest and not (rest.startswith(":") and rest[1:].isdigit())):
+            return None
+        try:
+            ip_address(header[1:end])
+        except ValueError:
+            return None
+        return header[: end + 1]
+    name, _, port = header.partition(":")
+    if (port and not port.isdigit()) or not re.fullmatch(r"[a-z0-9_.\-]+", name):
+        return None
+    return name.rstrip(".") or None
+
+
+class TrustedHosts:
+    """Answers 400 (problem JSON) to any request whose `Host` is not one this server is configured to answer to."""
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str] | None) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hosts is None or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        raw = _header(scope, b"host")
+        name = host_name(raw)
+        if name is not None and name in self.hosts:
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        shown = (raw or "")[:100]
+        await _send_problem(
+            send,
+            400,
+            "Unknown host",
+            f"this server does not answer to the host {shown!r}; it answers to {', '.join(sorted(self.hosts))}. "
+            "Its operator can add names with VALUEMESH_ALLOWED_HOSTS",
+        )
+
+
+# --- body size -----------------------------------------------------------------------------------------------
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class BodySizeLimit:
+    """Answers 413 (problem JSON) to a request body over `max_bytes`: at once from `Content-Length`, and for a body
+    sent without one (chunked) as soon as the bytes received pass the limit, so no more than that is ever held."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    def _detail(self, size: str) -> str:
+        return f"the request body is {size}; this server accepts at most {self.max_bytes} bytes"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _header(scope, b"content-length")
+        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_bytes:
+            await _send_problem(send, 413, "Request body too large", self._detail(f"{int(declared)} bytes"))
+            return
+
+        received = 0
+        refused = False
+        started = False
+
+        async def counted_receive() -> Message:
+            nonlocal received, refused
+            if refused:  # the app asks again after the refusal: the client is, as far as it is concerned, gone
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    refused = True
+                    raise _BodyTooLarge
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:  # whatever the app makes of the interrupted body, the client gets the 413
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, guarded_send)
+        except Exception:
+            if not refused:  # only what the interrupted body caused (ours, or however the app wrapped it) ends here
+                raise
+        if refused and not started:
+            await _send_problem(send, 413, "Request body too large", self._detail(f"over {self.max_bytes} bytes"))
+
+
+# --- security headers ----------------------------------------------------------------------------------------
+
+
+def inline_hashes(html: str, tag: str) -> list[str]:
+    """CSP sources (`'sha256-...'`) allowing exactly the inline `<script>` or `<style>` blocks of a page."""
+    return [
+        "'sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() + "'"
+        for block in _INLINE[tag].findall(html)
+    ]
+
+
+def page_policy(style_hashes: Iterable[str]) -> str:
+    """The policy of every response: the strict one, allowing the record pages' own stylesheet by its hash."""
+    return _STRICT_POLICY.replace(
+        "default-src 'self';", f"default-src 'self'; style-src 'self' {' '.join(style_hashes)};"
+    )
+
+
+def graphiql_policy(html: str, cdn: str = "https://unpkg.com") -> str:
+    """What the GraphiQL page Strawberry serves needs, and no more: its scripts and stylesheets from the CDN it names
+    (pinned there by subresource integrity), its own inline script by hash, inline styles (React sets style
+    attributes), its data: icon, and requests to this server."""
+    scripts = " ".join(inline_hashes(html, "script"))
+    return (
+        f"default-src 'self'; script-src 'self' {cdn} {scripts}; style-src 'self' {cdn} 'unsafe-inline'; "
+        f"img-src 'self' data:; font-src 'self' data: {cdn}; connect-src 'self'; object-src 'none'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+class SecurityHeaders:
+    """Adds `Content-Security-Policy`, `X-Content-Type-Options`, `X-Frame-Options` and `Referrer-Policy` to every
+    response; the GraphiQL page (HTML at `graphiql_path`) gets its own policy."""
+
+    def __init__(self, app: ASGIApp, policy: str, graphiql_path: str, graphiql_policy: str) -> None:
+        self.app = app
+        self.policy = policy.encode()
+        self.graphiql_path = graphiql_path
+        self.graphiql = graphiql_policy.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {key.lower() for key, _ in headers}
+                content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                is_graphiql = scope["path"].rstrip("/") == self.graphiql_path and content_type.startswith(b"text/html")
+                for name, value in (
+                    (b"content-security-policy", self.graphiql if is_graphiql else self.policy),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                ):
+                    if name not in present:
+                        headers.append((name, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

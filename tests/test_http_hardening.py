@@ -1,0 +1,268 @@
+"""HTTP hardening as a client meets it: bodies over the limit get 413 before they are read, unknown `Host` headers
+get 400, and every face's responses carry the security headers browsers act on."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from server.settings import Settings
+from server.store import MemoryStore, Store
+from server.web.app import create_app
+from server.web.hardening import host_name, inline_hashes
+
+HCP_360 = "https://valuemesh.example/data-product/hcp-360"
+LIMIT = 50_000
+# What TestClient sends as Host: these tests name it, the default settings do not allow it.
+TEST_HOST = "testserver"
+REGISTER = """mutation($document: String!) {
+  registerDataProduct(document: $document, format: TURTLE) { __typename }
+}"""
+
+
+def _settings(**changes: object) -> Settings:
+    fields: dict[str, object] = {"store": "memory:", "seed": False, "allowed_hosts": (TEST_HOST,)}
+    return Settings(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def limited(seeded_store: Store) -> Iterator[TestClient]:
+    """The app with a small body limit, so that tests send kilobytes rather than megabytes."""
+    with TestClient(create_app(_settings(max_body_bytes=LIMIT), store=seeded_store)) as client:
+        yield client
+
+
+def _problem(response: httpx.Response, status: int) -> dict[str, object]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem: dict[str, object] = response.json()
+    assert problem["status"] == status
+    return problem
+
+
+# --- body size -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "content_type"),
+    [
+        ("POST", "/graphql", "application/json"),
+        ("POST", "/sparql", "application/sparql-query"),
+        ("POST", "/sparql", "application/x-www-form-urlencoded"),
+        ("GET", "/healthz", "text/plain"),
+        ("GET", "/data-product/hcp-360", "text/plain"),
+    ],
+)
+def test_a_body_over_the_limit_is_refused_from_its_length(
+    limited: TestClient, method: str, path: str, content_type: str
+) -> None:
+    body = b"{ __typename }" + b" " * LIMIT
+    response = limited.request(method, path, content=body, headers={"content-type": content_type})
+    problem = _problem(response, 413)
+    assert problem["title"] == "Request body too large"
+    assert f"at most {LIMIT} bytes" in str(problem["detail"])
+
+
+def test_a_chunked_body_over_the_limit_is_refused(limited: TestClient) -> None:
+    def chunks() -> Iterator[bytes]:  # no length: httpx sends it chunked
+        yield b'{"query": "{ __typename }", "padding": "'
+        for _ in range(2 * LIMIT // 1000):
+            yield b"x" * 1000
+        yield b'"}'
+
+    response = limited.post("/graphql", content=chunks(), headers={"content-type": "application/json"})
+    assert "content-length" not in response.request.headers
+    problem = _problem(response, 413)
+    assert f"over {LIMIT} bytes" in str(problem["detail"])
+
+
+def test_a_body_within_the_limit_is_answered(limited: TestClient) -> None:
+    response = limited.post("/graphql", json={"query": "{ __typename }", "padding": "x" * (LIMIT // 2)})
+    assert response.status_code == 200
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+def test_a_refused_registration_stores_nothing(limited: TestClient, seeded_store: Store) -> None:
+    before = seeded_store.record_iris()
+    document = "@prefix dprod: <https://ekgf.github.io/dprod/> .\n" + "# padding\n" * LIMIT
+    response = limited.post("/graphql", json={"query": REGISTER, "variables": {"document": document}})
+    _problem(response, 413)
+    assert seeded_store.record_iris() == before
+
+
+def test_the_sparql_query_limit_still_answers_within_the_body_limit(seeded_store: Store) -> None:
+    settings = _settings(sparql_max_query_bytes=1_000)
+    with TestClient(create_app(settings, store=seeded_store)) as client:
+        response = client.post(
+            "/sparql", content="ASK {}" + " " * 2_000, headers={"content-type": "application/sparql-query"}
+        )
+    problem = _problem(response, 413)
+    assert problem["title"] == "Query too large"
+
+
+def test_the_default_limit_fits_a_big_registration_and_the_largest_sparql_form() -> None:
+    settings = Settings()
+    assert settings.max_body_bytes >= 3 * settings.sparql_max_query_bytes
+    assert settings.max_body_bytes >= 2_000_000
+
+
+def test_the_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VALUEMESH_MAX_BODY_BYTES", "1234")
+    assert Settings.from_env().max_body_bytes == 1234
+
+
+# --- a real uvicorn: a chunked body is refused while it streams -------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def live_url() -> Iterator[str]:
+    """uvicorn on a free port of 127.0.0.1, with the default Host rules and a small body limit."""
+    store = MemoryStore()
+    port = _free_port()
+    app = create_app(Settings(store="memory:", seed=False, port=port, max_body_bytes=LIMIT), store=store)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("the uvicorn test server did not start")
+        time.sleep(0.02)
+    yield f"127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_uvicorn_answers_413_to_an_endless_chunked_body_before_it_ends(live_url: str) -> None:
+    host, port = live_url.split(":")
+    endless = 200 * 1024 * 1024  # what the client would send if nobody stopped it
+    chunk = b"x" * 65536
+    sent = 0
+    answer = b""
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(
+            f"POST /graphql HTTP/1.1\r\nHost: {live_url}\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        connection.setblocking(False)
+        try:
+            while sent < endless and not answer:
+                try:
+                    connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                    sent += len(chunk)
+                except BlockingIOError:
+                    time.sleep(0.01)
+                with contextlib.suppress(BlockingIOError):
+                    answer = connection.recv(65536)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        connection.setblocking(True)
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            more = connection.recv(65536)
+            if not more:
+                break
+            answer += more
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), head
+    assert json.loads(body)["title"] == "Request body too large"
+    # The server stopped the client long before the end: what it read is the limit, the rest sat in socket buffers.
+    assert sent < endless / 4, f"the client sent {sent} bytes before the 413"
+
+
+# --- Host -------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "name"),
+    [
+        ("LocalHost:8000", "localhost"),
+        ("[::1]:8000", "[::1]"),
+        ("[::1]", "[::1]"),
+        ("example.org.", "example.org"),
+        ("[nonsense]:1", None),
+        ("a:b:c", None),
+        ("evil.example/x", None),
+        ("", None),
+    ],
+)
+def test_host_name(header: str, name: str | None) -> None:
+    assert host_name(header) == name
+
+
+# --- security headers --------------------------------------------------------------------------------------------
+
+STRICT = ("default-src 'self'", "script-src 'none'", "object-src 'none'", "frame-ancestors 'none'")
+
+
+def _assert_hardened(response: httpx.Response) -> str:
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert response.headers["referrer-policy"] == "no-referrer"
+    policy = response.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in policy
+    return policy
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "body", "status"),
+    [
+        ("GET", "/healthz", {}, None, 200),
+        ("POST", "/graphql", {"content-type": "application/json"}, b'{"query": "{ __typename }"}', 200),
+        ("GET", "/sparql", {"accept": "text/turtle"}, None, 200),
+        ("GET", "/sparql?query=ASK%7B%7D", {}, None, 200),
+        ("GET", "/sparql?query=nonsense", {}, None, 400),
+        ("GET", "/data-product/hcp-360", {"accept": "text/turtle"}, None, 200),
+        ("GET", "/data-product/hcp-360", {"accept": "text/html"}, None, 200),
+        ("GET", "/data-product/no-such-product", {"accept": "text/html"}, None, 404),
+        ("GET", "/no-such-path", {}, None, 404),
+        ("POST", "/graphql", {"content-type": "application/json"}, b" " * (LIMIT + 1), 413),
+    ],
+)
+def test_every_face_sends_the_security_headers(
+    limited: TestClient, method: str, path: str, headers: dict[str, str], body: bytes | None, status: int
+) -> None:
+    response = limited.request(method, path, headers=headers, content=body)
+    assert response.status_code == status
+    policy = _assert_hardened(response)
+    for directive in STRICT:
+        assert directive in policy
+
+
+def test_the_record_page_runs_no_script_and_its_own_stylesheet_is_allowed(limited: TestClient) -> None:
+    response = limited.get("/data-product/hcp-360", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    policy = _assert_hardened(response)
+    assert "script-src 'none'" in policy
+    assert "<script" not in response.text
+    styles = inline_hashes(response.text, "style")
+    assert styles
+    assert all(digest in policy for digest in styles)
+    assert "'unsafe-inline'" not in policy
+
+
+def test_graphiql_gets_a_policy_allowing_exactly_what_it_loads(limited: TestClient) -> None:
+    response = limited.get("/graphql", headers={"accept": "text/html"})
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    policy = _assert_hardened(response)
+    scripts = inline_hashes(response.text, "script")
+    assert scripts and all(digest in policy for digest in scripts)
+    assert "'unsafe-eval'" not in policy
+    script_src = next(d for d in policy.split(";") if d.strip().startswith("script-src"))
+    assert "'unsafe-inline'" not in script_src
+    assert "https://unpkg.com" in script_src
