@@ -60,6 +60,10 @@ def format_for(path: Path) -> ox.RdfFormat:
 def parse_rdf(data: bytes | str, fmt: ox.RdfFormat, source: str, base_iri: str | None = None) -> RdfDocument:
     """Parse a whole document; a syntax error becomes BadInput naming source, line and column."""
     document = RdfDocument(source)
+    if isinstance(data, str):
+        # Text from JSON may hold lone surrogates ("\uD800"), which are no Unicode: passed through as bytes, the
+        # parser refuses them as invalid UTF-8 at their line and column instead of the encoder failing first.
+        data = data.encode("utf-8", "surrogatepass")
     try:
         for quad in ox.parse(data, fmt, base_iri=base_iri, rename_blank_nodes=True):
             triple = (to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object))

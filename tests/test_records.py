@@ -38,7 +38,8 @@ def test_ports_agreements_slos_and_links_to_the_product_file_under_the_product()
         f"{product}/slo/fresh",
         "https://valuemesh.example/use-case/u",
     } <= subjects
-    assert len(records[product]) == len(document.default) - 2  # all but the domain's two statements
+    # all but the domain's two statements, and the name key derived from the product's name
+    assert len(records[product]) == len(document.default) - 2 + 1
 
 
 def test_named_graphs_are_kept_as_the_records_they_name() -> None:

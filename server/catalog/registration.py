@@ -15,11 +15,11 @@ from decimal import Decimal
 import pyoxigraph as ox
 from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
 
-from server.catalog.records import Records, records_of
+from server.catalog.records import Records, records_of, statement_text
 from server.catalog.writes import WriteOutcome, write_records
 from server.errors import BadInput, Conflict, NotFound
 from server.namespaces import DCAT, DCT, DPROD, DQV, ODRL, VM
-from server.rdf_io import parse_rdf
+from server.rdf_io import RdfDocument, parse_rdf
 from server.store.base import Store
 
 DOCUMENT_FORMATS: dict[str, ox.RdfFormat] = {"TURTLE": ox.RdfFormat.TURTLE, "JSON_LD": ox.RdfFormat.JSON_LD}
@@ -34,6 +34,18 @@ def _yaml_reader() -> Callable[..., Records]:
     return records_from_yaml  # type: ignore[no-any-return]
 
 
+def _without_named_graphs(document: RdfDocument) -> RdfDocument:
+    """A product document is the product's record: a named graph in it would be a record of its own choosing."""
+    for name, graph in sorted(document.named.items()):
+        triple = min(graph)
+        raise BadInput(
+            f"the statement {statement_text(triple)} is in the named graph <{name}>; a product document holds no "
+            "named graphs (its product's record is named by the product)",
+            source=document.source,
+        )
+    return document
+
+
 def records_of_document(document: str, fmt: str, base: str, store: Store) -> tuple[str, Records]:
     """The product a document describes and its records.
 
@@ -44,7 +56,7 @@ def records_of_document(document: str, fmt: str, base: str, store: Store) -> tup
     if fmt == "YAML":
         records = _yaml_reader()(document, "document", base=base, store=store)
     elif fmt in DOCUMENT_FORMATS:
-        records = records_of(parse_rdf(document.encode(), DOCUMENT_FORMATS[fmt], "document", base_iri=base))
+        records = records_of(_without_named_graphs(parse_rdf(document, DOCUMENT_FORMATS[fmt], "document", base)))
     else:
         raise BadInput(f"unknown document format {fmt}; use TURTLE, JSON_LD or YAML")
     products = [iri for iri, graph in records.items() if (URIRef(iri), RDF.type, DPROD.DataProduct) in graph]

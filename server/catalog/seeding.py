@@ -13,9 +13,14 @@ from server.store.base import Store
 ONTOLOGY_GRAPH = "https://w3id.org/valuemesh/ontology"
 
 
+def shipped_ontology() -> Graph:
+    """The ontology this version ships."""
+    return Graph().parse(ontology_file(), format="turtle")
+
+
 def install_ontology(store: Store) -> None:
     """Keep the ontology's graph equal to the ontology this version ships (labels of concepts, schemes)."""
-    graph = Graph().parse(ontology_file(), format="turtle")
+    graph = shipped_ontology()
     if not isomorphic(store.record(ONTOLOGY_GRAPH), graph):
         store.replace_records({ONTOLOGY_GRAPH: graph})
 

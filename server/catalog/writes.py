@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from rdflib.compare import isomorphic
 
-from server.catalog.records import Records, merge_records, records_of
+from server.catalog.ownership import check_ownership
+from server.catalog.records import Records, merge_records, normalised, records_of
 from server.errors import ValidationRefused
 from server.rdf_io import RdfDocument
 from server.store.base import Store
@@ -50,8 +51,14 @@ def _classify(store: Store, records: Records) -> WriteOutcome:
 
 
 def write_records(store: Store, records: Records, *, validate: bool = True, dry_run: bool = False) -> WriteOutcome:
-    """Validate and store `records` in one transaction, or raise ValidationRefused and store nothing."""
+    """Validate and store `records` in one transaction, or raise ValidationRefused and store nothing.
+
+    A record stating anything about another record's nodes is refused first (BadInput), so what the checklist
+    judges is exactly what is stored.
+    """
+    records = normalised(records)
     with write_lock:
+        check_ownership(store, records)
         outcome = _classify(store, records)
         if validate:
             outcome.report = check_write(store, records)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pyoxigraph as ox
-from rdflib import RDF, RDFS, Graph, Literal, URIRef
+from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from server.namespaces import DPROD, VM, sparql_prefixes
@@ -56,13 +56,14 @@ CONSTRUCT { ?class rdfs:subClassOf ?super } WHERE {
 }"""
 )
 
-# Products with a given name: looked up by the name alone, so the work follows how many products share the name.
-# (Asking for name and domain together lets the engine start from the domain, whose size grows with the catalog.)
+# Products with a given name key (records.name_key: names compared regardless of case, spacing, Unicode form):
+# looked up by the key alone, so the work follows how many products share the name. (Asking for name and domain
+# together lets the engine start from the domain, whose size grows with the catalog.)
 SAME_NAME = (
     sparql_prefixes()
     + """
 SELECT DISTINCT ?other ?name WHERE {
-    GRAPH ?g { ?other rdfs:label ?name }
+    GRAPH ?g { ?other vm:nameKey ?name }
     #NOT_IN_BATCH
 }"""
 )
@@ -70,9 +71,9 @@ SELECT DISTINCT ?other ?name WHERE {
 NAMED_PRODUCTS = (
     sparql_prefixes()
     + """
-CONSTRUCT { ?other a dprod:DataProduct ; rdfs:label ?name ; dprod:domain ?domain } WHERE {
+CONSTRUCT { ?other a dprod:DataProduct ; rdfs:label ?name ; vm:nameKey ?key ; dprod:domain ?domain } WHERE {
     VALUES ?other { #NODES }
-    GRAPH ?g { ?other a dprod:DataProduct ; rdfs:label ?name ; dprod:domain ?domain }
+    GRAPH ?g { ?other a dprod:DataProduct ; rdfs:label ?name ; vm:nameKey ?key ; dprod:domain ?domain }
     #NOT_IN_BATCH
 }"""
 )
@@ -128,7 +129,8 @@ def _without_batch(query: str, batch: Iterable[str]) -> str:
 
 def _fill(query: str, nodes: Iterable[Node | str], batch: Iterable[str]) -> str | None:
     """The query asking about `nodes` (None when there is nothing to ask), ignoring the batch's stored records."""
-    node_list = _iri_list(n for n in nodes if isinstance(n, URIRef | str))
+    # Only IRIs: a blank node (a str to rdflib too) is local to its document, so no stored fact is about it.
+    node_list = _iri_list(n for n in nodes if isinstance(n, URIRef) or not isinstance(n, Node))
     return _without_batch(query, batch).replace("#NODES", node_list) if node_list else None
 
 
@@ -178,7 +180,7 @@ def neighbourhood(store: Store, records: Records) -> Graph:
         name
         for graph in records.values()
         for p in graph.subjects(RDF.type, DPROD.DataProduct)
-        for name in graph.objects(p, RDFS.label)
+        for name in graph.objects(p, VM.nameKey)
     }
     others = {
         row[0] for name in names for row in store.select(same_name, bindings={"name": name}).rows if row[0] is not None
