@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -15,6 +18,11 @@ from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.namespaces import PREFIXES
 from server.store.base import SelectResult, Triple
 from server.store.terms import to_oxigraph, to_rdflib, triples_to_rdflib
+
+_log = logging.getLogger(__name__)
+
+# While writes fail, how often a health check may try to reopen the store (a write always tries).
+RECOVERY_INTERVAL_S = 1.0
 
 DATASET_FORMATS = {
     "application/trig": ox.RdfFormat.TRIG,
@@ -87,13 +95,35 @@ def insert_data_text(records: Mapping[str, Iterable[Triple]], drop: Iterable[str
     return " ;\n".join(parts)
 
 
+def write_failure_reason(error: OSError) -> str:
+    """What a client is told about a failed write: the cause, never the store's path or its file names."""
+    text = str(error).lower()
+    if "no space left" in text:
+        return "no space left on the store's disk"
+    if "file too large" in text:
+        return "a store file reached the largest size this process may write"
+    if "read-only file system" in text:
+        return "the store's disk is mounted read-only"
+    if "permission denied" in text:
+        return "no permission to write the store's files"
+    return "an I/O error (the server log has the details)"
+
+
 class OxigraphStore:
-    """A pyoxigraph store, on disk at `path` or in memory when `path` is None."""
+    """A pyoxigraph store, on disk at `path` or in memory when `path` is None.
+
+    After a failed write (a full disk) RocksDB refuses every later write until the database is reopened, even once
+    space is back; reads still answer. So the store remembers the failure and reopens itself when the next write
+    comes or a health check asks (`write_problem`), answering `StoreUnavailable` until reopening succeeds."""
 
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         self.location = f"oxigraph:{path}" if path is not None else "memory:"
         self.queries_run = 0
         self._writable = not read_only
+        self._directory = None if path is None else str(Path(path).expanduser())  # reopened after a failed write
+        self._write_failure: str | None = None  # the client-safe reason, while writes fail
+        self._last_recovery = 0.0
+        self._recovery_lock = threading.Lock()
         try:
             if path is None:
                 self._store = ox.Store()
@@ -241,12 +271,51 @@ class OxigraphStore:
     # --- writing -------------------------------------------------------------------------------------
 
     def update(self, sparql: str) -> None:
+        if self._write_failure is not None:
+            self._recover(wait=True)
         try:
             self._store.update(sparql)
         except SyntaxError as error:
             raise BadInput(f"malformed SPARQL update: {error}") from None
         except OSError as error:
-            raise StoreUnavailable(f"the store refused the write: {error}") from None
+            raise self._failed_write(error) from None
+
+    def write_problem(self) -> str | None:
+        """Why the store cannot write now, or None; while writes fail, it first tries reopening (once a second)."""
+        if self._write_failure is not None:
+            with contextlib.suppress(StoreUnavailable):
+                self._recover(wait=False)
+        return self._write_failure
+
+    def _failed_write(self, error: OSError) -> StoreUnavailable:
+        reason = write_failure_reason(error)
+        _log.error("store %s: a write failed (%s); writes are refused until the store reopens", self.location, error)
+        self._write_failure = reason
+        return StoreUnavailable(f"the store cannot write: {reason}; nothing was stored")
+
+    def _recover(self, *, wait: bool) -> None:
+        """Reopen the store after a failed write; raises `StoreUnavailable` while it still cannot write."""
+        with self._recovery_lock:
+            reason = self._write_failure
+            if reason is None:
+                return
+            unavailable = StoreUnavailable(f"the store cannot write: {reason}; nothing was stored")
+            if not wait and time.monotonic() - self._last_recovery < RECOVERY_INTERVAL_S:
+                raise unavailable
+            self._last_recovery = time.monotonic()
+            if self._directory is None:  # in memory: nothing to reopen; the next write tells
+                self._write_failure = None
+                return
+            try:
+                # Readers move to a read-only view first, so that dropping the failed handle releases RocksDB's lock
+                # (unless a query still holds it: then a later attempt succeeds).
+                self._store = ox.Store.read_only(self._directory)
+                self._store = ox.Store(self._directory)
+            except OSError as error:
+                _log.warning("store %s: cannot reopen for writing yet (%s)", self.location, error)
+                raise unavailable from None
+            self._write_failure = None
+            _log.warning("store %s: reopened after a failed write; writes are accepted again", self.location)
 
     def replace_records(self, records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> None:
         # One update request is one transaction in Oxigraph: readers see all of it or none of it.
@@ -265,5 +334,5 @@ class OxigraphStore:
         self._store.dump(out, fmt)
 
     def close(self) -> None:
-        if self._writable and self.location != "memory:":
+        if self._writable and self.location != "memory:" and self._write_failure is None:
             self._store.flush()

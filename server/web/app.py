@@ -14,7 +14,7 @@ from server.catalog.seeding import prepare
 from server.errors import StoreUnavailable
 from server.graphql.router import graphql_router
 from server.settings import Settings
-from server.store import Store, open_store
+from server.store import OxigraphStore, Store, open_store
 from server.web import sparql_endpoint
 from server.web.hardening import (
     BodySizeLimit,
@@ -62,17 +62,21 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     @app.get("/healthz")
     def healthz(request: Request) -> JSONResponse:
-        """Liveness and store reachability."""
+        """Liveness and store reachability, for reads and writes (a full disk is unavailable until writes succeed)."""
         try:
             current: Store = request.app.state.store
             current.ask("ASK { }")
+            cannot_write = current.write_problem() if isinstance(current, OxigraphStore) else None
         except StoreUnavailable as error:
             return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
+        if cannot_write is not None:
+            detail = f"the store answers reads but cannot write: {cannot_write}"
+            return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
         index = lineage_index.for_store(current)
         return JSONResponse(
             {
                 "status": "ok",
-                "store": current.location,
+                "store": current.location.partition(":")[0],  # its kind; where it lives is the server's business
                 "version": __version__,
                 "lineage_index": index.state if index is not None else "not used",
             }
