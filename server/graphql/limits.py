@@ -1,4 +1,4 @@
-"""Defences and error codes: depth, token and alias limits; every error carries a code and never a stack trace.
+"""Defences and error codes: depth, token, alias and cost limits; every error carries a code and never a stack trace.
 
 The codes are added where results become HTTP responses (server/graphql/router.py), because errors raised while
 parsing never pass through the schema extensions' result hooks."""
@@ -20,6 +20,7 @@ from strawberry.extensions.max_aliases import create_validator as create_alias_r
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_rule
 
 from server.errors import BadInput, ValuemeshError
+from server.graphql.cost import cost_rule
 from server.settings import Settings
 
 MAX_TOKENS = 5_000
@@ -38,6 +39,9 @@ def _code_of(error: GraphQLError) -> tuple[str, dict[str, object]]:
             extra["location"] = original.location()
         return original.code, extra
     if original is None:
+        code = (error.extensions or {}).get("code")
+        if isinstance(code, str):  # a rule of ours that said which (the cost rule)
+            return code, {}
         if any(marker in error.message for marker in _TOO_COMPLEX):
             return "QUERY_TOO_COMPLEX", {}
         if error.message.startswith("Syntax Error"):
@@ -65,11 +69,16 @@ def with_code(error: GraphQLError) -> GraphQLError:
 def extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
     """Factories, so each request gets fresh extension instances.
 
-    The depth and alias rules are built once (what QueryDepthLimiter and MaxAliasesLimiter build per request), so
-    that the validation cache can recognise them: parsing and validating a document cost several milliseconds,
-    more than answering most questions, and frontends send the same few documents again and again.
+    The depth, alias and cost rules are built once (what QueryDepthLimiter and MaxAliasesLimiter build per request),
+    so that the validation cache, keyed by the document and the rules, can recognise them: parsing and validating a
+    document cost several milliseconds, more than answering most questions, and frontends send the same few
+    documents again and again. None of the rules depends on variables, so a cached verdict holds for every request.
     """
-    rules = (create_depth_rule(settings.max_query_depth, None), create_alias_rule(MAX_ALIASES))
+    rules = (
+        create_depth_rule(settings.max_query_depth, None),
+        create_alias_rule(MAX_ALIASES),
+        cost_rule(settings.max_query_cost, settings.max_page_size),
+    )
     return [
         partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
         partial(AddValidationRules, list(rules)),

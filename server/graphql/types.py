@@ -13,6 +13,7 @@ from server.catalog.goals import GoalRow
 from server.catalog.products import AgreementRow, DataProductRow, PortRow, SloRow, SourceRef
 from server.catalog.use_cases import UseCaseRow
 from server.errors import NotFound
+from server.graphql.paging import page_of_ids
 from server.namespaces import DPROD, VM
 from server.validation import ValidationReport as CatalogReport
 
@@ -83,10 +84,24 @@ class Domain(Node):
         description="Products of a regulated domain must carry a privacy classification."
     )
 
-    @strawberry.field
-    async def data_products(self, info: Info) -> list[DataProduct]:
+    @strawberry.field(
+        description="The domain's products, in id order. Without `first`, more products than the maximum page size "
+        "are refused with BAD_INPUT rather than cut."
+    )
+    async def data_products(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="At most this many (up to the maximum page size).")
+        ] = None,
+        after: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only products after this id: the last one of the previous page."),
+        ] = None,
+    ) -> list[DataProduct]:
         iris = await info.context.loaders.products_of_domain.load(self.id)
-        return await products_by_iri(info, iris)
+        limit = info.context.settings.max_page_size
+        return await products_by_iri(info, page_of_ids(iris, first, after, limit, f"products in {self.name}"))
 
     @classmethod
     def of(cls, row: DomainRow) -> Domain:
