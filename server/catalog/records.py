@@ -109,10 +109,10 @@ def split_records(graph: Graph, source: str) -> Records:
             record = owner.get(o)
         if record is None:
             raise BadInput(
-                f"the statement {statement_text((s, p, o))} belongs to no record of this document: give each "
-                "main node its type (dprod:DataProduct, vm:Domain, prov:Agent, vm:DataSource, vm:Goal, "
-                "vm:UseCase) and attach ports, agreements and SLOs to their product; a document may not "
-                "describe records it does not hold",
+                f"the statement {statement_text((s, p, o))} and any other about its subject belong to no record "
+                "of this document: give each main node its type (dprod:DataProduct, vm:Domain, prov:Agent, "
+                "vm:DataSource, vm:Goal, vm:UseCase) and attach ports, agreements and SLOs to their product; a "
+                "document may not describe records it does not hold",
                 source=source,
             )
         records[str(record)].add((s, p, o))
