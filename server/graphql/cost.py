@@ -32,7 +32,6 @@ from graphql import (
     InlineFragmentNode,
     IntValueNode,
     ListValueNode,
-    NullValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     ValueNode,
@@ -65,7 +64,7 @@ ASSUMED_LIST_SIZES: dict[tuple[str, str], int] = {
 # budget, three do not. Checking chosen nodes costs per node; a list given by a variable is costed as the catalog.
 WHOLE_CATALOG_VALIDATION_COST = 400_000
 VALIDATION_COST_PER_NODE = 1_000
-# Ranking overlaps across the whole catalog (without `ids`) reads every product's direct sources.
+# Ranking overlaps across the whole catalog (without `ids` written out) reads every product's direct sources.
 WHOLE_CATALOG_OVERLAPS_COST = 50_000
 
 
@@ -156,8 +155,8 @@ class _Costing:
         if owner != "Query" or name not in ("validation", "overlaps"):
             return 0
         ids = _argument(node, "ids")
-        if name == "overlaps":
-            return WHOLE_CATALOG_OVERLAPS_COST if ids is None or isinstance(ids, NullValueNode) else 0
+        if name == "overlaps":  # among the ids written out, else (a variable may be null) across the catalog
+            return 0 if isinstance(ids, ListValueNode) else WHOLE_CATALOG_OVERLAPS_COST
         if isinstance(ids, ListValueNode):
             return VALIDATION_COST_PER_NODE * len(ids.values)
         return WHOLE_CATALOG_VALIDATION_COST
