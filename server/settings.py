@@ -62,6 +62,9 @@ class Settings:
     sparql_timeout_s: float = 10.0
     sparql_max_rows: int = 100_000
     sparql_max_query_bytes: int = 100_000
+    # User SPARQL on the embedded store runs in this many worker processes, each killed past this much memory.
+    sparql_workers: int = 2
+    sparql_max_memory_mb: int = 1024
     # Largest request body on any endpoint: above the largest legitimate request (a registration document of a big
     # product, a few MB at most; a SPARQL form body, at most three times `sparql_max_query_bytes`).
     max_body_bytes: int = 4_000_000
@@ -83,6 +86,8 @@ class Settings:
             sparql_timeout_s=_env_number("VALUEMESH_SPARQL_TIMEOUT", float, cls.sparql_timeout_s),
             sparql_max_rows=_env_number("VALUEMESH_SPARQL_MAX_ROWS", int, cls.sparql_max_rows),
             sparql_max_query_bytes=_env_number("VALUEMESH_SPARQL_MAX_QUERY_BYTES", int, cls.sparql_max_query_bytes),
+            sparql_workers=_env_number("VALUEMESH_SPARQL_WORKERS", int, cls.sparql_workers),
+            sparql_max_memory_mb=_env_number("VALUEMESH_SPARQL_MAX_MEMORY_MB", int, cls.sparql_max_memory_mb),
             max_body_bytes=_env_number("VALUEMESH_MAX_BODY_BYTES", int, cls.max_body_bytes),
             allowed_hosts=_env_names("VALUEMESH_ALLOWED_HOSTS"),
         )

@@ -57,7 +57,7 @@ def ready_store(seeded_store: Store) -> Store:
 
 
 def test_nested_domain_products_are_refused_before_anything_runs(ready_store: Store, settings: Settings) -> None:
-    with TestClient(create_app(settings, store=ready_store)) as client:
+    with TestClient(create_app(settings, store=ready_store), base_url="http://localhost") as client:
         before = ready_store.queries_run
         one = assert_refused_for_cost(post(client, "{ " + NESTED + " }"))
         eight = assert_refused_for_cost(post(client, EIGHT_NESTED))
@@ -93,7 +93,7 @@ def test_the_budget_is_a_setting(ready_store: Store, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("VALUEMESH_MAX_QUERY_COST", "100")
     settings = Settings.from_env(store="memory:", seed=False)
     assert settings.max_query_cost == 100
-    with TestClient(create_app(settings, store=ready_store)) as client:
+    with TestClient(create_app(settings, store=ready_store), base_url="http://localhost") as client:
         assert_refused_for_cost(post(client, "{ domains { name dataProducts { name } } }"), limit=100)
         assert "errors" not in post(client, "{ domains { name } }")
 
@@ -150,7 +150,7 @@ def test_products_of_a_domain_page_with_first_and_after(client: TestClient) -> N
 def test_more_products_of_a_domain_than_a_page_holds_are_refused_without_first(seeded_store: Store) -> None:
     settings = Settings(store="memory:", seed=False, max_page_size=3)
     question = "query ($id: ID!) { node(id: $id) { ... on Domain { dataProducts%s { id } } } }"
-    with TestClient(create_app(settings, store=seeded_store)) as client:
+    with TestClient(create_app(settings, store=seeded_store), base_url="http://localhost") as client:
         body = post(client, question % "", id=COMMERCIAL)
         assert error_codes(body) == ["BAD_INPUT"]
         assert "more than the maximum page size (3)" in body["errors"][0]["message"]

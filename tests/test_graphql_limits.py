@@ -58,7 +58,9 @@ def generated_store() -> Iterator[Store]:
 
 
 def queries_for(store: Store, first: int) -> int:
-    with TestClient(create_app(Settings(store="memory:", seed=False), store=store)) as client:
+    with TestClient(
+        create_app(Settings(store="memory:", seed=False), store=store), base_url="http://localhost"
+    ) as client:
         before = store.queries_run
         body = post(client, LISTING, first=first)
         assert "errors" not in body, body
@@ -82,7 +84,7 @@ def test_a_query_deeper_than_the_limit_is_refused_before_it_runs(seeded_store: S
     index = for_store(seeded_store)
     assert index is not None
     index.refresh()  # so that no background build asks the store anything during the request
-    with TestClient(create_app(settings, store=seeded_store)) as client:
+    with TestClient(create_app(settings, store=seeded_store), base_url="http://localhost") as client:
         before = seeded_store.queries_run
         body = post(client, deep)
         assert body.get("data") is None
@@ -158,7 +160,7 @@ class FailingStore(MemoryStore):
 
 def test_an_unreachable_store_is_store_unavailable(settings: Settings) -> None:
     store = FailingStore(StoreUnavailable("the SPARQL server at http://db:7878 does not answer"))
-    with TestClient(create_app(settings, store=store)) as client:
+    with TestClient(create_app(settings, store=store), base_url="http://localhost") as client:
         body = post(client, "{ useCases { id } }")
     assert error_codes(body) == ["STORE_UNAVAILABLE"]
     assert "does not answer" in body["errors"][0]["message"]
@@ -166,7 +168,7 @@ def test_an_unreachable_store_is_store_unavailable(settings: Settings) -> None:
 
 def test_an_unexpected_failure_is_internal_and_tells_nothing(settings: Settings) -> None:
     store = FailingStore(RuntimeError("secret detail of the server"))
-    with TestClient(create_app(settings, store=store)) as client:
+    with TestClient(create_app(settings, store=store), base_url="http://localhost") as client:
         body = post(client, "{ useCases { id } }")
     assert error_codes(body) == ["INTERNAL"]
     assert "secret" not in str(body)
@@ -190,7 +192,9 @@ OVERLAPS = "query ($first: Int) { overlaps(first: $first) { left { name } right 
 
 
 def overlap_queries_for(store: Store, first: int) -> int:
-    with TestClient(create_app(Settings(store="memory:", seed=False), store=store)) as client:
+    with TestClient(
+        create_app(Settings(store="memory:", seed=False), store=store), base_url="http://localhost"
+    ) as client:
         before = store.queries_run
         body = post(client, OVERLAPS, first=first)
         assert "errors" not in body, body

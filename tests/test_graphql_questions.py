@@ -260,7 +260,10 @@ def test_products_report_their_checklist_completeness(client: TestClient) -> Non
 def test_the_first_overlaps_only_and_a_refusal_past_the_page_size(seeded_store: Store) -> None:
     write_documents(seeded_store, [read_rdf_file(DATA / "territory-plan.ttl")])  # three overlapping pairs now
     document = "query ($first: Int) { overlaps(first: $first) { left { id } right { id } } }"
-    with TestClient(create_app(Settings(store="memory:", seed=False, max_page_size=2), store=seeded_store)) as small:
+    with TestClient(
+        create_app(Settings(store="memory:", seed=False, max_page_size=2), store=seeded_store),
+        base_url="http://localhost",
+    ) as small:
         everything = small.post("/graphql", json={"query": document}).json()
         assert everything["data"] is None
         error = everything["errors"][0]

@@ -14,11 +14,13 @@ import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from rdflib import Graph, URIRef
 
 from server.settings import Settings
 from server.store import MemoryStore, Store
 from server.web.app import create_app
-from server.web.hardening import host_name, inline_hashes
+from server.web.hardening import allowed_hosts, host_name, inline_hashes
+from server.web.sparql_endpoint import SD
 
 HCP_360 = "https://valuemesh.example/data-product/hcp-360"
 LIMIT = 50_000
@@ -187,6 +189,50 @@ def test_uvicorn_answers_413_to_an_endless_chunked_body_before_it_ends(live_url:
 # --- Host -------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("host", ["localhost:8000", "127.0.0.1:8000", "[::1]:8000", "localhost", "valuemesh.example"])
+def test_the_default_answers_the_loopback_names_and_the_base(seeded_store: Store, host: str) -> None:
+    with TestClient(create_app(Settings(store="memory:", seed=False), store=seeded_store)) as client:
+        response = client.get("/healthz", headers={"host": host})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("host", ["attacker.example", "attacker.example:8000", TEST_HOST, "localhost.attacker.example"])
+def test_the_default_refuses_any_other_host(seeded_store: Store, host: str) -> None:
+    with TestClient(create_app(Settings(store="memory:", seed=False), store=seeded_store)) as client:
+        for path in ("/healthz", "/graphql", "/sparql", "/data-product/hcp-360"):
+            problem = _problem(client.get(path, headers={"host": host}), 400)
+            assert problem["title"] == "Unknown host"
+            assert "VALUEMESH_ALLOWED_HOSTS" in str(problem["detail"])
+            assert "localhost" in str(problem["detail"])
+
+
+def test_a_mutation_through_an_unknown_host_stores_nothing(seeded_store: Store) -> None:
+    before = seeded_store.record_iris()
+    mutation = 'mutation { removeDataProduct(id: "' + HCP_360 + '") { __typename } }'
+    with TestClient(create_app(Settings(store="memory:", seed=False), store=seeded_store)) as client:
+        _problem(client.post("/graphql", json={"query": mutation}, headers={"host": "attacker.example"}), 400)
+    assert seeded_store.record_iris() == before
+
+
+def test_the_default_follows_the_base_and_a_specific_bind_address() -> None:
+    loopback = {"localhost", "127.0.0.1", "[::1]"}
+    assert allowed_hosts(Settings(base="https://catalog.example.org/c/")) == loopback | {"catalog.example.org"}
+    assert allowed_hosts(Settings(host="0.0.0.0")) == loopback | {"valuemesh.example"}
+    assert allowed_hosts(Settings(host="10.1.2.3")) == loopback | {"valuemesh.example", "10.1.2.3"}
+    assert allowed_hosts(Settings(host="fd00::5")) == loopback | {"valuemesh.example", "[fd00::5]"}
+
+
+def test_allowed_hosts_from_the_environment(monkeypatch: pytest.MonkeyPatch, seeded_store: Store) -> None:
+    monkeypatch.setenv("VALUEMESH_ALLOWED_HOSTS", " catalog.internal , Other.Example.")
+    settings = Settings.from_env()
+    assert settings.allowed_hosts == ("catalog.internal", "Other.Example.")
+    assert allowed_hosts(settings) == {"catalog.internal", "other.example"}
+    monkeypatch.setenv("VALUEMESH_ALLOWED_HOSTS", "*")
+    assert allowed_hosts(Settings.from_env()) is None
+    with TestClient(create_app(Settings.from_env(store="memory:", seed=False), store=seeded_store)) as client:
+        assert client.get("/healthz", headers={"host": "anything.example"}).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("header", "name"),
     [
@@ -202,6 +248,18 @@ def test_uvicorn_answers_413_to_an_endless_chunked_body_before_it_ends(live_url:
 )
 def test_host_name(header: str, name: str | None) -> None:
     assert host_name(header) == name
+
+
+def test_the_service_description_names_the_base_not_the_host_header(seeded_store: Store) -> None:
+    settings = _settings(allowed_hosts=("*",), base="https://catalog.example.org/products/")
+    with TestClient(create_app(settings, store=seeded_store)) as client:
+        response = client.get("/sparql", headers={"host": "attacker.example", "accept": "text/turtle"})
+    assert response.status_code == 200
+    graph = Graph().parse(data=response.text, format="turtle")
+    endpoints = {str(o) for o in graph.objects(None, SD.endpoint)}
+    assert endpoints == {"https://catalog.example.org/sparql"}
+    assert "attacker" not in response.text
+    assert isinstance(next(iter(graph.subjects(SD.endpoint, None))), URIRef)
 
 
 # --- security headers --------------------------------------------------------------------------------------------
@@ -230,6 +288,7 @@ def _assert_hardened(response: httpx.Response) -> str:
         ("GET", "/data-product/hcp-360", {"accept": "text/html"}, None, 200),
         ("GET", "/data-product/no-such-product", {"accept": "text/html"}, None, 404),
         ("GET", "/no-such-path", {}, None, 404),
+        ("GET", "/healthz", {"host": "attacker.example"}, None, 400),
         ("POST", "/graphql", {"content-type": "application/json"}, b" " * (LIMIT + 1), 413),
     ],
 )

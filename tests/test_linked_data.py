@@ -139,7 +139,7 @@ def test_unsupported_accept_is_406(client: TestClient) -> None:
 
 def test_everything_from_the_graph_is_escaped(seeded_store: Store, settings: Settings) -> None:
     write_documents(seeded_store, [read_rdf_file(DATA / "agent-with-markup-in-label.ttl")])
-    with TestClient(create_app(settings, store=seeded_store)) as client:
+    with TestClient(create_app(settings, store=seeded_store), base_url="http://localhost") as client:
         html = client.get("/agent/markup-team", headers=HTML).text
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(&#x27;label&#x27;)&lt;/script&gt; &amp; &quot;Co&quot;" in html
@@ -162,7 +162,7 @@ def catalog_under_a_path() -> Iterator[TestClient]:
     domain = URIRef("https://example.org/catalog/domain/research")
     store.replace_records({str(domain): [(domain, RDF.type, VM.Domain), (domain, RDFS.label, Literal("Research"))]})
     settings = Settings(store="memory:", seed=False, base="https://example.org/catalog/")
-    with TestClient(create_app(settings, store=store)) as client:
+    with TestClient(create_app(settings, store=store), base_url="http://localhost") as client:
         yield client
 
 

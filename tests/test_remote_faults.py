@@ -96,7 +96,9 @@ def test_an_unreachable_server_is_503_everywhere_and_the_catalog_recovers(oxigra
     prepare(store, with_seed=False)
     before = [(URIRef(RECORD), RDFS.label, Literal("written before the outage"))]
     store.replace_records({RECORD: before})
-    with TestClient(create_app(Settings(store="memory:", seed=False), store=store)) as client:
+    with TestClient(
+        create_app(Settings(store="memory:", seed=False), store=store), base_url="http://localhost"
+    ) as client:
         assert client.get("/healthz").status_code == 200
         oxigraph_server.stop()
 

@@ -363,7 +363,7 @@ def test_without_a_query_the_endpoint_describes_itself(live_server: LiveServer) 
     response = httpx.get(live_server.sparql, headers={"Accept": "text/turtle"})
     assert response.status_code == 200
     graph = Graph().parse(data=response.text, format="turtle")
-    service = URIRef(live_server.sparql)
+    service = URIRef(BASE + "sparql")  # named from VALUEMESH_BASE, never from the request's Host
     assert (service, RDF.type, SD.Service) in graph
     assert (service, SD.endpoint, service) in graph
     assert (service, SD.feature, SD.UnionDefaultGraph) in graph
@@ -400,7 +400,7 @@ def limited(seeded_store: Store) -> Iterator[TestClient]:
     settings = Settings(
         store="memory:", seed=False, sparql_max_rows=5, sparql_max_query_bytes=2000, sparql_timeout_s=0.05
     )
-    with TestClient(create_app(settings, store=seeded_store)) as client:
+    with TestClient(create_app(settings, store=seeded_store), base_url="http://localhost") as client:
         yield client
 
 

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from rdflib import Literal, URIRef
 from rdflib.term import Node
 from rich.table import Table
 
+from server import network_sandbox
 from server.cli.app import app
 from server.cli.common import NoSeedOption, StoreOption, catalog_store, stdout
 from server.errors import BadInput
 from server.query_library import library, library_query
-from server.sparql_text import query_form
+from server.sparql_text import query_form, refuse_service
 from server.store import Store
+from server.store.base import SelectResult
+from server.store.oxigraph import OxigraphStore
+
+T = TypeVar("T")
 
 
 class OutputFormat(str, Enum):
@@ -46,8 +52,7 @@ def query_text(argument: str) -> str:
     return argument
 
 
-def print_table(opened: Store, text: str, bindings: dict[str, Node] | None = None) -> None:
-    result = opened.select(text, bindings)
+def print_table(result: SelectResult) -> None:
     table = Table(*result.variables, show_lines=False)
     for row in result.rows:
         table.add_row(*("" if term is None else str(term) for term in row))
@@ -56,20 +61,29 @@ def print_table(opened: Store, text: str, bindings: dict[str, Node] | None = Non
 
 
 def run_query(opened: Store, text: str, output: OutputFormat, bindings: dict[str, Node] | None = None) -> None:
+    """Print the answer; a query that could call another server is refused, and the embedded engine runs it on a
+    thread that cannot reach the network (a remote store's server runs it there)."""
+    refuse_service(text)
     form = query_form(text)
     if form is None:
         raise BadInput(
             "not a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE); the catalog is changed only "
             "through `valuemesh load`, which validates"
         )
+    walled = isinstance(opened, OxigraphStore) and network_sandbox.available()
+
+    def run(work: Callable[[], T]) -> T:
+        return network_sandbox.run_walled_off(work) if walled else work()
+
     if form in {"CONSTRUCT", "DESCRIBE"}:
-        sys.stdout.buffer.write(opened.query_serialized(text, "text/turtle", bindings=bindings))
+        sys.stdout.buffer.write(run(lambda: opened.query_serialized(text, "text/turtle", bindings=bindings)))
     elif form == "ASK" and output in {OutputFormat.table, OutputFormat.turtle}:
-        stdout.print("true" if opened.ask(text, bindings) else "false")
+        stdout.print("true" if run(lambda: opened.ask(text, bindings)) else "false")
     elif output in RESULT_MEDIA_TYPES:
-        sys.stdout.buffer.write(opened.query_serialized(text, RESULT_MEDIA_TYPES[output], bindings=bindings))
+        media_type = RESULT_MEDIA_TYPES[output]
+        sys.stdout.buffer.write(run(lambda: opened.query_serialized(text, media_type, bindings=bindings)))
     else:
-        print_table(opened, text, bindings)
+        print_table(run(lambda: opened.select(text, bindings)))
 
 
 def parse_params(pairs: list[str]) -> dict[str, str]:

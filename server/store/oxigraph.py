@@ -23,6 +23,9 @@ _log = logging.getLogger(__name__)
 
 # While writes fail, how often a health check may try to reopen the store (a write always tries).
 RECOVERY_INTERVAL_S = 1.0
+# A write that finds the store failed tries to reopen it this often, this far apart, before it gives up.
+REOPEN_ATTEMPTS = 3
+REOPEN_PAUSE_S = 0.2
 
 DATASET_FORMATS = {
     "application/trig": ox.RdfFormat.TRIG,
@@ -306,14 +309,20 @@ class OxigraphStore:
             if self._directory is None:  # in memory: nothing to reopen; the next write tells
                 self._write_failure = None
                 return
-            try:
-                # Readers move to a read-only view first, so that dropping the failed handle releases RocksDB's lock
-                # (unless a query still holds it: then a later attempt succeeds).
-                self._store = ox.Store.read_only(self._directory)
-                self._store = ox.Store(self._directory)
-            except OSError as error:
-                _log.warning("store %s: cannot reopen for writing yet (%s)", self.location, error)
-                raise unavailable from None
+            attempts = REOPEN_ATTEMPTS if wait else 1  # a write waits a little; a health check asks again later
+            for attempt in range(attempts):
+                try:
+                    # Readers move to a read-only view first, so that dropping the failed handle releases RocksDB's
+                    # lock (unless a query still holds it), then the store opens for writing again. Opening the view
+                    # can race the failed handle's last file changes (RuntimeError "Corruption"): try again.
+                    self._store = ox.Store.read_only(self._directory)
+                    self._store = ox.Store(self._directory)
+                    break
+                except (OSError, RuntimeError) as error:
+                    _log.warning("store %s: cannot reopen for writing yet (%s)", self.location, error)
+                    if attempt + 1 == attempts:
+                        raise unavailable from None
+                    time.sleep(REOPEN_PAUSE_S)
             self._write_failure = None
             _log.warning("store %s: reopened after a failed write; writes are accepted again", self.location)
 

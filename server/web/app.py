@@ -19,6 +19,8 @@ from server.web import sparql_endpoint
 from server.web.hardening import (
     BodySizeLimit,
     SecurityHeaders,
+    TrustedHosts,
+    allowed_hosts,
     graphiql_policy,
     inline_hashes,
     page_policy,
@@ -92,6 +94,7 @@ def _harden(app: FastAPI, settings: Settings, graphiql_html: str) -> None:
     """The HTTP hardening middlewares; the last added runs first: headers on every answer, refusals included, then
     the Host check, then the body limit, before any face reads a byte."""
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(TrustedHosts, hosts=allowed_hosts(settings))
     # The record pages' only inline block is their stylesheet, allowed by its hash (of the page as rendered).
     styles = inline_hashes(render_record_page(RecordPage(iri="", label="", sections=[])), "style")
     app.add_middleware(

@@ -27,6 +27,7 @@ from rdflib.plugins.sparql.parserutils import CompValue
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.settings import Settings
 from server.store import Store
+from server.web.hardening import sparql_endpoint_url
 from server.web.negotiation import negotiate
 
 router = APIRouter()
@@ -384,7 +385,7 @@ async def sparql(request: Request) -> Response:
                 raise Refused(403, "Updates refused", UPDATE_REFUSED)
             if request.method == "POST":
                 raise Refused(400, "Bad request", "no 'query' given")
-            return service_description(str(request.url.replace(query="")), accept)
+            return service_description(sparql_endpoint_url(settings), accept)
         return await _in_worker(request, settings, lambda: answer_query(store, settings, protocol_request, accept))
     except Refused as error:
         return _problem(error)
