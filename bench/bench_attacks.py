@@ -314,7 +314,7 @@ def _describe(response: httpx.Response) -> str:
         errors = body.get("errors")
         if errors:
             code = (errors[0].get("extensions") or {}).get("code")
-            return f"{text}, error {code or ''}: {str(errors[0].get("message", ""))[:70]}".replace("|", "/")
+            return f"{text}, error {code or ''}: {str(errors[0].get('message', ''))[:70]}".replace("|", "/")
         if body.get("title"):
             return f"{text} {body['title']}"
         data = body.get("data") or {}
