@@ -121,7 +121,10 @@ class OxigraphStore:
 
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         self.location = f"oxigraph:{path}" if path is not None else "memory:"
+        self.path = Path(path).expanduser() if path is not None else None
         self.queries_run = 0
+        # Bumped by every write, so that a snapshot can tell whether it still shows the catalog as it is.
+        self.generation = 0
         self._writable = not read_only
         self._directory = None if path is None else str(Path(path).expanduser())  # reopened after a failed write
         self._write_failure: str | None = None  # the client-safe reason, while writes fail
@@ -282,6 +285,9 @@ class OxigraphStore:
             raise BadInput(f"malformed SPARQL update: {error}") from None
         except OSError as error:
             raise self._failed_write(error) from None
+        finally:
+            # After the write, never before: a snapshot taken while it runs must not pass for one that includes it.
+            self.generation += 1
 
     def write_problem(self) -> str | None:
         """Why the store cannot write now, or None; while writes fail, it first tries reopening (once a second)."""
@@ -334,13 +340,20 @@ class OxigraphStore:
 
     def bulk_load(self, data: IO[bytes] | bytes, media_type: str = "application/n-quads") -> None:
         """Fast non-transactional load of a large dataset (benchmarks, restoring a backup)."""
-        self._store.bulk_load(data, ox.RdfFormat.from_media_type(media_type))
+        try:
+            self._store.bulk_load(data, ox.RdfFormat.from_media_type(media_type))
+        finally:
+            self.generation += 1
 
     def dump(self, out: IO[bytes], media_type: str) -> None:
         fmt = DATASET_FORMATS.get(media_type)
         if fmt is None:
             raise BadInput(f"cannot export as {media_type}; use one of {', '.join(DATASET_FORMATS)}")
         self._store.dump(out, fmt)
+
+    def snapshot(self, directory: Path) -> None:
+        """A consistent read-only copy of the store in `directory` (hard links where it can), for `read_only`."""
+        self._store.backup(str(directory))
 
     def close(self) -> None:
         if self._writable and self.location != "memory:" and self._write_failure is None:

@@ -42,9 +42,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         index = lineage_index.for_store(app.state.store)
         if index is not None:
             index.ready()  # start building now, in the background, rather than on the first lineage question
+        sparql_endpoint.start_query_workers(app)
         try:
             yield
         finally:
+            sparql_endpoint.stop_query_workers(app)
             if owned:
                 app.state.store.close()
 

@@ -1,7 +1,9 @@
 """`/sparql`: the SPARQL 1.1 Protocol endpoint for architects.
 
-Read-only (updates get 403), never calls other servers (SERVICE gets 403 before anything runs), bounded in query
-size (413), time (503) and answer rows (422). The default graph is the union of all records unless the request names
+Read-only (updates get 403), never calls other servers (SERVICE gets 403 before anything runs, and the engine runs
+where it cannot open a connection: `network_sandbox`), bounded in query size (413), time (503), answer rows (422) and,
+on the embedded store on disk, memory (422: queries run in worker processes that are killed at a limit,
+`query_workers`). The default graph is the union of all records unless the request names
 its own dataset with `default-graph-uri` / `named-graph-uri`. Results are written in the format the client's
 `Accept` header prefers among the ones the query form allows (406 when none fits).
 """
@@ -10,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -21,12 +23,15 @@ from fastapi.responses import JSONResponse, Response
 from pyparsing import ParseBaseException
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import RDF
-from rdflib.plugins.sparql.parser import parseQuery, parseUpdate
-from rdflib.plugins.sparql.parserutils import CompValue
+from rdflib.plugins.sparql.parser import parseUpdate
 
+from server import network_sandbox, query_workers
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
+from server.query_workers import QueryJob, QueryWorkers
 from server.settings import Settings
+from server.sparql_text import ServiceRefused, query_form, refuse_service
 from server.store import Store
+from server.store.oxigraph import OxigraphStore
 from server.web.hardening import sparql_endpoint_url
 from server.web.negotiation import negotiate
 
@@ -70,10 +75,8 @@ _RDFLIB_FORMATS = {
     "application/rdf+xml": "xml",
 }
 
-# Queries run on a few dedicated threads, so a runaway query cannot take the threads other requests use.
-QUERY_WORKERS = 4
-# The engine checks the time limit while it streams results; this is how long the request waits beyond it for an
-# engine that is busy in one step (a big sort or aggregate) before answering 503 on its own.
+# The engine checks the time limit while it streams results; a worker process busy in one step (a big sort or
+# aggregate) is killed this long after it.
 TIMEOUT_GRACE_S = 0.5
 
 
@@ -169,87 +172,19 @@ async def read_protocol_request(request: Request, settings: Settings) -> Protoco
 
 # --- what the query is, before anything runs -------------------------------------------------------------------
 
-# Strings, IRIs, prefixed-name escapes and comments, as the SPARQL grammar reads them: text where the word SERVICE is
-# not a keyword. Everything else is searched for the keyword.
-_NOT_CODE = re.compile(
-    r"""'''(?:[^'\\]|\\.|'(?!''))*'''
-      | \"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
-      | '(?:[^'\\\n\r]|\\.)*'
-      | "(?:[^"\\\n\r]|\\.)*"
-      | <(?:[^<>"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*>
-      | \\[_~.\-!$&'()*+,;=/?\#@%]
-      | \#[^\n\r]*""",
-    re.VERBOSE,
-)
-# Where the word "service" appears outside strings, IRIs and comments: the engine's parser needs no space around
-# keywords (`trueSERVICE<x>{}`, `1SERVICE`, `?o.SERVICE`, `SERVICEsilent` all parse), so every occurrence counts
-# except inside a variable's name or a prefixed name's local part (`?service`, `dcat:DataService`).
-_SERVICE_WORD = re.compile(r"service", re.IGNORECASE)
-_UNICODE_ESCAPE = re.compile(r"\\u([0-9A-Fa-f]{4})|\\U([0-9A-Fa-f]{8})")
 _UPDATE_VERB = re.compile(
     r"(?:\s+|#[^\n]*\n?|BASE\s*<[^>]*>|PREFIX\s+[^\s:]*:\s*<[^>]*>)*(INSERT|DELETE|LOAD|CLEAR|DROP|CREATE|ADD|MOVE|COPY|WITH)\b",
     re.IGNORECASE,
 )
 
-SERVICE_REFUSED = (
-    "SERVICE is refused: this endpoint answers from the catalog only and never sends requests to other servers"
-)
 UPDATE_REFUSED = (
     "updates are refused: this endpoint is read-only; change the catalog through `valuemesh load` or the API, "
     "which validate every record"
 )
 
 
-def _unescaped(text: str) -> str:
-    return _UNICODE_ESCAPE.sub(lambda m: chr(int(m.group(1) or m.group(2), 16)), text)
-
-
-def _walk(node: object) -> Iterator[CompValue]:
-    if isinstance(node, CompValue):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list | tuple) or type(node).__name__ == "ParseResults":
-        for item in node:  # type: ignore[attr-defined]
-            yield from _walk(item)
-
-
-def _mentions_service_keyword(code: str) -> bool:
-    for match in _SERVICE_WORD.finditer(code):
-        start = match.start()
-        while start > 0 and (code[start - 1].isalnum() or code[start - 1] == "_"):  # back over the name it ends
-            start -= 1
-        if start == 0 or code[start - 1] not in "?$:":
-            return True
-    return False
-
-
-def refuse_service(text: str) -> None:
-    """Raise `Refused` (403) when the query could make the engine call another server.
-
-    Two independent readings must both find no SERVICE: a scan of the text outside strings, IRIs and comments, and
-    rdflib's SPARQL parser (its parse tree). A text that never spells "service" skips the parser, the common case."""
-    if "service" not in text.lower() and "service" not in _unescaped(text).lower():
-        return
-    if _mentions_service_keyword(_NOT_CODE.sub(" ", text)):
-        raise Refused(403, "SERVICE refused", SERVICE_REFUSED)
-    try:
-        tree = parseQuery(text)
-    except ParseBaseException as error:
-        if is_update(text):
-            raise Refused(403, "Updates refused", UPDATE_REFUSED) from None
-        raise Refused(
-            400,
-            "Malformed query",
-            f"the query mentions 'service' and could not be checked for a SERVICE clause: {error.msg} "
-            f"at line {error.lineno}, column {error.col}",
-        ) from None
-    if any(node.name == "ServiceGraphPattern" for node in _walk(tree)):
-        raise Refused(403, "SERVICE refused", SERVICE_REFUSED)
-
-
 def is_update(text: str) -> bool:
-    """Whether a text that failed to parse as a query is an update (well-formed or not)."""
+    """Whether a text that is no query is an update (well-formed or not)."""
     if _UPDATE_VERB.match(text):
         return True
     try:
@@ -259,19 +194,40 @@ def is_update(text: str) -> bool:
     return True
 
 
-def query_form(text: str) -> str:
-    """SELECT, ASK or GRAPH (CONSTRUCT/DESCRIBE), read by the engine's own parser on an empty store.
-
-    Runs only after `refuse_service`, so nothing the dry run does can leave the process."""
+def checked_form(text: str) -> str:
+    """SELECT, ASK or GRAPH (CONSTRUCT/DESCRIBE), once the text is known to call no other server."""
     try:
-        result = ox.Store().query(text)
-    except SyntaxError as error:
+        refuse_service(text)
+    except ServiceRefused as error:
+        raise Refused(403, "SERVICE refused", str(error)) from None
+    except BadInput as error:
+        raise Refused(400, "Malformed query", str(error)) from None
+    form = query_form(text)
+    if form is None:
         if is_update(text):
-            raise Refused(403, "Updates refused", UPDATE_REFUSED) from None
+            raise Refused(403, "Updates refused", UPDATE_REFUSED)
+        form = _engine_form(text)
+    return "GRAPH" if form in ("CONSTRUCT", "DESCRIBE") else form
+
+
+def _engine_form(text: str) -> str:
+    """The form as the engine reads it, for a text whose first keyword the tokenizer did not find (or the engine's
+    syntax error). Read on an empty store in a thread that cannot reach the network."""
+
+    def read() -> str:
+        result = ox.Store().query(text)
+        if isinstance(result, ox.QueryTriples):
+            return "CONSTRUCT"
+        return "ASK" if isinstance(result, ox.QueryBoolean) else "SELECT"
+
+    if not network_sandbox.available():
+        raise Refused(
+            400, "Malformed query", "not a SPARQL query: it starts with none of SELECT, ASK, CONSTRUCT, DESCRIBE"
+        )
+    try:
+        return network_sandbox.run_walled_off(read)
+    except SyntaxError as error:
         raise Refused(400, "Malformed query", f"malformed SPARQL: {error}") from None
-    if isinstance(result, ox.QueryTriples):
-        return "GRAPH"
-    return "ASK" if isinstance(result, ox.QueryBoolean) else "SELECT"
 
 
 # --- answering -------------------------------------------------------------------------------------------------
@@ -286,25 +242,45 @@ def _media_type(form: str, accept: str | None) -> str:
     return chosen
 
 
-def answer_query(store: Store, settings: Settings, request: ProtocolRequest, accept: str | None) -> Response:
-    """Check, run and serialize one query; raises `Refused` for everything the endpoint will not do."""
+def answer_query(
+    store: Store,
+    settings: Settings,
+    request: ProtocolRequest,
+    accept: str | None,
+    workers: QueryWorkers | None = None,
+) -> Response:
+    """Check, run and serialize one query; raises `Refused` for everything the endpoint will not do.
+
+    On the embedded store on disk the query runs in a worker process (`workers`); otherwise on this thread, which
+    for an embedded store is one that cannot reach the network."""
     text = request.query or ""
     _check_size(len(text.encode()), settings)
-    refuse_service(text)
-    form = query_form(text)
-    media_type = _media_type(form, accept)
+    media_type = _media_type(checked_form(text), accept)
+    job = QueryJob(
+        text,
+        media_type,
+        default_graphs=request.default_graphs if request.dataset_given else None,
+        named_graphs=request.named_graphs if request.dataset_given else None,
+        timeout_s=settings.sparql_timeout_s,
+        max_rows=settings.sparql_max_rows,
+    )
     try:
-        body = store.query_serialized(
-            text,
-            media_type,
-            default_graphs=request.default_graphs if request.dataset_given else None,
-            named_graphs=request.named_graphs if request.dataset_given else None,
-            timeout_s=settings.sparql_timeout_s,
-            max_rows=settings.sparql_max_rows,
-        )
+        if workers is not None:
+            body = workers.run(job)
+        else:
+            body = store.query_serialized(
+                job.text,
+                job.media_type,
+                default_graphs=job.default_graphs,
+                named_graphs=job.named_graphs,
+                timeout_s=job.timeout_s,
+                max_rows=job.max_rows,
+            )
     except LimitExceeded as error:
         if error.limit == "time":
             raise Refused(503, "Query timeout", str(error)) from None
+        if error.limit == "memory":
+            raise Refused(422, "Query too expensive", str(error)) from None
         raise Refused(422, "Too many results", str(error)) from None
     except BadInput as error:
         raise Refused(400, "Bad request", str(error)) from None
@@ -351,18 +327,46 @@ def _problem(error: Refused) -> JSONResponse:
     )
 
 
-def _workers(app: FastAPI) -> ThreadPoolExecutor:
-    workers: ThreadPoolExecutor | None = getattr(app.state, "sparql_workers", None)
-    if workers is None:
-        workers = ThreadPoolExecutor(max_workers=QUERY_WORKERS, thread_name_prefix="sparql")
-        app.state.sparql_workers = workers
-    return workers
+def _threads(app: FastAPI) -> ThreadPoolExecutor:
+    """The threads queries are handled on: walled off from the network unless the store itself is over the network."""
+    threads: ThreadPoolExecutor | None = getattr(app.state, "sparql_threads", None)
+    if threads is None:
+        walled = isinstance(app.state.store, OxigraphStore) and network_sandbox.available()
+        threads = ThreadPoolExecutor(
+            max_workers=app.state.settings.sparql_workers + 2,  # waiting for a worker process costs a thread
+            thread_name_prefix="sparql",
+            initializer=network_sandbox.wall_off_this_thread if walled else None,
+        )
+        app.state.sparql_threads = threads
+    return threads
+
+
+def start_query_workers(app: FastAPI) -> None:
+    """Start the worker processes for the app's store when it is the embedded store on disk (see query_workers)."""
+    settings: Settings = app.state.settings
+    store = app.state.store
+    if query_workers.available(store):
+        workers = QueryWorkers(
+            store, workers=settings.sparql_workers, memory_limit_bytes=settings.sparql_max_memory_mb * 2**20
+        )
+        workers.start()
+        app.state.sparql_query_workers = workers
+
+
+def stop_query_workers(app: FastAPI) -> None:
+    workers: QueryWorkers | None = getattr(app.state, "sparql_query_workers", None)
+    if workers is not None:
+        workers.close()
+    threads: ThreadPoolExecutor | None = getattr(app.state, "sparql_threads", None)
+    if threads is not None:
+        threads.shutdown(wait=False, cancel_futures=True)
 
 
 async def _in_worker(request: Request, settings: Settings, work: Callable[[], Response]) -> Response:
-    future = asyncio.wrap_future(_workers(request.app).submit(work))
+    future = asyncio.wrap_future(_threads(request.app).submit(work))
     try:
-        return await asyncio.wait_for(future, timeout=settings.sparql_timeout_s + TIMEOUT_GRACE_S)
+        # The work stops itself at the time limit; this is the backstop should it not.
+        return await asyncio.wait_for(future, timeout=settings.sparql_timeout_s + 4 * TIMEOUT_GRACE_S)
     except TimeoutError:
         raise Refused(
             503,
@@ -377,6 +381,7 @@ async def sparql(request: Request) -> Response:
     """SPARQL 1.1 Protocol: GET ?query=, POST form or application/sparql-query; no query: the service description."""
     settings: Settings = request.app.state.settings
     store: Store = request.app.state.store
+    workers: QueryWorkers | None = getattr(request.app.state, "sparql_query_workers", None)
     accept = request.headers.get("accept")
     try:
         protocol_request = await read_protocol_request(request, settings)
@@ -386,6 +391,8 @@ async def sparql(request: Request) -> Response:
             if request.method == "POST":
                 raise Refused(400, "Bad request", "no 'query' given")
             return service_description(sparql_endpoint_url(settings), accept)
-        return await _in_worker(request, settings, lambda: answer_query(store, settings, protocol_request, accept))
+        return await _in_worker(
+            request, settings, lambda: answer_query(store, settings, protocol_request, accept, workers)
+        )
     except Refused as error:
         return _problem(error)
