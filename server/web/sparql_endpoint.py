@@ -333,7 +333,8 @@ def _threads(app: FastAPI) -> ThreadPoolExecutor:
     if threads is None:
         walled = isinstance(app.state.store, OxigraphStore) and network_sandbox.available()
         threads = ThreadPoolExecutor(
-            max_workers=app.state.settings.sparql_workers + 2,  # waiting for a worker process costs a thread
+            # A request waiting for a worker process holds a thread: enough that they queue for workers, not threads.
+            max_workers=max(8, 4 * app.state.settings.sparql_workers),
             thread_name_prefix="sparql",
             initializer=network_sandbox.wall_off_this_thread if walled else None,
         )
