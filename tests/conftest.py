@@ -165,7 +165,7 @@ def settings() -> Settings:
 @pytest.fixture
 def client(seeded_store: Store, settings: Settings) -> Iterator[TestClient]:
     """The real ASGI app over the seeded catalog, driven through HTTP (httpx under TestClient)."""
-    with TestClient(create_app(settings, store=seeded_store)) as test_client:
+    with TestClient(create_app(settings, store=seeded_store), base_url="http://localhost") as test_client:
         yield test_client
 
 

@@ -7,8 +7,9 @@ down, the server keeps answering everyone else, and an answer always shows the c
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,17 +21,27 @@ from server.store.oxigraph import OxigraphStore
 from server.web.app import create_app
 
 JSON = {"Accept": "application/sparql-results+json"}
+Served = tuple[TestClient, OxigraphStore]
 CROSS_JOIN = "{ ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
 
 @pytest.fixture
-def on_disk(tmp_path: Path, seed_nquads: bytes) -> Iterator[tuple[TestClient, OxigraphStore]]:
-    store = OxigraphStore(tmp_path / "store")
-    store.bulk_load(seed_nquads, "application/n-quads")
-    settings = Settings(store=str(tmp_path / "store"), seed=False, sparql_timeout_s=1.0, sparql_max_memory_mb=300)
-    with TestClient(create_app(settings, store=store), base_url="http://localhost") as client:
-        yield client, store
-    store.close()
+def serve_on_disk(tmp_path: Path, seed_nquads: bytes) -> Iterator[Callable[..., Served]]:
+    """The seeded catalog on disk behind the app, with the given settings."""
+    opened: list[Served] = []
+
+    def serve(**settings: Any) -> Served:
+        store = OxigraphStore(tmp_path / "store")
+        store.bulk_load(seed_nquads, "application/n-quads")
+        app = create_app(Settings(store=str(tmp_path / "store"), seed=False, **settings), store=store)
+        client = TestClient(app, base_url="http://localhost").__enter__()
+        opened.append((client, store))
+        return client, store
+
+    yield serve
+    for client, store in opened:
+        client.__exit__(None, None, None)
+        store.close()
 
 
 def _count(client: TestClient) -> int:
@@ -50,10 +61,8 @@ def test_a_query_that_sorts_a_huge_join_is_stopped_at_the_memory_limit(
     assert _count(client) > 0
 
 
-def test_queries_past_the_time_limit_are_killed_and_never_keep_a_worker(
-    on_disk: tuple[TestClient, OxigraphStore],
-) -> None:
-    client, _ = on_disk
+def test_queries_past_the_time_limit_are_killed_and_never_keep_a_worker(serve_on_disk: Callable[..., Served]) -> None:
+    client, _ = serve_on_disk(sparql_timeout_s=1.0)
     for _ in range(3):  # more than there are workers: each must really have stopped
         started = time.monotonic()
         response = client.get("/sparql", params={"query": f"SELECT (COUNT(*) AS ?n) WHERE {CROSS_JOIN}"})
@@ -63,8 +72,8 @@ def test_queries_past_the_time_limit_are_killed_and_never_keep_a_worker(
     assert _count(client) > 0
 
 
-def test_an_answer_shows_every_write_made_before_it(on_disk: tuple[TestClient, OxigraphStore]) -> None:
-    client, store = on_disk
+def test_an_answer_shows_every_write_made_before_it(serve_on_disk: Callable[..., Served]) -> None:
+    client, store = serve_on_disk()
     before = _count(client)
     record = "https://valuemesh.example/test/written-after-start"
     store.replace_records({record: [(URIRef(record), RDFS.label, Literal("written after start"))]})
