@@ -50,10 +50,8 @@ def _count(client: TestClient) -> int:
     return int(response.json()["results"]["bindings"][0]["n"]["value"])
 
 
-def test_a_query_that_sorts_a_huge_join_is_stopped_at_the_memory_limit(
-    on_disk: tuple[TestClient, OxigraphStore],
-) -> None:
-    client, _ = on_disk
+def test_a_query_that_sorts_a_huge_join_is_stopped_at_the_memory_limit(serve_on_disk: Callable[..., Served]) -> None:
+    client, _ = serve_on_disk(sparql_timeout_s=60, sparql_max_memory_mb=300)
     response = client.get("/sparql", params={"query": f"SELECT * WHERE {CROSS_JOIN} ORDER BY ?i LIMIT 1"}, headers=JSON)
     assert response.status_code == 422, response.text
     assert "more than 300 MB of memory" in response.json()["detail"]
