@@ -47,6 +47,10 @@ def _code_of(error: GraphQLError) -> tuple[str, dict[str, object]]:
         if error.message.startswith("Syntax Error"):
             return "GRAPHQL_PARSE_FAILED", {}
         return "GRAPHQL_VALIDATION_FAILED", {}
+    if isinstance(original, GraphQLError) and error.path is None:
+        # graphql-core refusing a variable's value before execution: the client's input, not a failure of ours
+        inner = original.original_error
+        return (inner.code if isinstance(inner, ValuemeshError) else BadInput.code), {}
     return "INTERNAL", {}
 
 
