@@ -111,7 +111,7 @@ def bare_routes(app: Any) -> None:
     @app.get("/bare/lineage")
     def bare_lineage(request: Request, id: str) -> dict[str, Any]:
         store = request.app.state.store
-        index = lineage_index.for_store(store)
+        index = request.app.state.catalog.index
         answer = lineage.lineage(store, id, index=index)
         iris = [n.iri for n in answer.nodes]
         names: dict[str, str | None] = dict(index.names(iris)) if index is not None else {}
@@ -381,8 +381,7 @@ def bench_size(n: int, repeat: int, workdir: Path, rdflib_max: int) -> list[Row]
     server = Server(store_dir, workdir / f"api-{n}.log")
     rows: list[Row] = []
     direct = OxigraphStore(store_dir, read_only=True)
-    index = lineage_index.for_store(direct)
-    assert index is not None
+    index = lineage_index.LineageIndex(direct)
     started = time.perf_counter()
     index.refresh()
     build_s = time.perf_counter() - started

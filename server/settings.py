@@ -62,6 +62,8 @@ class Settings:
     sparql_timeout_s: float = 10.0
     sparql_max_rows: int = 100_000
     sparql_max_query_bytes: int = 100_000
+    # Store work of the async faces runs on at most this many threads, so the event loop never waits for the store.
+    worker_threads: int = 8
     # User SPARQL on the embedded store runs in this many worker processes, each killed past this much memory.
     sparql_workers: int = 2
     sparql_max_memory_mb: int = 1024
@@ -86,6 +88,7 @@ class Settings:
             sparql_timeout_s=_env_number("VALUEMESH_SPARQL_TIMEOUT", float, cls.sparql_timeout_s),
             sparql_max_rows=_env_number("VALUEMESH_SPARQL_MAX_ROWS", int, cls.sparql_max_rows),
             sparql_max_query_bytes=_env_number("VALUEMESH_SPARQL_MAX_QUERY_BYTES", int, cls.sparql_max_query_bytes),
+            worker_threads=_env_number("VALUEMESH_WORKER_THREADS", int, cls.worker_threads),
             sparql_workers=_env_number("VALUEMESH_SPARQL_WORKERS", int, cls.sparql_workers),
             sparql_max_memory_mb=_env_number("VALUEMESH_SPARQL_MAX_MEMORY_MB", int, cls.sparql_max_memory_mb),
             max_body_bytes=_env_number("VALUEMESH_MAX_BODY_BYTES", int, cls.max_body_bytes),

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from server.catalog.seeding import prepare
@@ -192,3 +193,13 @@ def cli(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> C
         return CliResult(code, out, err)
 
     return run
+
+
+def ready_app(settings: Settings, store: Store) -> FastAPI:
+    """The app over `store` with its lineage index built, so no background build asks the store anything later
+    (tests that count the store's queries per request)."""
+    app = create_app(settings, store=store)
+    index = app.state.catalog.index
+    assert index is not None
+    index.refresh()
+    return app

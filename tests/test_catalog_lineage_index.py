@@ -10,12 +10,14 @@ from rdflib import Literal
 from bench.generate import build_store
 from server.catalog import lineage, nodes, removal
 from server.catalog.lineage import Direction
-from server.catalog.lineage_index import LineageIndex, for_store
+from server.catalog.lineage_index import LineageIndex
 from server.catalog.overlaps import direct_sources, overlaps, overlaps_with
 from server.catalog.products import Page, count_products, page_of_products
+from server.catalog.service import Catalog
 from server.catalog.writes import write_documents
 from server.namespaces import VM
 from server.rdf_io import read_rdf_file
+from server.settings import Settings
 from server.store import MemoryStore, Store
 
 DATA = Path(__file__).parent / "data"
@@ -24,6 +26,11 @@ DOMAIN_OF_SOME_PRODUCT = (
     "PREFIX dprod: <https://ekgf.github.io/dprod/> SELECT ?domain WHERE { ?p dprod:domain ?domain }"
 )
 PRODUCTS = "PREFIX dprod: <https://ekgf.github.io/dprod/> SELECT ?p WHERE { ?p a dprod:DataProduct } ORDER BY ?p"
+
+
+def catalog_over(store: Store) -> Catalog:
+    """The Catalog service over `store`: its `store` is the one every face writes through."""
+    return Catalog(Settings(store="memory:", seed=False), store).open()
 
 
 def products(store: Store) -> list[str]:
@@ -90,46 +97,72 @@ def assert_same_listing(store: Store, index: LineageIndex) -> None:
 
 def test_walks_over_the_index_equal_the_sparql_walks_on_a_generated_catalog() -> None:
     store = build_store(300, 5)
-    index = for_store(store)
-    assert index is not None
+    index = LineageIndex(store)
     assert_same_walks(store, index, products(store)[::3])
     store.close()
 
 
 def test_the_index_follows_registration_removal_and_other_writes(seeded_store: Store) -> None:
-    index = for_store(seeded_store)
+    catalog = catalog_over(seeded_store)
+    store, index = catalog.store, catalog.index
     assert index is not None
-    assert_same_walks(seeded_store, index, products(seeded_store))
+    assert_same_walks(store, index, products(store))
     built = index.rebuilds
 
-    write_documents(seeded_store, [read_rdf_file(DATA / "territory-plan.ttl")])
-    downstream = lineage.lineage(seeded_store, CAT + "data-product/hcp-360", Direction.DOWNSTREAM, index=index)
+    write_documents(store, [read_rdf_file(DATA / "territory-plan.ttl")])
+    downstream = lineage.lineage(store, CAT + "data-product/hcp-360", Direction.DOWNSTREAM, index=index)
     assert CAT + "data-product/territory-plan" in {n.iri for n in downstream.nodes}
-    assert_same_walks(seeded_store, index, products(seeded_store))
+    assert_same_walks(store, index, products(store))
 
-    removal.remove_data_product(seeded_store, CAT + "data-product/territory-plan")
-    assert_same_walks(seeded_store, index, products(seeded_store))
+    removal.remove_data_product(store, CAT + "data-product/territory-plan")
+    assert_same_walks(store, index, products(store))
     assert index.rebuilds == built  # records written and dropped were applied, not rebuilt
 
     # A write the index cannot read record by record: it is set aside (SPARQL answers) until rebuilt.
-    seeded_store.update(
+    store.update(
         "PREFIX vm: <https://w3id.org/valuemesh/ontology#> "
         "DELETE WHERE { GRAPH ?g { <https://valuemesh.example/data-product/hcp-360/port/crm-in> vm:consumes ?x } }"
     )
     assert index.step(Direction.UPSTREAM) is None
-    upstream = lineage.lineage(seeded_store, CAT + "data-product/hcp-360", index=index)
+    upstream = lineage.lineage(store, CAT + "data-product/hcp-360", index=index)
     assert CAT + "data-product/crm-interactions" not in {n.iri for n in upstream.nodes}
-    assert_same_walks(seeded_store, index, products(seeded_store))
+    assert_same_walks(store, index, products(store))
     assert index.rebuilds > built
 
 
-def test_one_index_per_store_and_none_for_a_remote_store() -> None:
-    store = MemoryStore()
-    assert for_store(store) is for_store(store)
-    store.location = "sparql+http://127.0.0.1:7878/query"
-    fresh = MemoryStore()
-    fresh.location = "sparql+http://127.0.0.1:7878/query"
-    assert for_store(fresh) is None
+def test_records_written_during_a_build_are_replayed_onto_it_not_thrown_away(seeded_store: Store) -> None:
+    catalog = catalog_over(seeded_store)
+    store, index = catalog.store, catalog.index
+    assert index is not None
+    index.refresh()
+    store.update("PREFIX ex: <http://example.org/> INSERT DATA { GRAPH ex:g { ex:a ex:b ex:c } }")  # stale again
+    read = index._read
+    written: list[str] = []
+
+    def read_with_writes_in_between() -> object:
+        # The build reads the store while registrations keep coming: each lands between two of its questions.
+        edges = read()
+        write_documents(store, [read_rdf_file(DATA / "territory-plan.ttl")])
+        written.append("territory-plan")
+        return edges
+
+    index._read = read_with_writes_in_between  # type: ignore[method-assign]
+    rebuilds = index.rebuilds
+    index.refresh()
+    assert written and index.rebuilds == rebuilds + 1  # one build, kept: the write did not make it start over
+    index._read = read  # type: ignore[method-assign]
+    downstream = lineage.lineage(store, CAT + "data-product/hcp-360", Direction.DOWNSTREAM, index=index)
+    assert CAT + "data-product/territory-plan" in {n.iri for n in downstream.nodes}
+    assert_same_walks(store, index, products(store))
+
+
+def test_a_remote_store_gets_no_index() -> None:
+    assert catalog_over(MemoryStore()).index is not None
+    remote = MemoryStore()
+    remote.location = "sparql+http://127.0.0.1:7878/query"
+    catalog = catalog_over(remote)
+    assert catalog.index is None
+    assert catalog.store is remote
 
 
 def test_an_index_of_its_own_is_built_by_the_first_walk(seeded_store: Store) -> None:

@@ -10,12 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from graphql import get_introspection_query
 
-from server.catalog.lineage_index import for_store
 from server.graphql.cost import WHOLE_CATALOG_VALIDATION_COST
 from server.settings import Settings
 from server.store import Store
 from server.web.app import create_app
-from tests.conftest import REPO
+from tests.conftest import REPO, ready_app
 from tests.test_graphql_limits import LISTING, error_codes, post
 
 CAT = "https://valuemesh.example/"
@@ -50,14 +49,11 @@ def assert_refused_for_cost(body: dict[str, Any], limit: int = LIMIT) -> int:
 
 @pytest.fixture
 def ready_store(seeded_store: Store) -> Store:
-    index = for_store(seeded_store)
-    assert index is not None
-    index.refresh()  # so that no background build asks the store anything during a request
     return seeded_store
 
 
 def test_nested_domain_products_are_refused_before_anything_runs(ready_store: Store, settings: Settings) -> None:
-    with TestClient(create_app(settings, store=ready_store), base_url="http://localhost") as client:
+    with TestClient(ready_app(settings, ready_store), base_url="http://localhost") as client:
         before = ready_store.queries_run
         one = assert_refused_for_cost(post(client, "{ " + NESTED + " }"))
         eight = assert_refused_for_cost(post(client, EIGHT_NESTED))
@@ -93,7 +89,7 @@ def test_the_budget_is_a_setting(ready_store: Store, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("VALUEMESH_MAX_QUERY_COST", "100")
     settings = Settings.from_env(store="memory:", seed=False)
     assert settings.max_query_cost == 100
-    with TestClient(create_app(settings, store=ready_store), base_url="http://localhost") as client:
+    with TestClient(ready_app(settings, ready_store), base_url="http://localhost") as client:
         assert_refused_for_cost(post(client, "{ domains { name dataProducts { name } } }"), limit=100)
         assert "errors" not in post(client, "{ domains { name } }")
 

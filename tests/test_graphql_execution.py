@@ -14,6 +14,7 @@ import pytest
 import strawberry
 from strawberry.extensions import SchemaExtension
 
+from server.catalog.service import Catalog
 from server.graphql.context import Context
 from server.graphql.execution import InlineExecutionContext
 from server.graphql.schema import TYPES, Mutation, Query, create_schema
@@ -79,7 +80,8 @@ def _stock_schema() -> strawberry.Schema:
 
 def _answer(schema: strawberry.Schema, store: Store, document: str, variables: dict[str, Any]) -> str:
     settings = Settings(store="memory:", seed=False)
-    result = asyncio.run(schema.execute(document, variable_values=variables, context_value=Context(store, settings)))
+    context = Context(Catalog(settings, store).open())
+    result = asyncio.run(schema.execute(document, variable_values=variables, context_value=context))
     errors = [{"message": e.message, "path": e.path, "locations": e.locations} for e in result.errors or []]
     return json.dumps({"data": result.data, "errors": errors}, default=str)
 

@@ -9,11 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bench.generate import build_store
-from server.catalog.lineage_index import for_store
 from server.errors import StoreUnavailable
 from server.settings import Settings
 from server.store import MemoryStore, Store
 from server.web.app import create_app
+from tests.conftest import ready_app
 
 CAT = "https://valuemesh.example/"
 
@@ -50,17 +50,12 @@ def error_codes(body: dict[str, Any]) -> list[str]:
 def generated_store() -> Iterator[Store]:
     """A synthetic catalog of 150 conforming products (bench/generate.py), shared read-only by these tests."""
     store = build_store(150, 3)
-    index = for_store(store)
-    assert index is not None
-    index.refresh()  # built now, so that its questions are not counted as the listing's
     yield store
     store.close()
 
 
 def queries_for(store: Store, first: int) -> int:
-    with TestClient(
-        create_app(Settings(store="memory:", seed=False), store=store), base_url="http://localhost"
-    ) as client:
+    with TestClient(ready_app(Settings(store="memory:", seed=False), store), base_url="http://localhost") as client:
         before = store.queries_run
         body = post(client, LISTING, first=first)
         assert "errors" not in body, body
@@ -81,10 +76,7 @@ def test_listing_products_with_their_details_costs_the_same_number_of_queries_fo
 def test_a_query_deeper_than_the_limit_is_refused_before_it_runs(seeded_store: Store) -> None:
     settings = Settings(store="memory:", seed=False, max_query_depth=4)
     deep = "{ goals { children { children { children { children { title } } } } } }"
-    index = for_store(seeded_store)
-    assert index is not None
-    index.refresh()  # so that no background build asks the store anything during the request
-    with TestClient(create_app(settings, store=seeded_store), base_url="http://localhost") as client:
+    with TestClient(ready_app(settings, seeded_store), base_url="http://localhost") as client:
         before = seeded_store.queries_run
         body = post(client, deep)
         assert body.get("data") is None
@@ -192,9 +184,7 @@ OVERLAPS = "query ($first: Int) { overlaps(first: $first) { left { name } right 
 
 
 def overlap_queries_for(store: Store, first: int) -> int:
-    with TestClient(
-        create_app(Settings(store="memory:", seed=False), store=store), base_url="http://localhost"
-    ) as client:
+    with TestClient(ready_app(Settings(store="memory:", seed=False), store), base_url="http://localhost") as client:
         before = store.queries_run
         body = post(client, OVERLAPS, first=first)
         assert "errors" not in body, body

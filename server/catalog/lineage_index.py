@@ -11,13 +11,14 @@ from SPARQL took 0.45 s: every product IRI crosses into Python to be sorted, and
 took 4.7 s), and a `search:` is a scan of strings in memory (150 ms at 100k for a page and its count, against
 1.7 s each for the SPARQL filter, which lower-cases every literal). It is built with plain SPARQL questions, in a
 background thread (about 12 s at 100k products on disk, on the benchmark machine); until it is ready, lineage
-asks SPARQL, with the same answers. It is kept current by every write made through the store object it watches:
-a record replaced or dropped (`replace_records`) is re-read from the triples being written; any other kind of
-write (`update`, `bulk_load`) makes it stale and it is rebuilt. A generation counter makes a build that raced with
-a write start over. Only a store this process writes alone may be indexed (embedded Oxigraph holds a lock on its
-directory); a remote SPARQL store can be written by other processes, so `for_store` gives no index for it and
-lineage asks SPARQL. tests/test_catalog_lineage_index.py checks that walks, pages, searches and overlaps over the
-index equal the SPARQL answers, before and after writes.
+asks SPARQL, with the same answers. The Catalog service (server/catalog/service.py) owns it and tells it of every
+write: a record replaced or dropped is re-read from the triples being written (`records_written`); any other kind
+of write (`store_changed`: a SPARQL update, a bulk load) makes it stale and it is rebuilt. Records written while a
+build runs are replayed onto it when it ends, so steady writes never starve a build; only a write of the other kind
+makes a build start over. Only a store this process writes alone is indexed (embedded Oxigraph holds a lock on its
+directory); a remote SPARQL store can be written by other processes, so the service gives it no index and lineage
+asks SPARQL. tests/test_catalog_lineage_index.py checks that walks, pages, searches and overlaps over the index
+equal the SPARQL answers, before, during and after writes.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from rdflib import RDF, RDFS
 
@@ -148,57 +148,47 @@ class LineageIndex:
         self._lock = threading.RLock()
         self._edges = _Edges()
         self._stale = True
-        self._generation = 0  # counts writes, so that a build that overlapped one is not used
-        self._replacing = False
+        self._generation = 0  # counts writes the index cannot replay, so that a build that overlapped one is not used
+        self._replay: list[tuple[Mapping[str, list[Triple]], list[str]]] | None = None  # records written mid-build
         self._building: threading.Thread | None = None
+        self._one_build = threading.Lock()  # a background build and a refresh() never read at once
         self._listing: list[str] | None = None  # the products in code-point order, sorted when first asked
         self._searchable: dict[str, list[str]] | None = None  # product -> its texts in lower case, when first asked
         self._found: tuple[str, list[str]] | None = None  # the last search and its products (a page, then its count)
         self.rebuilds = 0
-        self._watch(store)
 
     # --- keeping it current ------------------------------------------------------------------------------
 
-    def _watch(self, store: Store) -> None:
-        """Route every write through this store object past the index (see the module docstring)."""
-        replace = store.replace_records
+    def records_written(
+        self, records: Mapping[str, Iterable[Triple]], dropped: Iterable[str] = (), *, write: Callable[[], None]
+    ) -> None:
+        """Run `write` (which stores `records` and drops `dropped`), then read the records into the index.
 
-        def replace_records(records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> None:
-            materialised = {iri: list(triples) for iri, triples in records.items()}
-            dropped = list(drop)
-            with self._lock:
-                self._replacing = True  # the backend may implement it with `update`: that must not mark stale
-                try:
-                    replace(materialised, dropped)
-                finally:
-                    self._replacing = False
+        Both happen under the index's lock, so the index follows writes in the order the store took them."""
+        materialised = {iri: list(triples) for iri, triples in records.items()}
+        gone = list(dropped)
+        with self._lock:
+            write()
+            if self._replay is not None:
+                self._replay.append((materialised, gone))
+            if not self._stale:
+                self._apply(self._edges, materialised, gone)
+
+    def store_changed(self, *, write: Callable[[], None]) -> None:
+        """Run `write`, a change the index cannot read record by record: it is rebuilt."""
+        with self._lock:
+            try:
+                write()
+            finally:
                 self._generation += 1
-                if not self._stale:
-                    self._apply(materialised, dropped)
+                self._stale = True
 
-        store.replace_records = replace_records  # type: ignore[method-assign]
-        for name in ("update", "bulk_load"):
-            original = getattr(store, name, None)
-            if original is None:
-                continue
-
-            def marking(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
-                with self._lock:
-                    try:
-                        return _original(*args, **kwargs)
-                    finally:
-                        if not self._replacing:
-                            self._generation += 1
-                            self._stale = True
-
-            setattr(store, name, marking)
-
-    def _apply(self, records: Mapping[str, list[Triple]], dropped: list[str]) -> None:
+    def _apply(self, edges: _Edges, records: Mapping[str, list[Triple]], dropped: list[str]) -> None:
         """Re-read the written records: a product's ports, what its input ports consume, what they type as a product;
         names and the texts search reads."""
         self._forget_derived()
         for iri in (*records, *dropped):
-            self._edges.forget(iri)
+            edges.forget(iri)
         for iri, triples in records.items():
             inputs: dict[str, str] = {}
             consumed: list[tuple[str, str]] = []
@@ -209,7 +199,7 @@ class LineageIndex:
                 if p in SEARCHED:
                     texts.append((str(s), str(o)))
                 if p == DPROD.outputPort:
-                    self._edges.add(str(s), port=str(o))
+                    edges.add(str(s), port=str(o))
                 elif p == DPROD.inputPort:
                     inputs[str(o)] = str(s)
                 elif p == VM.consumes:
@@ -219,20 +209,45 @@ class LineageIndex:
                 elif p == RDF.type and o in NAMED_TYPES:
                     named = named or str(s) == iri
                     if o == DPROD.DataProduct:
-                        self._edges.add_product(iri, str(s))
+                        edges.add_product(iri, str(s))
             for port, fed in consumed:
                 if port in inputs:
-                    self._edges.add(inputs[port], fed=fed)
+                    edges.add(inputs[port], fed=fed)
             if named and iri in labels:
-                self._edges.names[iri] = labels[iri]
+                edges.names[iri] = labels[iri]
             for subject, text in texts:
-                if subject in self._edges.products:  # typed here or elsewhere (then SPARQL's union counts it too)
-                    self._edges.add_text(iri, subject, text)
+                if subject in edges.products:  # typed here or elsewhere (then SPARQL's union counts it too)
+                    edges.add_text(iri, subject, text)
 
     def _build(self) -> None:
-        """Read everything afresh (outside the lock: it takes seconds); keep it only if no write came between."""
+        """Read everything afresh (outside the lock: it takes seconds), then replay the records written meanwhile.
+
+        A write of another kind during the build (`store_changed`) makes it start over."""
+        with self._one_build:
+            self._build_once()
+
+    def _build_once(self) -> None:
         with self._lock:
             generation = self._generation
+            self._replay = []
+        try:
+            edges = self._read()
+        except BaseException:
+            with self._lock:
+                self._replay = None
+            raise
+        with self._lock:
+            replay, self._replay = self._replay or [], None
+            if generation != self._generation:
+                return
+            for records, dropped in replay:
+                self._apply(edges, records, dropped)
+            self._edges = edges
+            self._forget_derived()
+            self._stale = False
+            self.rebuilds += 1
+
+    def _read(self) -> _Edges:
         edges = _Edges()
         for row in self.store.select(OUTPUT_PORTS).rows:
             edges.add(str(row[0]), port=str(row[1]))
@@ -248,12 +263,7 @@ class LineageIndex:
             edges.add_product(str(row[0]), str(row[1]))
         for row in self.store.select(PRODUCT_TEXTS).rows:
             edges.add_text(str(row[0]), str(row[1]), str(row[2]))
-        with self._lock:
-            if generation == self._generation:
-                self._edges = edges
-                self._forget_derived()
-                self._stale = False
-                self.rebuilds += 1
+        return edges
 
     def refresh(self) -> None:
         """Make the index current now, in this thread (tests; start-up when waiting is preferred)."""
@@ -371,12 +381,6 @@ class LineageIndex:
         return step
 
 
-def for_store(store: Store) -> LineageIndex | None:
-    """An index watching `store`, or None where other processes may write to it (remote SPARQL servers)."""
-    if store.location.startswith(REMOTE_PREFIXES):
-        return None
-    existing = getattr(store, "_valuemesh_lineage_index", None)
-    if existing is None:
-        existing = LineageIndex(store, background=True)
-        store._valuemesh_lineage_index = existing  # type: ignore[attr-defined]
-    return existing  # type: ignore[no-any-return]
+def indexable(store: Store) -> bool:
+    """Whether only this process writes `store` (remote SPARQL servers may be written by others: never indexed)."""
+    return not store.location.startswith(REMOTE_PREFIXES)

@@ -1,31 +1,42 @@
-"""The GraphQL context of one request: the store, the settings, and fresh DataLoaders."""
+"""The GraphQL context of one request: the Catalog service, and fresh DataLoaders."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import Request
 from strawberry.fastapi import BaseContext
 
-from server.catalog import lineage_index
+from server.catalog.lineage_index import LineageIndex
+from server.catalog.service import Catalog
 from server.graphql.loaders import Loaders
 from server.settings import Settings
 from server.store.base import Store
 
+T = TypeVar("T")
+
 
 class Context(BaseContext):
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, catalog: Catalog) -> None:
         super().__init__()
-        self.store = store
-        self.settings = settings
-        self.loaders = Loaders(store)
+        self.catalog = catalog
+        self.store: Store = catalog.store
+        self.index: LineageIndex | None = catalog.index
+        self.settings: Settings = catalog.settings
+        self.loaders = Loaders(catalog)
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Store work, off the event loop (see Catalog.run)."""
+        return await self.catalog.run(work, *args)
 
     def after_write(self) -> None:
         """Forget what this request has read: a mutation changed the store."""
-        self.loaders = Loaders(self.store)
+        self.loaders = Loaders(self.catalog)
 
 
 async def get_context(request: Request) -> Context:
-    store = request.app.state.store
-    index = lineage_index.for_store(store)
-    if index is not None:
-        index.ready()  # the first request starts building the lineage index in the background
-    return Context(store, request.app.state.settings)
+    catalog: Catalog = request.app.state.catalog
+    if catalog.index is not None:
+        catalog.index.ready()  # the first request starts building the lineage index in the background
+    return Context(catalog)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from functools import partial
 from typing import Annotated
 
 import pyoxigraph as ox
@@ -15,7 +16,6 @@ from server.catalog import (
     goal_trace,
     goals,
     lineage,
-    lineage_index,
     overlaps,
     registration,
     removal,
@@ -110,30 +110,32 @@ class Query:
             "type_": type.value if type is not None else None,
             "search": search,
         }
-        listing = lineage_index.for_store(store)
+        listing = info.context.index
         cursor = decode_cursor(after) if after else None
-        page = page_of_products(store, first=size, after=cursor, listing=listing, **filters)
+        page = await info.context.run(
+            partial(page_of_products, store, first=size, after=cursor, listing=listing, **filters)
+        )
         nodes = await t.products_by_iri(info, page.iris)
         edges = [t.DataProductEdge(node=node, cursor=encode_cursor(str(node.id))) for node in nodes]
         return t.DataProductConnection(
             edges=edges,
             page_info=t.PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None),
-            total_count_value=lambda: count_products(store, listing=listing, **filters),
+            total_count_value=partial(count_products, store, listing=listing, **filters),
         )
 
     @strawberry.field
     async def domains(self, info: t.Info) -> list[t.Domain]:
-        iris = domains.all_domains(info.context.store)
+        iris = await info.context.run(domains.all_domains, info.context.store)
         rows = await info.context.loaders.domain.load_many(iris)
         return [t.Domain.of(row) for row in rows if row is not None]
 
     @strawberry.field(description="The roots of the Lean Value Tree.")
     async def goals(self, info: t.Info) -> list[t.Goal]:
-        return await t.goals_by_iri(info, goals.root_goals(info.context.store))
+        return await t.goals_by_iri(info, await info.context.run(goals.root_goals, info.context.store))
 
     @strawberry.field(description="Use cases, highest prioritization score first.")
     async def use_cases(self, info: t.Info) -> list[t.UseCase]:
-        return await t.use_cases_by_iri(info, use_cases.ranked_use_cases(info.context.store))
+        return await t.use_cases_by_iri(info, await info.context.run(use_cases.ranked_use_cases, info.context.store))
 
     @strawberry.field
     async def lineage(
@@ -146,9 +148,8 @@ class Query:
         if max_depth is not None and max_depth < 0:
             raise BadInput(f"maxDepth must be 0 or more; got {max_depth}")
         way = lineage.Direction.DOWNSTREAM if direction is t.LineageDirection.DOWNSTREAM else lineage.Direction.UPSTREAM
-        store = info.context.store
-        index = lineage_index.for_store(store)
-        answer = lineage.lineage(store, iri(id), way, max_depth, index=index)
+        store, index = info.context.store, info.context.index
+        answer = await info.context.run(partial(lineage.lineage, store, iri(id), way, max_depth, index=index))
         iris = [n.iri for n in answer.nodes]
         known = index.names(iris) if index is not None else {}
         found = await t.lineage_nodes(info, [(n.iri, n.is_product) for n in answer.nodes], known)
@@ -181,14 +182,19 @@ class Query:
         limit = info.context.settings.max_page_size
         if first is not None and not 0 <= first <= limit:
             raise BadInput(f"first must be between 0 and {limit} (the maximum page size); got {first}")
-        index = lineage_index.for_store(store)
+        index = info.context.index
         if involving is not None:
             if ids is not None:
                 raise BadInput("give either ids or involving, not both")
-            lineage.require_product(store, iri(involving))
-            answer = overlaps.overlaps_with(store, iri(involving), min_shared or 1, index)
+            product = iri(involving)
+
+            def overlapping() -> overlaps.OverlapAnswer:
+                lineage.require_product(store, product)
+                return overlaps.overlaps_with(store, product, min_shared or 1, index)
+
+            answer = await info.context.run(overlapping)
         else:
-            answer = overlaps.overlaps(store, iris(ids), min_shared or 1, index)
+            answer = await info.context.run(overlaps.overlaps, store, iris(ids), min_shared or 1, index)
         if first is None and len(answer.pairs) > limit:
             raise BadInput(
                 f"{len(answer.pairs)} pairs overlap, more than the maximum page size ({limit}): ask for the most "
@@ -216,16 +222,16 @@ class Query:
 
     @strawberry.field
     async def goal_trace(self, info: t.Info, id: strawberry.ID) -> t.GoalTrace:
-        trace = goal_trace.goal_trace(info.context.store, iri(id))
+        trace = await info.context.run(goal_trace.goal_trace, info.context.store, iri(id))
         return t.GoalTrace(product_iri=trace.product, use_case_iris=trace.use_cases, goal_iris=trace.goals)
 
     @strawberry.field(description="Products that trace to no goal: data-lake monsters in the making.")
     async def untraced_data_products(self, info: t.Info) -> list[t.DataProduct]:
-        return await t.products_by_iri(info, goal_trace.untraced_products(info.context.store))
+        return await t.products_by_iri(info, await info.context.run(goal_trace.untraced_products, info.context.store))
 
     @strawberry.field(description="SHACL validation of the stored catalog, or of the given nodes only.")
-    def validation(self, info: t.Info, ids: list[strawberry.ID] | None = None) -> t.ValidationReport:
-        report = validation_report(info.context.store, iris(ids))
+    async def validation(self, info: t.Info, ids: list[strawberry.ID] | None = None) -> t.ValidationReport:
+        report = await info.context.run(validation_report, info.context.store, iris(ids))
         return t.ValidationReport.of(report)
 
 
@@ -257,7 +263,9 @@ class Mutation:
     ) -> t.RegistrationResult:
         fmt = (format or DocumentFormat.TURTLE).value
         try:
-            stored, _ = registration.register_document(info.context.store, document, fmt, info.context.settings.base)
+            stored, _ = await info.context.run(
+                registration.register_document, info.context.store, document, fmt, info.context.settings.base
+            )
         except ValidationRefused as refused:
             return t.RegistrationRefused(report=t.ValidationReport.of(refused.report))
         return await _registered(info, stored)
@@ -265,7 +273,9 @@ class Mutation:
     @strawberry.mutation(description="Add a product from typed fields; its IRI is minted as data-product/{slug}.")
     async def create_data_product(self, info: t.Info, input: DataProductInput) -> t.RegistrationResult:
         try:
-            stored = registration.create_from_fields(info.context.store, fields_of(input), info.context.settings.base)
+            stored = await info.context.run(
+                registration.create_from_fields, info.context.store, fields_of(input), info.context.settings.base
+            )
         except ValidationRefused as refused:
             return t.RegistrationRefused(report=t.ValidationReport.of(refused.report))
         return await _registered(info, stored)
@@ -275,7 +285,9 @@ class Mutation:
         self, info: t.Info, id: strawberry.ID, input: DataProductInput
     ) -> t.RegistrationResult:
         try:
-            stored = registration.update_from_fields(info.context.store, iri(id), fields_of(input))
+            stored = await info.context.run(
+                registration.update_from_fields, info.context.store, iri(id), fields_of(input)
+            )
         except ValidationRefused as refused:
             return t.RegistrationRefused(report=t.ValidationReport.of(refused.report))
         return await _registered(info, stored)
@@ -284,8 +296,8 @@ class Mutation:
         description="Remove a product and return its id. While another product still consumes one of its output "
         "ports the call fails with an error that names those consumers, and nothing changes."
     )
-    def remove_data_product(self, info: t.Info, id: strawberry.ID) -> strawberry.ID:
-        removal.remove_data_product(info.context.store, iri(id))
+    async def remove_data_product(self, info: t.Info, id: strawberry.ID) -> strawberry.ID:
+        await info.context.run(removal.remove_data_product, info.context.store, iri(id))
         info.context.after_write()
         return id
 

@@ -366,8 +366,8 @@ class DataProductConnection:
     total_count_value: Private[Any]
 
     @strawberry.field
-    def total_count(self) -> int:
-        return self.total_count_value()  # type: ignore[no-any-return]
+    async def total_count(self, info: Info) -> int:
+        return await info.context.run(self.total_count_value)  # type: ignore[no-any-return]
 
 
 @strawberry.type

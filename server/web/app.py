@@ -1,20 +1,20 @@
-"""The app factory: one FastAPI app, its faces mounted as routers over one store."""
+"""The app factory: one FastAPI app, its faces mounted as routers over one Catalog service."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from server import __version__
-from server.catalog import lineage_index
-from server.catalog.seeding import prepare
+from server.catalog.service import Catalog
 from server.errors import StoreUnavailable
 from server.graphql.router import graphql_router
 from server.settings import Settings
-from server.store import OxigraphStore, Store, open_store
+from server.store import OxigraphStore, Store
 from server.web import sparql_endpoint
 from server.web.hardening import (
     BodySizeLimit,
@@ -33,25 +33,25 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     """Build the app; the store is opened (and seeded when empty) at startup unless one is given."""
     settings = settings or Settings.from_env()
 
+    catalog = Catalog(settings, store)
+    if store is not None:
+        catalog.open()  # a store of the caller's is ready at once
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        owned = store is None
-        app.state.store = store if store is not None else open_store(settings.store)
-        if owned:
-            prepare(app.state.store, with_seed=settings.seed)
-        index = lineage_index.for_store(app.state.store)
-        if index is not None:
-            index.ready()  # start building now, in the background, rather than on the first lineage question
+        if store is None:
+            await anyio.to_thread.run_sync(catalog.open)  # opening and seeding take a while: not on the loop
+        app.state.store = catalog.store
         sparql_endpoint.start_query_workers(app)
         try:
             yield
         finally:
             sparql_endpoint.stop_query_workers(app)
-            if owned:
-                app.state.store.close()
+            catalog.close()
 
     app = FastAPI(title="valuemesh", version=__version__, lifespan=lifespan)
     app.state.settings = settings
+    app.state.catalog = catalog
 
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(request: Request, error: StoreUnavailable) -> JSONResponse:
@@ -60,27 +60,28 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         return JSONResponse(problem, status_code=503, media_type="application/problem+json")
 
     if store is not None:
-        app.state.store = store
+        app.state.store = catalog.store
     graphql = graphql_router(settings)
     app.include_router(graphql, prefix="/graphql")
 
     @app.get("/healthz")
     def healthz(request: Request) -> JSONResponse:
         """Liveness and store reachability, for reads and writes (a full disk is unavailable until writes succeed)."""
+        current: Catalog = request.app.state.catalog
         try:
-            current: Store = request.app.state.store
-            current.ask("ASK { }")
-            cannot_write = current.write_problem() if isinstance(current, OxigraphStore) else None
+            backend = current.backend
+            backend.ask("ASK { }")
+            cannot_write = backend.write_problem() if isinstance(backend, OxigraphStore) else None
         except StoreUnavailable as error:
             return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
         if cannot_write is not None:
             detail = f"the store answers reads but cannot write: {cannot_write}"
             return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
-        index = lineage_index.for_store(current)
+        index = current.index
         return JSONResponse(
             {
                 "status": "ok",
-                "store": current.location.partition(":")[0],  # its kind; where it lives is the server's business
+                "store": backend.location.partition(":")[0],  # its kind; where it lives is the server's business
                 "version": __version__,
                 "lineage_index": index.state if index is not None else "not used",
             }

@@ -331,7 +331,7 @@ def _threads(app: FastAPI) -> ThreadPoolExecutor:
     """The threads queries are handled on: walled off from the network unless the store itself is over the network."""
     threads: ThreadPoolExecutor | None = getattr(app.state, "sparql_threads", None)
     if threads is None:
-        walled = isinstance(app.state.store, OxigraphStore) and network_sandbox.available()
+        walled = isinstance(app.state.catalog.backend, OxigraphStore) and network_sandbox.available()
         threads = ThreadPoolExecutor(
             # A request waiting for a worker process holds a thread: enough that they queue for workers, not threads.
             max_workers=max(8, 4 * app.state.settings.sparql_workers),
@@ -345,7 +345,7 @@ def _threads(app: FastAPI) -> ThreadPoolExecutor:
 def start_query_workers(app: FastAPI) -> None:
     """Start the worker processes for the app's store when it is the embedded store on disk (see query_workers)."""
     settings: Settings = app.state.settings
-    store = app.state.store
+    store = app.state.catalog.backend
     if query_workers.available(store):
         workers = QueryWorkers(
             store, workers=settings.sparql_workers, memory_limit_bytes=settings.sparql_max_memory_mb * 2**20

@@ -1,0 +1,169 @@
+"""The Catalog service: the one object every face talks to.
+
+It owns the store, the derived lineage index, the worker threads that store work runs on, and the settings. Faces
+(GraphQL, SPARQL, linked data, the CLI) only translate between their protocol and it. Nothing is kept on the store
+object or in module state: the service hands faces `catalog.store`, a store whose every write passes the service,
+which tells the index exactly which records changed (`IndexedStore`). An async face never runs store work on the
+event loop: it awaits `catalog.run(...)`, which runs it on a bounded pool of threads, as datasette's
+`Database.execute` does (pyoxigraph lets go of the GIL while the engine works, so queries on those threads run
+while the loop serves other requests).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
+from typing import IO, Any, TypeVar
+
+import anyio
+from rdflib import Graph
+from rdflib.term import Node
+
+from server.catalog.lineage_index import LineageIndex, indexable
+from server.catalog.seeding import prepare
+from server.settings import Settings
+from server.store import Store, open_store
+from server.store.base import SelectResult, Triple
+
+T = TypeVar("T")
+
+
+class IndexedStore:
+    """The catalog's store as faces see it: reads go straight through; every write also updates the index.
+
+    It implements the store protocol explicitly, method by method, so a write method added to the protocol cannot
+    pass by the index unnoticed (mypy checks this class against `Store`)."""
+
+    def __init__(self, backend: Store, index: LineageIndex) -> None:
+        self.backend = backend
+        self.index = index
+
+    # --- reads -------------------------------------------------------------------------------------------
+
+    @property
+    def location(self) -> str:
+        return self.backend.location
+
+    @location.setter
+    def location(self, value: str) -> None:
+        self.backend.location = value
+
+    @property
+    def queries_run(self) -> int:
+        return self.backend.queries_run
+
+    @queries_run.setter
+    def queries_run(self, value: int) -> None:
+        self.backend.queries_run = value
+
+    def select(self, query: str, bindings: Mapping[str, Node] | None = None) -> SelectResult:
+        return self.backend.select(query, bindings)
+
+    def ask(self, query: str, bindings: Mapping[str, Node] | None = None) -> bool:
+        return self.backend.ask(query, bindings)
+
+    def construct(self, query: str, bindings: Mapping[str, Node] | None = None) -> Graph:
+        return self.backend.construct(query, bindings)
+
+    def query_serialized(
+        self,
+        query: str,
+        media_type: str,
+        *,
+        bindings: Mapping[str, Node] | None = None,
+        default_graphs: Sequence[str] | None = None,
+        named_graphs: Sequence[str] | None = None,
+        timeout_s: float | None = None,
+        max_rows: int | None = None,
+    ) -> bytes:
+        return self.backend.query_serialized(
+            query,
+            media_type,
+            bindings=bindings,
+            default_graphs=default_graphs,
+            named_graphs=named_graphs,
+            timeout_s=timeout_s,
+            max_rows=max_rows,
+        )
+
+    def record(self, iri: str) -> Graph:
+        return self.backend.record(iri)
+
+    def record_iris(self) -> list[str]:
+        return self.backend.record_iris()
+
+    def is_empty(self) -> bool:
+        return self.backend.is_empty()
+
+    def quad_count(self) -> int:
+        return self.backend.quad_count()
+
+    def dump(self, out: IO[bytes], media_type: str) -> None:
+        self.backend.dump(out, media_type)
+
+    # --- writes: each one tells the index ----------------------------------------------------------------
+
+    def replace_records(self, records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> None:
+        materialised = {iri: list(triples) for iri, triples in records.items()}
+        dropped = list(drop)
+        self.index.records_written(
+            materialised, dropped, write=partial(self.backend.replace_records, materialised, dropped)
+        )
+
+    def update(self, sparql: str) -> None:
+        self.index.store_changed(write=partial(self.backend.update, sparql))
+
+    def bulk_load(self, data: IO[bytes] | bytes, media_type: str = "application/n-quads") -> None:
+        load: Callable[..., None] = self.backend.bulk_load  # type: ignore[attr-defined]
+        self.index.store_changed(write=partial(load, data, media_type))
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+class Catalog:
+    """See the module docstring. Build it with `Catalog(settings)` (or around a store of your own), then `open()`."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self._given = store
+        self._backend: Store | None = store
+        self.index: LineageIndex | None = None
+        self._store: Store | None = None
+        self._threads = anyio.CapacityLimiter(settings.worker_threads)
+
+    def open(self) -> Catalog:
+        """Open the store (seeding an empty one, unless a store was given), and start building the index."""
+        if self._backend is None:
+            self._backend = open_store(self.settings.store)
+            prepare(self._backend, with_seed=self.settings.seed)
+        if indexable(self._backend):
+            self.index = LineageIndex(self._backend, background=True)
+            self._store = IndexedStore(self._backend, self.index)
+            self.index.ready()  # start building now, in the background, rather than on the first lineage question
+        else:
+            self._store = self._backend
+        return self
+
+    @property
+    def store(self) -> Store:
+        """The store every face reads and writes through."""
+        if self._store is None:
+            raise RuntimeError("the catalog is not open")
+        return self._store
+
+    @property
+    def backend(self) -> Store:
+        """The store itself (its own kind: embedded, in memory, remote), for what depends on the kind."""
+        if self._backend is None:
+            raise RuntimeError("the catalog is not open")
+        return self._backend
+
+    async def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Run store work on one of the catalog's threads and wait for it without blocking the event loop."""
+        return await anyio.to_thread.run_sync(partial(work, *args), limiter=self._threads)
+
+    def close(self) -> None:
+        """Close the store if the catalog opened it."""
+        if self._given is None and self._backend is not None:
+            self._backend.close()

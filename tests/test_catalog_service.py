@@ -1,0 +1,84 @@
+"""The Catalog service under the faces: a slow question never holds up other clients, and writes reach the index."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from rdflib.term import Node
+
+from server.settings import Settings
+from server.store import MemoryStore
+from server.store.base import SelectResult
+from server.web.app import create_app
+
+
+class SlowStore(MemoryStore):
+    """A store whose SELECT questions wait at a gate: a question that takes as long as the test wants."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+
+    def select(self, query: str, bindings: Mapping[str, Node] | None = None) -> SelectResult:
+        if threading.current_thread() is not threading.main_thread():
+            self.waiting.set()
+            self.gate.wait(timeout=20)
+        return super().select(query, bindings)
+
+
+@pytest.fixture
+def slow_server(seed_nquads: bytes) -> Iterator[tuple[str, SlowStore]]:
+    store = SlowStore()
+    store.bulk_load(seed_nquads, "application/n-quads")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(Settings(store="memory:", seed=False, port=port), store=store)
+    store.gate.set()
+    app.state.catalog.index.refresh()  # built before the gate closes: only the question below waits
+    store.gate.clear()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", store
+    store.gate.set()
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_health_and_other_questions_answer_while_a_slow_graphql_question_runs(
+    slow_server: tuple[str, SlowStore],
+) -> None:
+    url, store = slow_server
+    answers: dict[str, Any] = {}
+
+    def slow_question() -> None:
+        answers["slow"] = httpx.post(f"{url}/graphql", json={"query": "{ domains { id } }"}, timeout=30)
+
+    asking = threading.Thread(target=slow_question)
+    asking.start()
+    assert store.waiting.wait(timeout=10), "the GraphQL question never reached the store"
+    health = httpx.get(f"{url}/healthz", timeout=5)
+    lineage = httpx.post(
+        f"{url}/graphql",
+        json={"query": '{ lineage(id: "https://valuemesh.example/data-product/hcp-360") { nodes { depth } } }'},
+        timeout=5,
+    )
+    # Both answered (within the client's timeout) while the first question still waits at the gate.
+    assert health.status_code == 200
+    assert "errors" not in lineage.json() and lineage.json()["data"]["lineage"]["nodes"]
+    assert "slow" not in answers
+    store.gate.set()
+    asking.join(timeout=20)
+    assert answers["slow"].json()["data"]["domains"]
