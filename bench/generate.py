@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import io
 import random
-import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import IO
 
+from server.catalog.iris import mint
 from server.catalog.seeding import install_ontology
 from server.namespaces import DCAT, DCT, DPROD, DPV, DQV, ODRL, ORG, PROV, VM
 from server.store.oxigraph import OxigraphStore
@@ -86,10 +86,6 @@ TARGETS = ("95.0", "99.0", "99.5", "99.9")
 PERIODS = ("PT1H", "P1D", "P7D", "P1M")
 CRITERIA = ("businessValue", "timeCriticality", "riskReduction", "reach", "impact", "confidence", "effort")
 LVT_BRANCHING = (5, 4, 3)  # children of the vision, of each level-2 goal, of each level-3 goal; level 5 scales with N
-
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
 @dataclass(slots=True)
@@ -195,9 +191,9 @@ def _plan_domains(n: int) -> list[Domain]:
     domains = []
     for i in range(count):
         name = DOMAIN_NAMES[i]
-        slug = slugify(name)
+        team = mint(BASE, "agent", f"{name} team")
         # Every third domain handles personal or health data, so privacy classification is mandatory there.
-        domains.append(Domain(f"{BASE}domain/{slug}", name, regulated=i % 3 == 0, team=f"{BASE}agent/{slug}-team"))
+        domains.append(Domain(mint(BASE, "domain", name), name, regulated=i % 3 == 0, team=team))
     return domains
 
 
@@ -210,14 +206,14 @@ def _plan_goals(rng: random.Random, n: int) -> list[Goal]:
             for _ in range(branching):
                 k = len(goals)
                 name = f"{rng.choice(GOAL_VERBS)} {rng.choice(GOAL_OBJECTS)} {k}"
-                child = Goal(f"{BASE}goal/{slugify(name)}", name, depth, parent.iri)
+                child = Goal(mint(BASE, "goal", name), name, depth, parent.iri)
                 goals.append(child)
                 children.append(child)
         level = children
     for _ in range(max(len(level), n // 25)):
         k = len(goals)
         name = f"{rng.choice(GOAL_VERBS)} {rng.choice(GOAL_OBJECTS)} {k}"
-        goals.append(Goal(f"{BASE}goal/{slugify(name)}", name, 5, rng.choice(level).iri))
+        goals.append(Goal(mint(BASE, "goal", name), name, 5, rng.choice(level).iri))
     return goals
 
 
@@ -236,7 +232,7 @@ def plan_catalog(n: int, seed: int) -> CatalogPlan:
     domains = _plan_domains(n)
     sources = []
     for k in range(max(5, n // 10)):
-        sources.append(f"{BASE}source/{slugify(SOURCE_SYSTEMS[k % len(SOURCE_SYSTEMS)])}-{k}")
+        sources.append(mint(BASE, "source", f"{SOURCE_SYSTEMS[k % len(SOURCE_SYSTEMS)]} {k}"))
     consumers = [f"{BASE}agent/consumer-{k}" for k in range(max(10, n // 25))]
 
     source_oriented = max(1, round(n * SOURCE_ORIENTED_SHARE))
@@ -256,9 +252,9 @@ def plan_catalog(n: int, seed: int) -> CatalogPlan:
         domain = domains[d]
         subject = rng.choice(SUBJECTS)
         name = f"{rng.choice(QUALIFIERS)} {subject} {index}"
-        iri = f"{BASE}data-product/{slugify(name)}"
+        iri = mint(BASE, "data-product", name)
         if not domain.owners or rng.random() < 0.2:
-            domain.owners.append(f"{BASE}agent/{slugify(domain.name)}-owner-{len(domain.owners) + 1}")
+            domain.owners.append(mint(BASE, "agent", f"{domain.name} owner {len(domain.owners) + 1}"))
         owner = rng.choice(domain.owners)
         product_consumers = rng.sample(consumers, rng.randint(0, 2))
         mechanisms = SOURCE_OUTPUT_MECHANISMS if layer == 0 else CONSUMER_OUTPUT_MECHANISMS
@@ -330,7 +326,7 @@ def _plan_use_cases(rng: random.Random, products: list[Product], goals: list[Goa
         goal = rng.choice(leaves) if rng.random() < 0.8 else rng.choice(middle)
         name = f"{products[served[0]].name} use case {len(use_cases) + 1}"
         criteria = tuple(rng.randint(0, 5) for _ in CRITERIA)
-        use_case = UseCase(f"{BASE}use-case/{slugify(name)}", name, goal.iri, served, criteria)
+        use_case = UseCase(mint(BASE, "use-case", name), name, goal.iri, served, criteria)
         use_cases.append(use_case)
         return use_case
 

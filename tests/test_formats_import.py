@@ -156,7 +156,7 @@ def test_port_references_over_the_network_are_refused() -> None:
         (ODPS_EXAMPLE, "data-product/simple-data-product"),
         (
             STANDARDS / "dpds-1.0" / "examples" / "tripexecution" / "ports" / "trip-events-oport.json",
-            "data-product/trip-execution",
+            "data-product/tripexecution",  # DPDS info.name `tripExecution`: camelCase is not split (iris.py)
         ),
         (DESCRIPTORS / "hcp-call-planning.valuemesh.yaml", "data-product/hcp-call-planning"),
     ],

@@ -7,7 +7,6 @@ product that fails the MVP checklist is refused with the report and nothing is s
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -15,6 +14,8 @@ from decimal import Decimal
 import pyoxigraph as ox
 from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
 
+from server.catalog.iris import mint, mint_part
+from server.catalog.product_names import refuse_taken_iri
 from server.catalog.records import Records, records_of, statement_text
 from server.catalog.writes import WriteOutcome, write_records
 from server.errors import BadInput, Conflict, NotFound
@@ -128,19 +129,6 @@ class ProductFields:
     use_cases: list[str] = field(default_factory=list)
 
 
-def slugify(text: str) -> str:
-    """`HCP 360 (v2)` -> `hcp-360-v2`: the path segment minted IRIs use."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    if not slug:
-        raise BadInput(f"cannot make an IRI from the name {text!r}; give a name with letters or digits")
-    return slug
-
-
-def product_iri(base: str, name: str) -> str:
-    return f"{base}data-product/{slugify(name)}"
-
-
 def _iri(value: str, what: str) -> URIRef:
     if not re.match(r"^[a-zA-Z][a-zA-Z0-9+.\-]*:[^\s<>\"{}|\\^`]+$", value):
         raise BadInput(f"{what} must be an IRI, got {value!r}")
@@ -171,11 +159,11 @@ def record_of_fields(iri: str, fields: ProductFields) -> Graph:
     used: set[str] = set()
     for is_input, ports in ((True, fields.input_ports), (False, fields.output_ports)):
         for port in ports:
-            slug = slugify(port.slug or port.name)
-            if slug in used:
-                raise BadInput(f"two ports would both be named {iri}/port/{slug}; give them distinct names or slugs")
-            used.add(slug)
-            node = URIRef(f"{iri}/port/{slug}")
+            port_iri = mint_part(iri, "port", port.slug or port.name)
+            if port_iri in used:
+                raise BadInput(f"two ports would both be named {port_iri}; give them distinct names or slugs")
+            used.add(port_iri)
+            node = URIRef(port_iri)
             g.add((product, DPROD.inputPort if is_input else DPROD.outputPort, node))
             g.add((node, RDF.type, VM.InputPort if is_input else VM.OutputPort))
             g.add((node, RDF.type, DCAT.DataService))
@@ -195,13 +183,13 @@ def record_of_fields(iri: str, fields: ProductFields) -> Graph:
         g.add((node, DCT.accessRights, agreement.access))
         g.add((node, VM.accessPolicy, Literal(agreement.policy)))
         g.add((node, VM.distributionRights, Literal(agreement.distribution_rights)))
-        slo_slugs: set[str] = set()
+        slo_iris: set[str] = set()
         for slo in agreement.slos:
-            slug = slugify(slo.name)
-            if slug in slo_slugs:
+            slo_iri = mint_part(iri, "slo", slo.name)
+            if slo_iri in slo_iris:
                 raise BadInput(f"two SLOs are both named {slo.name!r}")
-            slo_slugs.add(slug)
-            slo_node = URIRef(f"{iri}/slo/{slug}")
+            slo_iris.add(slo_iri)
+            slo_node = URIRef(slo_iri)
             g.add((node, VM.serviceLevelObjective, slo_node))
             g.add((slo_node, RDF.type, VM.ServiceLevelObjective))
             g.add((slo_node, RDF.type, DQV.QualityPolicy))
@@ -221,8 +209,10 @@ def _exists(store: Store, iri: str) -> bool:
 
 
 def create_from_fields(store: Store, fields: ProductFields, base: str) -> str:
-    """Mint `data-product/{slug}` under `base` and store the product; Conflict if that IRI is taken."""
-    iri = product_iri(base, fields.name)
+    """Mint `data-product/{segment}` under `base` (catalog/iris.py) and store the product; Conflict if that IRI is
+    taken (naming the product that has it when its name differs)."""
+    iri = mint(base, "data-product", fields.name)
+    refuse_taken_iri(store, iri, fields.name)
     if len(store.record(iri)):
         raise Conflict(f"{iri} already exists; update it instead, or choose another name")
     write_records(store, {iri: record_of_fields(iri, fields)})

@@ -9,8 +9,6 @@ export can give it back and nothing is silently dropped.
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
 from rdflib.term import Node
 
+from server.catalog.iris import mint, mint_part
 from server.namespaces import DCAT, DCT, DPROD, DPV, DQV, ODRL, ORG, PROV, VM
 
 # The annotation that keeps what a descriptor said beyond our model (JSON text, canonical key order).
@@ -46,13 +45,6 @@ INDICATORS = {
 }
 
 
-def slug(text: str) -> str:
-    """`hcp-360` for "HCP 360": lower case ASCII words joined by hyphens."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    words = re.sub(r"([a-z0-9])([A-Z])", r"\1-\2", ascii_text)
-    return re.sub(r"[^a-z0-9]+", "-", words.lower()).strip("-") or "unnamed"
-
-
 def keyword(concepts: dict[str, URIRef], iri: Node | None) -> str | None:
     """The descriptor keyword for a concept IRI (`vm:ConsumerOriented` -> "consumer-oriented")."""
     return next((name for name, concept in concepts.items() if concept == iri), None)
@@ -64,7 +56,7 @@ def canonical_json(value: Any) -> str:
 
 @dataclass
 class Reference:
-    """A domain or agent a descriptor names: by label, slug or IRI. `iri` is settled when records are minted."""
+    """A domain or agent a descriptor names: by label, path or IRI. `iri` is settled when records are minted."""
 
     label: str
     iri: str | None = None
@@ -79,7 +71,7 @@ class ServiceLevelObjective:
     period: str | None = None
     error_budget: Decimal | None = None
     description: str | None = None
-    key: str | None = None  # slug; derived from the label when absent
+    key: str | None = None  # what the IRI is minted from (catalog/iris.py); the label when absent
     source_fields: dict[str, Any] = field(default_factory=dict)
 
 
@@ -109,7 +101,7 @@ class Port:
 @dataclass
 class ProductDescription:
     name: str
-    key: str | None = None  # slug of the product's IRI; derived from the name when absent
+    key: str | None = None  # what the IRI is minted from (catalog/iris.py); the name when absent
     iri: str | None = None
     description: str | None = None
     purpose: str | None = None
@@ -143,17 +135,19 @@ def _annotate(graph: Graph, node: URIRef, fields: dict[str, Any]) -> None:
         graph.add((node, SOURCE_DESCRIPTOR, Literal(canonical_json(fields), datatype=RDF.JSON)))
 
 
-def _unique_key(wanted: str, taken: set[str]) -> str:
-    key, n = wanted, 2
-    while key in taken:
-        key, n = f"{wanted}-{n}", n + 1
-    taken.add(key)
-    return key
+def _unique_part(record: str, part: str, name: str, taken: set[str]) -> str:
+    """The IRI of a port or SLO named `name`, with `-2`, `-3`, ... when another one of the record has it."""
+    wanted = mint_part(record, part, name)
+    iri, n = wanted, 2
+    while iri in taken:
+        iri, n = f"{wanted}-{n}", n + 1
+    taken.add(iri)
+    return iri
 
 
 def product_graph(product: ProductDescription, base: str) -> tuple[str, Graph]:
     """The product's own record: the product, its ports, its agreement and SLOs (references must be settled)."""
-    iri = product.iri or f"{base}data-product/{product.key or slug(product.name)}"
+    iri = product.iri or mint(base, "data-product", product.key or product.name)
     node = URIRef(iri)
     g = Graph(identifier=iri)
     g.add((node, RDF.type, DPROD.DataProduct))
@@ -187,7 +181,7 @@ def product_graph(product: ProductDescription, base: str) -> tuple[str, Graph]:
 
     taken: set[str] = set()
     for port in product.ports:
-        port_node = URIRef(f"{iri}/port/{_unique_key(port.key or slug(port.label), taken)}")
+        port_node = URIRef(_unique_part(iri, "port", port.key or port.label, taken))
         g.add((node, DPROD.outputPort if port.output else DPROD.inputPort, port_node))
         g.add((port_node, RDF.type, VM.OutputPort if port.output else VM.InputPort))
         g.add((port_node, RDF.type, DCAT.DataService))
@@ -216,7 +210,7 @@ def product_graph(product: ProductDescription, base: str) -> tuple[str, Graph]:
         _annotate(g, agreement_node, agreement.source_fields)
         slo_keys: set[str] = set()
         for slo in agreement.slos:
-            slo_node = URIRef(f"{iri}/slo/{_unique_key(slo.key or slug(slo.label), slo_keys)}")
+            slo_node = URIRef(_unique_part(iri, "slo", slo.key or slo.label, slo_keys))
             g.add((agreement_node, VM.serviceLevelObjective, slo_node))
             g.add((slo_node, RDF.type, VM.ServiceLevelObjective))
             g.add((slo_node, RDF.type, DQV.QualityPolicy))

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from server.catalog.iris import segment
 from server.errors import BadInput
 from server.formats.description import (
     Port,
@@ -21,7 +22,6 @@ from server.formats.description import (
     Reference,
     ServiceLevelObjective,
     decimal_of,
-    slug,
 )
 from server.formats.loading import LoadedDocument, json_path, load_file
 from server.formats.schema_check import DescriptorInvalid, bundled_schema_path, problems_against
@@ -161,7 +161,7 @@ def product_from_dpds(document: LoadedDocument, referenced: set[Path], notes: li
     owner = info["owner"]
     product = ProductDescription(
         name=str(info.get("displayName") or info["name"]),
-        key=slug(str(info["name"])),
+        key=str(info["name"]),
         identifier=str(info["fullyQualifiedName"]),
         version=str(info["version"]),
         description=info.get("description"),
@@ -193,7 +193,7 @@ def product_from_dpds(document: LoadedDocument, referenced: set[Path], notes: li
                 Port(
                     label=label,
                     output=output,
-                    key=slug(str(port["name"])),
+                    key=str(port["name"]),
                     mechanism=mechanism,
                     description=port.get("description"),
                     consumes=[str(c) for c in port.get("x-consumes") or []],
@@ -216,7 +216,7 @@ def dpds_from_product(product: ProductDescription) -> dict[str, Any]:
     doc: dict[str, Any] = copy.deepcopy(product.source_fields.get("dpds") or {})
     doc.setdefault("dataProductDescriptor", "1.0.0")
     info = dict(doc.get("info") or {})
-    info["name"] = info.get("name") or product.key or slug(product.name)
+    info["name"] = info.get("name") or product.key or segment(product.name)
     info["displayName"] = product.name
     info["fullyQualifiedName"] = product.identifier or product.iri
     info["version"] = product.version or info.get("version") or "1.0.0"
@@ -236,7 +236,7 @@ def dpds_from_product(product: ProductDescription) -> dict[str, Any]:
         for port in (p for p in product.ports if p.output == output):
             entry = copy.deepcopy(port.source_fields.get("dpds") or {})
             entry.pop("$ref", None)
-            entry["name"] = entry.get("name") or port.key or slug(port.label)
+            entry["name"] = entry.get("name") or port.key or segment(port.label)
             entry["displayName"] = port.label
             entry.setdefault("version", "1.0.0")
             if port.description:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from server.catalog.iris import segment
 from server.formats.description import (
     ACCESS_MODES,
     INDICATORS,
@@ -23,7 +24,6 @@ from server.formats.description import (
     ServiceLevelObjective,
     decimal_of,
     keyword,
-    slug,
 )
 from server.formats.loading import LoadedDocument
 from server.formats.odcs import Contracts, agreement_from_contracts
@@ -108,7 +108,6 @@ def product_from_odps(document: LoadedDocument, contracts: Contracts, notes: lis
             Port(
                 label=str(entry["name"]),
                 output=False,
-                key=slug(str(entry["name"])),
                 mechanism=MECHANISMS.get(str(props.get("mechanism"))),
                 consumes=_as_list(props.get("consumes")),
                 source_fields={"odps": entry, "position": position},
@@ -121,7 +120,6 @@ def product_from_odps(document: LoadedDocument, contracts: Contracts, notes: lis
             Port(
                 label=str(entry["name"]),
                 output=True,
-                key=slug(str(entry["name"])),
                 mechanism=mechanism,
                 description=entry.get("description"),
                 source_fields={"odps": entry, "position": position},
@@ -253,7 +251,7 @@ def odps_from_product(product: ProductDescription) -> dict[str, Any]:
         owners = [m for m in members if str(m.get("role", "")).strip().lower() in OWNER_ROLES]
         if not owners or (owners[0].get("name") or owners[0].get("username")) != product.owner.label:
             members = [m for m in members if m not in owners]
-            members.insert(0, {"username": slug(product.owner.label), "name": product.owner.label, "role": "owner"})
+            members.insert(0, {"username": segment(product.owner.label), "name": product.owner.label, "role": "owner"})
         team["members"] = members
     if team:
         doc["team"] = team
