@@ -196,3 +196,74 @@ def test_a_union_of_generic_specialisations_resolves_as_strawberry_does() -> Non
         {"__typename": "IntBox", "item": 1},
         {"__typename": "StrBox", "s": "a"},
     ]
+
+
+# An interface that decides its object types itself (`resolve_type`), here against the value's Python class: the
+# inline pass, which answers by class, must leave it to graphql-core. The same for a union whose type resolver the
+# schema replaces.
+
+
+@strawberry.interface
+class Pet:
+    name: str
+
+    @classmethod
+    def resolve_type(cls, obj: Any, info: Any, abstract_type: Any) -> str:
+        return "Dog" if obj.name.startswith("Rex") else "Cat"
+
+
+@strawberry.type
+class Dog(Pet):
+    pass
+
+
+@strawberry.type
+class Cat(Pet):
+    pass
+
+
+Resident = Annotated[Dog | Cat, strawberry.union("Resident")]
+
+
+@strawberry.type
+class Household:
+    """Plain attributes, so the inline pass is the one completing the abstract values."""
+
+    pets: list[Pet]
+    residents: list[Resident]
+
+
+@strawberry.type
+class Kennel:
+    @strawberry.field
+    def household(self) -> Household:
+        return Household(
+            pets=[Cat(name="Rex"), Dog(name="Tom"), Dog(name="Rexa")], residents=[Cat(name="Rex"), Dog(name="Tom")]
+        )
+
+
+def _by_name(obj: Any, info: Any, abstract_type: Any) -> str:
+    return "Dog" if obj.name.startswith("Rex") else "Cat"
+
+
+def _kennel(**options: Any) -> strawberry.Schema:
+    schema = strawberry.Schema(query=Kennel, types=[Dog, Cat], **options)
+    schema._schema.type_map["Resident"].resolve_type = _by_name  # type: ignore[union-attr]
+    return schema
+
+
+def test_an_interface_with_its_own_resolve_type_answers_as_graphql_core_does() -> None:
+    document = "{ household { pets { __typename name ... on Dog { dog: name } ... on Cat { cat: name } } } }"
+    served = _run(_kennel(execution_context_class=InlineExecutionContext), document)
+    assert served == _run(_kennel(), document)
+    assert [pet["__typename"] for pet in json.loads(served)["data"]["household"]["pets"]] == ["Dog", "Cat", "Dog"]
+
+
+def test_a_union_with_a_replaced_type_resolver_answers_as_graphql_core_does() -> None:
+    document = "{ household { residents { __typename ... on Dog { name } ... on Cat { cat: name } } } }"
+    served = _run(_kennel(execution_context_class=InlineExecutionContext), document)
+    assert served == _run(_kennel(), document)
+    assert [resident["__typename"] for resident in json.loads(served)["data"]["household"]["residents"]] == [
+        "Dog",
+        "Cat",
+    ]

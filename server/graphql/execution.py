@@ -9,34 +9,53 @@ applies.
 
 Nothing inline can have effects, so anything irregular (null where the schema says non-null, a value a scalar
 refuses, an object of an unexpected class) abandons the inline pass for that field and hands it to graphql-core's
-own path, which then reports the error exactly as it always has. Measured in bench/bench_api.py.
+own path, which then reports the error exactly as it always has. An interface or union whose type resolution the
+schema defines itself (`resolve_type`, an `is_type_of` of its types) is left to graphql-core too, as is everything
+when the installed Strawberry or graphql-core is not a tested release (`supported`). Measured in bench/bench_api.py.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from graphql import (
+    GraphQLAbstractType,
     GraphQLID,
     GraphQLInt,
+    GraphQLInterfaceType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLString,
+    GraphQLUnionType,
     Undefined,
     is_abstract_type,
     is_leaf_type,
     is_object_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
-from graphql.pyutils import Path
-from graphql.version import version_info as graphql_version_info
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.cast import TYPE_CAST_ATTRIBUTE
+from strawberry.types.union import StrawberryUnion
+
+if TYPE_CHECKING:
+    from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+    from graphql.pyutils import Path
+
+# The releases this module was written and tested against, as [lowest, first untested): it reaches into both
+# libraries' internals, so any other release runs the stock executor. pyproject.toml pins the same ranges
+# (tests/test_graphql_execution_versions.py checks that they agree and that the installed ones are supported).
+TESTED_VERSIONS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
+    "strawberry-graphql": ((0, 341, 2), (0, 342)),
+    "graphql-core": ((3, 3, 2), (3, 4)),
+}
+# The type resolver Strawberry gives every union (a closure, recognised by its name)
+_STRAWBERRY_UNION_RESOLVER = "StrawberryUnion.get_type_resolver.<locals>._resolve_union_type"
 
 TYPENAME = "__typename"
 
@@ -167,9 +186,37 @@ def _passes(field_type: GraphQLOutputType) -> int:
     return INT32 if named is GraphQLInt else GENERAL
 
 
+def release_is_tested(distribution: str, release: str) -> bool:
+    """Whether `release` of `distribution` is in its tested range (final releases only: pre-releases are not)."""
+    parts = release.split(".")
+    if not all(part.isdigit() for part in parts):
+        return False
+    lowest, untested = TESTED_VERSIONS[distribution]
+    return lowest <= tuple(int(part) for part in parts) < untested
+
+
 def supported() -> bool:
-    """Whether this graphql-core is the one the executor below was written against (its internals change)."""
-    return graphql_version_info.major == 3 and graphql_version_info.minor == 3
+    """Whether the installed Strawberry and graphql-core are the releases the executor below was tested against."""
+    try:
+        return all(release_is_tested(distribution, version(distribution)) for distribution in TESTED_VERSIONS)
+    except PackageNotFoundError:
+        return False
+
+
+def _resolved_by_class(abstract_type: GraphQLAbstractType) -> bool:
+    """Whether Strawberry's own type resolution, which `_by_class` reproduces, decides the object type of this
+    interface's or union's values; not so where the schema defines `resolve_type` (graphql-core then calls it)."""
+    definition = (abstract_type.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+    if isinstance(abstract_type, GraphQLInterfaceType):
+        return isinstance(definition, StrawberryObjectDefinition) and definition.resolve_type is None
+    if isinstance(abstract_type, GraphQLUnionType):
+        resolve_type = abstract_type.resolve_type
+        return (
+            isinstance(definition, StrawberryUnion)
+            and getattr(resolve_type, "__module__", None) == StrawberryUnion.__module__
+            and getattr(resolve_type, "__qualname__", "") == _STRAWBERRY_UNION_RESOLVER
+        )
+    return False
 
 
 class InlineExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -224,11 +271,15 @@ class InlineExecutionContext(StrawberryGraphQLCoreExecutionContext):
             fields = self._fields(return_type, details)  # type: ignore[arg-type]
             return _nullable(_object(return_type, fields)) if fields is not None else None  # type: ignore[arg-type]
         if is_abstract_type(return_type):
+            if not _resolved_by_class(return_type):  # type: ignore[arg-type]
+                return None
             by_class: dict[type, tuple[str, Fields]] = {}
             for possible in self.schema.get_possible_types(return_type):  # type: ignore[arg-type]
                 definition = (possible.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+                if definition is None or definition.is_type_of is not None:
+                    return None  # an `is_type_of` of the schema's may refuse what the class says
                 fields = self._fields(possible, details)
-                if definition is None or fields is None or definition.origin in by_class:
+                if fields is None or definition.origin in by_class:
                     return None  # a class standing for two types (as generics may) is Strawberry's to resolve
                 by_class[definition.origin] = (possible.name, fields)
             return _nullable(_by_class(by_class))
