@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import Progress
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
 
-from server.catalog.writes import write_documents
+from server.catalog.bulk_load import BulkProgress, read_batch, write_batch
 from server.cli.app import app
 from server.cli.common import NoSeedOption, StoreOption, catalog_store, stderr
 from server.errors import BadInput
@@ -39,6 +50,33 @@ def read_all(files: list[Path]) -> list[RdfDocument]:
     return documents
 
 
+@contextmanager
+def load_progress(shown: bool) -> Iterator[BulkProgress]:
+    """A progress bar on stderr, one task per phase (reading, validating, writing), with rate and time left."""
+    columns = (
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=stderr, disable=not shown) as progress:
+        current: list[TaskID] = []
+
+        def start(phase: str, total: float | None) -> None:
+            if current:
+                task = progress.tasks[-1]
+                progress.update(current[-1], total=task.total or task.completed, completed=task.total or task.completed)
+            current.append(progress.add_task(phase, total=total))
+
+        def advance(amount: float) -> None:
+            if current:
+                progress.advance(current[-1], amount)
+
+        yield BulkProgress(start=start, advance=advance)
+
+
 @app.command()
 def load(
     files: Annotated[
@@ -49,14 +87,29 @@ def load(
     ],
     store: StoreOption = None,
     no_seed: NoSeedOption = False,
+    progress: Annotated[
+        bool | None,
+        typer.Option(
+            "--progress/--no-progress",
+            help="Show a progress bar with rate and time left on stderr (default: when stderr is a terminal).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Add records from RDF files. Each record (product, domain, agent, source, goal, use case) replaces the
     stored one with the same IRI. The batch is checked and stored all or nothing."""
-    documents = read_all(expand_paths(files))
-    with catalog_store(store, no_seed=no_seed) as opened:
-        outcome = write_documents(opened, documents)
+    paths = expand_paths(files)
+    shown = stderr.is_terminal if progress is None else progress
+    with load_progress(shown) as phases:
+        # Every file is read and checked first, so that an unusable one stops the load before the catalog opens.
+        batch = read_batch(paths, phases)
+        try:
+            with catalog_store(store, no_seed=no_seed) as opened:
+                outcome = write_batch(opened, batch, progress=phases)
+        finally:
+            batch.close()
     stderr.print(
-        f"loaded {len(documents)} file(s): {len(outcome.added)} record(s) added, "
+        f"loaded {len(paths)} file(s): {len(outcome.added)} record(s) added, "
         f"{len(outcome.replaced)} replaced, {len(outcome.unchanged)} unchanged",
         highlight=False,
     )

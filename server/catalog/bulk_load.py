@@ -1,0 +1,438 @@
+"""The bulk write path of `valuemesh load`: files of many records, checked set-at-a-time, stored all or nothing.
+
+`write_records` judges a batch with SPARQL keyed on the batch's IRIs, which is right for a few records and grows
+with the square of a large batch. Here the batch is parsed into a scratch Oxigraph store, one per document, and
+every check `write_records` makes runs as a few queries over the whole batch: a statement about another record's
+nodes (candidates found by SPARQL, each confirmed by `records.check_named_graph` so the refusal reads the same),
+blank nodes skolemised and name keys derived as `records.normalised` does, a node described by two records or by
+a stored record the batch does not replace, and the compiled shapes with the rest of the catalog as context. Only
+then is the target written, with the store's bulk loader; a failure while writing puts the stored versions back.
+
+The bulk path is used when the batch is at least as large as the rest of the catalog (it copies that rest into the
+scratch store as context); a small batch into a large catalog goes through `write_records`, whose cost does not
+depend on the catalog's size. Remote stores always use `write_records`.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pyoxigraph as ox
+from rdflib import Graph
+from rdflib.compare import isomorphic
+
+from server.catalog.ownership import check_ownership
+from server.catalog.records import (
+    GENID,
+    Records,
+    check_named_graph,
+    foreign_statement,
+    name_key,
+    normalised,
+    records_of,
+    serves_a_product,
+)
+from server.catalog.seeding import ONTOLOGY_GRAPH, shipped_ontology
+from server.catalog.writes import WriteOutcome, write_lock, write_records
+from server.errors import BadInput, StoreUnavailable, ValidationRefused
+from server.governance.engine import run_checks
+from server.governance.neighbourhood import dependents
+from server.governance.shapes import Shapes, catalog_shapes
+from server.namespaces import VM, sparql_prefixes
+from server.rdf_io import format_for, read_rdf_file
+from server.sparql_text import iri_ref
+from server.store.base import Store
+from server.store.memory import MemoryStore
+from server.store.oxigraph import OxigraphStore
+from server.store.terms import to_oxigraph
+from server.validation import ValidationReport
+
+__all__ = ["BulkProgress", "ScratchStore", "bulk_applies", "load_files", "read_batch", "write_batch"]
+
+NQUADS = "application/n-quads"
+
+# Inputs larger than this are staged in a temporary on-disk store rather than in memory (about 600 bytes a quad).
+IN_MEMORY_LIMIT_BYTES = 400_000_000
+
+# IRIs per VALUES block, so that every query stays a size any engine parses quickly.
+_CHUNK = 2000
+
+# Formats that hold only triples: a document in one of them is split into records by its main nodes (rdflib).
+_TRIPLE_FORMATS = {ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.RDF_XML}
+
+_OWNING_PATH = "(dprod:inputPort|dprod:outputPort|odrl:hasPolicy|vm:serviceLevelObjective)"
+
+# Subjects of a record that the record may not describe, approximately: not the record, not reached from it by
+# owning properties, not a blank node nor a skolemised one. The exact rule (records.owned_by) owns a little more
+# (nodes reached through blank nodes), so each graph found is checked again exactly before it is refused.
+FOREIGN_CANDIDATES = (
+    sparql_prefixes()
+    + f"""
+SELECT DISTINCT ?g WHERE {{
+    {{ SELECT DISTINCT ?g ?s WHERE {{ GRAPH ?g {{ ?s ?p ?o }} }} }}
+    FILTER (isIRI(?g) && !isBlank(?s) && ?s != ?g && !STRSTARTS(STR(?s), CONCAT(STR(?g), "{GENID}")))
+    FILTER NOT EXISTS {{ GRAPH ?g {{ ?g {_OWNING_PATH}+ ?s }} }}
+    # `<use case> vm:servedBy <product>` is the one statement about another node a record may hold.
+    FILTER (EXISTS {{ GRAPH ?g {{ ?s ?p2 ?o2 FILTER (?p2 != vm:servedBy || !isIRI(?o2)) }} }}
+            || EXISTS {{ GRAPH ?g {{ ?s vm:servedBy ?o3 FILTER (?o3 != ?g
+                         && !STRSTARTS(STR(?o3), CONCAT(STR(?g), "{GENID}"))
+                         && NOT EXISTS {{ GRAPH ?g {{ ?g {_OWNING_PATH}+ ?o3 }} }}) }} }})
+}}"""
+)
+
+GRAPHS_WITH_BLANK_NODES = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o FILTER (isBlank(?s) || isBlank(?o)) } }"
+
+PRODUCT_NAMES = (
+    sparql_prefixes()
+    + "SELECT ?g ?product ?name WHERE { GRAPH ?g { ?product a dprod:DataProduct ; rdfs:label ?name } }"
+)
+
+DROP_NAME_KEYS = sparql_prefixes() + "DELETE WHERE { GRAPH ?g { ?s vm:nameKey ?key } }"
+
+# Nodes that two records of the batch describe (statements other than `vm:servedBy <IRI>`).
+DESCRIBED_TWICE = (
+    sparql_prefixes()
+    + """
+SELECT ?node (GROUP_CONCAT(STR(?g); separator=" ") AS ?graphs) WHERE {
+    { SELECT DISTINCT ?node ?g WHERE { GRAPH ?g { ?node ?p ?o FILTER (?p != vm:servedBy || !isIRI(?o)) } } }
+} GROUP BY ?node HAVING (COUNT(?g) > 1)"""
+)
+
+# #GRAPHS: stored records the batch does not replace; what they describe (vm:servedBy aside, as ownership.py).
+DESCRIBED_BY_GRAPHS = (
+    sparql_prefixes()
+    + "SELECT DISTINCT ?node ?g WHERE { VALUES ?g { #GRAPHS } GRAPH ?g { ?node ?p ?o FILTER (?p != vm:servedBy) } }"
+)
+
+# #NODES: nodes stored records describe; which records of the batch describe them too.
+DESCRIBED_IN_BATCH = (
+    sparql_prefixes()
+    + """
+SELECT ?node ?g WHERE {
+    VALUES ?node { #NODES }
+    GRAPH ?g { ?node ?p ?o FILTER (!(?p = vm:servedBy && isIRI(?o))) }
+} ORDER BY ?g ?node LIMIT 1"""
+)
+
+REGULATED_DOMAINS = sparql_prefixes() + "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?domain vm:regulated true } }"
+
+
+@dataclass
+class BulkProgress:
+    """Where the load reports its phases: `start(phase, total)` then `advance(amount)` as the phase goes."""
+
+    start: Callable[[str, float | None], None]
+    advance: Callable[[float], None]
+
+
+def _silent() -> BulkProgress:
+    return BulkProgress(start=lambda phase, total: None, advance=lambda amount: None)
+
+
+class _CountingReader(io.RawIOBase):
+    """A binary file that reports how many bytes have been read, so a progress bar can follow the parser."""
+
+    def __init__(self, raw: IO[bytes], advance: Callable[[float], None]) -> None:
+        self._raw = raw
+        self._advance = advance
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self._advance(len(data))
+        return len(data)
+
+
+class ScratchStore(OxigraphStore):
+    """A throwaway Oxigraph store holding a batch while it is checked: in memory, or in a temporary directory."""
+
+    def __init__(self, on_disk: bool) -> None:
+        self._tmp = tempfile.mkdtemp(prefix="valuemesh-load-") if on_disk else None
+        super().__init__(self._tmp)
+
+    def load_file(self, path: Path, fmt: ox.RdfFormat, advance: Callable[[float], None]) -> None:
+        with path.open("rb") as raw:
+            self._store.bulk_load(_CountingReader(raw, advance), fmt)  # type: ignore[arg-type]
+
+    def load_nquads(self, data: IO[bytes] | bytes) -> None:
+        self._store.bulk_load(data, ox.RdfFormat.N_QUADS)
+
+    def has_default_graph_triples(self) -> bool:
+        default = self._store.quads_for_pattern(None, None, None, ox.DefaultGraph())
+        return next(iter(default), None) is not None
+
+    def drop_graphs(self, iris: Iterable[str]) -> None:
+        for iri in iris:
+            self._store.remove_graph(ox.NamedNode(iri))
+
+    def clear_default_graph(self) -> None:
+        self._store.clear_graph(ox.DefaultGraph())
+
+    def add_context(self, graph: Graph) -> None:
+        """Add stored facts to the default graph, where the checks read them as context, never as records."""
+        if len(graph):
+            triples = [ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in graph]  # type: ignore[arg-type]
+            self._store.bulk_extend(triples)
+
+    def add_quads(self, quads: Iterable[ox.Quad]) -> None:
+        self._store.bulk_extend(quads)
+
+    def add_record(self, iri: str, graph: Graph) -> None:
+        name = ox.NamedNode(iri)
+        self._store.bulk_extend(ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), name) for s, p, o in graph)  # type: ignore[arg-type]
+
+    def dump_nquads(self, out: IO[bytes] | str) -> None:
+        self._store.dump(out, ox.RdfFormat.N_QUADS)
+
+    def close(self) -> None:
+        super().close()
+        del self._store
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def bulk_applies(store: Store) -> bool:
+    """Whether the bulk path can write to `store` (the embedded Oxigraph store, on disk or in memory)."""
+    return isinstance(store, OxigraphStore)
+
+
+def _iri_chunks(iris: Iterable[str]) -> list[str]:
+    texts = []
+    for iri in sorted(set(iris)):
+        try:
+            texts.append(iri_ref(iri))
+        except ValueError:
+            continue  # an IRI that cannot be stored names nothing stored
+    return [" ".join(texts[i : i + _CHUNK]) for i in range(0, len(texts), _CHUNK)]
+
+
+def _read_document(path: Path, on_disk: bool, progress: BulkProgress) -> ScratchStore:
+    """One document in its own scratch store, checked as `records_of` checks it, blank nodes skolemised."""
+    fmt = format_for(path)
+    scratch = ScratchStore(on_disk)
+    try:
+        if fmt in _TRIPLE_FORMATS:
+            _add_records(scratch, records_of(read_rdf_file(path)))
+            progress.advance(path.stat().st_size)
+            return scratch
+        try:
+            scratch.load_file(path, fmt, progress.advance)
+        except (SyntaxError, ValueError, OSError):
+            read_rdf_file(path)  # the reader's own refusal names the file, line and column
+            raise BadInput("cannot read the file", source=str(path)) from None
+        if scratch.has_default_graph_triples():
+            # Triples outside named graphs are split into records by their main nodes: rdflib, as records_of does.
+            scratch.close()
+            scratch = ScratchStore(on_disk)
+            _add_records(scratch, records_of(read_rdf_file(path)))
+            return scratch
+        _check_document(scratch, str(path))
+        return scratch
+    except BaseException:
+        scratch.close()
+        raise
+
+
+def _add_records(scratch: ScratchStore, records: Records) -> None:
+    for iri, graph in records.items():
+        scratch.add_record(iri, graph)
+
+
+def _check_document(scratch: ScratchStore, source: str) -> None:
+    """What `records_of` does to a document's named graphs, set-at-a-time."""
+    if ONTOLOGY_GRAPH in scratch.record_iris() and isomorphic(scratch.record(ONTOLOGY_GRAPH), shipped_ontology()):
+        scratch.drop_graphs([ONTOLOGY_GRAPH])  # an exported catalog holds the ontology; the catalog installs its own
+    candidates = sorted(str(row[0]) for row in scratch.select(FOREIGN_CANDIDATES).rows)
+    for iri in candidates:
+        check_named_graph(scratch.record(iri), iri, source)
+    with_blank_nodes = sorted(str(row[0]) for row in scratch.select(GRAPHS_WITH_BLANK_NODES).rows)
+    for iri in with_blank_nodes:
+        skolemised = normalised({iri: scratch.record(iri)})[iri]
+        scratch.drop_graphs([iri])
+        scratch.add_record(iri, skolemised)
+
+
+def _derive_name_keys(scratch: ScratchStore) -> None:
+    """Each product's `vm:nameKey` from its names, as `records.normalised` derives it (a given key is replaced)."""
+    scratch.update(DROP_NAME_KEYS)
+    key = ox.NamedNode(str(VM.nameKey))
+    scratch.add_quads(
+        ox.Quad(to_oxigraph(product), key, ox.Literal(name_key(str(name))), ox.NamedNode(str(graph)))  # type: ignore[arg-type]
+        for graph, product, name in scratch.select(PRODUCT_NAMES).rows
+    )
+
+
+def _check_batch_ownership(scratch: ScratchStore, target: Store, rest: list[str]) -> None:
+    """No node described by two records of the batch, nor by a stored record the batch does not replace."""
+    twice = scratch.select(DESCRIBED_TWICE).rows
+    if twice:
+        involved = {iri for row in twice for iri in str(row[1]).split()}
+        alone = MemoryStore()  # an empty catalog: the batch is checked against itself only
+        try:
+            check_ownership(alone, {iri: scratch.record(iri) for iri in sorted(involved)})
+        finally:
+            alone.close()
+    described_elsewhere: dict[str, str] = {}
+    for chunk in _iri_chunks(rest):
+        for node, graph in target.select(DESCRIBED_BY_GRAPHS.replace("#GRAPHS", chunk)).rows:
+            described_elsewhere.setdefault(str(node), str(graph))
+    for chunk in _iri_chunks(described_elsewhere):
+        found = scratch.select(DESCRIBED_IN_BATCH.replace("#NODES", chunk)).rows
+        if found:
+            node, record = found[0][0], str(found[0][1])
+            # The refusal `write_records` gives: the record's first statement about the node, and who describes it.
+            triple = min(t for t in scratch.record(record).triples((node, None, None)) if not serves_a_product(t))
+            raise foreign_statement(triple, record, described_by=described_elsewhere[str(node)])
+
+
+def _classify(scratch: ScratchStore, target: Store, batch: set[str], stored: set[str]) -> WriteOutcome:
+    outcome = WriteOutcome()
+    for iri in sorted(batch):
+        if iri not in stored:
+            outcome.added.append(iri)
+        elif isomorphic(target.record(iri), scratch.record(iri)):
+            outcome.unchanged.append(iri)
+        else:
+            outcome.replaced.append(iri)
+    return outcome
+
+
+def _validate(
+    scratch: ScratchStore, target: Store, outcome: WriteOutcome, rest: list[str], shapes: Shapes, progress: BulkProgress
+) -> ValidationReport:
+    """The compiled shapes over the batch and the stored records it affects, with the rest of the catalog as context."""
+    batch = set(outcome.added + outcome.replaced + outcome.unchanged)
+    regulated = {str(row[0]) for row in scratch.select(REGULATED_DOMAINS).rows}
+    # Only replaced records and newly regulated domains can change a stored record's verdict (neighbourhood.py).
+    changing = {iri: scratch.record(iri) for iri in sorted(set(outcome.replaced) | (regulated & batch))}
+    affected = sorted(dependents(target, changing) - batch) if changing else []
+    for iri in affected:
+        scratch.add_record(iri, target.record(iri))
+    context = set(rest) - set(affected)
+    for iri in sorted(context):
+        scratch.add_context(target.record(iri))
+    queries = list(shapes.queries)
+    progress.start("validating", len(queries))
+    report = ValidationReport(run_checks(scratch, queries, focus_in_records=True, advance=lambda: progress.advance(1)))
+    scratch.clear_default_graph()
+    scratch.drop_graphs(affected)
+    return report
+
+
+def _write(scratch: ScratchStore, target: OxigraphStore, outcome: WriteOutcome, progress: BulkProgress) -> None:
+    """Replace the stored versions and bulk-load the batch; on failure, put the catalog back as it was."""
+    scratch.drop_graphs(outcome.unchanged)
+    if not outcome.written:
+        return
+    with tempfile.TemporaryDirectory(prefix="valuemesh-load-") as workdir:
+        batch_file = Path(workdir) / "batch.nq"
+        scratch.dump_nquads(str(batch_file))
+        backup = Path(workdir) / "replaced.nq"
+        with backup.open("wb") as out:
+            for iri in outcome.replaced:
+                out.write(_nquads(iri, target.record(iri)))
+        progress.start("writing", batch_file.stat().st_size)
+        try:
+            for chunk in _iri_chunks(outcome.replaced):
+                target.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
+            with batch_file.open("rb") as raw:
+                target.bulk_load(_CountingReader(raw, progress.advance), NQUADS)  # type: ignore[arg-type]
+        except (OSError, StoreUnavailable, RuntimeError) as error:
+            _restore(target, outcome, backup)
+            if isinstance(error, StoreUnavailable):
+                raise
+            raise StoreUnavailable(f"the store could not write the batch ({error}); nothing was stored") from None
+
+
+def _nquads(iri: str, graph: Graph) -> bytes:
+    name = ox.NamedNode(iri)
+    quads = [ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), name) for s, p, o in graph]  # type: ignore[arg-type]
+    return ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
+
+
+def _restore(target: OxigraphStore, outcome: WriteOutcome, backup: Path) -> None:
+    """Drop what the failed write added and load the replaced records' stored versions again."""
+    try:
+        for chunk in _iri_chunks(outcome.written):
+            target.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
+        if backup.stat().st_size:
+            with backup.open("rb") as raw:
+                target.bulk_load(raw, NQUADS)
+    except (OSError, StoreUnavailable, RuntimeError) as error:
+        raise StoreUnavailable(
+            f"the store failed while writing the batch and could not be put back ({error}); it may hold part of "
+            "the batch: load the same files again once the store can write"
+        ) from None
+
+
+def _batch_size(files: list[Path]) -> int:
+    return sum(path.stat().st_size for path in files)
+
+
+def read_batch(files: list[Path], progress: BulkProgress | None = None) -> ScratchStore:
+    """Every file parsed and checked into one scratch store of records (named graphs), as `records_of` and
+    `merge_records` would make them; a malformed file is BadInput naming its line and column."""
+    progress = progress or _silent()
+    on_disk = _batch_size(files) > IN_MEMORY_LIMIT_BYTES
+    progress.start("reading", _batch_size(files))
+    batch: ScratchStore | None = None
+    try:
+        for path in files:
+            document = _read_document(path, on_disk, progress)
+            if batch is None:
+                batch = document
+                continue
+            data = io.BytesIO()
+            document.dump_nquads(data)
+            document.close()
+            batch.load_nquads(data.getvalue())
+        batch = batch or ScratchStore(on_disk)
+        _derive_name_keys(batch)
+        return batch
+    except BaseException:
+        if batch is not None:
+            batch.close()
+        raise
+
+
+def write_batch(
+    store: Store, batch_store: ScratchStore, *, progress: BulkProgress | None = None, shapes: Shapes | None = None
+) -> WriteOutcome:
+    """Validate the records `read_batch` gathered and store them all or nothing (see the module's docstring)."""
+    progress = progress or _silent()
+    batch = set(batch_store.record_iris())
+    stored = set(store.record_iris())
+    rest = sorted(stored - batch)
+    if not bulk_applies(store) or len(rest) > len(batch):
+        progress.start("validating", None)
+        return write_records(store, {iri: batch_store.record(iri) for iri in sorted(batch)})
+    assert isinstance(store, OxigraphStore)
+    with write_lock:
+        progress.start("validating", None)
+        _check_batch_ownership(batch_store, store, rest)
+        outcome = _classify(batch_store, store, batch, stored)
+        outcome.report = _validate(batch_store, store, outcome, rest, shapes or catalog_shapes(), progress)
+        if not outcome.report.conforms:
+            raise ValidationRefused(outcome.report)
+        _write(batch_store, store, outcome, progress)
+        return outcome
+
+
+def load_files(
+    store: Store, files: list[Path], *, progress: BulkProgress | None = None, shapes: Shapes | None = None
+) -> WriteOutcome:
+    """Add the records of `files` to `store`, validated, all or nothing."""
+    batch_store = read_batch(files, progress)
+    try:
+        return write_batch(store, batch_store, progress=progress, shapes=shapes)
+    finally:
+        batch_store.close()
