@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from rdflib.term import Node
 
 from server.settings import Settings
 from server.store import MemoryStore
 from server.store.base import SelectResult
 from server.web.app import create_app
+from tests.conftest import free_port, serving
 
 
 class SlowStore(MemoryStore):
@@ -38,23 +36,14 @@ class SlowStore(MemoryStore):
 def slow_server(seed_nquads: bytes) -> Iterator[tuple[str, SlowStore]]:
     store = SlowStore()
     store.bulk_load(seed_nquads, "application/n-quads")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     app = create_app(Settings(store="memory:", seed=False, port=port), store=store)
     store.gate.set()
     app.state.catalog.index.refresh()  # built before the gate closes: only the question below waits
     store.gate.clear()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", store
-    store.gate.set()
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app, port) as url:
+        yield url, store
+        store.gate.set()
 
 
 def test_health_and_other_questions_answer_while_a_slow_graphql_question_runs(

@@ -5,21 +5,18 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from server.graphql.router import preferred_media_type
 from server.settings import Settings
 from server.store import MemoryStore
 from server.web.app import create_app
+from tests.conftest import free_port, serving
 
 AUDIT = Path(__file__).resolve().parent.parent / "scripts" / "graphql-audit"
 INSTALL = "install Node.js 20 or newer and run `npm ci --prefix scripts/graphql-audit` (README, 'Run the tests')"
@@ -31,30 +28,14 @@ VARIABLE_ERROR = {"query": "query ($id: ID!) { dataProduct(id: $id) { id } }", "
 FIELD_ERROR = {"query": '{ dataProduct(id: "hcp-360") { id } }'}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def graphql_url(seed_nquads: bytes) -> Iterator[str]:
     """`/graphql` of the app under uvicorn on a free port of 127.0.0.1 (an allowed Host) over the seeded catalog."""
     store = MemoryStore()
     store.bulk_load(seed_nquads, "application/n-quads")
-    port = _free_port()
-    app = create_app(Settings(store="memory:", seed=False, port=port), store=store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the uvicorn test server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    thread.join(timeout=10)
+    port = free_port()
+    with serving(create_app(Settings(store="memory:", seed=False, port=port), store=store), port) as url:
+        yield url + "/graphql"
 
 
 def test_the_graphql_over_http_audit_passes_every_check(graphql_url: str) -> None:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from rdflib import Graph, URIRef
 
@@ -21,6 +19,7 @@ from server.store import MemoryStore, Store
 from server.web.app import create_app
 from server.web.hardening import allowed_hosts, host_name, inline_hashes
 from server.web.sparql_endpoint import SD
+from tests.conftest import free_port, serving
 
 HCP_360 = "https://valuemesh.example/data-product/hcp-360"
 LIMIT = 50_000
@@ -125,29 +124,13 @@ def test_the_limit_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
 # --- a real uvicorn: a chunked body is refused while it streams -------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def live_url() -> Iterator[str]:
     """uvicorn on a free port of 127.0.0.1, with the default Host rules and a small body limit."""
-    store = MemoryStore()
-    port = _free_port()
-    app = create_app(Settings(store="memory:", seed=False, port=port, max_body_bytes=LIMIT), store=store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the uvicorn test server did not start")
-        time.sleep(0.02)
-    yield f"127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    port = free_port()
+    app = create_app(Settings(store="memory:", seed=False, port=port, max_body_bytes=LIMIT), store=MemoryStore())
+    with serving(app, port) as url:
+        yield url.removeprefix("http://")
 
 
 def test_uvicorn_answers_413_to_an_endless_chunked_body_before_it_ends(live_url: str) -> None:

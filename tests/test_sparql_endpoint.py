@@ -7,14 +7,11 @@ import csv
 import io
 import json
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from rdflib import Dataset, Graph, Literal, URIRef
 from rdflib.namespace import RDF, RDFS
@@ -27,6 +24,7 @@ from server.settings import Settings
 from server.store import MemoryStore, Store
 from server.web.app import create_app
 from server.web.sparql_endpoint import SD
+from tests.conftest import free_port, serving
 
 # The same questions on every store backend: memory, and each remote SPARQL server CI runs.
 pytestmark = pytest.mark.all_backends
@@ -46,30 +44,14 @@ class LiveServer:
         return self.url + "/sparql"
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_server(seed_nquads: bytes) -> Iterator[LiveServer]:
     """`valuemesh serve` as a user runs it: uvicorn on a free port of 127.0.0.1 over the seeded catalog."""
     store = MemoryStore()
     store.bulk_load(seed_nquads, "application/n-quads")
-    port = _free_port()
-    app = create_app(Settings(store="memory:", seed=False, port=port), store=store)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the uvicorn test server did not start")
-        time.sleep(0.02)
-    yield LiveServer(f"http://127.0.0.1:{port}", store)
-    server.should_exit = True
-    thread.join(timeout=10)
+    port = free_port()
+    with serving(create_app(Settings(store="memory:", seed=False, port=port), store=store), port) as url:
+        yield LiveServer(url, store)
 
 
 @pytest.fixture(scope="session")
