@@ -285,6 +285,22 @@ def test_every_face_sends_the_security_headers(
         assert directive in policy
 
 
+def test_an_unhandled_error_page_sends_the_security_headers_too(seeded_store: Store) -> None:
+    app = create_app(Settings(store="memory:", seed=False), store=seeded_store)
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken)
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as client:
+        response = client.get("/broken")
+    assert response.status_code == 500
+    assert "a bug" not in response.text
+    policy = _assert_hardened(response)
+    for directive in STRICT:
+        assert directive in policy
+
+
 def test_the_record_page_runs_no_script_and_its_own_stylesheet_is_allowed(limited: TestClient) -> None:
     response = limited.get("/data-product/hcp-360", headers={"accept": "text/html"})
     assert response.status_code == 200

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from server import __version__
 from server.catalog.service import Catalog
@@ -27,6 +29,17 @@ from server.web.hardening import (
 )
 from server.web.linked_data import linked_data_router
 from server.web.record_page import RecordPage, render_record_page
+
+
+class CatalogApp(FastAPI):
+    """FastAPI with the security headers as its outermost layer, outside even Starlette's error middleware, so the
+    500 page of an unhandled error carries them too."""
+
+    security_headers: Callable[[ASGIApp], ASGIApp] | None = None
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return self.security_headers(stack) if self.security_headers is not None else stack
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -49,7 +62,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             sparql_endpoint.stop_query_workers(app)
             catalog.close()
 
-    app = FastAPI(title="valuemesh", version=__version__, lifespan=lifespan)
+    app = CatalogApp(title="valuemesh", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.catalog = catalog
 
@@ -93,14 +106,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     return app
 
 
-def _harden(app: FastAPI, settings: Settings, graphiql_html: str) -> None:
-    """The HTTP hardening middlewares; the last added runs first: headers on every answer, refusals included, then
-    the Host check, then the body limit, before any face reads a byte."""
+def _harden(app: CatalogApp, settings: Settings, graphiql_html: str) -> None:
+    """The HTTP hardening: headers on every answer (outermost, see CatalogApp), refusals and errors included; then
+    the Host check, then the body limit (the last middleware added runs first), before any face reads a byte."""
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, hosts=allowed_hosts(settings))
     # The record pages' only inline block is their stylesheet, allowed by its hash (of the page as rendered).
     styles = inline_hashes(render_record_page(RecordPage(iri="", label="", sections=[])), "style")
-    app.add_middleware(
+    app.security_headers = partial(
         SecurityHeaders,
         policy=page_policy(styles),
         graphiql_path="/graphql",
