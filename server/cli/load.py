@@ -11,13 +11,15 @@ import typer
 from rich.progress import (
     BarColumn,
     Progress,
+    ProgressColumn,
+    Task,
     TaskID,
     TaskProgressColumn,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
-    TransferSpeedColumn,
 )
+from rich.text import Text
 
 from server.catalog.bulk_load import BulkProgress, read_batch, write_batch
 from server.cli.app import app
@@ -50,6 +52,18 @@ def read_all(files: list[Path]) -> list[RdfDocument]:
     return documents
 
 
+class RateColumn(ProgressColumn):
+    """How fast the phase goes: MB/s while reading or writing bytes, checks/s while validating."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        if speed is None:
+            return Text("", style="progress.data.speed")
+        if task.description == "validating":
+            return Text(f"{speed:.1f} checks/s", style="progress.data.speed")
+        return Text(f"{speed / 1e6:.1f} MB/s", style="progress.data.speed")
+
+
 @contextmanager
 def load_progress(shown: bool) -> Iterator[BulkProgress]:
     """A progress bar on stderr, one task per phase (reading, validating, writing), with rate and time left."""
@@ -57,7 +71,7 @@ def load_progress(shown: bool) -> Iterator[BulkProgress]:
         TextColumn("{task.description:<10}"),
         BarColumn(),
         TaskProgressColumn(),
-        TransferSpeedColumn(),
+        RateColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
     )
