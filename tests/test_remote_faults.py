@@ -214,3 +214,86 @@ def test_two_api_processes_see_each_others_writes_at_once(oxigraph_server: Oxigr
         for process in (first, second):
             process.terminate()
             process.wait(timeout=10)
+
+
+CREATE = """mutation ($input: DataProductInput!) {
+    createDataProduct(input: $input) { __typename ... on DataProduct { id } } }"""
+NAMED = (
+    "PREFIX dprod: <https://ekgf.github.io/dprod/> PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#> "
+    "SELECT ?p WHERE { ?p a dprod:DataProduct ; rdfs:label ?name ; dprod:domain <%s> FILTER(STRSTARTS(?name, '%s')) }"
+)
+
+
+def _create_at_once(ports: list[int], inputs: list[dict[str, object]]) -> list[dict[str, object]]:
+    """Send every createDataProduct at the same moment, spread over the API processes; their answers in order."""
+    start = threading.Barrier(len(inputs))
+    answers: list[dict[str, object]] = [{} for _ in inputs]
+
+    def create(number: int) -> None:
+        port = ports[number % len(ports)]
+        start.wait()
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/graphql",
+            json={"query": CREATE, "variables": {"input": inputs[number]}},
+            timeout=60,
+        )
+        answers[number] = response.json()
+
+    threads = [threading.Thread(target=create, args=(number,)) for number in range(len(inputs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    return answers
+
+
+def _product_input(name: str) -> dict[str, object]:
+    from tests.test_graphql_mutations import territory_plan_input
+
+    return territory_plan_input(name=name)
+
+
+# CI configures Virtuoso (scripts/sparql-servers.sh); elsewhere the pytest summary names it as not configured.
+@pytest.fixture(params=["oxigraph-server", *(["virtuoso"] if os.environ.get("VALUEMESH_TEST_VIRTUOSO_URL") else [])])
+def shared_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A remote store two API processes share, seeded: our own Oxigraph server, or CI's Virtuoso when configured."""
+    if request.param == "oxigraph-server":
+        server = OxigraphServer(tmp_path / "oxigraph")
+        server.start()
+        try:
+            yield server.location
+        finally:
+            server.stop()
+        return
+    yield os.environ["VALUEMESH_TEST_VIRTUOSO_URL"]
+
+
+def test_two_api_processes_racing_to_create_one_name_store_exactly_one(shared_server: str) -> None:
+    store = RemoteSparqlStore.from_location(shared_server)
+    store.replace_records({}, drop=store.record_iris())
+    prepare(store, with_seed=True)
+    ports = [_free_port(), _free_port()]
+    processes = [_serve(shared_server, port) for port in ports]
+    try:
+        for process, port in zip(processes, ports, strict=True):
+            _wait_for_api(process, port)
+        domain = "https://valuemesh.example/domain/commercial"
+
+        answers = _create_at_once(ports, [_product_input("Race plan") for _ in range(20)])
+        created = [a for a in answers if (a.get("data") or {}).get("createDataProduct")]  # type: ignore[union-attr]
+        refused = [a["errors"][0]["extensions"]["code"] for a in answers if a.get("errors")]  # type: ignore[index]
+        assert len(created) == 1, answers
+        assert refused == ["CONFLICT"] * 19, answers
+        assert len(store.select(NAMED % (domain, "Race plan"))) == 1
+
+        # Different names do not hold each other up: every one is stored.
+        answers = _create_at_once(ports, [_product_input(f"Parallel plan {n}") for n in range(6)])
+        assert all((a.get("data") or {}).get("createDataProduct") for a in answers), answers  # type: ignore[union-attr]
+        assert len(store.select(NAMED % (domain, "Parallel plan"))) == 6
+        assert "urn:valuemesh:claims" not in store.record_iris()
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
+        store.replace_records({}, drop=store.record_iris())
+        store.close()

@@ -18,7 +18,7 @@ from server.catalog.iris import mint, mint_part
 from server.catalog.product_names import refuse_taken_iri
 from server.catalog.records import Records, records_of, statement_text
 from server.catalog.writes import WriteOutcome, write_records
-from server.errors import BadInput, Conflict, NotFound
+from server.errors import BadInput, NotFound
 from server.namespaces import DCAT, DCT, DPROD, DQV, ODRL, VM
 from server.rdf_io import RdfDocument, parse_rdf
 from server.store.base import Store
@@ -213,9 +213,7 @@ def create_from_fields(store: Store, fields: ProductFields, base: str) -> str:
     taken (naming the product that has it when its name differs)."""
     iri = mint(base, "data-product", fields.name)
     refuse_taken_iri(store, iri, fields.name)
-    if len(store.record(iri)):
-        raise Conflict(f"{iri} already exists; update it instead, or choose another name")
-    write_records(store, {iri: record_of_fields(iri, fields)})
+    write_records(store, {iri: record_of_fields(iri, fields)}, new=True)
     return iri
 
 

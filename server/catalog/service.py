@@ -12,6 +12,7 @@ while the loop serves other requests).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from functools import partial
 from typing import IO, Any, TypeVar
 
@@ -85,6 +86,9 @@ class IndexedStore:
             timeout_s=timeout_s,
             max_rows=max_rows,
         )
+
+    def exclusive(self, keys: Iterable[str]) -> AbstractContextManager[None]:
+        return self.backend.exclusive(keys)
 
     def record(self, iri: str) -> Graph:
         return self.backend.record(iri)

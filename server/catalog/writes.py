@@ -14,12 +14,14 @@ from rdflib.compare import isomorphic
 
 from server.catalog.ownership import check_ownership
 from server.catalog.records import Records, merge_records, normalised, records_of
-from server.errors import ValidationRefused
+from server.errors import Conflict, ValidationRefused
+from server.namespaces import DPROD, VM
 from server.rdf_io import RdfDocument
 from server.store.base import Store
 from server.validation import ValidationReport, check_write
 
-# One writer at a time per process, so that what was validated is what gets committed.
+# One writer at a time per process, so that what was validated is what gets committed (writers in other processes
+# on a shared server are held off by the store's `exclusive`).
 write_lock = threading.Lock()
 
 
@@ -50,14 +52,33 @@ def _classify(store: Store, records: Records) -> WriteOutcome:
     return outcome
 
 
-def write_records(store: Store, records: Records, *, validate: bool = True, dry_run: bool = False) -> WriteOutcome:
+def depends_on(records: Records) -> list[str]:
+    """What a write of `records` must hold against other writers: each record, and each product's name in its
+    domain (the checklist's "unique name" reads the other products of that name)."""
+    keys = [f"record {iri}" for iri in records]
+    for graph in records.values():
+        for product, key in graph.subject_objects(VM.nameKey):
+            for domain in graph.objects(product, DPROD.domain):
+                keys.append(f"name {domain} {key}")
+    return keys
+
+
+def write_records(
+    store: Store, records: Records, *, validate: bool = True, dry_run: bool = False, new: bool = False
+) -> WriteOutcome:
     """Validate and store `records` in one transaction, or raise ValidationRefused and store nothing.
 
     A record stating anything about another record's nodes is refused first (BadInput), so what the checklist
-    judges is exactly what is stored.
+    judges is exactly what is stored. What the write reads to judge it is held against writers in this process
+    and in others (`Store.exclusive`) until it has committed; with `new`, a record that exists already is a
+    Conflict, checked under the same hold.
     """
     records = normalised(records)
-    with write_lock:
+    with write_lock, store.exclusive(depends_on(records)):
+        if new:
+            taken = [iri for iri in records if len(store.record(iri))]
+            if taken:
+                raise Conflict(f"{taken[0]} already exists; update it instead, or choose another name")
         check_ownership(store, records)
         outcome = _classify(store, records)
         if validate:

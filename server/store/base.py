@@ -7,6 +7,7 @@ default graph is the union of all records. Writes replace whole records atomical
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import IO, Protocol, runtime_checkable
 
@@ -71,6 +72,10 @@ class Store(Protocol):
 
     def replace_records(self, records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> None:
         """Replace each record's named graph and drop others, all in one atomic write."""
+        ...
+
+    def exclusive(self, keys: Iterable[str]) -> AbstractContextManager[None]:
+        """Hold `keys` (what a write depends on) against writers in other processes until the block ends."""
         ...
 
     def record(self, iri: str) -> Graph: ...

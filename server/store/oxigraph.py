@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import IO
 
@@ -350,6 +351,10 @@ class OxigraphStore:
         if fmt is None:
             raise BadInput(f"cannot export as {media_type}; use one of {', '.join(DATASET_FORMATS)}")
         self._store.dump(out, fmt)
+
+    def exclusive(self, keys: Iterable[str]) -> AbstractContextManager[None]:
+        # One process owns an embedded store (RocksDB locks its directory): its own write lock is all it needs.
+        return contextlib.nullcontext()
 
     def snapshot(self, directory: Path) -> None:
         """A consistent read-only copy of the store in `directory` (hard links where it can), for `read_only`."""

@@ -27,6 +27,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import IO, Any
 from urllib.parse import parse_qs, unquote, urljoin, urlsplit, urlunsplit
@@ -41,6 +42,7 @@ from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.namespaces import PREFIXES
 from server.sparql_text import iri_ref, query_form
 from server.store.base import SelectResult, Triple
+from server.store.claims import CLAIMS_GRAPH, Claims
 from server.store.oxigraph import DATASET_FORMATS, insert_data_text, too_many_rows, too_slow
 from server.store.terms import serialize_triples, to_oxigraph, to_rdflib
 
@@ -463,12 +465,10 @@ class RemoteSparqlStore:
         return parsed.serialize(format=results_format) or b""
 
     def _record_filter(self) -> str:
-        prefixes = list(self._exclude)
+        prefixes = [*self._exclude, CLAIMS_GRAPH]
         if self.dialect == "virtuoso":
             origin = "{0.scheme}://{0.netloc}/".format(urlsplit(self.query_url))
             prefixes += [*VIRTUOSO_SYSTEM_GRAPHS, origin + "DAV/", origin + "sparql"]
-        if not prefixes:
-            return ""
         tests = " && ".join(f"!STRSTARTS(STR(?g), {string_text(p)})" for p in prefixes)
         return f"FILTER({tests})"
 
@@ -503,6 +503,10 @@ class RemoteSparqlStore:
 
     def update(self, sparql: str) -> None:
         self._send("POST", self.update_url, data={"update": sparql})
+
+    def exclusive(self, keys: Iterable[str]) -> AbstractContextManager[None]:
+        """Other API processes may write to this server: claim the keys there (store/claims.py)."""
+        return Claims(self).exclusive(keys)
 
     def replace_records(self, records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> None:
         listed = {iri: list(triples) for iri, triples in records.items()}
