@@ -4,6 +4,7 @@ what it refuses with the same words, and reports its phases with `--progress`.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import IO
 
 import pytest
 from rdflib.compare import isomorphic
@@ -14,10 +15,11 @@ from server.catalog.bulk_load import load_files, read_batch
 from server.catalog.records import merge_records, normalised, records_of
 from server.catalog.seeding import install_ontology
 from server.catalog.writes import write_documents
-from server.errors import BadInput, ValidationRefused
+from server.errors import BadInput, StoreUnavailable, ValidationRefused
 from server.rdf_io import read_rdf_file
 from server.store import MemoryStore, open_store
 from server.store.base import Store
+from server.store.oxigraph import OxigraphStore
 from tests.conftest import CliResult
 
 PRODUCTS = 300
@@ -187,3 +189,46 @@ def test_a_batch_staged_on_disk_is_stored_the_same(catalog_file: Path, monkeypat
     monkeypatch.undo()
     load_files(in_memory, [catalog_file])
     assert_same_records(on_disk, in_memory)
+
+
+def test_a_write_failing_midway_leaves_the_catalog_as_it_was(
+    tmp_path: Path, catalog_lines: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = empty_catalog()
+    first = tmp_path / "first.nq"
+    first.write_text("".join(catalog_lines))
+    load_files(store, [first])
+    before = {iri: store.record(iri) for iri in store.record_iris()}
+    product = plan_catalog(PRODUCTS, seed=3).products[0].iri
+    description = "<http://purl.org/dc/terms/description>"
+    changed = [
+        f'<{product}> {description} "changed" <{product}> .\n'
+        if line.startswith(f"<{product}> {description} ")
+        else line
+        for line in catalog_lines
+    ]
+    domain = f"{CAT}domain/commercial"
+    added = [line.replace(f"<{domain}>", f"<{domain}-2>") for line in catalog_lines if line.endswith(f"<{domain}> .\n")]
+    second = tmp_path / "second.nq"
+    second.write_text("".join(changed + added))
+
+    real = OxigraphStore.bulk_load
+    calls: list[int] = []
+
+    def full_disk(self: OxigraphStore, data: IO[bytes] | bytes, media_type: str = "application/n-quads") -> None:
+        calls.append(1)
+        if len(calls) > 1:  # putting the replaced records back
+            return real(self, data, media_type)
+        assert not isinstance(data, bytes)
+        part = data.read(200_000)
+        real(self, part[: part.rfind(b"\n") + 1], media_type)  # some of the batch reached the store
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(OxigraphStore, "bulk_load", full_disk)
+    with pytest.raises(StoreUnavailable):
+        load_files(store, [second])
+    monkeypatch.undo()
+
+    assert store.record_iris() == sorted(before)
+    for iri, graph in before.items():
+        assert isomorphic(store.record(iri), graph), iri
