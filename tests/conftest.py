@@ -24,6 +24,7 @@ from server.cli.main import main
 from server.errors import StoreUnavailable
 from server.settings import Settings
 from server.store import MemoryStore, Store, open_store
+from server.store.claims import CLAIMS_GRAPH
 from server.store.terms import to_rdflib
 from server.web.app import create_app
 
@@ -126,6 +127,7 @@ def _open_remote(name: str) -> Store:
     store = open_store(location)
     try:
         store.replace_records({}, drop=store.record_iris())
+        store.update(f"DROP SILENT GRAPH <{CLAIMS_GRAPH}>")  # claims a killed test process left behind
     except StoreUnavailable as error:
         store.close()
         pytest.fail(f"backend {name} is configured ({REMOTE_BACKENDS[name]}={location}) but unusable: {error}")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rdflib import Graph, URIRef
 
 from server.catalog.lineage import require_product
-from server.catalog.writes import write_lock  # the check and the drop must not interleave with a write
+from server.catalog.writes import port_key, record_key, write_lock  # the check and the drop must not interleave
 from server.errors import Conflict
-from server.namespaces import VM, sparql_prefixes
+from server.namespaces import DPROD, VM, sparql_prefixes
 from server.store.base import Store
 
 CONSUMERS = (
@@ -40,7 +40,8 @@ def consumers_of(store: Store, product: str) -> list[tuple[str, str]]:
 
 def remove_data_product(store: Store, product: str) -> str:
     """Drop the product's record, or raise Conflict naming its consumers (NotFound for an unknown product)."""
-    with write_lock:
+    ports = [port_key(str(port)) for port in store.record(product).objects(URIRef(product), DPROD.outputPort)]
+    with write_lock, store.exclusive([record_key(product), *ports]):
         require_product(store, product)
         consumers = consumers_of(store, product)
         if consumers:

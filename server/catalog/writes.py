@@ -53,14 +53,26 @@ def _classify(store: Store, records: Records) -> WriteOutcome:
 
 
 def depends_on(records: Records) -> list[str]:
-    """What a write of `records` must hold against other writers: each record, and each product's name in its
-    domain (the checklist's "unique name" reads the other products of that name)."""
-    keys = [f"record {iri}" for iri in records]
+    """What a write of `records` must hold against other writers: each record; each product's name in its domain
+    (the checklist's "unique name" reads the other products of that name) and its domain (whose "regulated" the
+    checklist reads); and each port a record consumes or offers (a consumer and the removal or rewrite of the
+    product owning the port must not pass each other)."""
+    keys = [record_key(iri) for iri in records]
     for graph in records.values():
         for product, key in graph.subject_objects(VM.nameKey):
             for domain in graph.objects(product, DPROD.domain):
-                keys.append(f"name {domain} {key}")
+                keys += [f"name {domain} {key}", record_key(str(domain))]
+        keys += [port_key(str(fed)) for fed in graph.objects(None, VM.consumes)]
+        keys += [port_key(str(port)) for port in graph.objects(None, DPROD.outputPort)]
     return keys
+
+
+def record_key(iri: str) -> str:
+    return f"record {iri}"
+
+
+def port_key(iri: str) -> str:
+    return f"port {iri}"
 
 
 def write_records(

@@ -36,8 +36,9 @@ CLAIMS_GRAPH = "urn:valuemesh:claims"
 CLAIM = "urn:valuemesh:claim#"
 # A write holds its claims while it validates and commits; this is how long a dead writer's claims stay in force.
 TTL_S = 120.0
-# How long a write waits for keys another write holds before it gives up with Conflict.
-WAIT_S = 15.0
+# How long a write waits for keys other writes hold before it gives up with Conflict (writes to one domain take
+# turns, each as long as its validation).
+WAIT_S = 30.0
 # A batch over this many keys claims the whole catalog instead (one claim, not thousands).
 MAX_KEYS = 1000
 WHOLE_CATALOG = "the whole catalog"
