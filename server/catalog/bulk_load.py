@@ -193,6 +193,16 @@ class ScratchStore(OxigraphStore):
         name = ox.NamedNode(iri)
         self._store.bulk_extend(ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), name) for s, p, o in graph)  # type: ignore[arg-type]
 
+    def holds_as_stored(self, target: OxigraphStore, iri: str) -> bool:
+        """Whether the record `iri` here is the one `target` stores (isomorphic; without blank nodes, which stored
+        records never hold, that is the same set of triples, compared without building rdflib graphs)."""
+        name = ox.NamedNode(iri)
+        mine = {(q.subject, q.predicate, q.object) for q in self._store.quads_for_pattern(None, None, None, name)}
+        theirs = {(q.subject, q.predicate, q.object) for q in target._store.quads_for_pattern(None, None, None, name)}
+        if any(isinstance(term, ox.BlankNode) for triples in (mine, theirs) for triple in triples for term in triple):
+            return isomorphic(self.record(iri), target.record(iri))
+        return mine == theirs
+
     def dump_nquads(self, out: IO[bytes] | str) -> None:
         self._store.dump(out, ox.RdfFormat.N_QUADS)
 
@@ -297,12 +307,12 @@ def _check_batch_ownership(scratch: ScratchStore, target: Store, rest: list[str]
             raise foreign_statement(triple, record, described_by=described_elsewhere[str(node)])
 
 
-def _classify(scratch: ScratchStore, target: Store, batch: set[str], stored: set[str]) -> WriteOutcome:
+def _classify(scratch: ScratchStore, target: OxigraphStore, batch: set[str], stored: set[str]) -> WriteOutcome:
     outcome = WriteOutcome()
     for iri in sorted(batch):
         if iri not in stored:
             outcome.added.append(iri)
-        elif isomorphic(target.record(iri), scratch.record(iri)):
+        elif scratch.holds_as_stored(target, iri):
             outcome.unchanged.append(iri)
         else:
             outcome.replaced.append(iri)
