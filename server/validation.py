@@ -23,7 +23,7 @@ from server.governance.results import ValidationReport, ValidationResult
 from server.governance.shapes import Shapes, catalog_shapes
 from server.namespaces import sparql_prefixes
 from server.sparql_text import iri_ref
-from server.store.base import Store
+from server.store.base import Store, backend_of
 from server.store.memory import MemoryStore
 
 __all__ = [
@@ -74,7 +74,7 @@ def validate_store(
 ) -> ValidationReport:
     """Validate the whole catalog: about twenty queries over the store; `advance` is called after each."""
     shapes = shapes or catalog_shapes()
-    if getattr(store, "dialect", None) == "virtuoso":
+    if getattr(backend_of(store), "dialect", None) == "virtuoso":
         # Virtuoso 7's SPARQL compiler fails on the compiled checks (an internal error on a VALUES beside a path),
         # so its catalog is checked on a local copy: one download, then the same queries as everywhere else.
         return _validate_copy(store, shapes, advance)

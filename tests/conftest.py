@@ -24,7 +24,7 @@ from server.cli.main import main
 from server.errors import StoreUnavailable
 from server.settings import Settings
 from server.store import MemoryStore, Store, open_store
-from server.store.claims import CLAIMS_GRAPH
+from server.store.base import CLAIMS_GRAPH
 from server.store.terms import to_rdflib
 from server.web.app import create_app
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from rdflib import Literal
@@ -156,13 +157,46 @@ def test_records_written_during_a_build_are_replayed_onto_it_not_thrown_away(see
     assert_same_walks(store, index, products(store))
 
 
-def test_a_remote_store_gets_no_index() -> None:
-    assert catalog_over(MemoryStore()).index is not None
-    remote = MemoryStore()
-    remote.location = "sparql+http://127.0.0.1:7878/query"
-    catalog = catalog_over(remote)
-    assert catalog.index is None
-    assert catalog.store is remote
+def _downstream_of_hcp_360(store: Store, index: LineageIndex) -> set[str]:
+    return {
+        n.iri for n in lineage.lineage(store, CAT + "data-product/hcp-360", Direction.DOWNSTREAM, index=index).nodes
+    }
+
+
+def _within(seconds: float, holds: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + seconds
+    while not holds():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_replicas_on_a_shared_store_follow_each_others_writes(seed_nquads: bytes) -> None:
+    """Two API processes on one SPARQL server, played by two catalogs over one store that says it is remote: what
+    one writes reaches the other's index by the changes it notes on the server (its follower polls every 0.5 s)."""
+    shared = MemoryStore()
+    shared.bulk_load(seed_nquads, "application/n-quads")
+    shared.location = "sparql+http://127.0.0.1:7878/query"
+    first, second = catalog_over(shared), catalog_over(shared)
+    try:
+        index = second.index
+        assert index is not None
+        index.refresh()
+        plan = CAT + "data-product/territory-plan"
+
+        write_documents(first.store, [read_rdf_file(DATA / "territory-plan.ttl")])
+        assert _within(5, lambda: plan in _downstream_of_hcp_360(shared, index))
+        assert index.rebuilds == 1  # the record was read into it, not the whole store again
+        assert_same_walks(shared, index, products(shared))
+
+        removal.remove_data_product(first.store, plan)
+        assert _within(5, lambda: plan not in _downstream_of_hcp_360(shared, index))
+        assert_same_walks(shared, index, products(shared))
+        assert "urn:valuemesh:changes" not in shared.record_iris()
+    finally:
+        first.close()
+        second.close()
 
 
 def test_an_index_of_its_own_is_built_by_the_first_walk(seeded_store: Store) -> None:

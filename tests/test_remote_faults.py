@@ -25,7 +25,7 @@ from rdflib.namespace import RDFS
 from server.catalog.seeding import prepare
 from server.errors import StoreUnavailable
 from server.settings import Settings
-from server.store.claims import CLAIMS_GRAPH
+from server.store.base import CLAIMS_GRAPH
 from server.store.oxigraph import insert_data_text
 from server.store.sparql import RemoteSparqlStore
 from server.web.app import create_app
@@ -211,6 +211,19 @@ def test_two_api_processes_see_each_others_writes_at_once(oxigraph_server: Oxigr
 
         # No waiting, no cache to expire: the second process asks the same server.
         assert httpx.get(second_url, params=ask, headers=json_results).json()["boolean"] is True
+        # Its derived index (listing, search, lineage) follows the first process's write within a second or so.
+        health = httpx.get(f"http://127.0.0.1:{second_port}/healthz").json()
+        _wait_until(
+            lambda: httpx.get(f"http://127.0.0.1:{second_port}/healthz").json()["lineage_index"] == "ready",
+            "the second process's index",
+        )
+        assert health["store"] == "sparql+http"
+        search = {"query": '{ dataProducts(search: "call planning") { edges { node { id } } } }'}
+        _wait_until(
+            lambda: product in str(httpx.post(f"http://127.0.0.1:{second_port}/graphql", json=search).json()),
+            "the registered product in the second process's search",
+            seconds=5,
+        )
     finally:
         for process in (first, second):
             process.terminate()

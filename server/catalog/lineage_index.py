@@ -15,9 +15,9 @@ asks SPARQL, with the same answers. The Catalog service (server/catalog/service.
 write: a record replaced or dropped is re-read from the triples being written (`records_written`); any other kind
 of write (`store_changed`: a SPARQL update, a bulk load) makes it stale and it is rebuilt. Records written while a
 build runs are replayed onto it when it ends, so steady writes never starve a build; only a write of the other kind
-makes a build start over. Only a store this process writes alone is indexed (embedded Oxigraph holds a lock on its
-directory); a remote SPARQL store can be written by other processes, so the service gives it no index and lineage
-asks SPARQL. tests/test_catalog_lineage_index.py checks that walks, pages, searches and overlaps over the index
+makes a build start over. An embedded store is written by this process alone (Oxigraph holds a lock on its
+directory); a remote SPARQL store can be written by other processes, so there the service also has the index follow
+the changes other replicas note on the server (server/catalog/changes.py). tests/test_catalog_lineage_index.py checks that walks, pages, searches and overlaps over the index
 equal the SPARQL answers, before, during and after writes.
 """
 
@@ -92,7 +92,7 @@ SELECT ?node ?name WHERE { ?node a vm:DataSource ; rdfs:label ?name }
 """
 )
 
-# Stores whose writes may come from elsewhere: never indexed.
+# Stores whose writes may come from elsewhere: their index follows the changes graph (catalog/changes.py).
 REMOTE_PREFIXES = ("sparql", "http")
 NAMED_TYPES = frozenset({DPROD.DataProduct, VM.DataSource})
 SEARCHED = frozenset({RDFS.label, DCT.description})
@@ -169,10 +169,26 @@ class LineageIndex:
         gone = list(dropped)
         with self._lock:
             write()
-            if self._replay is not None:
-                self._replay.append((materialised, gone))
-            if not self._stale:
-                self._apply(self._edges, materialised, gone)
+            self._take(materialised, gone)
+
+    def records_reread(self, iris: Iterable[str]) -> None:
+        """Read these records afresh from the store into the index: another process wrote or dropped them."""
+        with self._lock:  # read under the lock, so a write of this process cannot land between read and apply
+            records: dict[str, list[Triple]] = {}
+            dropped: list[str] = []
+            for iri in iris:
+                triples = list(self.store.record(iri))
+                if triples:
+                    records[iri] = triples  # type: ignore[assignment]
+                else:
+                    dropped.append(iri)
+            self._take(records, dropped)
+
+    def _take(self, records: Mapping[str, list[Triple]], dropped: list[str]) -> None:
+        if self._replay is not None:
+            self._replay.append((records, dropped))
+        if not self._stale:
+            self._apply(self._edges, records, dropped)
 
     def store_changed(self, *, write: Callable[[], None]) -> None:
         """Run `write`, a change the index cannot read record by record: it is rebuilt."""
@@ -224,7 +240,8 @@ class LineageIndex:
 
         A write of another kind during the build (`store_changed`) makes it start over."""
         with self._one_build:
-            self._build_once()
+            if self._stale:  # another thread's build may have finished while this one waited for it
+                self._build_once()
 
     def _build_once(self) -> None:
         with self._lock:
@@ -381,6 +398,6 @@ class LineageIndex:
         return step
 
 
-def indexable(store: Store) -> bool:
-    """Whether only this process writes `store` (remote SPARQL servers may be written by others: never indexed)."""
-    return not store.location.startswith(REMOTE_PREFIXES)
+def shared_by_processes(store: Store) -> bool:
+    """Whether other processes may write `store` too (a remote SPARQL server), so the index must follow them."""
+    return store.location.startswith(REMOTE_PREFIXES)

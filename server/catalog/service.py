@@ -3,7 +3,8 @@
 It owns the store, the derived lineage index, the worker threads that store work runs on, and the settings. Faces
 (GraphQL, SPARQL, linked data, the CLI) only translate between their protocol and it. Nothing is kept on the store
 object or in module state: the service hands faces `catalog.store`, a store whose every write passes the service,
-which tells the index exactly which records changed (`IndexedStore`). An async face never runs store work on the
+which tells the index exactly which records changed (`IndexedStore`); on a SPARQL server other replicas share, it
+also notes them there, and follows what the others note (server/catalog/changes.py). An async face never runs store work on the
 event loop: it awaits `catalog.run(...)`, which runs it on a bounded pool of threads, as datasette's
 `Database.execute` does (pyoxigraph lets go of the GIL while the engine works, so queries on those threads run
 while the loop serves other requests).
@@ -20,7 +21,8 @@ import anyio
 from rdflib import Graph
 from rdflib.term import Node
 
-from server.catalog.lineage_index import LineageIndex, indexable
+from server.catalog.changes import EVERYTHING, ChangeFollower, ChangeLog
+from server.catalog.lineage_index import LineageIndex, shared_by_processes
 from server.catalog.seeding import prepare
 from server.settings import Settings
 from server.store import Store, open_store
@@ -35,9 +37,10 @@ class IndexedStore:
     It implements the store protocol explicitly, method by method, so a write method added to the protocol cannot
     pass by the index unnoticed (mypy checks this class against `Store`)."""
 
-    def __init__(self, backend: Store, index: LineageIndex) -> None:
+    def __init__(self, backend: Store, index: LineageIndex, changes: ChangeLog | None = None) -> None:
         self.backend = backend
         self.index = index
+        self.changes = changes  # on a store other replicas share: where this one notes what it wrote
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -110,16 +113,26 @@ class IndexedStore:
     def replace_records(self, records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> None:
         materialised = {iri: list(triples) for iri, triples in records.items()}
         dropped = list(drop)
-        self.index.records_written(
-            materialised, dropped, write=partial(self.backend.replace_records, materialised, dropped)
-        )
+
+        def write() -> None:
+            self.backend.replace_records(materialised, dropped)
+            if self.changes is not None:
+                self.changes.written([*materialised, *dropped])
+
+        self.index.records_written(materialised, dropped, write=write)
 
     def update(self, sparql: str) -> None:
-        self.index.store_changed(write=partial(self.backend.update, sparql))
+        self.index.store_changed(write=partial(self._whole, self.backend.update, sparql))
 
     def bulk_load(self, data: IO[bytes] | bytes, media_type: str = "application/n-quads") -> None:
         load: Callable[..., None] = self.backend.bulk_load  # type: ignore[attr-defined]
-        self.index.store_changed(write=partial(load, data, media_type))
+        self.index.store_changed(write=partial(self._whole, load, data, media_type))
+
+    def _whole(self, write: Callable[..., None], *args: Any) -> None:
+        """A write whose records are not known one by one: other replicas read everything again."""
+        write(*args)
+        if self.changes is not None:
+            self.changes.written([EVERYTHING])
 
     def close(self) -> None:
         self.backend.close()
@@ -135,18 +148,21 @@ class Catalog:
         self.index: LineageIndex | None = None
         self._store: Store | None = None
         self._threads = anyio.CapacityLimiter(settings.worker_threads)
+        self._follower: ChangeFollower | None = None
 
     def open(self) -> Catalog:
         """Open the store (seeding an empty one, unless a store was given), and start building the index."""
         if self._backend is None:
             self._backend = open_store(self.settings.store)
             prepare(self._backend, with_seed=self.settings.seed)
-        if indexable(self._backend):
-            self.index = LineageIndex(self._backend, background=True)
-            self._store = IndexedStore(self._backend, self.index)
-            self.index.ready()  # start building now, in the background, rather than on the first lineage question
-        else:
-            self._store = self._backend
+        self.index = LineageIndex(self._backend, background=True)
+        changes = None
+        if shared_by_processes(self._backend):
+            changes = ChangeLog(self._backend)
+            self._follower = ChangeFollower(changes, self.index)
+            self._follower.start()
+        self._store = IndexedStore(self._backend, self.index, changes)
+        self.index.ready()  # start building now, in the background, rather than on the first lineage question
         return self
 
     @property
@@ -168,6 +184,8 @@ class Catalog:
         return await anyio.to_thread.run_sync(partial(work, *args), limiter=self._threads)
 
     def close(self) -> None:
-        """Close the store if the catalog opened it."""
+        """Stop following other replicas; close the store if the catalog opened it."""
+        if self._follower is not None:
+            self._follower.stop()
         if self._given is None and self._backend is not None:
             self._backend.close()

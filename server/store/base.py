@@ -16,6 +16,12 @@ from rdflib.term import Node
 
 Triple = tuple[Node, Node, Node]
 
+# Graphs the catalog keeps for itself on a server several API processes share (store/claims.py,
+# catalog/changes.py): never records, never listed, exported or validated as one.
+CLAIMS_GRAPH = "urn:valuemesh:claims"
+CHANGES_GRAPH = "urn:valuemesh:changes"
+SERVICE_GRAPHS = (CLAIMS_GRAPH, CHANGES_GRAPH)
+
 
 @dataclass(frozen=True)
 class SelectResult:
@@ -91,3 +97,8 @@ class Store(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def backend_of(store: Store) -> Store:
+    """The store itself under the Catalog service's wrapper (catalog/service.py), for what depends on its kind."""
+    return getattr(store, "backend", store)  # type: ignore[no-any-return]

@@ -30,9 +30,8 @@ from typing import Protocol
 from rdflib.term import Node
 
 from server.errors import Conflict
-from server.store.base import SelectResult
+from server.store.base import CLAIMS_GRAPH, SelectResult
 
-CLAIMS_GRAPH = "urn:valuemesh:claims"
 CLAIM = "urn:valuemesh:claim#"
 # A write holds its claims while it validates and commits; this is how long a dead writer's claims stay in force.
 TTL_S = 120.0

@@ -17,7 +17,7 @@ from rdflib.term import Node
 
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.namespaces import PREFIXES
-from server.store.base import SelectResult, Triple
+from server.store.base import SERVICE_GRAPHS, SelectResult, Triple
 from server.store.terms import to_oxigraph, to_rdflib, triples_to_rdflib
 
 _log = logging.getLogger(__name__)
@@ -267,7 +267,8 @@ class OxigraphStore:
         return graph
 
     def record_iris(self) -> list[str]:
-        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+        graphs = (g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
+        return sorted(g for g in graphs if g not in SERVICE_GRAPHS)
 
     def is_empty(self) -> bool:
         return next(iter(self._store.quads_for_pattern(None, None, None, None)), None) is None

@@ -75,7 +75,9 @@ UPSTREAM = (
     sparql_prefixes()
     + """
 SELECT ?record ?neighbour (SAMPLE(?l) AS ?label) WHERE {
-  ?record dprod:inputPort/vm:consumes/(^dprod:outputPort)? ?neighbour .
+  # A UNION, not the path `vm:consumes/(^dprod:outputPort)?`: Virtuoso 7 answers that path with nothing once its
+  # end is bound.
+  { ?record dprod:inputPort/vm:consumes ?neighbour } UNION { ?record dprod:inputPort/vm:consumes/^dprod:outputPort ?neighbour }
   ?neighbour a ?kind . VALUES ?kind { dprod:DataProduct vm:DataSource }
   OPTIONAL { ?neighbour rdfs:label ?l }
 }
@@ -86,7 +88,7 @@ DOWNSTREAM = (
     sparql_prefixes()
     + """
 SELECT ?record ?neighbour (SAMPLE(?l) AS ?label) WHERE {
-  ?neighbour dprod:inputPort/vm:consumes/(^dprod:outputPort)? ?record .
+  { ?neighbour dprod:inputPort/vm:consumes ?record } UNION { ?neighbour dprod:inputPort/vm:consumes/^dprod:outputPort ?record }
   ?neighbour a dprod:DataProduct .
   OPTIONAL { ?neighbour rdfs:label ?l }
 }
