@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
+from server.store.base import Store
 from server.store.oxigraph import OxigraphStore, too_slow
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,17 @@ class QueryJob:
     named_graphs: Sequence[str] | None
     timeout_s: float
     max_rows: int | None
+
+    def run_on(self, store: Store) -> bytes:
+        """The serialized answer of this query on `store`, within its limits."""
+        return store.query_serialized(
+            self.text,
+            self.media_type,
+            default_graphs=self.default_graphs,
+            named_graphs=self.named_graphs,
+            timeout_s=self.timeout_s,
+            max_rows=self.max_rows,
+        )
 
 
 def too_much_memory(limit_bytes: int) -> LimitExceeded:
@@ -86,15 +98,7 @@ def worker_main() -> None:
                 if opened is not None:
                     opened[1].close()
                 opened = (snapshot, OxigraphStore(snapshot, read_only=True))
-            body = opened[1].query_serialized(
-                job.text,
-                job.media_type,
-                default_graphs=job.default_graphs,
-                named_graphs=job.named_graphs,
-                timeout_s=job.timeout_s,
-                max_rows=job.max_rows,
-            )
-            answers.send(("ok", body))
+            answers.send(("ok", job.run_on(opened[1])))
         except LimitExceeded as error:
             answers.send(("limit", error.limit, str(error)))
         except BadInput as error:

@@ -265,17 +265,7 @@ def answer_query(
         max_rows=settings.sparql_max_rows,
     )
     try:
-        if workers is not None:
-            body = workers.run(job)
-        else:
-            body = store.query_serialized(
-                job.text,
-                job.media_type,
-                default_graphs=job.default_graphs,
-                named_graphs=job.named_graphs,
-                timeout_s=job.timeout_s,
-                max_rows=job.max_rows,
-            )
+        body = workers.run(job) if workers is not None else job.run_on(store)
     except LimitExceeded as error:
         if error.limit == "time":
             raise Refused(503, "Query timeout", str(error)) from None
