@@ -233,6 +233,26 @@ def test_validation_of_the_catalog_and_of_chosen_nodes(client: TestClient) -> No
     ]
 
 
+NODES_OF_EVERY_KIND = """SELECT DISTINCT ?node WHERE { GRAPH ?g { ?node a ?kind } }"""
+
+
+def test_validation_of_chosen_nodes_equals_the_whole_catalogs_results_about_them(
+    client: TestClient, seeded_store: Store
+) -> None:
+    """Chosen nodes are judged on their records and neighbourhood only; the answer is the same as the whole
+    catalog's results about them, for every node of the seed (products, ports, SLOs, domains, use cases, goals)."""
+    document = """query ($ids: [ID!]) { validation(ids: $ids) {
+        conforms results { focusNode record severity message item } } }"""
+    whole = graphql(client, document)["validation"]["results"]
+    nodes = sorted(str(n) for n in seeded_store.select(NODES_OF_EVERY_KIND).column("node"))
+    assert len(nodes) > 50
+    for node in nodes[::3]:  # a third of them, of every kind, keeps this quick on the remote stores too
+        chosen = graphql(client, document, ids=[node])["validation"]["results"]
+        expected = [r for r in whole if node in (r["focusNode"], r["record"])]
+        assert sorted(map(str, chosen)) == sorted(map(str, expected)), node
+    assert graphql(client, document, ids=[CAT + "data-product/no-such-thing"])["validation"]["results"] == []
+
+
 def test_the_readme_query_runs(client: TestClient) -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme.split("## GraphQL", 1)[1]
