@@ -3,7 +3,6 @@ documents that are fine (blank nodes, names spelled their own way) or not (a lon
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from server.store import Store
 from server.validation import validate_store
 from server.web.app import create_app
 from tests.conftest import DATA, CliResult
+from tests.test_graphql_mutations import snapshot
 
 pytestmark = pytest.mark.all_backends
 
@@ -81,12 +81,6 @@ def post(client: TestClient, operation: str, **variables: Any) -> dict[str, Any]
     response = client.post("/graphql", content=body, headers={"Content-Type": "application/json"})
     assert response.status_code == 200, response.text
     return response.json()  # type: ignore[no-any-return]
-
-
-def snapshot(store: Store) -> bytes:
-    out = io.BytesIO()
-    store.dump(out, "application/n-quads")
-    return b"\n".join(sorted(out.getvalue().splitlines()))
 
 
 def product(client: TestClient, iri: str) -> dict[str, Any]:
