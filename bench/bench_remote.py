@@ -27,6 +27,7 @@ from bench.generate import build_store, catalog_stream, plan_catalog
 from bench.timing import Row, rows_from, side_by_side
 from server.catalog.seeding import install_ontology
 from server.catalog.writes import write_records
+from server.identity.principal import SYSTEM
 from server.store.base import Store
 from server.store.sparql import RemoteSparqlStore
 
@@ -87,7 +88,7 @@ def _registration(store: Store, product: str) -> Callable[[int], object]:
         for triple in record:
             changed.add(triple)
         changed.set((URIRef(product), DCTERMS.description, Literal(f"Revision {i}: {time.time_ns()}")))
-        return write_records(store, {product: changed}).written
+        return write_records(store, {product: changed}, actor=SYSTEM).written
 
     return register
 

@@ -55,6 +55,18 @@ class Conflict(ValuemeshError):
     code = "CONFLICT"
 
 
+class Unauthenticated(ValuemeshError):
+    """No credentials where some are needed, or credentials that do not hold (expired, forged, revoked)."""
+
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(ValuemeshError):
+    """An identity without the right it needs; the message names the right."""
+
+    code = "FORBIDDEN"
+
+
 class StoreUnavailable(ValuemeshError):
     code = "STORE_UNAVAILABLE"
 

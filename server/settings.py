@@ -45,6 +45,13 @@ def _env_names(name: str) -> tuple[str, ...] | None:
     return names or None
 
 
+def _read_access(value: str | None) -> str:
+    chosen = (value or "public").strip().lower()
+    if chosen not in {"public", "authenticated"}:
+        raise BadInput(f"VALUEMESH_READ must be public or authenticated, not {value!r}")
+    return chosen
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything a catalog process can be configured with (the README's configuration table)."""
@@ -72,6 +79,20 @@ class Settings:
     max_body_bytes: int = 4_000_000
     # Host names served (DNS rebinding); None: the loopback names, the base's host and a specific bind address.
     allowed_hosts: tuple[str, ...] | None = None
+    # Identity (server/identity/): with no issuer, only API tokens identify callers.
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_agent_claim: str = "sub"
+    oidc_name_claim: str = "name"
+    oidc_groups_claim: str = "groups"
+    oidc_roles_claim: str = "roles"
+    oidc_groups_file: str | None = None  # a YAML or JSON mapping of group name -> domain IRI
+    # Writes without any identity: only for a catalog on loopback (`serve` refuses it bound beyond).
+    anonymous_writes: bool = False
+    # "public": anyone may read; "authenticated": every face needs an identity.
+    read_access: str = "public"
+    # Origins whose pages may call the API from a browser (CORS); None: no cross-origin calls.
+    cors_origins: tuple[str, ...] | None = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -93,5 +114,15 @@ class Settings:
             sparql_max_memory_mb=_env_number("VALUEMESH_SPARQL_MAX_MEMORY_MB", int, cls.sparql_max_memory_mb),
             max_body_bytes=_env_number("VALUEMESH_MAX_BODY_BYTES", int, cls.max_body_bytes),
             allowed_hosts=_env_names("VALUEMESH_ALLOWED_HOSTS"),
+            oidc_issuer=os.environ.get("VALUEMESH_OIDC_ISSUER") or None,
+            oidc_audience=os.environ.get("VALUEMESH_OIDC_AUDIENCE") or None,
+            oidc_agent_claim=os.environ.get("VALUEMESH_OIDC_AGENT_CLAIM") or cls.oidc_agent_claim,
+            oidc_name_claim=os.environ.get("VALUEMESH_OIDC_NAME_CLAIM") or cls.oidc_name_claim,
+            oidc_groups_claim=os.environ.get("VALUEMESH_OIDC_GROUPS_CLAIM") or cls.oidc_groups_claim,
+            oidc_roles_claim=os.environ.get("VALUEMESH_OIDC_ROLES_CLAIM") or cls.oidc_roles_claim,
+            oidc_groups_file=os.environ.get("VALUEMESH_OIDC_GROUPS_FILE") or None,
+            anonymous_writes=_env_bool("VALUEMESH_ANONYMOUS_WRITES", False),
+            read_access=_read_access(os.environ.get("VALUEMESH_READ")),
+            cors_origins=_env_names("VALUEMESH_CORS_ORIGINS"),
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})

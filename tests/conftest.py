@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from server.catalog.seeding import prepare
 from server.cli.main import main
 from server.errors import StoreUnavailable
+from server.identity.principal import Role
 from server.settings import Settings
 from server.store import MemoryStore, Store, open_store
 from server.store.base import CLAIMS_GRAPH
@@ -170,10 +171,20 @@ def settings() -> Settings:
     return Settings(store="memory:", seed=False)
 
 
+def admin_token(app: FastAPI, name: str = "test-admin") -> dict[str, str]:
+    """Headers carrying a fresh ADMIN API token of `app`'s catalog, as a platform team's pipeline would send."""
+    secret, _ = app.state.catalog.identity.tokens.create(
+        name, agent="https://example.org/agent/platform-team", domains=[], roles=[Role.ADMIN], expires_in=None
+    )
+    return {"Authorization": f"Bearer {secret}"}
+
+
 @pytest.fixture
 def client(seeded_store: Store, settings: Settings) -> Iterator[TestClient]:
-    """The real ASGI app over the seeded catalog, driven through HTTP (httpx under TestClient)."""
-    with TestClient(create_app(settings, store=seeded_store), base_url="http://localhost") as test_client:
+    """The real ASGI app over the seeded catalog, driven through HTTP (httpx under TestClient), as an ADMIN's
+    pipeline (its API token on every request)."""
+    app = create_app(settings, store=seeded_store)
+    with TestClient(app, base_url="http://localhost", headers=admin_token(app)) as test_client:
         yield test_client
 
 

@@ -16,6 +16,7 @@ from server.catalog.records import merge_records, normalised, records_of
 from server.catalog.seeding import install_ontology
 from server.catalog.writes import write_documents
 from server.errors import BadInput, StoreUnavailable, ValidationRefused
+from server.identity.principal import SYSTEM
 from server.rdf_io import read_rdf_file
 from server.store import MemoryStore, open_store
 from server.store.base import Store
@@ -54,8 +55,8 @@ def assert_same_records(bulk: Store, by_record: Store) -> None:
 
 def test_a_generated_catalog_is_stored_as_the_record_by_record_path_stores_it(catalog_file: Path) -> None:
     bulk, by_record = empty_catalog(), empty_catalog()
-    outcome = load_files(bulk, [catalog_file])
-    expected = write_documents(by_record, [read_rdf_file(catalog_file)])
+    outcome = load_files(bulk, [catalog_file], actor=SYSTEM)
+    expected = write_documents(by_record, [read_rdf_file(catalog_file)], actor=SYSTEM)
     assert sorted(outcome.added) == sorted(expected.added) and len(outcome.added) > PRODUCTS
     assert {w.message for w in outcome.report.warnings} == {w.message for w in expected.report.warnings}
     assert_same_records(bulk, by_record)
@@ -63,8 +64,8 @@ def test_a_generated_catalog_is_stored_as_the_record_by_record_path_stores_it(ca
 
 def test_loading_the_catalog_again_changes_nothing(catalog_file: Path) -> None:
     store = empty_catalog()
-    first = load_files(store, [catalog_file])
-    again = load_files(store, [catalog_file])
+    first = load_files(store, [catalog_file], actor=SYSTEM)
+    again = load_files(store, [catalog_file], actor=SYSTEM)
     assert again.added == [] and again.replaced == [] and sorted(again.unchanged) == sorted(first.added)
 
 
@@ -132,9 +133,9 @@ def test_the_bulk_path_refuses_a_bad_record_with_the_record_by_record_report(
     bad = tmp_path / "catalog.nq"
     bad.write_text("".join(with_product_lines_removed(catalog_lines, product.iri, OWNER)))
     with pytest.raises(ValidationRefused) as bulk:
-        load_files(empty_catalog(), [bad])
+        load_files(empty_catalog(), [bad], actor=SYSTEM)
     with pytest.raises(ValidationRefused) as by_record:
-        write_documents(empty_catalog(), [read_rdf_file(bad)])
+        write_documents(empty_catalog(), [read_rdf_file(bad)], actor=SYSTEM)
     assert [r.message for r in bulk.value.report.violations] == [r.message for r in by_record.value.report.violations]
 
 
@@ -159,9 +160,9 @@ def test_statements_about_other_records_are_refused_in_the_same_words(tmp_path: 
     path = tmp_path / "catalog.trig"
     path.write_text(document)
     with pytest.raises(BadInput) as bulk:
-        load_files(empty_catalog(), [path])
+        load_files(empty_catalog(), [path], actor=SYSTEM)
     with pytest.raises(BadInput) as by_record:
-        write_documents(empty_catalog(), [read_rdf_file(path)])
+        write_documents(empty_catalog(), [read_rdf_file(path)], actor=SYSTEM)
     assert str(bulk.value) == str(by_record.value)
 
 
@@ -169,7 +170,7 @@ def test_a_malformed_file_is_named_with_its_line_and_column(tmp_path: Path, cata
     path = tmp_path / "catalog.nq"
     path.write_text("".join(catalog_lines[:10]) + "<not an iri\n")
     with pytest.raises(BadInput) as refused:
-        load_files(empty_catalog(), [path])
+        load_files(empty_catalog(), [path], actor=SYSTEM)
     assert str(refused.value).startswith(f"{path}:11:")
 
 
@@ -185,9 +186,9 @@ def test_progress_names_the_phases(cli, tmp_path: Path, catalog_file: Path) -> N
 def test_a_batch_staged_on_disk_is_stored_the_same(catalog_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bulk_load, "IN_MEMORY_LIMIT_BYTES", 0)  # large inputs are staged in a temporary directory
     on_disk, in_memory = empty_catalog(), empty_catalog()
-    load_files(on_disk, [catalog_file])
+    load_files(on_disk, [catalog_file], actor=SYSTEM)
     monkeypatch.undo()
-    load_files(in_memory, [catalog_file])
+    load_files(in_memory, [catalog_file], actor=SYSTEM)
     assert_same_records(on_disk, in_memory)
 
 
@@ -197,7 +198,7 @@ def test_a_write_failing_midway_leaves_the_catalog_as_it_was(
     store = empty_catalog()
     first = tmp_path / "first.nq"
     first.write_text("".join(catalog_lines))
-    load_files(store, [first])
+    load_files(store, [first], actor=SYSTEM)
     before = {iri: store.record(iri) for iri in store.record_iris()}
     product = plan_catalog(PRODUCTS, seed=3).products[0].iri
     description = "<http://purl.org/dc/terms/description>"
@@ -226,7 +227,7 @@ def test_a_write_failing_midway_leaves_the_catalog_as_it_was(
 
     monkeypatch.setattr(OxigraphStore, "bulk_load", full_disk)
     with pytest.raises(StoreUnavailable):
-        load_files(store, [second])
+        load_files(store, [second], actor=SYSTEM)
     monkeypatch.undo()
 
     assert store.record_iris() == sorted(before)

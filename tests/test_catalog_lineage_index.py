@@ -16,6 +16,7 @@ from server.catalog.overlaps import direct_sources, overlaps, overlaps_with
 from server.catalog.products import Page, count_products, page_of_products
 from server.catalog.service import Catalog
 from server.catalog.writes import write_documents
+from server.identity.principal import SYSTEM
 from server.namespaces import VM
 from server.rdf_io import read_rdf_file
 from server.settings import Settings
@@ -110,12 +111,12 @@ def test_the_index_follows_registration_removal_and_other_writes(seeded_store: S
     assert_same_walks(store, index, products(store))
     built = index.rebuilds
 
-    write_documents(store, [read_rdf_file(DATA / "territory-plan.ttl")])
+    write_documents(store, [read_rdf_file(DATA / "territory-plan.ttl")], actor=SYSTEM)
     downstream = lineage.lineage(store, CAT + "data-product/hcp-360", Direction.DOWNSTREAM, index=index)
     assert CAT + "data-product/territory-plan" in {n.iri for n in downstream.nodes}
     assert_same_walks(store, index, products(store))
 
-    removal.remove_data_product(store, CAT + "data-product/territory-plan")
+    removal.remove_data_product(store, CAT + "data-product/territory-plan", actor=SYSTEM)
     assert_same_walks(store, index, products(store))
     assert index.rebuilds == built  # records written and dropped were applied, not rebuilt
 
@@ -143,7 +144,7 @@ def test_records_written_during_a_build_are_replayed_onto_it_not_thrown_away(see
     def read_with_writes_in_between() -> object:
         # The build reads the store while registrations keep coming: each lands between two of its questions.
         edges = read()
-        write_documents(store, [read_rdf_file(DATA / "territory-plan.ttl")])
+        write_documents(store, [read_rdf_file(DATA / "territory-plan.ttl")], actor=SYSTEM)
         written.append("territory-plan")
         return edges
 
@@ -185,12 +186,12 @@ def test_replicas_on_a_shared_store_follow_each_others_writes(seed_nquads: bytes
         index.refresh()
         plan = CAT + "data-product/territory-plan"
 
-        write_documents(first.store, [read_rdf_file(DATA / "territory-plan.ttl")])
+        write_documents(first.store, [read_rdf_file(DATA / "territory-plan.ttl")], actor=SYSTEM)
         assert _within(5, lambda: plan in _downstream_of_hcp_360(shared, index))
         assert index.rebuilds == 1  # the record was read into it, not the whole store again
         assert_same_walks(shared, index, products(shared))
 
-        removal.remove_data_product(first.store, plan)
+        removal.remove_data_product(first.store, plan, actor=SYSTEM)
         assert _within(5, lambda: plan not in _downstream_of_hcp_360(shared, index))
         assert_same_walks(shared, index, products(shared))
         assert "urn:valuemesh:changes" not in shared.record_iris()

@@ -14,6 +14,7 @@ from rdflib import RDF, Dataset, Graph, Literal
 
 from server.catalog.seeding import prepare
 from server.catalog.writes import write_documents
+from server.identity.principal import SYSTEM
 from server.namespaces import SH
 from server.rdf_io import parse_rdf
 from server.resources import shape_files
@@ -36,7 +37,7 @@ def store_holding(store_dir: str, *bad: str) -> None:
         # Each fixture describes the same product; give each its own IRI so that both are kept.
         text = (DATA / name).read_text().replace("territory-planning", f"territory-planning-{i}")
         text = text.replace('"Territory planning', f'"Territory planning {i}')
-        write_documents(store, [parse_rdf(text, ox.RdfFormat.TURTLE, name)], validate=False)
+        write_documents(store, [parse_rdf(text, ox.RdfFormat.TURTLE, name)], validate=False, actor=SYSTEM)
     store.close()
     del store
     gc.collect()  # releases the store's lock before the command opens it

@@ -13,6 +13,7 @@ from server.formats import convert_files, records_from_yaml
 from server.formats.loading import load_file
 from server.formats.odcs import parse_contract_argument
 from server.formats.schema_check import DescriptorInvalid
+from server.identity.principal import SYSTEM
 from server.namespaces import DCAT, DCT, DPROD, VM
 from server.store import Store
 from tests.conftest import DATA, SHARED
@@ -52,7 +53,7 @@ def test_odps_example_takes_its_slos_from_the_odcs_contract_and_the_checklist_na
     assert any("'retention' states no objective" in note for note in conversion.notes)
 
     with pytest.raises(ValidationRefused) as refused:
-        write_records(seeded_store, batch.records())
+        write_records(seeded_store, batch.records(), actor=SYSTEM)
     messages = " ".join(v.message for v in refused.value.report.violations)
     assert "owner" in messages and "domain" in messages and "period" in messages
     assert not len(seeded_store.record(conversion.product))
@@ -124,7 +125,7 @@ def test_our_yaml_maps_every_checklist_item(seeded_store: Store) -> None:
     assert product.value(port, VM.consumes) == URIRef(BASE + "data-product/crm-interactions/port/table")
     # Only the agent the catalog lacks gets a record; the seed's domain and owner are never replaced.
     assert sorted(records) == [BASE + "agent/call-planning-team", str(node)]
-    outcome = write_records(seeded_store, records)
+    outcome = write_records(seeded_store, records, actor=SYSTEM)
     assert outcome.added == sorted(records)
 
 

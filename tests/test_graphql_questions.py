@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from rdflib import URIRef
 
 from server.catalog.writes import write_documents
+from server.identity.principal import SYSTEM
 from server.rdf_io import read_rdf_file
 from server.settings import Settings
 from server.store import Store
@@ -283,7 +284,9 @@ def test_products_report_their_checklist_completeness(client: TestClient) -> Non
 
 
 def test_the_first_overlaps_only_and_a_refusal_past_the_page_size(seeded_store: Store) -> None:
-    write_documents(seeded_store, [read_rdf_file(DATA / "territory-plan.ttl")])  # three overlapping pairs now
+    write_documents(
+        seeded_store, [read_rdf_file(DATA / "territory-plan.ttl")], actor=SYSTEM
+    )  # three overlapping pairs now
     document = "query ($first: Int) { overlaps(first: $first) { left { id } right { id } } }"
     with TestClient(
         create_app(Settings(store="memory:", seed=False, max_page_size=2), store=seeded_store),

@@ -13,6 +13,7 @@ from rdflib.compare import isomorphic
 from rdflib.namespace import RDF, RDFS
 
 from server.catalog.writes import write_documents
+from server.identity.principal import SYSTEM
 from server.namespaces import DPROD, VM
 from server.rdf_io import read_rdf_file
 from server.settings import Settings
@@ -138,7 +139,7 @@ def test_unsupported_accept_is_406(client: TestClient) -> None:
 
 
 def test_everything_from_the_graph_is_escaped(seeded_store: Store, settings: Settings) -> None:
-    write_documents(seeded_store, [read_rdf_file(DATA / "agent-with-markup-in-label.ttl")])
+    write_documents(seeded_store, [read_rdf_file(DATA / "agent-with-markup-in-label.ttl")], actor=SYSTEM)
     with TestClient(create_app(settings, store=seeded_store), base_url="http://localhost") as client:
         html = client.get("/agent/markup-team", headers=HTML).text
     assert "<script>" not in html and "<img" not in html

@@ -15,7 +15,7 @@ from server.settings import Settings
 from server.store import Store
 from server.validation import validate_store
 from server.web.app import create_app
-from tests.conftest import DATA, CliResult
+from tests.conftest import DATA, CliResult, admin_token
 from tests.test_graphql_mutations import snapshot
 
 pytestmark = pytest.mark.all_backends
@@ -71,7 +71,8 @@ SAME_NAMES += ["name-differing-only-in-unicode-form.ttl"]
 
 @pytest.fixture
 def client(seeded_store: Store, settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, store=seeded_store), base_url="http://localhost") as test_client:
+    app = create_app(settings, store=seeded_store)
+    with TestClient(app, base_url="http://localhost", headers=admin_token(app)) as test_client:
         yield test_client
 
 

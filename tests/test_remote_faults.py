@@ -24,6 +24,8 @@ from rdflib.namespace import RDFS
 
 from server.catalog.seeding import prepare
 from server.errors import StoreUnavailable
+from server.identity.principal import Role
+from server.identity.tokens import ApiTokens
 from server.settings import Settings
 from server.store.base import CLAIMS_GRAPH
 from server.store.oxigraph import insert_data_text
@@ -186,6 +188,7 @@ def _wait_for_api(process: subprocess.Popen[bytes], port: int) -> None:
 def test_two_api_processes_see_each_others_writes_at_once(oxigraph_server: OxigraphServer) -> None:
     seeding = RemoteSparqlStore.from_location(oxigraph_server.location)
     prepare(seeding, with_seed=True)
+    token = _commercial_token(seeding)
     seeding.close()
     first_port, second_port = _free_port(), _free_port()
     first = _serve(oxigraph_server.location, first_port)
@@ -205,6 +208,7 @@ def test_two_api_processes_see_each_others_writes_at_once(oxigraph_server: Oxigr
         registered = httpx.post(
             f"http://127.0.0.1:{first_port}/graphql",
             json={"query": mutation, "variables": {"doc": document}},
+            headers=token,
             timeout=30,
         ).json()
         assert registered["data"]["registerDataProduct"]["id"] == product, registered
@@ -238,7 +242,21 @@ NAMED = (
 )
 
 
-def _create_at_once(ports: list[int], inputs: list[dict[str, object]]) -> list[dict[str, object]]:
+def _commercial_token(store: RemoteSparqlStore) -> dict[str, str]:
+    """Headers with an API token of the Commercial domain's team, made in the shared store: every process knows it."""
+    secret, _ = ApiTokens(store).create(
+        "commercial-ci",
+        agent="https://valuemesh.example/agent/commercial-team",
+        domains=["https://valuemesh.example/domain/commercial"],
+        roles=[Role.DOMAIN_MEMBER],
+        expires_in=None,
+    )
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def _create_at_once(
+    ports: list[int], inputs: list[dict[str, object]], headers: dict[str, str]
+) -> list[dict[str, object]]:
     """Send every createDataProduct at the same moment, spread over the API processes; their answers in order."""
     start = threading.Barrier(len(inputs))
     answers: list[dict[str, object]] = [{} for _ in inputs]
@@ -249,6 +267,7 @@ def _create_at_once(ports: list[int], inputs: list[dict[str, object]]) -> list[d
         response = httpx.post(
             f"http://127.0.0.1:{port}/graphql",
             json={"query": CREATE, "variables": {"input": inputs[number]}},
+            headers=headers,
             timeout=60,
         )
         answers[number] = response.json()
@@ -286,6 +305,7 @@ def test_two_api_processes_racing_to_create_one_name_store_exactly_one(shared_se
     store = RemoteSparqlStore.from_location(shared_server)
     store.replace_records({}, drop=store.record_iris())
     prepare(store, with_seed=True)
+    token = _commercial_token(store)
     ports = [_free_port(), _free_port()]
     processes = [_serve(shared_server, port) for port in ports]
     try:
@@ -293,7 +313,7 @@ def test_two_api_processes_racing_to_create_one_name_store_exactly_one(shared_se
             _wait_for_api(process, port)
         domain = "https://valuemesh.example/domain/commercial"
 
-        answers = _create_at_once(ports, [_product_input("Race plan") for _ in range(20)])
+        answers = _create_at_once(ports, [_product_input("Race plan") for _ in range(20)], token)
         created = [a for a in answers if (a.get("data") or {}).get("createDataProduct")]  # type: ignore[union-attr]
         refused = [a["errors"][0]["extensions"]["code"] for a in answers if a.get("errors")]  # type: ignore[index]
         assert len(created) == 1, answers
@@ -301,7 +321,7 @@ def test_two_api_processes_racing_to_create_one_name_store_exactly_one(shared_se
         assert len(store.select(NAMED % (domain, "Race plan"))) == 1
 
         # Different names do not hold each other up: every one is stored.
-        answers = _create_at_once(ports, [_product_input(f"Parallel plan {n}") for n in range(6)])
+        answers = _create_at_once(ports, [_product_input(f"Parallel plan {n}") for n in range(6)], token)
         assert all((a.get("data") or {}).get("createDataProduct") for a in answers), answers  # type: ignore[union-attr]
         assert len(store.select(NAMED % (domain, "Parallel plan"))) == 6
         assert CLAIMS_GRAPH not in store.record_iris()

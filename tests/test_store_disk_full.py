@@ -31,6 +31,7 @@ from server.catalog.seeding import prepare
 from server.settings import Settings
 from server.store import OxigraphStore
 from server.web.app import create_app
+from server.identity.principal import Role
 
 directory, document = Path(sys.argv[1]), Path(sys.argv[2]).read_text()
 REGISTER = "mutation($d: String!) { registerDataProduct(document: $d, format: TURTLE) { __typename } }"
@@ -53,7 +54,11 @@ def remove():
 store = OxigraphStore(directory)
 prepare(store, with_seed=True)
 settings = Settings(store=str(directory), seed=False, allowed_hosts=("testserver",))
-with TestClient(create_app(settings, store=store)) as client:
+app = create_app(settings, store=store)
+secret, _ = app.state.catalog.identity.tokens.create(
+    "disk-test", agent="https://example.org/agent/platform-team", domains=[], roles=[Role.ADMIN], expires_in=None
+)
+with TestClient(app, headers={"Authorization": f"Bearer {secret}"}) as client:
     report("healthy", client.get("/healthz"))
     records = store.record_iris()
     cap_writes()

@@ -18,6 +18,7 @@ from server.catalog.writes import write_documents, write_records
 from server.errors import ValidationRefused
 from server.governance.neighbourhood import Records, neighbourhood
 from server.governance.shapes import UnsupportedShape, compile_shapes
+from server.identity.principal import SYSTEM
 from server.namespaces import DPROD, SH, VM
 from server.rdf_io import parse_rdf, read_rdf_file
 from server.resources import seed_files, shape_files
@@ -78,7 +79,7 @@ def export(store: Store) -> bytes:
 
 
 def write_file(store: Store, name: str):  # type: ignore[no-untyped-def]
-    return write_documents(store, [read_rdf_file(DATA / name)])
+    return write_documents(store, [read_rdf_file(DATA / name)], actor=SYSTEM)
 
 
 # --- the write path ----------------------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ def test_the_refusal_carries_the_whole_report(seeded_store: Store) -> None:
         graph.remove((port, None, None))  # a port nothing owns would be refused as belonging to no record
     graph.remove((URIRef(NEW_PRODUCT), DPROD.outputPort, None))
     with pytest.raises(ValidationRefused) as refused:
-        write_records(seeded_store, records)
+        write_records(seeded_store, records, actor=SYSTEM)
     items = {v.item for v in refused.value.report.violations}
     assert items == {"Owner / Steward", "Port"}
     assert "2 checklist violation(s)" in str(refused.value)
@@ -155,7 +156,7 @@ def test_a_write_that_breaks_a_stored_product_is_refused(seeded_store: Store) ->
     record.remove((api, None, None))
     before = export(seeded_store)
     with pytest.raises(ValidationRefused) as refused:
-        write_records(seeded_store, {hcp_360: record})
+        write_records(seeded_store, {hcp_360: record}, actor=SYSTEM)
     # seed/README.md: both consume HCP 360's API.
     broken = {v.record for v in refused.value.report.violations}
     assert broken == {BASE + "data-product/digital-engagement", BASE + "data-product/next-best-action"}
@@ -178,7 +179,7 @@ def test_making_a_domain_regulated_needs_its_products_classified(seeded_store: S
     if not unclassified:
         pytest.fail("the seed's Marketing domain has no unclassified product; this test needs one")
     with pytest.raises(ValidationRefused) as refused:
-        write_records(seeded_store, {marketing: record})
+        write_records(seeded_store, {marketing: record}, actor=SYSTEM)
     assert {v.record for v in refused.value.report.violations} == unclassified
 
 
@@ -203,7 +204,7 @@ def test_completeness_is_the_share_of_mandatory_items_met(seeded_store: Store) -
     records = records_of(read_rdf_file(DATA / "product-without-owner.ttl"))
     product = URIRef(NEW_PRODUCT)
     records[NEW_PRODUCT].remove((product, URIRef("http://purl.org/dc/terms/description"), None))
-    write_records(seeded_store, records, validate=False)  # as an older, unchecked catalog might hold it
+    write_records(seeded_store, records, validate=False, actor=SYSTEM)  # as an older, unchecked catalog might hold it
     hcp_360 = BASE + "data-product/hcp-360"
     figures = completeness(seeded_store, [hcp_360, NEW_PRODUCT, BASE + "data-product/no-such-product"])
     # Commercial is regulated: eight items apply; owner and description are missing.
@@ -214,7 +215,7 @@ def test_completeness_leaves_privacy_out_where_the_domain_is_not_regulated(seede
     web_analytics = BASE + "data-product/web-analytics"
     record = seeded_store.record(web_analytics)
     record.remove((URIRef(web_analytics), URIRef("http://purl.org/dc/terms/description"), None))
-    write_records(seeded_store, {web_analytics: record}, validate=False)
+    write_records(seeded_store, {web_analytics: record}, validate=False, actor=SYSTEM)
     assert completeness(seeded_store, [web_analytics]) == {web_analytics: 6 / 7}
 
 

@@ -19,6 +19,7 @@ from server.catalog.product_names import refuse_taken_iri
 from server.catalog.records import Records, records_of, statement_text
 from server.catalog.writes import WriteOutcome, write_records
 from server.errors import BadInput, NotFound
+from server.identity.principal import Principal
 from server.namespaces import DCAT, DCT, DPROD, DQV, ODRL, VM
 from server.rdf_io import RdfDocument, parse_rdf
 from server.store.base import Store
@@ -77,10 +78,12 @@ def records_of_document(document: str, fmt: str, base: str, store: Store) -> tup
     return products[0], records
 
 
-def register_document(store: Store, document: str, fmt: str, base: str) -> tuple[str, WriteOutcome]:
+def register_document(
+    store: Store, document: str, fmt: str, base: str, *, actor: Principal
+) -> tuple[str, WriteOutcome]:
     """Store the product the document describes (raises ValidationRefused with the report, storing nothing)."""
     iri, records = records_of_document(document, fmt, base, store)
-    return iri, write_records(store, records)
+    return iri, write_records(store, records, actor=actor)
 
 
 # --- typed fields -----------------------------------------------------------------------------------------
@@ -208,18 +211,18 @@ def _exists(store: Store, iri: str) -> bool:
     return (URIRef(iri), RDF.type, DPROD.DataProduct) in store.record(iri)
 
 
-def create_from_fields(store: Store, fields: ProductFields, base: str) -> str:
+def create_from_fields(store: Store, fields: ProductFields, base: str, *, actor: Principal) -> str:
     """Mint `data-product/{segment}` under `base` (catalog/iris.py) and store the product; Conflict if that IRI is
     taken (naming the product that has it when its name differs)."""
     iri = mint(base, "data-product", fields.name)
     refuse_taken_iri(store, iri, fields.name)
-    write_records(store, {iri: record_of_fields(iri, fields)}, new=True)
+    write_records(store, {iri: record_of_fields(iri, fields)}, actor=actor, new=True)
     return iri
 
 
-def update_from_fields(store: Store, iri: str, fields: ProductFields) -> str:
+def update_from_fields(store: Store, iri: str, fields: ProductFields, *, actor: Principal) -> str:
     """Replace an existing product's record with one built from `fields`; NotFound if there is none."""
     if not _exists(store, iri):
         raise NotFound(f"no data product {iri}")
-    write_records(store, {iri: record_of_fields(iri, fields)})
+    write_records(store, {iri: record_of_fields(iri, fields)}, actor=actor)
     return iri

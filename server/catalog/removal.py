@@ -7,6 +7,8 @@ from rdflib import Graph, URIRef
 from server.catalog.lineage import require_product
 from server.catalog.writes import port_key, record_key, write_lock  # the check and the drop must not interleave
 from server.errors import Conflict
+from server.identity.policy import authorize_removal
+from server.identity.principal import Principal
 from server.namespaces import DPROD, VM, sparql_prefixes
 from server.store.base import Store
 
@@ -38,11 +40,13 @@ def consumers_of(store: Store, product: str) -> list[tuple[str, str]]:
     return [(str(r["consumer"]), str(r["name"]) if r["name"] is not None else str(r["consumer"])) for r in rows]
 
 
-def remove_data_product(store: Store, product: str) -> str:
-    """Drop the product's record, or raise Conflict naming its consumers (NotFound for an unknown product)."""
+def remove_data_product(store: Store, product: str, *, actor: Principal) -> str:
+    """Drop the product's record, or raise Conflict naming its consumers (NotFound for an unknown product);
+    Unauthenticated or Forbidden unless `actor` may remove it."""
     ports = [port_key(str(port)) for port in store.record(product).objects(URIRef(product), DPROD.outputPort)]
     with write_lock, store.exclusive([record_key(product), *ports]):
         require_product(store, product)
+        authorize_removal(actor, product, store.record(product))
         consumers = consumers_of(store, product)
         if consumers:
             named = ", ".join(f"{name} <{iri}>" for iri, name in consumers)

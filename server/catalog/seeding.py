@@ -6,6 +6,7 @@ from rdflib import Graph
 from rdflib.compare import isomorphic
 
 from server.catalog.writes import WriteOutcome, write_documents
+from server.identity.principal import SYSTEM
 from server.rdf_io import read_rdf_file
 from server.resources import ontology_file, seed_files
 from server.store.base import Store
@@ -31,7 +32,7 @@ def has_catalog_records(store: Store) -> bool:
 
 def seed(store: Store) -> WriteOutcome:
     """Load the seed landscape through the normal, validated write path."""
-    return write_documents(store, [read_rdf_file(path) for path in seed_files()])
+    return write_documents(store, [read_rdf_file(path) for path in seed_files()], actor=SYSTEM)
 
 
 def prepare(store: Store, *, with_seed: bool) -> WriteOutcome | None:

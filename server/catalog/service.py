@@ -24,6 +24,8 @@ from rdflib.term import Node
 from server.catalog.changes import EVERYTHING, ChangeFollower, ChangeLog
 from server.catalog.lineage_index import LineageIndex, shared_by_processes
 from server.catalog.seeding import prepare
+from server.identity.authentication import Authenticator, TokenVerifier
+from server.identity.principal import Principal
 from server.settings import Settings
 from server.store import Store, open_store
 from server.store.base import SelectResult, Triple
@@ -149,6 +151,7 @@ class Catalog:
         self._store: Store | None = None
         self._threads = anyio.CapacityLimiter(settings.worker_threads)
         self._follower: ChangeFollower | None = None
+        self._identity: Authenticator | None = None
 
     def open(self) -> Catalog:
         """Open the store (seeding an empty one, unless a store was given), and start building the index."""
@@ -162,6 +165,8 @@ class Catalog:
             self._follower = ChangeFollower(changes, self.index)
             self._follower.start()
         self._store = IndexedStore(self._backend, self.index, changes)
+        # Tokens are service data, not records: read and written on the store itself, past the index.
+        self._identity = Authenticator(self.settings, self._backend, oidc_verifier(self.settings, self._backend))
         self.index.ready()  # start building now, in the background, rather than on the first lineage question
         return self
 
@@ -179,6 +184,18 @@ class Catalog:
             raise RuntimeError("the catalog is not open")
         return self._backend
 
+    @property
+    def identity(self) -> Authenticator:
+        if self._identity is None:
+            raise RuntimeError("the catalog is not open")
+        return self._identity
+
+    async def authenticate(self, authorization: str | None) -> Principal:
+        """The caller an `Authorization` header stands for (Unauthenticated when it does not hold)."""
+        if authorization is None or not authorization.strip():
+            return self.identity.anonymous()  # nothing to look up: no thread needed
+        return await self.run(self.identity.principal, authorization)
+
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """Run store work on one of the catalog's threads and wait for it without blocking the event loop."""
         return await anyio.to_thread.run_sync(partial(work, *args), limiter=self._threads)
@@ -189,3 +206,12 @@ class Catalog:
             self._follower.stop()
         if self._given is None and self._backend is not None:
             self._backend.close()
+
+
+def oidc_verifier(settings: Settings, store: Store) -> TokenVerifier | None:
+    """The OIDC token verifier when an issuer is configured (`store`: where `org:memberOf` names domains)."""
+    if not settings.oidc_issuer:
+        return None
+    from server.identity.oidc import OidcVerifier  # only catalogs with an issuer need the JWT libraries
+
+    return OidcVerifier.from_settings(settings, store)

@@ -15,6 +15,8 @@ from rdflib.compare import isomorphic
 from server.catalog.ownership import check_ownership
 from server.catalog.records import Records, merge_records, normalised, records_of
 from server.errors import Conflict, ValidationRefused
+from server.identity.policy import authorize_records
+from server.identity.principal import Principal
 from server.namespaces import DPROD, VM
 from server.rdf_io import RdfDocument
 from server.store.base import Store
@@ -76,9 +78,18 @@ def port_key(iri: str) -> str:
 
 
 def write_records(
-    store: Store, records: Records, *, validate: bool = True, dry_run: bool = False, new: bool = False
+    store: Store,
+    records: Records,
+    *,
+    actor: Principal,
+    validate: bool = True,
+    dry_run: bool = False,
+    new: bool = False,
 ) -> WriteOutcome:
     """Validate and store `records` in one transaction, or raise ValidationRefused and store nothing.
+
+    `actor` must have the right to write every record (identity/policy.py), judged against the stored versions
+    under the same hold as the rest, so a product cannot change domain between the check and the commit.
 
     A record stating anything about another record's nodes is refused first (BadInput), so what the checklist
     judges is exactly what is stored. What the write reads to judge it is held against writers in this process
@@ -91,6 +102,7 @@ def write_records(
             taken = [iri for iri in records if len(store.record(iri))]
             if taken:
                 raise Conflict(f"{taken[0]} already exists; update it instead, or choose another name")
+        authorize_records(actor, store, records)
         check_ownership(store, records)
         outcome = _classify(store, records)
         if validate:
@@ -104,6 +116,8 @@ def write_records(
         return outcome
 
 
-def write_documents(store: Store, documents: Iterable[RdfDocument], **options: bool) -> WriteOutcome:
+def write_documents(
+    store: Store, documents: Iterable[RdfDocument], *, actor: Principal, **options: bool
+) -> WriteOutcome:
     """Split parsed documents into records and write them all or nothing."""
-    return write_records(store, merge_records(records_of(d) for d in documents), **options)
+    return write_records(store, merge_records(records_of(d) for d in documents), actor=actor, **options)

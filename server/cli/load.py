@@ -25,6 +25,7 @@ from server.catalog.bulk_load import BulkProgress, read_batch, write_batch
 from server.cli.app import app
 from server.cli.common import NoSeedOption, StoreOption, catalog_store, stderr
 from server.errors import BadInput
+from server.identity.principal import local_operator
 from server.rdf_io import FORMATS_BY_SUFFIX, RdfDocument, read_rdf_file
 
 
@@ -119,7 +120,7 @@ def load(
         batch = read_batch(paths, phases)
         try:
             with catalog_store(store, no_seed=no_seed) as opened:
-                outcome = write_batch(opened, batch, progress=phases)
+                outcome = write_batch(opened, batch, actor=local_operator(), progress=phases)
         finally:
             batch.close()
     stderr.print(

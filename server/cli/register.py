@@ -20,6 +20,7 @@ from server.cli.common import EXIT_VIOLATIONS, NoSeedOption, StoreOption, catalo
 from server.errors import ValidationRefused
 from server.formats.conversion import Batch, convert_files
 from server.formats.odcs import parse_contract_argument
+from server.identity.principal import local_operator
 from server.settings import Settings
 from server.validation import ValidationReport
 
@@ -118,7 +119,7 @@ def register(
         if show:
             _show(records)
         try:
-            outcome = write_records(opened, records, dry_run=dry_run)
+            outcome = write_records(opened, records, actor=local_operator(), dry_run=dry_run)
         except ValidationRefused as refused:
             stderr.print(
                 f"[bold red]refused:[/] {len(refused.report.violations)} checklist violation(s); nothing was stored",

@@ -11,6 +11,7 @@ from strawberry.fastapi import BaseContext
 from server.catalog.lineage_index import LineageIndex
 from server.catalog.service import Catalog
 from server.graphql.loaders import Loaders
+from server.identity.principal import ANONYMOUS, Principal
 from server.settings import Settings
 from server.store.base import Store
 
@@ -18,9 +19,10 @@ T = TypeVar("T")
 
 
 class Context(BaseContext):
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, principal: Principal = ANONYMOUS) -> None:
         super().__init__()
         self.catalog = catalog
+        self.principal = principal  # who is asking (server/web/identify.py settled it)
         self.store: Store = catalog.store
         self.index: LineageIndex | None = catalog.index
         self.settings: Settings = catalog.settings
@@ -39,4 +41,4 @@ async def get_context(request: Request) -> Context:
     catalog: Catalog = request.app.state.catalog
     if catalog.index is not None:
         catalog.index.ready()  # the first request starts building the lineage index in the background
-    return Context(catalog)
+    return Context(catalog, getattr(request.state, "principal", ANONYMOUS))

@@ -264,7 +264,11 @@ class Mutation:
         fmt = (format or DocumentFormat.TURTLE).value
         try:
             stored, _ = await info.context.run(
-                registration.register_document, info.context.store, document, fmt, info.context.settings.base
+                partial(registration.register_document, actor=info.context.principal),
+                info.context.store,
+                document,
+                fmt,
+                info.context.settings.base,
             )
         except ValidationRefused as refused:
             return t.RegistrationRefused(report=t.ValidationReport.of(refused.report))
@@ -274,7 +278,10 @@ class Mutation:
     async def create_data_product(self, info: t.Info, input: DataProductInput) -> t.RegistrationResult:
         try:
             stored = await info.context.run(
-                registration.create_from_fields, info.context.store, fields_of(input), info.context.settings.base
+                partial(registration.create_from_fields, actor=info.context.principal),
+                info.context.store,
+                fields_of(input),
+                info.context.settings.base,
             )
         except ValidationRefused as refused:
             return t.RegistrationRefused(report=t.ValidationReport.of(refused.report))
@@ -286,7 +293,10 @@ class Mutation:
     ) -> t.RegistrationResult:
         try:
             stored = await info.context.run(
-                registration.update_from_fields, info.context.store, iri(id), fields_of(input)
+                partial(registration.update_from_fields, actor=info.context.principal),
+                info.context.store,
+                iri(id),
+                fields_of(input),
             )
         except ValidationRefused as refused:
             return t.RegistrationRefused(report=t.ValidationReport.of(refused.report))
@@ -297,7 +307,9 @@ class Mutation:
         "ports the call fails with an error that names those consumers, and nothing changes."
     )
     async def remove_data_product(self, info: t.Info, id: strawberry.ID) -> strawberry.ID:
-        await info.context.run(removal.remove_data_product, info.context.store, iri(id))
+        await info.context.run(
+            partial(removal.remove_data_product, actor=info.context.principal), info.context.store, iri(id)
+        )
         info.context.after_write()
         return id
 

@@ -16,11 +16,12 @@ from rdflib.term import Node
 
 Triple = tuple[Node, Node, Node]
 
-# Graphs the catalog keeps for itself on a server several API processes share (store/claims.py,
-# catalog/changes.py): never records, never listed, exported or validated as one.
+# Graphs the catalog keeps for itself (store/claims.py, catalog/changes.py, identity/tokens.py): never records,
+# never listed, exported or validated as one.
 CLAIMS_GRAPH = "urn:valuemesh:claims"
 CHANGES_GRAPH = "urn:valuemesh:changes"
-SERVICE_GRAPHS = (CLAIMS_GRAPH, CHANGES_GRAPH)
+TOKENS_GRAPH = "urn:valuemesh:tokens"
+SERVICE_GRAPHS = (CLAIMS_GRAPH, CHANGES_GRAPH, TOKENS_GRAPH)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from functools import partial
 
 import anyio
 from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp
 
@@ -27,6 +28,7 @@ from server.web.hardening import (
     inline_hashes,
     page_policy,
 )
+from server.web.identify import Identify
 from server.web.linked_data import linked_data_router
 from server.web.record_page import RecordPage, render_record_page
 
@@ -108,7 +110,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
 def _harden(app: CatalogApp, settings: Settings, graphiql_html: str) -> None:
     """The HTTP hardening: headers on every answer (outermost, see CatalogApp), refusals and errors included; then
-    the Host check, then the body limit (the last middleware added runs first), before any face reads a byte."""
+    the Host check, then the body limit (the last middleware added runs first), before any face reads a byte; then
+    CORS (only for the configured origins), then who is calling (server/web/identify.py)."""
+    app.add_middleware(Identify, catalog=app.state.catalog)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type", "Accept"],
+        )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(TrustedHosts, hosts=allowed_hosts(settings))
     # The record pages' only inline block is their stylesheet, allowed by its hash (of the page as rendered).
