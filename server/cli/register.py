@@ -17,7 +17,8 @@ from server.catalog.records import Records
 from server.catalog.writes import WriteOutcome, write_records
 from server.cli.app import app
 from server.cli.common import EXIT_VIOLATIONS, NoSeedOption, StoreOption, catalog_store, stderr, stdout
-from server.errors import ValidationRefused
+from server.cli.remote import ServerOption, TokenOption, register_remotely
+from server.errors import BadInput, ValidationRefused
 from server.formats.conversion import Batch, convert_files
 from server.formats.odcs import parse_contract_argument
 from server.identity.principal import local_operator
@@ -101,9 +102,17 @@ def register(
     ] = False,
     store: StoreOption = None,
     no_seed: NoSeedOption = False,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Register data products from the descriptors teams keep in git. Each product (with the domain and agents
-    it names, when the catalog lacks them) replaces the stored record of the same IRI; all or nothing."""
+    it names, when the catalog lacks them) replaces the stored record of the same IRI; all or nothing. With
+    --server, through a running catalog's API as the API token's holder, one product at a time."""
+    if server:
+        if dry_run or contract or show or standard_schemas:
+            raise BadInput("--dry-run, --contract, --show and --standard-schemas work on a local store, not --server")
+        register_remotely(server, token, paths)
+        return
     contracts = [parse_contract_argument(argument) for argument in contract or []]
     with catalog_store(store, no_seed=no_seed) as opened:
         base = Settings.from_env().base

@@ -10,9 +10,11 @@ import uvicorn
 from server.catalog.seeding import prepare
 from server.cli.app import app
 from server.cli.common import NoSeedOption, StoreOption, stderr
+from server.errors import BadInput
 from server.settings import Settings
 from server.store import open_store
 from server.web.app import create_app
+from server.web.hardening import is_loopback
 
 
 @app.command()
@@ -24,9 +26,22 @@ def serve(
 ) -> None:
     """Serve the catalog over HTTP. An empty store is seeded with the article's landscape first."""
     settings = Settings.from_env(store=store, host=host, port=port, seed=False if no_seed else None)
+    if settings.anonymous_writes and not is_loopback(host):
+        raise BadInput(
+            f"VALUEMESH_ANONYMOUS_WRITES=1 lets anyone who reaches the server change the catalog; it is allowed only "
+            f"on a loopback address, not on {host}. Give writers API tokens (`valuemesh token create`) instead."
+        )
     # Open before uvicorn starts so that an unusable store is a clear message, not a server that fails later.
     opened = open_store(settings.store)
     prepare(opened, with_seed=settings.seed)
     stderr.print(f"valuemesh: store {opened.location}; serving on http://{host}:{port}/", highlight=False)
+    if settings.anonymous_writes:
+        stderr.print("valuemesh: anyone on this machine may write (VALUEMESH_ANONYMOUS_WRITES=1)", highlight=False)
+    elif not settings.oidc_issuer:
+        stderr.print(
+            "valuemesh: writes need an API token (`valuemesh token create --name NAME --domain IRI`, made before "
+            "`serve` holds the store)",
+            highlight=False,
+        )
     uvicorn.run(create_app(settings, store=opened), host=host, port=port, log_level="info")
     opened.close()

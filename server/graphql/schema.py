@@ -23,11 +23,13 @@ from server.catalog import (
 )
 from server.catalog.products import count_products, decode_cursor, encode_cursor, page_of_products
 from server.errors import BadInput, NotFound, ValidationRefused, ValuemeshError
-from server.graphql import execution
+from server.graphql import execution, tokens
 from server.graphql import types as t
 from server.graphql.inputs import DataProductInput, fields_of
 from server.graphql.limits import extensions
+from server.graphql.tokens import ApiTokenInfo, CreatedApiToken
 from server.graphql.validation import validation_report
+from server.graphql.viewer import Viewer
 from server.namespaces import VM
 from server.settings import Settings
 
@@ -128,6 +130,10 @@ class Query:
         iris = await info.context.run(domains.all_domains, info.context.store)
         rows = await info.context.loaders.domain.load_many(iris)
         return [t.Domain.of(row) for row in rows if row is not None]
+
+    @strawberry.field(description="The caller; null when anonymous.")
+    def viewer(self, info: t.Info) -> Viewer | None:
+        return Viewer.of(info.context.principal)
 
     @strawberry.field(description="The roots of the Lean Value Tree.")
     async def goals(self, info: t.Info) -> list[t.Goal]:
@@ -312,6 +318,16 @@ class Mutation:
         )
         info.context.after_write()
         return id
+
+    create_api_token: CreatedApiToken = strawberry.mutation(
+        resolver=tokens.create_api_token,
+        description="ADMIN: make an API token (`expires`: an ISO 8601 duration such as P90D); its secret is in this "
+        "answer only.",
+    )
+    revoke_api_token: ApiTokenInfo = strawberry.mutation(
+        resolver=tokens.revoke_api_token,
+        description="ADMIN: revoke the active API token of that name; every server of the catalog refuses it at once.",
+    )
 
 
 TYPES = [t.Agent, t.DataSource, t.Domain, t.Goal, t.UseCase, t.InputPort, t.OutputPort, t.ServiceLevelObjective]

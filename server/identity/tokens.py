@@ -44,7 +44,11 @@ class ApiToken:
 
     def principal(self) -> Principal:
         return Principal(
-            id=self.agent, name=self.name, roles=frozenset(self.roles), domains=frozenset(self.domains), via="token"
+            id=self.agent,
+            name=self.name,
+            roles=frozenset(self.roles) | {Role.READER},
+            domains=frozenset(self.domains),
+            via="token",
         )
 
 

@@ -79,6 +79,16 @@ def _bracketed(address: str) -> str:
     return f"[{address}]" if ":" in address and not address.startswith("[") else address
 
 
+def is_loopback(host: str) -> bool:
+    """Whether a bind address reaches only this machine."""
+    if host in _LOOPBACK_BINDS:
+        return True
+    try:
+        return ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def allowed_hosts(settings: Settings) -> frozenset[str] | None:
     """The host names this server answers to, or None for any (`VALUEMESH_ALLOWED_HOSTS=*`).
 
