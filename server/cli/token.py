@@ -7,6 +7,8 @@ works); the store keeps only its hash.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -16,10 +18,11 @@ from server.catalog.iris import mint
 from server.cli.app import app
 from server.cli.common import NoSeedOption, StoreOption, catalog_store, stderr, stdout
 from server.cli.remote import ServerOption, TokenOption, post_graphql
-from server.errors import BadInput
+from server.errors import BadInput, StoreUnavailable
 from server.identity.principal import Role
 from server.identity.tokens import ApiTokens, parse_duration
 from server.settings import Settings
+from server.store import Store
 
 CREATE = """mutation Create($name: String!, $domains: [ID!], $roles: [Role!], $agent: ID, $expires: String) {
   createApiToken(name: $name, domains: $domains, roles: $roles, agent: $agent, expires: $expires) { secret }
@@ -28,6 +31,20 @@ REVOKE = "mutation Revoke($name: String!) { revokeApiToken(name: $name) { name }
 
 tokens_app = typer.Typer(help="API tokens: create one for a pipeline, list them, revoke one.", no_args_is_help=True)
 app.add_typer(tokens_app, name="token")
+
+
+@contextmanager
+def _tokens_store(store: str | None, no_seed: bool) -> Iterator[Store]:
+    """The store to change tokens in; held by a running server, the way through that server is named."""
+    with ExitStack() as stack:
+        try:
+            opened = stack.enter_context(catalog_store(store, no_seed=no_seed))
+        except StoreUnavailable as error:
+            raise StoreUnavailable(
+                f"{error}. While `valuemesh serve` holds the store, make and revoke tokens through it: add "
+                "--server URL and an ADMIN token (--token or VALUEMESH_TOKEN)"
+            ) from None
+        yield opened
 
 
 def _roles(names: list[str] | None, domains: list[str]) -> list[Role]:
@@ -76,7 +93,7 @@ def create(
         stderr.print(f"token {name!r} created at {server}; it is shown only now", highlight=False)
         return
     settings = Settings.from_env()
-    with catalog_store(store, no_seed=no_seed) as opened:
+    with _tokens_store(store, no_seed) as opened:
         secret, made = ApiTokens(opened).create(
             name,
             agent=agent or mint(settings.base, "agent", name),
@@ -130,6 +147,6 @@ def revoke(
     if server:
         post_graphql(server, token, REVOKE, {"name": name})
     else:
-        with catalog_store(store, no_seed=no_seed) as opened:
+        with _tokens_store(store, no_seed) as opened:
             ApiTokens(opened).revoke(name)
     stderr.print(f"revoked token {name!r}", highlight=False)
