@@ -177,6 +177,8 @@ class OidcVerifier:
         """The principal of an ID token from a browser sign-in: the same checks, for the client's audience, and the
         nonce the sign-in sent (a token replayed from another sign-in carries another one)."""
         claims = self.checked_claims(token, audience=audience)
+        if isinstance(claims.get("aud"), list) and len(claims["aud"]) > 1 and claims.get("azp") != audience:
+            raise Unauthenticated("the ID token is for several audiences and not authorized for this one (`azp`)")
         if not isinstance(claims.get("nonce"), str) or claims["nonce"] != nonce:
             raise Unauthenticated("the ID token's nonce does not match this sign-in (replayed from another?)")
         return self.principal(claims)
