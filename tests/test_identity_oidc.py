@@ -307,6 +307,23 @@ def test_a_rotated_key_is_fetched_once_and_a_flood_of_unknown_kids_does_not_reac
     assert issuer.hits["/jwks"] == 3  # later, an unknown kid is looked up again
 
 
+def test_a_key_the_issuer_withdraws_stops_verifying_once_the_keys_are_read_again(
+    http: TestClient, app: FastAPI, issuer: Issuer
+) -> None:
+    keys = app.state.catalog.identity.oidc.keys
+    clock = [1000.0]
+    keys.clock = lambda: clock[0]
+    old = issuer.rsa
+    assert register(http, issuer.token(old, groups=["commercial-team"]))[0] == 200
+    issuer.rotate()  # the old key is no longer published
+    clock[0] += 60
+    assert principal_of(app, issuer.token(old)).via == "oidc"  # the keys read a minute ago still hold it
+    clock[0] += 3600
+    with pytest.raises(Unauthenticated, match="unknown signing key 'rsa-1'"):
+        principal_of(app, issuer.token(old))
+    assert issuer.hits["/jwks"] == 2
+
+
 def test_an_issuer_that_does_not_answer_refuses_the_token_and_says_why(
     http: TestClient, issuer: Issuer, seeded_store: Store
 ) -> None:

@@ -188,8 +188,8 @@ class OidcVerifier:
         if len(token) > MAX_TOKEN_CHARS:
             raise Unauthenticated(f"the token is longer than {MAX_TOKEN_CHARS} characters")
         try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+            unchecked = jwt.decode_complete(token, options={"verify_signature": False})  # header and claims at once
+            header, unverified = unchecked["header"], unchecked["payload"]
         except jwt.InvalidTokenError:
             raise Unauthenticated("the bearer token is not a well-formed JWT (nor an API token)") from None
         algorithm = header.get("alg")

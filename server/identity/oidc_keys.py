@@ -105,7 +105,8 @@ def _usable(jwk: Any) -> tuple[str, jwt.PyJWK] | None:
 
 
 class IssuerKeys:
-    """The discovery document and signing keys of one issuer, shared by the threads that verify tokens."""
+    """The discovery document and signing keys of one issuer, shared by the threads that verify tokens. The lock
+    is held only to read the issuer (one read at a time); the keys themselves are replaced whole."""
 
     def __init__(self, issuer: str, clock: Callable[[], float] = time.monotonic) -> None:
         self.issuer = issuer
@@ -117,8 +118,15 @@ class IssuerKeys:
         self._failed_at: float | None = None  # last read the issuer did not answer
         self._refetched_at: float | None = None  # last read caused by an unknown kid
 
+    def _fresh(self) -> bool:
+        fetched_at = self._fetched_at
+        return fetched_at is not None and self.clock() - fetched_at < KEY_MAX_AGE_S
+
     def discovery(self) -> dict[str, Any]:
         """The issuer's discovery document (read with the keys)."""
+        held = self._discovery
+        if held is not None and self._fresh():
+            return held
         with self._lock:
             self._refresh_if_needed(unknown_kid=False)
             assert self._discovery is not None
@@ -126,6 +134,13 @@ class IssuerKeys:
 
     def key(self, kid: str | None) -> jwt.PyJWK:
         """The key a token's header names; Unauthenticated when the issuer does not publish it."""
+        # Without the lock when the key is known: a slow issuer answering one thread never holds up the others.
+        keys = self._keys
+        if kid is not None and kid in keys:
+            if self._fresh():
+                return keys[kid]
+            if self._lock.locked():
+                return keys[kid]  # another thread is reading the keys again; the ones read before hold meanwhile
         with self._lock:
             fetched = self._refresh_if_needed(unknown_kid=False)
             if kid is None:
