@@ -87,6 +87,10 @@ class Settings:
     oidc_groups_claim: str = "groups"
     oidc_roles_claim: str = "roles"
     oidc_groups_file: str | None = None  # a YAML or JSON mapping of group name -> domain IRI
+    # Browser sign-in (server/web/sign_in.py): on with a client id; the session secret signs the session cookies.
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = field(default=None, repr=False)  # None: a public client (PKCE only)
+    session_secret: str | None = field(default=None, repr=False)
     # Writes without any identity: only for a catalog on loopback (`serve` refuses it bound beyond).
     anonymous_writes: bool = False
     # "public": anyone may read; "authenticated": every face needs an identity.
@@ -121,6 +125,9 @@ class Settings:
             oidc_groups_claim=os.environ.get("VALUEMESH_OIDC_GROUPS_CLAIM") or cls.oidc_groups_claim,
             oidc_roles_claim=os.environ.get("VALUEMESH_OIDC_ROLES_CLAIM") or cls.oidc_roles_claim,
             oidc_groups_file=os.environ.get("VALUEMESH_OIDC_GROUPS_FILE") or None,
+            oidc_client_id=os.environ.get("VALUEMESH_OIDC_CLIENT_ID") or None,
+            oidc_client_secret=os.environ.get("VALUEMESH_OIDC_CLIENT_SECRET") or None,
+            session_secret=os.environ.get("VALUEMESH_SESSION_SECRET") or None,
             anonymous_writes=_env_bool("VALUEMESH_ANONYMOUS_WRITES", False),
             read_access=_read_access(os.environ.get("VALUEMESH_READ")),
             cors_origins=_env_names("VALUEMESH_CORS_ORIGINS"),

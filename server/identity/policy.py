@@ -5,7 +5,9 @@
 - moving a product from one domain to another needs the right in both;
 - records that are not products (domains, goals, use cases, visions) are the ADMIN's; a product document may bring
   new agents and sources along with a product its writer may write;
-- ADMIN may do anything; GOVERNANCE reads everything and changes shapes, not products.
+- ADMIN may do anything; GOVERNANCE reads everything and changes shapes, not products;
+- only ADMIN states who belongs to a domain (`org:memberOf`): OIDC callers are members of the domains the graph
+  says (server/identity/oidc.py), so anyone else stating it could make themselves members.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from rdflib import RDF, Graph, URIRef
 
 from server.errors import Forbidden, Unauthenticated
 from server.identity.principal import Principal, Role
-from server.namespaces import DPROD
+from server.namespaces import DPROD, ORG
 from server.store.base import Store
 
 
@@ -60,6 +62,14 @@ def _may_change(principal: Principal, product: URIRef, stored: Graph, candidate:
     return None
 
 
+def _new_memberships(stored: Graph, candidate: Graph) -> list[str]:
+    return sorted(
+        f"<{s}> org:memberOf <{o}>"
+        for s, o in candidate.subject_objects(ORG.memberOf)
+        if (s, ORG.memberOf, o) not in stored
+    )
+
+
 def authorize_records(principal: Principal, store: Store, records: dict[str, Graph]) -> None:
     """Raise Unauthenticated or Forbidden unless `principal` may write every record of `records`."""
     require_writer(principal)
@@ -69,6 +79,9 @@ def authorize_records(principal: Principal, store: Store, records: dict[str, Gra
     others: list[str] = []
     for iri, candidate in records.items():
         stored = store.record(iri)
+        granted = _new_memberships(stored, candidate)
+        if granted:
+            raise Forbidden(f"{principal.name} may not state {granted[0]}: only ADMIN says who is a member of a domain")
         products = {*_products(candidate), *_products(stored)}
         if not products:
             if len(stored):

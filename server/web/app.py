@@ -18,7 +18,7 @@ from server.errors import StoreUnavailable
 from server.graphql.router import graphql_router
 from server.settings import Settings
 from server.store import OxigraphStore, Store
-from server.web import sparql_endpoint
+from server.web import sign_in, sparql_endpoint
 from server.web.hardening import (
     BodySizeLimit,
     SecurityHeaders,
@@ -111,8 +111,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 def _harden(app: CatalogApp, settings: Settings, graphiql_html: str) -> None:
     """The HTTP hardening: headers on every answer (outermost, see CatalogApp), refusals and errors included; then
     the Host check, then the body limit (the last middleware added runs first), before any face reads a byte; then
-    CORS (only for the configured origins), then who is calling (server/web/identify.py)."""
+    CORS (only for the configured origins), then the browser session (server/web/sign_in.py), then who is calling
+    (server/web/identify.py)."""
     app.add_middleware(Identify, catalog=app.state.catalog)
+    sign_in.install(app, settings)  # with a client id: the session cookie, read before Identify, and /auth/*
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,10 +1,12 @@
 """Who is calling, settled once per request before any face runs: the principal goes in `request.state.principal`.
 
-Credentials that do not hold are refused here with 401 (as a GraphQL error on `/graphql`, problem JSON elsewhere)
-and `WWW-Authenticate: Bearer`; with `VALUEMESH_READ=authenticated`, so is every request without credentials,
-except the health check. It also refuses cross-site writes before they reach GraphQL: a POST to `/graphql` must be
-`application/json` (or `application/graphql-response+json`), which a form or a `text/plain` fetch cannot send
-without a CORS preflight the server does not grant.
+A browser signed in with the OIDC provider (server/web/sign_in.py) is identified by its session cookie when it
+sends no `Authorization` header. Credentials that do not hold are refused here with 401 (as a GraphQL error on
+`/graphql`, problem JSON elsewhere) and `WWW-Authenticate: Bearer`; with `VALUEMESH_READ=authenticated`, so is
+every request without credentials, except the health check and the sign-in routes. It also refuses cross-site
+writes before they reach GraphQL: a POST to `/graphql` must be `application/json` (or
+`application/graphql-response+json`), which a form or a `text/plain` fetch cannot send without a CORS preflight
+the server does not grant.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from server.catalog.service import Catalog
 from server.errors import Unauthenticated
 from server.identity.principal import Principal
+from server.web.sessions import signed_in
+from server.web.sign_in import SIGN_IN_PATHS
 
-OPEN_PATHS = ("/healthz",)  # answered to anyone, even where reads need an identity
+# Answered to anyone, even where reads need an identity (signing in must be possible).
+OPEN_PATHS = ("/healthz", *SIGN_IN_PATHS)
 GRAPHQL_BODY_TYPES = ("application/json", "application/graphql-response+json")
 
 
@@ -66,8 +71,11 @@ class Identify:
                     "(forms and text/plain are refused: they could be sent by another site)",
                 )
                 return
+        authorization = _header(scope, b"authorization")
         try:
-            principal: Principal = await self.catalog.authenticate(_header(scope, b"authorization"))
+            # No Authorization header: a browser signed in (server/web/sign_in.py) carries its session instead.
+            session_principal = signed_in(scope) if authorization is None else None
+            principal: Principal = session_principal or await self.catalog.authenticate(authorization)
         except Unauthenticated as error:
             await _refuse(scope, send, 401, error.code, str(error))
             return
