@@ -65,8 +65,12 @@ class Status(str, Enum):
     EXPIRED = "EXPIRED"
 
 
-CONCEPTS = {Status.PENDING: VM.Pending, Status.APPROVED: VM.Approved, Status.REJECTED: VM.Rejected}
-CONCEPTS[Status.REVOKED] = VM.Revoked
+CONCEPTS = {
+    Status.PENDING: VM.Pending,
+    Status.APPROVED: VM.Approved,
+    Status.REJECTED: VM.Rejected,
+    Status.REVOKED: VM.Revoked,
+}
 STATUS_OF = {str(concept): status for status, concept in CONCEPTS.items()}
 IN_FORCE = (Status.PENDING, Status.APPROVED)
 
