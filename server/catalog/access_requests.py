@@ -522,7 +522,7 @@ def request_access(
             raise Conflict(
                 f"{actor.name} already has a pending request for {port}: {pending[0]}; wait for its decision"
             )
-        label = f"{actor.name} asks to use {offer.port_name}"
+        label = f"access request: {offer.port_name}"  # shown wherever the port is (linked data): names nobody
         record = _new_record(iri, port, actor, stated, end, now, label)
         row = AccessRequestRow(
             iri, port, offer.product, offer.owner, offer.domain, actor.id, stated, end, Status.PENDING,
