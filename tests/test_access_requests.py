@@ -1,5 +1,6 @@
 """Access requests through /graphql with API tokens: asking, deciding, revoking, expiry, who sees what, and the
-agreements SPARQL sees; a product removed or changed takes its agreements with it."""
+agreements SPARQL sees; a product removed or changed takes its agreements with it. The core of the workflow also
+runs on every configured remote SPARQL server (`all_backends`)."""
 
 from __future__ import annotations
 
@@ -149,6 +150,7 @@ def catalog(seeded_store: Store, settings: Settings) -> Iterator[Catalog]:
 # --- asking ------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.all_backends
 def test_an_open_access_port_is_granted_at_once(catalog: Catalog) -> None:
     granted = catalog.ask("analyst", MASTER_DATA_API, until="2099-12-31")
     assert granted["status"] == "APPROVED"
@@ -172,6 +174,7 @@ def test_an_approval_required_port_waits_for_a_decision(catalog: Catalog) -> Non
     assert [r["id"] for r in catalog.data("crm-owner", LIST, status="PENDING")["accessRequests"]] == [pending["id"]]
 
 
+@pytest.mark.all_backends
 def test_the_owner_approves_with_a_reason_and_sparql_sees_the_agreement(catalog: Catalog) -> None:
     pending = catalog.ask("analyst", CRM_TABLE, until="2099-06-30")
     approved = catalog.data("crm-owner", DECIDE, id=pending["id"], approve=True, reason="purpose fits the policy")
@@ -285,6 +288,7 @@ def test_a_second_pending_request_for_the_same_port_is_a_conflict(catalog: Catal
 # --- revoking ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.all_backends
 def test_the_owner_revokes_an_agreement_and_it_is_an_agreement_no_more(catalog: Catalog) -> None:
     pending = catalog.ask("analyst", CRM_TABLE)
     catalog.data("crm-owner", DECIDE, id=pending["id"], approve=True)
@@ -360,6 +364,7 @@ def catalog_query(name: str) -> str:
 # --- who sees what -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.all_backends
 def test_listing_filters_by_status_and_product(catalog: Catalog) -> None:
     crm = catalog.ask("analyst", CRM_TABLE)
     medical = catalog.ask("analyst", MEDICAL_REPORT)
@@ -440,6 +445,7 @@ def test_a_product_document_may_not_carry_an_agreement(catalog: Catalog) -> None
     assert catalog.snapshot() == before
 
 
+@pytest.mark.all_backends
 def test_removing_a_product_ends_its_agreements_and_requests_in_the_same_write(catalog: Catalog) -> None:
     granted = catalog.ask("analyst", MEDICAL_REPORT)
     catalog.data("medical-owner", DECIDE, id=granted["id"], approve=True)
