@@ -6,12 +6,15 @@ product), and walks over the seed's records in Python, independent of the SPARQL
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from rdflib import Graph, URIRef
 from rdflib.namespace import PROV, RDFS
 
+from server.catalog.access_requests import request_access
+from server.identity.principal import Principal
 from server.namespaces import DPROD, VM
 from server.query_library import LibraryQuery, library, library_query
 from server.store import Store
@@ -28,6 +31,7 @@ EXPECTED_NAMES = {
     "goal-trace",
     "products-serving-no-goal",
     "interaction-map",
+    "who-has-access",
 }
 
 
@@ -150,6 +154,23 @@ def test_products_without_slo(seeded_store: Store) -> None:
     assert [(row["product"], row["domainLabel"]) for row in in_commercial] == [(record, "Commercial")]
     assert _run(seeded_store, "products-without-slo", domain=BASE + "domain/marketing") == []
     assert [row["product"] for row in _run(seeded_store, "products-without-slo")] == [record]
+
+
+@pytest.mark.all_backends
+def test_who_has_access_lists_the_agreements_in_force(seeded_store: Store) -> None:
+    assert _run(seeded_store, "who-has-access") == []  # the seed grants nobody anything by agreement
+    analyst = Principal(id="https://example.org/agent/analyst", name="analyst", via="token")
+    master_data = BASE + "data-product/hcp-master-data/port/api"  # Open Access: granted at once
+    request_access(seeded_store, BASE, master_data, "a churn model", None, actor=analyst)
+    request_access(seeded_store, BASE, BASE + "data-product/crm-interactions/port/table", "q3", None, actor=analyst)
+    lapsed = datetime(2020, 1, 1, tzinfo=UTC)
+    web = BASE + "data-product/web-analytics/port/table"
+    request_access(seeded_store, BASE, web, "q1 2020", "2020-01-31", actor=analyst, now=lapsed)
+    rows = _run(seeded_store, "who-has-access")
+    assert [(row["assignee"], row["port"], row["productLabel"], row["assigner"]) for row in rows] == [
+        (analyst.id, master_data, "HCP master data", BASE + "agent/hcp-master-data-steward")
+    ]  # the pending request grants nothing yet, the lapsed agreement nothing any more
+    assert _run(seeded_store, "who-has-access", product=BASE + "data-product/web-analytics") == []
 
 
 @pytest.mark.all_backends

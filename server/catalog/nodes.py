@@ -29,6 +29,7 @@ KIND_BY_TYPE: dict[str, str] = {
     str(VM.InputPort): "InputPort",
     str(VM.OutputPort): "OutputPort",
     str(VM.ServiceLevelObjective): "ServiceLevelObjective",
+    str(VM.AccessRequest): "AccessRequest",
 }
 
 NODE_TYPES = (

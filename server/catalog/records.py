@@ -1,4 +1,5 @@
-"""How documents become records: one named graph per main node (product, domain, agent, source, goal, use case).
+"""How documents become records: one named graph per main node (product, domain, agent, source, goal, use case,
+access request).
 
 A product's ports, sharing agreement and SLOs live in the product's record, as do blank nodes hanging off any
 record. The one statement about a node outside a record that a record may hold is `<use-case> vm:servedBy
@@ -33,6 +34,7 @@ RECORD_TYPES: frozenset[URIRef] = frozenset(
         VM.Goal,
         VM.Vision,
         VM.UseCase,
+        VM.AccessRequest,
     }
 )
 
@@ -105,6 +107,8 @@ def split_records(graph: Graph, source: str) -> Records:
     records: Records = {str(root): Graph(identifier=str(root)) for root in roots}
     for s, p, o in sorted(graph):
         record = owner.get(s)
+        if record is None and isinstance(s, URIRef) and GENID in s:
+            record = owner.get(URIRef(s.split(GENID, 1)[0]))  # a blank node of a stored record, skolemised under it
         if record is None and serves_a_product((s, p, o)):
             record = owner.get(o)
         if record is None:

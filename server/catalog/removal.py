@@ -1,9 +1,14 @@
-"""Removing a data product: refused while another product consumes one of its output ports."""
+"""Removing a data product: refused while another product consumes one of its output ports.
+
+The requests and agreements to use its ports end in the same write (pending ones rejected, agreements revoked, by
+whoever removes it), so no agreement outlives the port it grants.
+"""
 
 from __future__ import annotations
 
 from rdflib import Graph, URIRef
 
+from server.catalog import access_requests
 from server.catalog.lineage import require_product
 from server.catalog.writes import port_key, record_key, write_lock  # the check and the drop must not interleave
 from server.errors import Conflict
@@ -51,8 +56,10 @@ def remove_data_product(store: Store, product: str, *, actor: Principal) -> str:
         if consumers:
             named = ", ".join(f"{name} <{iri}>" for iri, name in consumers)
             raise Conflict(f"{product} cannot be removed: still consumed by {named}; remove or re-point them first")
-        # One write: the record goes, and so do the use cases' claims that it serves them.
-        store.replace_records(records_without_claims_on(store, product), drop=[product])
+        # One write: the record goes, and so do the use cases' claims that it serves them and its agreements.
+        closing, closed = access_requests.closed_with_dropped_ports(store, {product: Graph()}, actor=actor)
+        store.replace_records({**records_without_claims_on(store, product), **closing}, drop=[product])
+    access_requests.announce_closed(closed)
     return product
 
 

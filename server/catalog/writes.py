@@ -7,20 +7,25 @@ violation, and the store is left as it was.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from rdflib import Graph
 from rdflib.compare import isomorphic
 
 from server.catalog.ownership import check_ownership
 from server.catalog.records import Records, merge_records, normalised, records_of
 from server.errors import Conflict, ValidationRefused
-from server.identity.policy import authorize_records
+from server.identity.policy import ACCESS_REQUESTS, authorize_access_request_records, authorize_records
 from server.identity.principal import Principal
 from server.namespaces import DPROD, VM
 from server.rdf_io import RdfDocument
 from server.store.base import Store
 from server.validation import ValidationReport, check_write
+
+if TYPE_CHECKING:
+    from server.catalog.access_requests import AccessRequestRow
 
 # One writer at a time per process, so that what was validated is what gets committed (writers in other processes
 # on a shared server are held off by the store's `exclusive`).
@@ -39,6 +44,17 @@ class WriteOutcome:
     @property
     def written(self) -> list[str]:
         return self.added + self.replaced
+
+
+class StaleRead(Conflict):
+    """A record the write was conditional on changed between reading it and writing: read again and retry."""
+
+
+def _refuse_changed(store: Store, read: Mapping[str, Graph]) -> None:
+    for iri, version in read.items():
+        stored = store.record(iri)
+        if len(stored) != len(version) or not isomorphic(stored, version):
+            raise StaleRead(f"<{iri}> changed while this write was being prepared; nothing was stored, try again")
 
 
 def _classify(store: Store, records: Records) -> WriteOutcome:
@@ -85,11 +101,18 @@ def write_records(
     validate: bool = True,
     dry_run: bool = False,
     new: bool = False,
+    authorized_by: str | None = None,
+    holding: Iterable[str] = (),
+    unchanged_since: Mapping[str, Graph] | None = None,
 ) -> WriteOutcome:
     """Validate and store `records` in one transaction, or raise ValidationRefused and store nothing.
 
     `actor` must have the right to write every record (identity/policy.py), judged against the stored versions
     under the same hold as the rest, so a product cannot change domain between the check and the commit.
+    `authorized_by=policy.ACCESS_REQUESTS` says the access-request workflow decided the right already (under its
+    own rules, on the versions in `unchanged_since`): the product rules are not run, and the write may then hold
+    access-request records only. `holding` adds keys to hold; with `unchanged_since`, a record whose stored
+    version differs from the one given there refuses the write (StaleRead), checked under the hold.
 
     A record stating anything about another record's nodes is refused first (BadInput), so what the checklist
     judges is exactly what is stored. What the write reads to judge it is held against writers in this process
@@ -97,12 +120,20 @@ def write_records(
     Conflict, checked under the same hold.
     """
     records = normalised(records)
-    with write_lock, store.exclusive(depends_on(records)):
+    closed: list[AccessRequestRow] = []
+    with write_lock, store.exclusive([*depends_on(records), *holding]):
+        if unchanged_since:
+            _refuse_changed(store, unchanged_since)
         if new:
             taken = [iri for iri in records if len(store.record(iri))]
             if taken:
                 raise Conflict(f"{taken[0]} already exists; update it instead, or choose another name")
-        authorize_records(actor, store, records)
+        if authorized_by is None:
+            authorize_records(actor, store, records)
+        elif authorized_by == ACCESS_REQUESTS:
+            authorize_access_request_records(actor, store, records)
+        else:
+            raise ValueError(f"no policy named {authorized_by!r} authorizes writes")
         check_ownership(store, records)
         outcome = _classify(store, records)
         if validate:
@@ -111,13 +142,30 @@ def write_records(
                 raise ValidationRefused(outcome.report)
         if not dry_run:
             changed = {iri: records[iri] for iri in outcome.written}
+            if changed and authorized_by is None:
+                # A product that stops offering a port ends the requests and agreements to use it, in this write.
+                from server.catalog import access_requests  # late: the workflow writes through this module
+
+                closing, closed = access_requests.closed_with_dropped_ports(store, changed, actor=actor)
+                changed.update(closing)
             if changed:
                 store.replace_records(changed)
-        return outcome
+    if closed:
+        from server.catalog import access_requests
+
+        access_requests.announce_closed(closed)
+    return outcome
 
 
 def write_documents(
-    store: Store, documents: Iterable[RdfDocument], *, actor: Principal, **options: bool
+    store: Store,
+    documents: Iterable[RdfDocument],
+    *,
+    actor: Principal,
+    validate: bool = True,
+    dry_run: bool = False,
+    new: bool = False,
 ) -> WriteOutcome:
     """Split parsed documents into records and write them all or nothing."""
-    return write_records(store, merge_records(records_of(d) for d in documents), actor=actor, **options)
+    records = merge_records(records_of(d) for d in documents)
+    return write_records(store, records, actor=actor, validate=validate, dry_run=dry_run, new=new)

@@ -54,6 +54,7 @@ ASSUMED_LIST_SIZES: dict[tuple[str, str], int] = {
     ("Query", "goals"): 50,
     ("Query", "useCases"): 100,
     ("Query", "untracedDataProducts"): 100,
+    ("Query", "accessRequests"): 100,
     ("GoalTrace", "useCases"): 50,
     ("GoalTrace", "goals"): 50,
     ("LineageGraph", "nodes"): 200,

@@ -8,7 +8,7 @@ from typing import Any
 from rdflib import URIRef
 from strawberry.dataloader import DataLoader
 
-from server.catalog import domains, goals, nodes, products, use_cases
+from server.catalog import access_requests, domains, goals, nodes, products, use_cases
 from server.catalog.service import Catalog
 from server.store.base import Store
 from server.validation import completeness
@@ -40,6 +40,7 @@ class Loaders:
         self.use_case = _loader(catalog, use_cases.use_cases_by_iri)
         self.goal = _loader(catalog, goals.goals_by_iri)
         self.completeness = _loader(catalog, completeness)
+        self.access_requests = _loader(catalog, access_requests.requests_of_products)  # all: resolvers filter
         self._related: dict[tuple[str, bool], DataLoader[str, Any]] = {}
         self._literals: dict[str, DataLoader[str, Any]] = {}
 

@@ -23,6 +23,7 @@ from server.catalog import (
 )
 from server.catalog.products import count_products, decode_cursor, encode_cursor, page_of_products
 from server.errors import BadInput, NotFound, ValidationRefused, ValuemeshError
+from server.graphql import access_requests as access
 from server.graphql import execution, tokens
 from server.graphql import types as t
 from server.graphql.inputs import DataProductInput, fields_of
@@ -79,6 +80,8 @@ async def _node(info: t.Info, node: str) -> t.Node | None:
             for slo in row.slos if row is not None else ():
                 if slo.iri == node:
                     return t.ServiceLevelObjective.of(slo)
+    if kind == "AccessRequest":
+        return await access.node(info, node)
     return None
 
 
@@ -240,6 +243,15 @@ class Query:
         report = await info.context.run(validation_report, info.context.store, iris(ids))
         return t.ValidationReport.of(report)
 
+    @strawberry.field(description="Access requests the caller may see, newest first.")
+    async def access_requests(
+        self,
+        info: t.Info,
+        status: access.AccessRequestStatus | None = None,
+        data_product: strawberry.ID | None = None,
+    ) -> list[access.AccessRequest]:
+        return await access.listed(info, status, iri(data_product) if data_product is not None else None)
+
 
 @strawberry.enum
 class DocumentFormat(Enum):
@@ -328,6 +340,27 @@ class Mutation:
         resolver=tokens.revoke_api_token,
         description="ADMIN: revoke the active API token of that name; every server of the catalog refuses it at once.",
     )
+
+    @strawberry.mutation(
+        description="Ask for access to an output port; granted at once where the port's agreement is open access."
+    )
+    async def request_access(
+        self, info: t.Info, output_port: strawberry.ID, purpose: str, until: str | None = None
+    ) -> access.AccessRequest:
+        return await access.requested(info, iri(output_port), purpose, until)
+
+    @strawberry.mutation(description="The owning product's owner or domain team approves or rejects a pending request.")
+    async def decide_access_request(
+        self, info: t.Info, id: strawberry.ID, approve: bool, reason: str | None = None
+    ) -> access.AccessRequest:
+        return await access.decided(info, iri(id), approve, reason)
+
+    @strawberry.mutation(
+        description="End a pending request or an agreement in force: the product's owner or domain team, or the "
+        "requester withdrawing their own."
+    )
+    async def revoke_access(self, info: t.Info, id: strawberry.ID, reason: str | None = None) -> access.AccessRequest:
+        return await access.revoked(info, iri(id), reason)
 
 
 TYPES = [t.Agent, t.DataSource, t.Domain, t.Goal, t.UseCase, t.InputPort, t.OutputPort, t.ServiceLevelObjective]

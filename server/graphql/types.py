@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 from strawberry import Private
@@ -17,7 +17,11 @@ from server.graphql.paging import page_of_ids
 from server.namespaces import DPROD, VM
 from server.validation import ValidationReport as CatalogReport
 
+if TYPE_CHECKING:
+    from server.graphql.access_requests import AccessRequest, AccessRequestStatus
+
 Info = strawberry.Info[Any, None]
+ACCESS_REQUESTS = "server.graphql.access_requests"  # its types refer to these: named lazily
 
 
 @strawberry.enum
@@ -335,6 +339,16 @@ class DataProduct(Node):
     )
     async def completeness(self, info: Info) -> float | None:
         return await info.context.loaders.completeness.load(str(self.id))  # type: ignore[no-any-return]
+
+    @strawberry.field(description="Access requests to this product's output ports (only those the caller may see).")
+    async def access_requests(
+        self,
+        info: Info,
+        status: Annotated[AccessRequestStatus, strawberry.lazy(ACCESS_REQUESTS)] | None = None,
+    ) -> list[Annotated[AccessRequest, strawberry.lazy(ACCESS_REQUESTS)]]:
+        from server.graphql.access_requests import of_product
+
+        return await of_product(info, str(self.id), status)
 
     @classmethod
     def of(cls, row: DataProductRow) -> DataProduct:

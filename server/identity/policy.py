@@ -8,6 +8,11 @@
 - ADMIN may do anything; GOVERNANCE reads everything and changes shapes, not products;
 - only ADMIN states who belongs to a domain (`org:memberOf`): OIDC callers are members of the domains the graph
   says (server/identity/oidc.py), so anyone else stating it could make themselves members.
+
+Access requests (server/catalog/access_requests.py) have rules of their own, below the product rules: any identified
+caller may ask for access; a product's owner, a member of its domain or ADMIN decides and revokes; the requester may
+withdraw their own; the requester, the owner, the domain, GOVERNANCE and ADMIN may see a request. Their records are
+written only by that workflow: the product path refuses them to everyone but ADMIN.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from rdflib import RDF, Graph, URIRef
 
 from server.errors import Forbidden, Unauthenticated
 from server.identity.principal import Principal, Role
-from server.namespaces import DPROD, ORG
+from server.namespaces import DPROD, ODRL, ORG, VM
 from server.store.base import Store
 
 
@@ -70,6 +75,11 @@ def _new_memberships(stored: Graph, candidate: Graph) -> list[str]:
     )
 
 
+def _agreements(graph: Graph) -> list[str]:
+    """Nodes typed as access requests or agreements: only the access-request workflow states those."""
+    return sorted({str(s) for t in (VM.AccessRequest, ODRL.Agreement) for s in graph.subjects(RDF.type, t)})
+
+
 def authorize_records(principal: Principal, store: Store, records: dict[str, Graph]) -> None:
     """Raise Unauthenticated or Forbidden unless `principal` may write every record of `records`."""
     require_writer(principal)
@@ -82,6 +92,13 @@ def authorize_records(principal: Principal, store: Store, records: dict[str, Gra
         granted = _new_memberships(stored, candidate)
         if granted:
             raise Forbidden(f"{principal.name} may not state {granted[0]}: only ADMIN says who is a member of a domain")
+
+        forged = _agreements(candidate) or _agreements(stored)
+        if forged:
+            raise Forbidden(
+                f"{principal.name} may not write <{forged[0]}>: access requests and agreements are written by "
+                "requestAccess, decideAccessRequest and revokeAccess only"
+            )
         products = {*_products(candidate), *_products(stored)}
         if not products:
             if len(stored):
@@ -120,3 +137,79 @@ def writable_domains(principal: Principal, all_domains: Iterable[str]) -> list[s
     if principal.has(Role.ADMIN):
         return sorted(all_domains)
     return sorted(d for d in all_domains if principal.member_of(d))
+
+
+# --- access requests ------------------------------------------------------------------------------------------
+
+# What `writes.write_records(authorized_by=...)` accepts: the access-request workflow decided with the functions
+# below, so the product rules above are not the ones that apply.
+ACCESS_REQUESTS = "access requests (identity/policy.py: authorize_access_*)"
+
+
+def authorize_access_request(principal: Principal) -> None:
+    """Asking for access needs an identity: the request names its requester as the agreement's assignee."""
+    if not principal.authenticated:
+        raise Unauthenticated(
+            "asking for access needs an identity: send `Authorization: Bearer <token>` (an API token from "
+            "`valuemesh token create`, or an OIDC access token)"
+        )
+
+
+def _decides(principal: Principal, owner: str | None, domain: str | None) -> bool:
+    return (
+        principal.has(Role.ADMIN)
+        or (owner is not None and principal.id == owner)
+        or (domain is not None and principal.member_of(domain))
+    )
+
+
+def _deciders(product: str, owner: str | None, domain: str | None) -> str:
+    rights = [f"being its owner <{owner}>"] if owner else []
+    rights += [f"membership of its domain <{domain}>"] if domain else []
+    return ", ".join([*rights, "or ADMIN"]) + f" (the product <{product}>)"
+
+
+def authorize_access_decision(principal: Principal, product: str, owner: str | None, domain: str | None) -> None:
+    """Approving or rejecting a request to use a port of `product` needs its owner, its domain, or ADMIN."""
+    require_writer(principal)
+    if not _decides(principal, owner, domain):
+        raise Forbidden(
+            f"{principal.name} may not decide access to <{product}>: that needs " + _deciders(product, owner, domain)
+        )
+
+
+def authorize_access_revocation(
+    principal: Principal, requester: str, product: str, owner: str | None, domain: str | None
+) -> None:
+    """Revoking needs the rights of a decision; the requester may also withdraw their own request."""
+    require_writer(principal)
+    if principal.authenticated and principal.id == requester:
+        return
+    if not _decides(principal, owner, domain):
+        raise Forbidden(
+            f"{principal.name} may not revoke access to <{product}>: that needs being the requester <{requester}>, "
+            + _deciders(product, owner, domain)
+        )
+
+
+def may_see_access_request(principal: Principal, requester: str, owner: str | None, domain: str | None) -> bool:
+    """The requester, the product's owner and domain members, GOVERNANCE and ADMIN see a request; nobody else."""
+    if principal.has(Role.ADMIN) or (principal.authenticated and principal.has(Role.GOVERNANCE)):
+        return True
+    if not principal.authenticated:
+        return False
+    return principal.id == requester or _decides(principal, owner, domain)
+
+
+def authorize_access_request_records(principal: Principal, store: Store, records: dict[str, Graph]) -> None:
+    """What a write the access-request workflow authorized may hold: access-request records only (each record,
+    as written and as stored, is typed vm:AccessRequest and holds no product), so it can never carry a product
+    past the product rules."""
+    require_writer(principal)
+    for iri, candidate in records.items():
+        stored = store.record(iri)
+        for graph in (candidate, stored) if len(stored) else (candidate,):
+            if (URIRef(iri), RDF.type, VM.AccessRequest) not in graph:
+                raise Forbidden(f"<{iri}> is not an access request: the access-request workflow writes nothing else")
+            if _products(graph):
+                raise Forbidden(f"<{iri}> holds a data product: the access-request workflow writes no products")
