@@ -77,6 +77,8 @@ class Settings:
     # Largest request body on any endpoint: above the largest legitimate request (a registration document of a big
     # product, a few MB at most; a SPARQL form body, at most three times `sparql_max_query_bytes`).
     max_body_bytes: int = 4_000_000
+    # Largest batch `POST /api/v1/load` takes (spooled to disk as it arrives, never held in memory).
+    max_load_bytes: int = 1_000_000_000
     # Host names served (DNS rebinding); None: the loopback names, the base's host and a specific bind address.
     allowed_hosts: tuple[str, ...] | None = None
     # Identity (server/identity/): with no issuer, only API tokens identify callers.
@@ -117,6 +119,7 @@ class Settings:
             sparql_workers=_env_number("VALUEMESH_SPARQL_WORKERS", int, cls.sparql_workers),
             sparql_max_memory_mb=_env_number("VALUEMESH_SPARQL_MAX_MEMORY_MB", int, cls.sparql_max_memory_mb),
             max_body_bytes=_env_number("VALUEMESH_MAX_BODY_BYTES", int, cls.max_body_bytes),
+            max_load_bytes=_env_number("VALUEMESH_MAX_LOAD_BYTES", int, cls.max_load_bytes),
             allowed_hosts=_env_names("VALUEMESH_ALLOWED_HOSTS"),
             oidc_issuer=os.environ.get("VALUEMESH_OIDC_ISSUER") or None,
             oidc_audience=os.environ.get("VALUEMESH_OIDC_AUDIENCE") or None,

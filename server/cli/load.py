@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,7 @@ from rich.text import Text
 from server.catalog.bulk_load import BulkProgress, read_batch, write_batch
 from server.cli.app import app
 from server.cli.common import NoSeedOption, StoreOption, catalog_store, stderr
+from server.cli.remote import ServerOption, TokenOption, load_remotely
 from server.errors import BadInput
 from server.identity.principal import local_operator
 from server.rdf_io import FORMATS_BY_SUFFIX, RdfDocument, read_rdf_file
@@ -110,14 +112,33 @@ def load(
             show_default=False,
         ),
     ] = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
 ) -> None:
     """Add records from RDF files. Each record (product, domain, agent, source, goal, use case) replaces the
-    stored one with the same IRI. The batch is checked and stored all or nothing."""
+    stored one with the same IRI. The batch is checked and stored all or nothing. With --server, the files are
+    read and checked here and the batch is written by a running catalog, as the API token's holder."""
     paths = expand_paths(files)
     shown = stderr.is_terminal if progress is None else progress
     with load_progress(shown) as phases:
         # Every file is read and checked first, so that an unusable one stops the load before the catalog opens.
         batch = read_batch(paths, phases)
+        if server:
+            try:
+                with tempfile.TemporaryDirectory(prefix="valuemesh-load-") as workdir:
+                    nquads = Path(workdir) / "batch.nq"
+                    batch.dump_nquads(str(nquads))
+                    answer = load_remotely(server, token, nquads)
+            finally:
+                batch.close()
+            stderr.print(
+                f"loaded {len(paths)} file(s) at {server}: {len(answer['added'])} record(s) added, "
+                f"{len(answer['replaced'])} replaced, {answer['unchanged']} unchanged",
+                highlight=False,
+            )
+            for warning in answer["warnings"]:
+                stderr.print(f"[yellow]warning:[/] {warning}", highlight=False)
+            return
         try:
             with catalog_store(store, no_seed=no_seed) as opened:
                 outcome = write_batch(opened, batch, actor=local_operator(), progress=phases)

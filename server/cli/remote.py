@@ -90,3 +90,39 @@ def register_remotely(server: str, token: str | None, paths: list[Path]) -> None
             raise typer.Exit(EXIT_VIOLATIONS)
         stdout.print(f"stored    {result['id']}", highlight=False)
     stderr.print(f"registered {len(files)} product descriptor(s) at {server}", highlight=False)
+
+
+def load_remotely(server: str, token: str | None, nquads: Path) -> dict[str, Any]:
+    """A batch (read and checked here) sent to the server's load endpoint as N-Quads, streamed from the file."""
+    headers = {"Content-Type": "application/n-quads", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    url = server.rstrip("/") + "/api/v1/load"
+    try:
+        with nquads.open("rb") as body:
+            response = httpx.post(url, content=_chunks(body), headers=headers, timeout=None)
+    except httpx.HTTPError as error:
+        raise BadInput(f"cannot reach the catalog at {url}: {error}") from None
+    try:
+        answer: dict[str, Any] = response.json()
+    except ValueError:
+        raise BadInput(f"{url} answered {response.status_code} without JSON; is it a valuemesh server?") from None
+    if response.status_code == 422 and "violations" in answer:
+        stderr.print(f"[bold red]refused:[/] {answer['detail']}", highlight=False)
+        for violation in answer["violations"]:
+            where = f" ({violation['path']})" if violation.get("path") else ""
+            stderr.print(f"  - {violation['focusNode']}: {violation['message']}{where}", highlight=False)
+        raise typer.Exit(EXIT_VIOLATIONS)
+    if response.status_code != 200:
+        code = answer.get("code", response.status_code)
+        hint = (
+            " (set VALUEMESH_TOKEN to an API token of the catalog)" if response.status_code == 401 and not token else ""
+        )
+        stderr.print(f"[bold red]error:[/] {code}: {answer.get('detail')}{hint}", highlight=False)
+        raise typer.Exit(EXIT_UNUSABLE)
+    return answer
+
+
+def _chunks(body: Any, size: int = 1 << 20) -> Any:
+    while chunk := body.read(size):
+        yield chunk

@@ -18,7 +18,7 @@ from server.errors import StoreUnavailable
 from server.graphql.router import graphql_router
 from server.settings import Settings
 from server.store import OxigraphStore, Store
-from server.web import sign_in, sparql_endpoint
+from server.web import load_endpoint, sign_in, sparql_endpoint
 from server.web.hardening import (
     BodySizeLimit,
     SecurityHeaders,
@@ -103,6 +103,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         )
 
     app.include_router(sparql_endpoint.router)
+    app.include_router(load_endpoint.router)
     app.include_router(linked_data_router(settings))
     _harden(app, settings, graphiql_html=graphql.graphql_ide_html)
     return app
@@ -122,7 +123,9 @@ def _harden(app: CatalogApp, settings: Settings, graphiql_html: str) -> None:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type", "Accept"],
         )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, larger={"/api/v1/load": settings.max_load_bytes}
+    )
     app.add_middleware(TrustedHosts, hosts=allowed_hosts(settings))
     # The record pages' only inline block is their stylesheet, allowed by its hash (of the page as rendered).
     styles = inline_hashes(render_record_page(RecordPage(iri="", label="", sections=[])), "style")

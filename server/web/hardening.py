@@ -168,20 +168,23 @@ class BodySizeLimit:
     """Answers 413 (problem JSON) to a request body over `max_bytes`: at once from `Content-Length`, and for a body
     sent without one (chunked) as soon as the bytes received pass the limit, so no more than that is ever held."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
-
-    def _detail(self, size: str) -> str:
-        return f"the request body is {size}; this server accepts at most {self.max_bytes} bytes"
+        self.larger = larger or {}  # paths whose bodies are spooled to disk, with their own limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
+
+        def detail(size: str) -> str:
+            return f"the request body is {size}; this server accepts at most {limit} bytes here"
+
         declared = _header(scope, b"content-length")
-        if declared is not None and declared.strip().isdigit() and int(declared) > self.max_bytes:
-            await _send_problem(send, 413, "Request body too large", self._detail(f"{int(declared)} bytes"))
+        if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+            await _send_problem(send, 413, "Request body too large", detail(f"{int(declared)} bytes"))
             return
 
         received = 0
@@ -195,7 +198,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     refused = True
                     raise _BodyTooLarge
             return message
@@ -214,7 +217,7 @@ class BodySizeLimit:
             if not refused:  # only what the interrupted body caused (ours, or however the app wrapped it) ends here
                 raise
         if refused and not started:
-            await _send_problem(send, 413, "Request body too large", self._detail(f"over {self.max_bytes} bytes"))
+            await _send_problem(send, 413, "Request body too large", detail(f"over {limit} bytes"))
 
 
 # --- security headers ----------------------------------------------------------------------------------------

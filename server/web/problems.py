@@ -1,0 +1,52 @@
+"""One table from the catalog's errors to HTTP, for every face that answers problem JSON (RFC 9457)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from server.errors import (
+    BadInput,
+    Conflict,
+    Forbidden,
+    LimitExceeded,
+    NotFound,
+    StoreUnavailable,
+    Unauthenticated,
+    ValidationRefused,
+    ValuemeshError,
+)
+
+STATUS_OF: dict[type[ValuemeshError], tuple[int, str]] = {
+    BadInput: (400, "Bad request"),
+    Unauthenticated: (401, "Unauthenticated"),
+    Forbidden: (403, "Forbidden"),
+    NotFound: (404, "Not found"),
+    Conflict: (409, "Conflict"),
+    ValidationRefused: (422, "Refused by the checklist"),
+    LimitExceeded: (422, "Limit exceeded"),
+    StoreUnavailable: (503, "Store unavailable"),
+}
+
+
+def status_of(error: ValuemeshError) -> tuple[int, str]:
+    for kind in type(error).__mro__:
+        if kind in STATUS_OF:
+            return STATUS_OF[kind]  # type: ignore[index]
+    return 500, "Internal error"
+
+
+def problem(error: ValuemeshError) -> JSONResponse:
+    """The error as problem JSON, with its code and what a client needs to act (location, violations)."""
+    status, title = status_of(error)
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": str(error)}
+    body["code"] = error.code
+    if isinstance(error, BadInput) and error.source is not None:
+        body["location"] = error.location()
+    if isinstance(error, ValidationRefused):
+        body["violations"] = [
+            {"focusNode": r.focus_node, "path": r.path, "message": r.message} for r in error.report.violations
+        ]
+    headers = {"WWW-Authenticate": 'Bearer realm="valuemesh"'} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
