@@ -25,7 +25,7 @@ from server.errors import StoreUnavailable
 from server.identity.principal import Role
 from server.settings import Settings
 from server.store import MemoryStore, Store, open_store
-from server.store.base import CLAIMS_GRAPH
+from server.store.base import SERVICE_GRAPHS
 from server.store.terms import to_rdflib
 from server.web.app import create_app
 
@@ -128,7 +128,8 @@ def _open_remote(name: str) -> Store:
     store = open_store(location)
     try:
         store.replace_records({}, drop=store.record_iris())
-        store.update(f"DROP SILENT GRAPH <{CLAIMS_GRAPH}>")  # claims a killed test process left behind
+        # The catalog's own data a previous test left: claims of a killed process, API tokens, change notes.
+        store.update(" ;\n".join(f"DROP SILENT GRAPH <{graph}>" for graph in SERVICE_GRAPHS))
     except StoreUnavailable as error:
         store.close()
         pytest.fail(f"backend {name} is configured ({REMOTE_BACKENDS[name]}={location}) but unusable: {error}")

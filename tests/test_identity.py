@@ -105,6 +105,7 @@ def test_serve_refuses_anonymous_writes_beyond_loopback(tmp_path: Any) -> None:
 # --- API tokens and domain rights -------------------------------------------------------------------------------
 
 
+@pytest.mark.all_backends
 def test_a_domain_token_writes_its_domain_and_nothing_else(
     app: FastAPI, anonymous: TestClient, seeded_store: Store
 ) -> None:
@@ -158,6 +159,7 @@ def test_a_products_owner_may_change_it_but_not_remove_it(app: FastAPI, anonymou
     assert f"membership of <{COMMERCIAL}>" in refused["errors"][0]["message"]
 
 
+@pytest.mark.all_backends
 @pytest.mark.parametrize("credentials", ["unknown", "revoked", "expired", "basic", "empty"])
 def test_credentials_that_do_not_hold_are_refused_with_401_even_for_reads(
     app: FastAPI, anonymous: TestClient, seeded_store: Store, credentials: str
@@ -206,6 +208,7 @@ def test_the_viewer_says_who_is_asking_and_where_they_may_write(app: FastAPI, an
     assert len(gql(anonymous, VIEWER, admin)["data"]["viewer"]["domains"]) == 3  # every domain of the seed
 
 
+@pytest.mark.all_backends
 def test_only_an_admin_makes_and_revokes_tokens_through_the_api(app: FastAPI, anonymous: TestClient) -> None:
     create = 'mutation { createApiToken(name: "pipeline", domains: ["%s"], expires: "P90D") { secret token { roles state expires } } }'
     member = bearer(app, "member", agent=CAT + "agent/m", domains=[COMMERCIAL], roles=[Role.DOMAIN_MEMBER])
