@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.websockets import WebSocketDisconnect
 
 from server.identity.principal import Role
 from server.settings import Settings
@@ -318,3 +319,12 @@ def test_a_token_made_with_the_cli_registers_through_a_running_server(
         assert revoked.exit_code == 0, revoked.stderr
         again = cli("register", str(descriptor), "--server", url)
         assert again.exit_code == 2 and "revoked" in again.stderr
+
+
+def test_no_websocket_is_accepted_so_none_goes_around_the_checks(anonymous: TestClient) -> None:
+    with (
+        pytest.raises(WebSocketDisconnect) as refused,
+        anonymous.websocket_connect("ws://localhost/graphql", subprotocols=["graphql-transport-ws"]),
+    ):
+        pass
+    assert refused.value.code == 1008

@@ -91,4 +91,7 @@ class CatalogRouter(GraphQLRouter[Context, None]):
 
 
 def graphql_router(settings: Settings) -> GraphQLRouter[Context, None]:
-    return CatalogRouter(create_schema(settings), context_getter=get_context, graphql_ide="graphiql")
+    # No subscriptions, so no WebSockets: a WebSocket is outside CORS and would be a way in around Identify.
+    return CatalogRouter(
+        create_schema(settings), context_getter=get_context, graphql_ide="graphiql", subscription_protocols=()
+    )
