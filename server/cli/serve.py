@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
 import typer
@@ -33,8 +34,14 @@ def serve(
         )
     # Open before uvicorn starts so that an unusable store is a clear message, not a server that fails later.
     opened = open_store(settings.store)
-    prepare(opened, with_seed=settings.seed)
-    stderr.print(f"valuemesh: store {opened.location}; serving on http://{host}:{port}/", highlight=False)
+    seeded = prepare(opened, with_seed=settings.seed)
+    stderr.print(f"valuemesh: store {opened.location}", highlight=False)
+    if seeded is not None:
+        stderr.print(
+            f"valuemesh: the store was empty: seeded it with the article's landscape ({len(seeded.added)} records; "
+            "--no-seed leaves an empty store empty)",
+            highlight=False,
+        )
     if settings.anonymous_writes:
         stderr.print("valuemesh: anyone on this machine may write (VALUEMESH_ANONYMOUS_WRITES=1)", highlight=False)
     elif not settings.oidc_issuer:
@@ -43,5 +50,23 @@ def serve(
             "`serve` holds the store)",
             highlight=False,
         )
-    uvicorn.run(create_app(settings, store=opened), host=host, port=port, log_level="info")
+    config = uvicorn.Config(create_app(settings, store=opened), host=host, port=port, log_level="info")
+    AnnouncingServer(config, f"valuemesh: serving on http://{_url_host(host)}:{port}/").run()
     opened.close()
+
+
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn, saying where the catalog is once the port is bound (a port in use fails before it says so)."""
+
+    def __init__(self, config: uvicorn.Config, announcement: str) -> None:
+        super().__init__(config)
+        self.announcement = announcement
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            stderr.print(self.announcement, highlight=False)
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
