@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.conftest import DATA, CliResult
+from server import __version__
+from tests.conftest import DATA, REPO, CliResult, free_port
 
 MALFORMED = ["malformed.ttl", "malformed.nt", "malformed.nq", "malformed.trig", "malformed.jsonld", "malformed.rdf"]
 DOMAIN = "https://valuemesh.example/domain/finance"
@@ -154,3 +160,39 @@ def test_a_load_refused_by_the_checklist_lists_every_violation(cli, store_dir: s
     assert "nothing was stored" in result.stderr
     assert "Territory planning" in result.stderr
     assert "needs exactly one owner (Owner / Steward); it has none" in result.stderr
+
+
+def test_version_is_printed(cli: Callable[..., CliResult]) -> None:
+    done = cli("--version")
+    assert done.exit_code == 0
+    assert done.stdout.strip() == f"valuemesh {__version__}"
+
+
+def test_serve_says_it_seeded_an_empty_store_and_where_it_serves_once_the_port_is_bound(tmp_path: Path) -> None:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "server.cli.main",
+        "serve",
+        "--store",
+        str(tmp_path / "store"),
+        "--port",
+        str(port),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    server = subprocess.Popen(command, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
+    try:
+        lines: list[str] = []
+        assert server.stderr is not None
+        for line in server.stderr:
+            lines.append(line)
+            if "serving on" in line:
+                break
+        said = "".join(lines)
+        assert "seeded it with the article's landscape" in said, said
+        assert f"serving on http://127.0.0.1:{port}/" in said
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200  # bound by the time it says so
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
