@@ -66,7 +66,8 @@ def test_query_prints_a_table_and_reads_rq_files(cli, store_dir: str, tmp_path: 
     )
     table = cli("query", str(query_file), "--store", store_dir)
     assert table.exit_code == 0, table.stderr
-    assert DOMAIN in table.stdout and "1 row(s)" in table.stdout
+    # IRIs as prefixed names, whole (never cut to the terminal's width), with the prefix named under the table
+    assert "cat:domain/finance" in table.stdout and "1 row(s); cat: <https://valuemesh.example/>" in table.stdout
 
     csv = cli("query", str(query_file), "--format", "csv", "--store", store_dir)
     assert csv.stdout.splitlines()[0].strip() == "domain,regulated"

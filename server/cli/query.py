@@ -11,13 +11,16 @@ from typing import Annotated, TypeVar
 import typer
 from rdflib import Literal, URIRef
 from rdflib.term import Node
+from rich.console import Console
 from rich.table import Table
 
 from server import network_sandbox
 from server.cli.app import app
 from server.cli.common import NoSeedOption, StoreOption, catalog_store, stdout
 from server.errors import BadInput
+from server.namespaces import PREFIXES
 from server.query_library import library, library_query
+from server.settings import Settings
 from server.sparql_text import query_form, refuse_service
 from server.store import Store
 from server.store.base import SelectResult
@@ -52,12 +55,34 @@ def query_text(argument: str) -> str:
     return argument
 
 
+def short(term: Node | None, prefixes: dict[str, str]) -> str:
+    """A term as a person reads it in a table: IRIs as prefixed names where a prefix fits, literals as their text."""
+    if term is None:
+        return ""
+    if isinstance(term, URIRef):
+        text = str(term)
+        for prefix, namespace in prefixes.items():
+            local = text[len(namespace) :]
+            if text.startswith(namespace) and local and all(c.isalnum() or c in "-_./" for c in local):
+                return f"{prefix}:{local}"
+        return f"<{text}>"
+    return str(term)
+
+
 def print_table(result: SelectResult) -> None:
-    table = Table(*result.variables, show_lines=False)
+    """Rows with IRIs as prefixed names (the catalog's own under `cat:`), folded rather than cut at the
+    terminal's width; the prefixes used are listed under the table."""
+    prefixes = {"cat": Settings.from_env().base, **PREFIXES}
+    table = Table(show_lines=False)
+    for variable in result.variables:
+        table.add_column(variable, overflow="fold")
     for row in result.rows:
-        table.add_row(*("" if term is None else str(term) for term in row))
-    stdout.print(table)
-    stdout.print(f"{len(result)} row(s)", style="dim")
+        table.add_row(*(short(term, prefixes) for term in row))
+    # Piped into a file or another program, the table takes the width it needs: nothing folded, nothing cut.
+    (stdout if stdout.is_terminal else Console(width=100_000)).print(table, highlight=False)
+    shown = {cell.split(":", 1)[0] for row in result.rows for cell in (short(t, prefixes) for t in row)}
+    legend = ", ".join(f"{p}: <{ns}>" for p, ns in prefixes.items() if p in shown)
+    stdout.print(f"{len(result)} row(s)" + (f"; {legend}" if legend else ""), style="dim", highlight=False)
 
 
 def run_query(opened: Store, text: str, output: OutputFormat, bindings: dict[str, Node] | None = None) -> None:
