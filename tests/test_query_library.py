@@ -294,3 +294,13 @@ def test_cli_refuses_unusable_library_calls(cli: Callable[..., Any], args: list[
     result = cli("query", "--store", "memory:", *args)
     assert result.exit_code == 2
     assert message in result.stderr
+
+
+def test_a_question_about_an_iri_the_catalog_never_mentions_says_so(cli: Callable[..., Any], tmp_path: Any) -> None:
+    mistyped = "https://valuemesh.example/data-product/hcp-36"
+    store = str(tmp_path / "store")
+    done = cli("query", "--name", "upstream-lineage", "--param", f"product={mistyped}", "--store", store)
+    assert done.exit_code == 2
+    assert f"knows nothing of <{mistyped}>" in done.stderr
+    known = cli("query", "--name", "upstream-lineage", "--param", f"product={mistyped}0", "--store", store)
+    assert known.exit_code == 0, known.stderr  # hcp-360: the seed's product

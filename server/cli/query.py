@@ -17,7 +17,7 @@ from rich.table import Table
 from server import network_sandbox
 from server.cli.app import app
 from server.cli.common import NoSeedOption, StoreOption, catalog_store, stdout
-from server.errors import BadInput
+from server.errors import BadInput, NotFound
 from server.namespaces import PREFIXES
 from server.query_library import library, library_query
 from server.settings import Settings
@@ -185,7 +185,16 @@ def query(
         text = query_text(sparql)  # type: ignore[arg-type]
         bindings = {key: _plain_binding(key, value) for key, value in values.items()} or None
     with catalog_store(store, no_seed=no_seed, reading=True) as opened:
+        if name is not None:
+            _refuse_unknown_iris(opened, bindings or {})
         run_query(opened, text, output, bindings)
+
+
+def _refuse_unknown_iris(opened: Store, bindings: dict[str, Node]) -> None:
+    """A library question about an IRI the catalog never mentions is a mistyped IRI, not an empty answer."""
+    for name, value in bindings.items():
+        if isinstance(value, URIRef) and not opened.ask("ASK { { ?x ?p ?o } UNION { ?s ?p ?x } }", {"x": value}):
+            raise NotFound(f"--param {name}: the catalog knows nothing of <{value}>; check the IRI")
 
 
 def _plain_binding(name: str, value: str) -> Node:
