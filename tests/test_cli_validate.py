@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyoxigraph as ox
 import pytest
@@ -18,7 +19,7 @@ from server.identity.principal import SYSTEM
 from server.namespaces import SH
 from server.rdf_io import parse_rdf
 from server.resources import shape_files
-from server.store import OxigraphStore
+from server.store import OxigraphStore, open_store
 from tests.conftest import DATA
 
 BAD = ["product-without-owner.ttl", "slo-target-out-of-range.ttl"]
@@ -151,3 +152,32 @@ def test_pyshacls_own_cli_agrees_over_an_export(cli, store_dir: str, tmp_path: P
     assert our_report["violations"] == their_violations
     assert ours.exit_code == (0 if their_conforms else 1)
     assert their_violations == (2 if bad else 0)  # each bad product misses one checklist item
+
+
+def test_descriptors_are_checked_as_register_reads_them(cli: Any, tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    missing = cli("validate", str(DATA / "descriptors" / "product-missing-checklist-items.valuemesh.yaml"))
+    assert missing.exit_code == 1
+    assert "violation" in missing.stdout
+    good = cli(
+        "validate", str(DATA / "descriptors" / "hcp-call-planning.valuemesh.yaml"), "--with-store", "--store", store
+    )
+    assert good.exit_code == 0, good.stdout + good.stderr
+
+
+def test_a_dry_run_and_a_check_against_the_catalog_work_while_the_server_holds_the_store(
+    cli: Any, tmp_path: Path
+) -> None:
+    store = str(tmp_path / "store")
+    opened = open_store(store)
+    prepare(opened, with_seed=True)
+    try:  # the store is held, as `valuemesh serve` holds it
+        descriptor = str(DATA / "descriptors" / "hcp-call-planning.valuemesh.yaml")
+        dry = cli("register", descriptor, "--dry-run", "--store", store)
+        assert dry.exit_code == 0, dry.stderr
+        assert "dry run: nothing was written" in dry.stderr
+        checked = cli("validate", descriptor, "--with-store", "--store", store)
+        assert checked.exit_code == 0, checked.stderr
+        assert not opened.record("https://valuemesh.example/data-product/hcp-call-planning")
+    finally:
+        opened.close()

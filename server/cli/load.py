@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -31,12 +31,13 @@ from server.identity.principal import local_operator
 from server.rdf_io import FORMATS_BY_SUFFIX, RdfDocument, read_rdf_file
 
 
-def expand_paths(paths: list[Path]) -> list[Path]:
-    """Files as given, and the RDF files found under any directory given."""
+def expand_paths(paths: list[Path], also: Iterable[str] = ()) -> list[Path]:
+    """Files as given, and the RDF files (and files with the `also` suffixes) found under any directory given."""
+    wanted = {*FORMATS_BY_SUFFIX, *also}
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in FORMATS_BY_SUFFIX))
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in wanted))
         elif path.exists():
             files.append(path)
         else:

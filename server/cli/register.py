@@ -114,7 +114,8 @@ def register(
         register_remotely(server, token, paths)
         return
     contracts = [parse_contract_argument(argument) for argument in contract or []]
-    with catalog_store(store, no_seed=no_seed) as opened:
+    # A dry run writes nothing, so it may read a snapshot while `valuemesh serve` holds the store.
+    with catalog_store(store, no_seed=no_seed, reading=dry_run) as opened:
         base = Settings.from_env().base
         batch = convert_files(
             paths, base=base, store=opened, contract_arguments=contracts, official_dir=standard_schemas

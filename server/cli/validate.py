@@ -12,15 +12,18 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from server.catalog.records import merge_records, records_of
+from server.catalog.records import Records, merge_records, records_of
 from server.cli.app import app
 from server.cli.common import EXIT_VIOLATIONS, NoSeedOption, StoreOption, catalog_store, stderr, stdout
 from server.cli.load import expand_paths, read_all
+from server.formats.conversion import records_from_yaml
 from server.governance.report import human_lines, report_graph
 from server.governance.shapes import catalog_shapes
+from server.settings import Settings
 from server.store import Store
 from server.validation import ValidationReport, check_write, validate_records, validate_store
 
+YAML_SUFFIXES = (".yaml", ".yml")
 # Above this many quads a whole-store validation shows a progress bar (one step per compiled query).
 PROGRESS_FROM_QUADS = 200_000
 
@@ -50,11 +53,27 @@ def _print(report: ValidationReport, output_format: ReportFormat) -> None:
             stdout.print(line, highlight=False)
 
 
+def _records(files: list[Path], opened: Store | None) -> Records:
+    """The records of RDF files and of descriptors (ODPS, DPDS, valuemesh YAML), as `load` and `register` read
+    them; with the catalog at hand, descriptors find the domains and agents it holds."""
+    paths = expand_paths(files, YAML_SUFFIXES)
+    descriptors = [path for path in paths if path.suffix.lower() in YAML_SUFFIXES]
+    rdf = [path for path in paths if path not in descriptors]
+    base = Settings.from_env().base
+    converted = [
+        records_from_yaml(path.read_text(encoding="utf-8"), str(path), base=base, store=opened) for path in descriptors
+    ]
+    return merge_records([*(records_of(d) for d in read_all(rdf)), *converted])
+
+
 @app.command()
 def validate(
     files: Annotated[
         list[Path] | None,
-        typer.Argument(help="RDF files or directories to check; the whole stored catalog when none is given."),
+        typer.Argument(
+            help="RDF files, descriptors (ODPS, DPDS, valuemesh YAML) or directories to check; the whole stored "
+            "catalog when none is given."
+        ),
     ] = None,
     with_store: Annotated[
         bool,
@@ -74,12 +93,11 @@ def validate(
     # rdflib logs a traceback for every ill-typed literal; the report already says what is wrong with it.
     logging.getLogger("rdflib.term").setLevel(logging.CRITICAL)
     if files:
-        records = merge_records(records_of(d) for d in read_all(expand_paths(files)))
         if with_store:
             with catalog_store(store, no_seed=no_seed, reading=True) as opened:
-                report = check_write(opened, records)
+                report = check_write(opened, _records(files, opened))
         else:
-            report = validate_records(records)
+            report = validate_records(_records(files, None))
     else:
         with catalog_store(store, no_seed=no_seed, reading=True) as opened:
             report = _validate_whole_store(opened)
