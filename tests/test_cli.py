@@ -144,7 +144,24 @@ def test_an_update_is_not_a_query(cli, store_dir: str) -> None:  # type: ignore[
 def test_a_malformed_query_names_the_problem(cli, store_dir: str) -> None:  # type: ignore[no-untyped-def]
     result = cli("query", "SELECT ?x WHERE { ?x ", "--store", store_dir)
     assert result.exit_code == 2
-    assert "malformed SPARQL" in result.stderr
+    assert "query:1:22: malformed SPARQL: the query ends too early" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("SELECT ?x WHERE { ?x ex:p ?y }", "query:1:22: undeclared prefix ex: in ex:p; declare it with PREFIX ex:"),
+        (
+            "SELECT ?p WHERE {\n  ?p dprod:domain ?d }",
+            "query:2:6: undeclared prefix dprod: in dprod:domain; add PREFIX dprod: <https://ekgf.github.io/dprod/>",
+        ),
+        ("SELEC ?x WHERE { ?x ?p ?y }", "query:1:1: SPARQL syntax error: a query starts with SELECT, ASK, CONSTRUCT"),
+    ],
+)
+def test_a_mistake_in_a_query_is_said_plainly(cli, store_dir: str, text: str, said: str) -> None:  # type: ignore[no-untyped-def]
+    result = cli("query", text, "--store", store_dir)
+    assert result.exit_code == 2
+    assert said in result.stderr
 
 
 def test_export_to_a_file(cli, store_dir: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ from server.errors import BadInput, NotFound
 from server.namespaces import PREFIXES
 from server.query_library import library, library_query
 from server.settings import Settings
+from server.sparql_errors import not_a_query
 from server.sparql_text import query_form, refuse_service
 from server.store import Store
 from server.store.base import SelectResult
@@ -91,10 +92,7 @@ def run_query(opened: Store, text: str, output: OutputFormat, bindings: dict[str
     refuse_service(text)
     form = query_form(text)
     if form is None:
-        raise BadInput(
-            "not a SPARQL query (SELECT, ASK, CONSTRUCT or DESCRIBE); the catalog is changed only "
-            "through `valuemesh load`, which validates"
-        )
+        raise not_a_query(text)
     walled = isinstance(opened, OxigraphStore) and network_sandbox.available()
 
     def run(work: Callable[[], T]) -> T:

@@ -17,6 +17,7 @@ from rdflib.term import Node
 
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.namespaces import PREFIXES
+from server.sparql_errors import explain_syntax_error
 from server.store.base import SERVICE_GRAPHS, SelectResult, Triple
 from server.store.terms import to_oxigraph, to_rdflib, triples_to_rdflib
 
@@ -173,7 +174,7 @@ class OxigraphStore:
                 substitutions=_substitutions(bindings),
             )
         except SyntaxError as error:
-            raise BadInput(f"malformed SPARQL: {error}") from None
+            raise explain_syntax_error(query, str(error)) from None
         except ValueError as error:  # e.g. a graph IRI that is not an IRI
             raise BadInput(str(error)) from None
 
