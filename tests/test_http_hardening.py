@@ -326,10 +326,10 @@ def test_graphiql_gets_a_policy_allowing_exactly_what_it_loads(limited: TestClie
     assert "https://unpkg.com" in script_src
 
 
-def test_a_catalog_served_over_https_tells_browsers_to_keep_to_https(seeded_store: Store) -> None:
-    plain = create_app(Settings(store="memory:", seed=False), store=seeded_store)
-    with TestClient(plain, base_url="http://localhost") as client:
-        assert "strict-transport-security" not in client.get("/healthz").headers
+def test_an_answer_over_https_tells_browsers_to_keep_to_https(seeded_store: Store) -> None:
     settings = Settings(store="memory:", seed=False, base="https://catalog.example.org/")
-    with TestClient(create_app(settings, store=seeded_store), base_url="https://catalog.example.org") as client:
-        assert client.get("/healthz").headers["strict-transport-security"] == "max-age=31536000"
+    app = create_app(settings, store=seeded_store)
+    with TestClient(app, base_url="http://catalog.example.org") as plain:
+        assert "strict-transport-security" not in plain.get("/healthz").headers  # browsers ignore it over http
+    with TestClient(app, base_url="https://catalog.example.org") as secure:
+        assert secure.get("/healthz").headers["strict-transport-security"] == "max-age=31536000"

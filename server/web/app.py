@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from urllib.parse import urlsplit
 
 import anyio
 from fastapi import FastAPI, Request
@@ -135,5 +134,4 @@ def _harden(app: CatalogApp, settings: Settings, graphiql_html: str) -> None:
         policy=page_policy(styles),
         graphiql_path="/graphql",
         graphiql_policy=graphiql_policy(graphiql_html),
-        https=urlsplit(settings.base).scheme == "https",
     )

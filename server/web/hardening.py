@@ -252,20 +252,17 @@ def graphiql_policy(html: str, cdn: str = "https://unpkg.com") -> str:
 
 class SecurityHeaders:
     """Adds `Content-Security-Policy`, `X-Content-Type-Options`, `X-Frame-Options` and `Referrer-Policy` to every
-    response; the GraphiQL page (HTML at `graphiql_path`) gets its own policy. A catalog whose public URL is https
-    also says `Strict-Transport-Security`, so a browser never again reaches it (or sends its session) in clear."""
+    response; the GraphiQL page (HTML at `graphiql_path`) gets its own policy. An answer over https also says
+    `Strict-Transport-Security`, so the browser never again reaches the catalog (or sends its session) in clear."""
 
-    def __init__(
-        self, app: ASGIApp, policy: str, graphiql_path: str, graphiql_policy: str, https: bool = False
-    ) -> None:
+    def __init__(self, app: ASGIApp, policy: str, graphiql_path: str, graphiql_policy: str) -> None:
         self.app = app
         self.policy = policy.encode()
         self.graphiql_path = graphiql_path
         self.graphiql = graphiql_policy.encode()
         self.always = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
         self.always.append((b"referrer-policy", b"no-referrer"))
-        if https:
-            self.always.append((b"strict-transport-security", b"max-age=31536000"))
+        self.over_https = [*self.always, (b"strict-transport-security", b"max-age=31536000")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -280,7 +277,7 @@ class SecurityHeaders:
                 is_graphiql = scope["path"].rstrip("/") == self.graphiql_path and content_type.startswith(b"text/html")
                 for name, value in (
                     (b"content-security-policy", self.graphiql if is_graphiql else self.policy),
-                    *self.always,
+                    *(self.over_https if scope.get("scheme") == "https" else self.always),
                 ):
                     if name not in present:
                         headers.append((name, value))
