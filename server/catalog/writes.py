@@ -10,8 +10,10 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from rdflib import Graph
 from rdflib.compare import isomorphic
 
+from server.catalog.history import Action, Change, refuse_service_names, version_graphs
 from server.catalog.ownership import check_ownership
 from server.catalog.records import Records, merge_records, normalised, records_of
 from server.errors import Conflict, ValidationRefused
@@ -35,6 +37,8 @@ class WriteOutcome:
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     report: ValidationReport = field(default_factory=ValidationReport)
+    # The stored version of each replaced record, which the history keeps.
+    before: dict[str, Graph] = field(default_factory=dict, repr=False)
 
     @property
     def written(self) -> list[str]:
@@ -51,6 +55,7 @@ def _classify(store: Store, records: Records) -> WriteOutcome:
             outcome.unchanged.append(iri)
         else:
             outcome.replaced.append(iri)
+            outcome.before[iri] = stored
     return outcome
 
 
@@ -85,6 +90,7 @@ def write_records(
     validate: bool = True,
     dry_run: bool = False,
     new: bool = False,
+    action: Action | None = None,
 ) -> WriteOutcome:
     """Validate and store `records` in one transaction, or raise ValidationRefused and store nothing.
 
@@ -95,7 +101,11 @@ def write_records(
     judges is exactly what is stored. What the write reads to judge it is held against writers in this process
     and in others (`Store.exclusive`) until it has committed; with `new`, a record that exists already is a
     Conflict, checked under the same hold.
+
+    Each record written gets a version in its history (server/catalog/history.py), committed with it: `action`, or
+    REGISTER for a record that was not stored and UPDATE for one replaced.
     """
+    refuse_service_names(records)
     records = normalised(records)
     with write_lock, store.exclusive(depends_on(records)):
         if new:
@@ -112,12 +122,27 @@ def write_records(
         if not dry_run:
             changed = {iri: records[iri] for iri in outcome.written}
             if changed:
-                store.replace_records(changed)
+                kept = [
+                    Change(iri, outcome.before.get(iri, Graph()), action or _action(iri, outcome), records[iri])
+                    for iri in outcome.written
+                ]
+                store.replace_records({**changed, **version_graphs(store, kept, actor)})
         return outcome
 
 
+def _action(iri: str, outcome: WriteOutcome) -> Action:
+    return Action.REGISTER if iri in outcome.added else Action.UPDATE
+
+
 def write_documents(
-    store: Store, documents: Iterable[RdfDocument], *, actor: Principal, **options: bool
+    store: Store,
+    documents: Iterable[RdfDocument],
+    *,
+    actor: Principal,
+    validate: bool = True,
+    dry_run: bool = False,
+    new: bool = False,
 ) -> WriteOutcome:
     """Split parsed documents into records and write them all or nothing."""
-    return write_records(store, merge_records(records_of(d) for d in documents), actor=actor, **options)
+    records = merge_records(records_of(d) for d in documents)
+    return write_records(store, records, actor=actor, validate=validate, dry_run=dry_run, new=new)
