@@ -26,43 +26,83 @@ import binascii
 import json
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rdflib import RDF, Literal, URIRef
 from rdflib.namespace import XSD
+from rdflib.term import Node
 
 from server.errors import BadInput
 from server.identity.principal import Principal
 from server.namespaces import PROV, VM, sparql_prefixes
+from server.sparql_text import iri_ref
 from server.store.base import Store, Triple
 
 EVENT_PREFIX = "urn:valuemesh:event:"
 _KIND = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$")
-_ORDER = re.compile(r"^\d{8}T\d{12}Z-\d{4}-[0-9a-f]{8}$")
+_ORDER = re.compile(r"^\d{8}T\d{12}Z-\d{8}-[0-9a-f]{8}$")
+_HOUR = "%Y%m%dT%H"
 
-# Every event-bearing graph: its entity (the graph's own IRI) states kind, subject, order, time and agent.
-EVENTS_AFTER = (
+# A page of events: the order keys after the cursor, hour by hour (each event states the hour it was stamped in, so
+# a poll reads the index entries of the last hours instead of scanning every event ever stored), then what those
+# events say. An event of its own names its subject, agent name and data; a version of a record (history.py) names
+# its record, and its number, action and agent name are read from it and its write.
+PAGE = (
     sparql_prefixes()
     + """
-SELECT ?event ?order ?kind ?subject ?at ?agent ?name ?data ?after ?before WHERE {
-  GRAPH ?event {
-    ?event vm:eventOrder ?order ; vm:eventKind ?kind ; vm:eventSubject ?subject ; prov:generatedAtTime ?at ;
-           prov:wasAttributedTo ?agent .
-    OPTIONAL { ?event vm:agentName ?name }
-    OPTIONAL { ?event vm:eventData ?data }
-  }
-  FILTER (?order > ?after && ?order < ?before)
+SELECT ?event ?order WHERE {
+  VALUES ?hour { #HOURS }
+  GRAPH ?event { ?event vm:eventHour ?hour ; vm:eventOrder ?order }
+  FILTER (?order > #AFTER && ?order < #BEFORE && STRSTARTS(STR(?event), "urn:valuemesh:"))
 }
 ORDER BY ?order
 LIMIT #LIMIT
 """
 )
 
+FIRST_HOUR = (
+    sparql_prefixes()
+    + """SELECT (MIN(?hour) AS ?first) WHERE {
+  GRAPH ?event { ?event vm:eventHour ?hour } FILTER (STRSTARTS(STR(?event), "urn:valuemesh:"))
+}"""
+)
+
+# Hours asked per question when a cursor is far behind (a year of hours without events is 52 questions).
+WINDOW_HOURS = 168
+# Events stamped by a replica whose clock runs this far ahead of this one's are still found.
+CLOCK_MARGIN = timedelta(hours=1)
+
+# Everything the page's events state of themselves, read as it is (a query per field, even as OPTIONALs, cost
+# several times more).
+DETAILS = (
+    sparql_prefixes()
+    + """
+SELECT ?event ?p ?o WHERE {
+  VALUES ?event { #EVENTS }
+  GRAPH ?event { ?event ?p ?o }
+}
+"""
+)
+
+WRITERS = (
+    sparql_prefixes()
+    + """
+SELECT ?event ?action ?writer WHERE {
+  VALUES ?event { #EVENTS }
+  GRAPH ?event { ?event prov:wasGeneratedBy ?activity }
+  GRAPH ?activity { ?activity vm:action ?action . OPTIONAL { ?activity vm:agentName ?writer } }
+}
+"""
+)
+
 LATEST_ORDER = (
-    sparql_prefixes() + "SELECT (MAX(?order) AS ?latest) WHERE { GRAPH ?event { ?event vm:eventOrder ?order } }"
+    sparql_prefixes()
+    + """SELECT (MAX(?order) AS ?latest) WHERE {
+  GRAPH ?event { ?event vm:eventOrder ?order } FILTER (STRSTARTS(STR(?event), "urn:valuemesh:"))
+}"""
 )
 
 
@@ -115,7 +155,13 @@ def parse_time(node: object) -> datetime | None:
 
 def order_key(at: datetime, sequence: int) -> str:
     """The key events are served by: time first, then the place in its write, then a random tie-break."""
-    return f"{at.astimezone(UTC):%Y%m%dT%H%M%S%f}Z-{sequence:04d}-{secrets.token_hex(4)}"
+    return order_keys(at)(sequence)
+
+
+def order_keys(at: datetime) -> Callable[[int], str]:
+    """`order_key` for many events of one write (the time is written once)."""
+    moment = _moment_key(at)
+    return lambda sequence: f"{moment}-{sequence:08d}-{secrets.token_hex(4)}"
 
 
 def _moment_key(at: datetime) -> str:
@@ -123,22 +169,37 @@ def _moment_key(at: datetime) -> str:
     return f"{at.astimezone(UTC):%Y%m%dT%H%M%S%f}Z"
 
 
-def event_triples(
-    entity: str, kind: str, subject: str, actor: Principal, at: datetime, order: str, data: Mapping[str, Any]
-) -> list[Triple]:
-    """What makes `entity` an event (history.py adds these to each version it keeps)."""
+# Terms built once: rdflib's are slow to make, and a bulk load stamps thousands of versions at a time.
+_KIND_OF, _SUBJECT_OF, _ORDER_OF, _HOUR_OF, _DATA_OF = (
+    VM.eventKind,
+    VM.eventSubject,
+    VM.eventOrder,
+    VM.eventHour,
+    VM.eventData,
+)
+_AT, _BY, _NAME = PROV.generatedAtTime, PROV.wasAttributedTo, VM.agentName
+_RECORD, _NUMBER = PROV.specializationOf, VM.versionNumber  # what a version of a record (history.py) states
+
+
+def check_kind(kind: str) -> str:
     if not _KIND.match(kind):
         raise ValueError(f"an event kind is `what.happened` in lower case, not {kind!r}")
-    node = URIRef(entity)
+    return kind
+
+
+def hour_of(at: datetime) -> Literal:
+    """The hour an event was stamped in, as the feed looks events up (`20261130T14`)."""
+    return Literal(at.astimezone(UTC).strftime(_HOUR))
+
+
+def event_triples(node: URIRef, kind: Literal, order: str, at: Literal, hour: Literal, actor: URIRef) -> list[Triple]:
+    """What makes `node` an event: its kind, order key, time, hour and agent (history.py's versions carry them)."""
     return [
-        (node, RDF.type, VM.Event),
-        (node, VM.eventKind, Literal(kind)),
-        (node, VM.eventSubject, URIRef(subject)),
-        (node, VM.eventOrder, Literal(order)),
-        (node, PROV.generatedAtTime, timestamp(at)),
-        (node, PROV.wasAttributedTo, URIRef(actor.id)),
-        (node, VM.agentName, Literal(actor.name)),
-        (node, VM.eventData, Literal(json.dumps(dict(data), sort_keys=True, separators=(",", ":")))),
+        (node, _KIND_OF, kind),
+        (node, _ORDER_OF, Literal(order)),
+        (node, _AT, at),
+        (node, _HOUR_OF, hour),
+        (node, _BY, actor),
     ]
 
 
@@ -154,8 +215,15 @@ def event_graph(
     """The graph of one event, to be written in the same `replace_records` call as the change it reports."""
     at = at or now()
     order = order_key(at, sequence)
-    entity = f"{EVENT_PREFIX}{order}"
-    return {entity: event_triples(entity, kind, subject, actor, at, order, data or {})}
+    node = URIRef(f"{EVENT_PREFIX}{order}")
+    triples = event_triples(node, Literal(check_kind(kind)), order, timestamp(at), hour_of(at), URIRef(actor.id))
+    triples += [
+        (node, RDF.type, VM.Event),
+        (node, _SUBJECT_OF, URIRef(subject)),
+        (node, _NAME, Literal(actor.name)),
+        (node, _DATA_OF, Literal(json.dumps(dict(data or {}), sort_keys=True, separators=(",", ":")))),
+    ]
+    return {str(node): triples}
 
 
 def record_event(store: Store, kind: str, subject: str, actor: Principal, data: Mapping[str, Any] | None = None) -> str:
@@ -187,27 +255,71 @@ def events_after(
     wait for a later call (see the module docstring)."""
     after = decode_cursor(cursor) if cursor else ""
     until = (before or now()) - timedelta(seconds=settle_s) if settle_s else None
-    bindings = {"after": Literal(after), "before": Literal(_moment_key(until) if until else "~")}
-    rows = store.select(EVENTS_AFTER.replace("#LIMIT", str(int(limit))), bindings)
+    page = _page(store, after, _moment_key(until) if until else "~", limit)
+    if not page:
+        return []
+    listed = " ".join(iri_ref(event) for event, _ in page)
+    stated: dict[str, dict[Node, Node]] = {}
+    for node, predicate, value in store.select(DETAILS.replace("#EVENTS", listed)).rows:
+        stated.setdefault(str(node), {})[predicate] = value  # type: ignore[index, assignment]
+    writers = {str(row["event"]): row for row in store.select(WRITERS.replace("#EVENTS", listed))}
     events = []
-    for row in rows:
-        try:
-            data = json.loads(str(row["data"])) if row["data"] is not None else {}
-        except json.JSONDecodeError:
-            data = {}
+    for event, order in page:
+        fields, write = stated.get(event), writers.get(event)
+        if fields is None or _KIND_OF not in fields:
+            continue  # pruned between the two questions
+        data: Any = {}
+        name = fields.get(_NAME)
+        if write is not None:
+            data = {"version": int(fields[_NUMBER]), "action": str(write["action"])}  # type: ignore[call-overload]
+            name = name if name is not None else write["writer"]
+        elif _DATA_OF in fields:
+            try:
+                data = json.loads(str(fields[_DATA_OF]))
+            except json.JSONDecodeError:
+                data = {}
+        subject = fields.get(_SUBJECT_OF, fields.get(_RECORD))
         events.append(
             Event(
-                id=str(row["event"]),
-                cursor=encode_cursor(str(row["order"])),
-                kind=str(row["kind"]),
-                subject=str(row["subject"]),
-                at=iso(parse_time(row["at"]) or now()),
-                actor=str(row["agent"]),
-                actor_name=str(row["name"]) if row["name"] is not None else str(row["agent"]),
+                id=event,
+                cursor=encode_cursor(order),
+                kind=str(fields[_KIND_OF]),
+                subject=str(subject),
+                at=iso(parse_time(fields.get(_AT)) or now()),
+                actor=str(fields.get(_BY)),
+                actor_name=str(name) if name is not None else str(fields.get(_BY)),
                 data=data if isinstance(data, dict) else {"value": data},
             )
         )
     return events
+
+
+def _page(store: Store, after: str, before: str, limit: int) -> list[tuple[str, str]]:
+    """(event, order key) of up to `limit` events with keys between `after` and `before`, in order."""
+    if after:
+        hour = datetime.strptime(after[:11], _HOUR).replace(tzinfo=UTC)
+    else:
+        rows = store.select(FIRST_HOUR).rows
+        if not rows or rows[0][0] is None:
+            return []
+        hour = datetime.strptime(str(rows[0][0]), _HOUR).replace(tzinfo=UTC)
+    last = now() + CLOCK_MARGIN
+    page: list[tuple[str, str]] = []
+    while hour <= last and len(page) < limit:
+        hours = [hour + timedelta(hours=i) for i in range(WINDOW_HOURS)]
+        # Written into the text: the hours are made here, the keys checked (decode_cursor) or made here.
+        slots = {
+            "#HOURS": " ".join(f'"{h.strftime(_HOUR)}"' for h in hours if h <= last),
+            "#AFTER": f'"{page[-1][1] if page else after}"',
+            "#BEFORE": f'"{before}"',
+            "#LIMIT": str(int(limit - len(page))),
+        }
+        query = PAGE
+        for slot, value in slots.items():
+            query = query.replace(slot, value)
+        page += [(str(event), str(order)) for event, order in store.select(query).rows]
+        hour += timedelta(hours=WINDOW_HOURS)
+    return page
 
 
 def latest_cursor(store: Store) -> str | None:

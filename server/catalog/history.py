@@ -1,20 +1,23 @@
 """The history of every record: each write keeps what it replaced or removed, and who did it, when and how.
 
 Every write of a record (server/catalog/writes.py, removal.py, bulk_load.py) adds one version of it, a PROV entity
-in a service graph of its own (`urn:valuemesh:version:<order key>`), written in the same `replace_records` call as
-the record itself, so the two commit together or not at all:
+in a service graph of its own (`urn:valuemesh:version:<order key>`), and the write itself is a PROV activity in one
+more (`urn:valuemesh:activity:...`, one per action of the write), all in the same `replace_records` call as the
+records, so they commit together or not at all:
 
-    <V3> a prov:Entity ; prov:specializationOf <record> ; vm:versionNumber 3 ;
-         prov:generatedAtTime "..." ; prov:wasAttributedTo <agent> ; prov:wasGeneratedBy <V3#write> ;
-         prov:wasRevisionOf <V2> .
+    <V3> prov:specializationOf <record> ; vm:versionNumber 3 ; prov:generatedAtTime "..." ;
+         prov:wasAttributedTo <agent> ; prov:wasGeneratedBy <A> ; prov:wasRevisionOf <V2> ;
+         vm:eventKind "data-product.changed" ; vm:eventOrder "..." .
     <V2> vm:snapshot "<the record as V3 found it, as sorted N-Triples>" .
-    <V3#write> a prov:Activity ; vm:action "UPDATE" ; prov:startedAtTime "..." ; prov:wasAssociatedWith <agent> .
+    <A>  a prov:Activity ; vm:action "UPDATE" ; prov:startedAtTime "..." ; prov:wasAssociatedWith <agent> ;
+         vm:agentName "ci-commercial" .
 
 so a version's content is the snapshot the next version kept of it, or the live record for the newest one (none
-for a removal). Only what a write replaces is copied: registering a product stores no copy at all. Old versions are
-literals, never triples of their own, so nothing the catalog asks of its records (listing, lineage, validation,
-SPARQL over the records) can meet them, and every `urn:valuemesh:` graph is a service graph no face lists or
-exports. Each version is also the event of its write (server/catalog/events.py).
+for a removal). Only what a write replaces is copied: registering a product stores no copy at all, and a version
+costs 8 triples (a bulk load of 18k records adds about 150k). Old versions are literals, never triples of their
+own, so nothing the catalog asks of its records (listing, lineage, validation, SPARQL over the records) can meet
+them, and every `urn:valuemesh:` graph is a service graph no face lists or exports. Each version is also the event
+of its write (server/catalog/events.py).
 
 A record stored before history was kept (or loaded in bulk without it) gets, at its first recorded write, a version
 1 without time or author holding what was stored; it can be restored and compared, but is not listed.
@@ -31,7 +34,7 @@ from enum import Enum
 import pyoxigraph as ox
 from rdflib import RDF, Graph, Literal, URIRef
 
-from server.catalog.events import event_triples, now, order_key, parse_time, timestamp
+from server.catalog.events import event_triples, hour_of, now, order_keys, parse_time, timestamp
 from server.errors import BadInput, NotFound
 from server.identity.principal import Principal
 from server.namespaces import DPROD, FOAF, PROV, VM, sparql_prefixes
@@ -71,18 +74,29 @@ EVENT_VERBS = {
     Action.RESTORE: "restored",
 }
 
+# A record's versions, then who wrote them and how: two questions, each led by the record (as one, with the second
+# part OPTIONAL, Oxigraph evaluated that part for every version of every record: 31 ms at 1k products, not 1).
 VERSIONS = (
     sparql_prefixes()
     + """
-SELECT ?record ?version ?n ?at ?agent ?name ?action WHERE {
-  GRAPH ?g {
-    ?version prov:specializationOf ?record ; vm:versionNumber ?n .
-    OPTIONAL { ?version prov:generatedAtTime ?at ; prov:wasAttributedTo ?agent ; prov:wasGeneratedBy ?activity .
-               ?activity vm:action ?action . OPTIONAL { ?activity vm:agentName ?name } }
-  }
+SELECT ?record ?version ?n WHERE {
+  GRAPH ?g { ?version prov:specializationOf ?record ; vm:versionNumber ?n }
   FILTER (STRSTARTS(STR(?g), "urn:valuemesh:version:"))
 }
-ORDER BY DESC(?n)
+"""
+)
+
+WRITES = (
+    sparql_prefixes()
+    + """
+SELECT ?record ?version ?at ?agent ?name ?action WHERE {
+  GRAPH ?version {
+    ?version prov:specializationOf ?record ; prov:generatedAtTime ?at ; prov:wasAttributedTo ?agent ;
+             prov:wasGeneratedBy ?activity
+  }
+  GRAPH ?activity { ?activity vm:action ?action . OPTIONAL { ?activity vm:agentName ?name } }
+  FILTER (STRSTARTS(STR(?version), "urn:valuemesh:version:"))
+}
 """
 )
 
@@ -107,18 +121,47 @@ SELECT ?version ?snapshot WHERE {
 """
 )
 
-# Versions generated before a moment, with their record and whether they are its newest.
+# Versions generated before a moment, with their record.
 PRUNABLE = (
     sparql_prefixes()
     + """
-SELECT ?version ?record ?n ?at ?before WHERE {
-  GRAPH ?version { ?version prov:specializationOf ?record ; vm:versionNumber ?n ; prov:generatedAtTime ?at }
+SELECT ?version ?record ?before WHERE {
+  GRAPH ?version { ?version prov:specializationOf ?record ; prov:generatedAtTime ?at }
   FILTER (STRSTARTS(STR(?version), "urn:valuemesh:version:") && ?at < ?before)
 }
 """
 )
 
+# Writes none of whose versions is kept any more.
+ORPHAN_ACTIVITIES = (
+    sparql_prefixes()
+    + """
+SELECT ?activity WHERE {
+  GRAPH ?activity { ?activity a prov:Activity }
+  FILTER (STRSTARTS(STR(?activity), "urn:valuemesh:activity:"))
+  FILTER NOT EXISTS { GRAPH ?version { ?version prov:wasGeneratedBy ?activity } }
+}
+"""
+)
+
 _CHUNK = 500
+
+ACTIVITY_PREFIX = "urn:valuemesh:activity:"
+
+_TYPE, _ACTIVITY, _ENTITY = RDF.type, PROV.Activity, PROV.Entity
+_VERSION_OF, _NUMBER, _GENERATED_BY, _REVISION_OF = (
+    PROV.specializationOf,
+    VM.versionNumber,
+    PROV.wasGeneratedBy,
+    PROV.wasRevisionOf,
+)
+_ACTION, _SNAPSHOT, _STARTED, _ASSOCIATED, _NAME = (
+    VM.action,
+    VM.snapshot,
+    PROV.startedAtTime,
+    PROV.wasAssociatedWith,
+    VM.agentName,
+)
 
 
 @dataclass(frozen=True)
@@ -142,6 +185,7 @@ class Change:
     before: Graph
     action: Action
     after: Graph | None = None  # None for a removal
+    kind: str | None = None  # what the record is (`record_kind`), when the caller knows it without the graphs
 
 
 def snapshot_text(triples: Iterable[Triple]) -> str:
@@ -185,69 +229,75 @@ def latest_versions(store: Store, records: Iterable[str]) -> dict[str, tuple[str
 def version_graphs(
     store: Store, changes: list[Change], actor: Principal, at: datetime | None = None
 ) -> dict[str, list[Triple]]:
-    """The version graph of each change, to be written in the same `replace_records` call as the change."""
+    """The version graph of each change and the write's activity graphs, to be written in the same
+    `replace_records` call as the change."""
     if not changes:
         return {}
     at = at or now()
     latest = latest_versions(store, [c.record for c in changes])
+    # Terms shared by every version of the write, made once (a bulk load stamps thousands).
+    stamp, hour, agent, name = timestamp(at), hour_of(at), URIRef(actor.id), Literal(actor.name)
+    kinds: dict[str, Literal] = {}
+    activities: dict[Action, URIRef] = {}
     graphs: dict[str, list[Triple]] = {}
+    orders = order_keys(at)
     for sequence, change in enumerate(changes):
-        order = order_key(at, sequence)
+        order = orders(sequence)
         iri = f"{VERSION_PREFIX}{order}"
         node, record = URIRef(iri), URIRef(change.record)
-        activity = URIRef(f"{iri}#write")
+        activity = activities.get(change.action)
+        if activity is None:
+            activity = activities[change.action] = URIRef(f"{ACTIVITY_PREFIX}{order}")
+            graphs[str(activity)] = [
+                (activity, _TYPE, _ACTIVITY),
+                (activity, _ACTION, Literal(change.action.value)),
+                (activity, _STARTED, stamp),
+                (activity, _ASSOCIATED, agent),
+                (activity, _NAME, name),
+            ]
         triples: list[Triple] = []
         previous = latest.get(change.record)
         if previous is None and len(change.before):
             # Stored before history was kept: it becomes version 1, without time or author.
             legacy = URIRef(f"{VERSION_PREFIX}{uuid.uuid4().hex}")
-            triples += [
-                (legacy, RDF.type, PROV.Entity),
-                (legacy, PROV.specializationOf, record),
-                (legacy, VM.versionNumber, Literal(1)),
-            ]
+            triples += [(legacy, _TYPE, _ENTITY), (legacy, _VERSION_OF, record), (legacy, _NUMBER, Literal(1))]
             previous = (str(legacy), 1)
         number = previous[1] + 1 if previous is not None else 1
         if previous is not None:
-            triples += [
-                (node, PROV.wasRevisionOf, URIRef(previous[0])),
-                (URIRef(previous[0]), VM.snapshot, Literal(snapshot_text(change.before))),
-            ]
+            earlier = URIRef(previous[0])
+            triples += [(node, _REVISION_OF, earlier), (earlier, _SNAPSHOT, Literal(snapshot_text(change.before)))]
+        kind = f"{change.kind or record_kind(change.record, change.after, change.before)}.{EVENT_VERBS[change.action]}"
         triples += [
-            (node, RDF.type, PROV.Entity),
-            (node, PROV.specializationOf, record),
-            (node, VM.versionNumber, Literal(number)),
-            (node, PROV.wasGeneratedBy, activity),
-            (activity, RDF.type, PROV.Activity),
-            (activity, VM.action, Literal(change.action.value)),
-            (activity, PROV.startedAtTime, timestamp(at)),
-            (activity, PROV.wasAssociatedWith, URIRef(actor.id)),
-            (activity, VM.agentName, Literal(actor.name)),
+            (node, _VERSION_OF, record),
+            (node, _NUMBER, Literal(number)),
+            (node, _GENERATED_BY, activity),
+            *event_triples(node, kinds.setdefault(kind, Literal(kind)), order, stamp, hour, agent),
         ]
-        kind = f"{record_kind(change.record, change.after, change.before)}.{EVENT_VERBS[change.action]}"
-        data = {"version": number, "action": change.action.value}
-        triples += event_triples(iri, kind, change.record, actor, at, order, data)
         graphs[iri] = triples
     return graphs
 
 
 def versions(store: Store, record: str) -> list[RecordVersion]:
     """Every version of `record` the store keeps, newest first (including one stored before history)."""
+    bound = {"record": URIRef(record)}
+    writes = {str(row["version"]): row for row in store.select(WRITES, bound)}
     found = []
-    for row in store.select(VERSIONS, {"record": URIRef(record)}):
-        action = row["action"]
+    for row in store.select(VERSIONS, bound):
+        iri = str(row["version"])
+        write = writes.get(iri, {})
+        action = write.get("action")
         found.append(
             RecordVersion(
                 record=record,
                 version=int(row["n"]),  # type: ignore[call-overload]
-                iri=str(row["version"]),
-                at=parse_time(row["at"]),
-                by=str(row["agent"]) if row["agent"] is not None else None,
-                by_name=str(row["name"]) if row["name"] is not None else None,
+                iri=iri,
+                at=parse_time(write.get("at")),
+                by=str(write["agent"]) if write.get("agent") is not None else None,
+                by_name=str(write["name"]) if write.get("name") is not None else None,
                 action=Action(str(action)) if action is not None else None,
             )
         )
-    return found
+    return sorted(found, key=lambda v: v.version, reverse=True)
 
 
 def history(store: Store, record: str) -> list[RecordVersion]:
@@ -296,17 +346,21 @@ def diff(store: Store, record: str, newer: int, older: int | None = None) -> Dif
 
 
 def prune(store: Store, before: datetime) -> int:
-    """Drop the versions generated before `before`, except the newest of each record still stored; how many."""
+    """Drop the versions generated before `before`, except the newest of each record still stored (and the writes
+    none of whose versions is left); how many versions."""
     rows = store.select(PRUNABLE, {"before": timestamp(before)}).rows
     newest = latest_versions(store, {str(row[1]) for row in rows})
     live = set(store.record_iris())
     dropped = [
         str(version)
-        for version, record, *_ in rows
+        for version, record, _ in rows
         if not (str(record) in live and newest.get(str(record), ("", 0))[0] == str(version))
     ]
     for start in range(0, len(dropped), _CHUNK):
         store.replace_records({}, drop=dropped[start : start + _CHUNK])
+    orphans = [str(row[0]) for row in store.select(ORPHAN_ACTIVITIES).rows]
+    for start in range(0, len(orphans), _CHUNK):
+        store.replace_records({}, drop=orphans[start : start + _CHUNK])
     return len(dropped)
 
 
