@@ -25,7 +25,7 @@ from server.errors import StoreUnavailable
 from server.identity.principal import Role
 from server.settings import Settings
 from server.store import MemoryStore, Store, open_store
-from server.store.base import SERVICE_GRAPHS
+from server.store.base import SERVICE_PREFIX
 from server.store.terms import to_rdflib
 from server.web.app import create_app
 
@@ -128,8 +128,13 @@ def _open_remote(name: str) -> Store:
     store = open_store(location)
     try:
         store.replace_records({}, drop=store.record_iris())
-        # The catalog's own data a previous test left: claims of a killed process, API tokens, change notes.
-        store.update(" ;\n".join(f"DROP SILENT GRAPH <{graph}>" for graph in SERVICE_GRAPHS))
+        # The catalog's own data a previous test left: claims of a killed process, API tokens, change notes, versions.
+        rows = store.select(
+            f'SELECT DISTINCT ?g WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER(STRSTARTS(STR(?g), "{SERVICE_PREFIX}")) }}'
+        )
+        left = [str(row["g"]) for row in rows]
+        if left:
+            store.update(" ;\n".join(f"DROP SILENT GRAPH <{graph}>" for graph in left))
     except StoreUnavailable as error:
         store.close()
         pytest.fail(f"backend {name} is configured ({REMOTE_BACKENDS[name]}={location}) but unusable: {error}")

@@ -12,11 +12,12 @@ from rdflib.compare import isomorphic
 from bench.generate import generate_catalog, plan_catalog
 from server.catalog import bulk_load
 from server.catalog.bulk_load import load_files, read_batch
+from server.catalog.history import Action, diff, history
 from server.catalog.records import merge_records, normalised, records_of
 from server.catalog.seeding import install_ontology
 from server.catalog.writes import write_documents
 from server.errors import BadInput, StoreUnavailable, ValidationRefused
-from server.identity.principal import SYSTEM
+from server.identity.principal import SYSTEM, local_operator
 from server.rdf_io import read_rdf_file
 from server.store import MemoryStore, open_store
 from server.store.base import Store
@@ -67,6 +68,33 @@ def test_loading_the_catalog_again_changes_nothing(catalog_file: Path) -> None:
     first = load_files(store, [catalog_file], actor=SYSTEM)
     again = load_files(store, [catalog_file], actor=SYSTEM)
     assert again.added == [] and again.replaced == [] and sorted(again.unchanged) == sorted(first.added)
+    assert version_count(store) == len(first.added)  # one REGISTER each; nothing for the unchanged load
+
+
+def version_count(store: Store) -> int:
+    query = (
+        "SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?v <http://www.w3.org/ns/prov#specializationOf> ?r } "
+        'FILTER (STRSTARTS(STR(?g), "urn:valuemesh:version:")) }'
+    )
+    return int(str(store.select(query).rows[0][0]))
+
+
+def test_a_bulk_load_keeps_a_version_of_each_record_as_the_record_by_record_path_does(catalog_file: Path) -> None:
+    store = empty_catalog()
+    load_files(store, [catalog_file], actor=SYSTEM)
+    product = plan_catalog(PRODUCTS, seed=3).products[0].iri
+    lines = [
+        f'<{product}> <http://purl.org/dc/terms/description> "changed" <{product}> .\n'
+        if line.startswith(f"<{product}> <http://purl.org/dc/terms/description> ")
+        else line
+        for line in catalog_file.read_text().splitlines(keepends=True)
+    ]
+    catalog_file.write_text("".join(lines))
+    load_files(store, [catalog_file], actor=local_operator())
+    listed = history(store, product)
+    assert [(v.version, v.action) for v in listed] == [(2, Action.UPDATE), (1, Action.REGISTER)]
+    assert listed[1].by == SYSTEM.id and listed[0].by == local_operator().id
+    assert diff(store, product, 2).added == [f'<{product}> <http://purl.org/dc/terms/description> "changed" .']
 
 
 def test_records_read_from_several_files_with_blank_nodes_and_turtle_are_the_record_by_record_ones(
@@ -226,10 +254,12 @@ def test_a_write_failing_midway_leaves_the_catalog_as_it_was(
         raise OSError("No space left on device")
 
     monkeypatch.setattr(OxigraphStore, "bulk_load", full_disk)
+    versions_before = version_count(store)
     with pytest.raises(StoreUnavailable):
         load_files(store, [second], actor=SYSTEM)
     monkeypatch.undo()
 
+    assert version_count(store) == versions_before  # the versions of the failed write went with it
     assert store.record_iris() == sorted(before)
     for iri, graph in before.items():
         assert isomorphic(store.record(iri), graph), iri

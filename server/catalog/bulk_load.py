@@ -15,6 +15,7 @@ depend on the catalog's size. Remote stores always use `write_records`.
 
 from __future__ import annotations
 
+import functools
 import io
 import shutil
 import tempfile
@@ -24,9 +25,10 @@ from pathlib import Path
 from typing import IO
 
 import pyoxigraph as ox
-from rdflib import Graph
+from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 
+from server.catalog.history import RECORD_KINDS, Action, Change, refuse_service_names, version_graphs
 from server.catalog.ownership import check_ownership
 from server.catalog.records import (
     GENID,
@@ -48,7 +50,7 @@ from server.identity.principal import Principal, Role
 from server.namespaces import VM, sparql_prefixes
 from server.rdf_io import format_for, read_rdf_file
 from server.sparql_text import iri_ref
-from server.store.base import Store
+from server.store.base import Store, Triple
 from server.store.memory import MemoryStore
 from server.store.oxigraph import OxigraphStore
 from server.store.terms import to_oxigraph
@@ -66,6 +68,8 @@ _CHUNK = 2000
 
 # Formats that hold only triples: a document in one of them is split into records by its main nodes (rdflib).
 _TRIPLE_FORMATS = {ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.RDF_XML}
+
+RECORD_TYPES = "SELECT ?g ?type WHERE { GRAPH ?g { ?g a ?type } }"
 
 _OWNING_PATH = "(dprod:inputPort|dprod:outputPort|odrl:hasPolicy|vm:serviceLevelObjective)"
 
@@ -173,6 +177,19 @@ class ScratchStore(OxigraphStore):
     def has_default_graph_triples(self) -> bool:
         default = self._store.quads_for_pattern(None, None, None, ox.DefaultGraph())
         return next(iter(default), None) is not None
+
+    def record_kinds(self) -> dict[str, str]:
+        """What each record of the batch is (`history.record_kind`), read set-at-a-time."""
+        kinds: dict[str, str] = {}
+        for record, kind in self.select(RECORD_TYPES).rows:
+            found = RECORD_KINDS.get(kind) if isinstance(kind, URIRef) else None
+            if found is not None:
+                kinds.setdefault(str(record), found)
+        return kinds
+
+    def graph_names(self) -> list[str]:
+        """Every named graph, service graphs included (`record_iris` leaves those out)."""
+        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
 
     def drop_graphs(self, iris: Iterable[str]) -> None:
         for iri in iris:
@@ -342,18 +359,36 @@ def _validate(
     return report
 
 
-def _write(scratch: ScratchStore, target: OxigraphStore, outcome: WriteOutcome, progress: BulkProgress) -> None:
-    """Replace the stored versions and bulk-load the batch; on failure, put the catalog back as it was."""
+def _write(
+    scratch: ScratchStore, target: OxigraphStore, outcome: WriteOutcome, actor: Principal, progress: BulkProgress
+) -> None:
+    """Replace the stored versions and bulk-load the batch with a version of each record for its history; on
+    failure, put the catalog back as it was."""
     scratch.drop_graphs(outcome.unchanged)
     if not outcome.written:
         return
     with tempfile.TemporaryDirectory(prefix="valuemesh-load-") as workdir:
-        batch_file = Path(workdir) / "batch.nq"
-        scratch.dump_nquads(str(batch_file))
         backup = Path(workdir) / "replaced.nq"
         with backup.open("wb") as out:
             for iri in outcome.replaced:
-                out.write(_nquads(iri, target.record(iri)))
+                stored = target.record(iri)
+                outcome.before[iri] = stored
+                out.write(_nquads(iri, stored))
+        added, kinds = set(outcome.added), scratch.record_kinds()
+        changes = [
+            Change(
+                iri,
+                outcome.before.get(iri, Graph()),
+                Action.REGISTER if iri in added else Action.UPDATE,
+                kind=kinds.get(iri, "record"),
+            )
+            for iri in outcome.written
+        ]
+        versions = version_graphs(target, changes, actor)
+        batch_file = Path(workdir) / "batch.nq"
+        scratch.dump_nquads(str(batch_file))
+        with batch_file.open("ab") as out:
+            out.write(_graphs_nquads(versions))
         progress.start("writing", batch_file.stat().st_size)
         try:
             for chunk in _iri_chunks(outcome.replaced):
@@ -361,10 +396,21 @@ def _write(scratch: ScratchStore, target: OxigraphStore, outcome: WriteOutcome, 
             with batch_file.open("rb") as raw:
                 target.bulk_load(_CountingReader(raw, progress.advance), NQUADS)  # type: ignore[arg-type]
         except (OSError, StoreUnavailable, RuntimeError) as error:
-            _restore(target, outcome, backup)
+            _restore(target, [*outcome.written, *versions], backup)
             if isinstance(error, StoreUnavailable):
                 raise
             raise StoreUnavailable(f"the store could not write the batch ({error}); nothing was stored") from None
+
+
+def _graphs_nquads(graphs: dict[str, list[Triple]]) -> bytes:
+    """Many graphs as N-Quads; a term repeated across them (a predicate, the agent, a kind) is converted once."""
+    convert = functools.lru_cache(maxsize=None)(to_oxigraph)
+    quads = [
+        ox.Quad(convert(s), convert(p), convert(o), ox.NamedNode(iri))  # type: ignore[arg-type]
+        for iri, triples in graphs.items()
+        for s, p, o in triples
+    ]
+    return ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
 
 
 def _nquads(iri: str, graph: Graph) -> bytes:
@@ -373,10 +419,11 @@ def _nquads(iri: str, graph: Graph) -> bytes:
     return ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
 
 
-def _restore(target: OxigraphStore, outcome: WriteOutcome, backup: Path) -> None:
-    """Drop what the failed write added and load the replaced records' stored versions again."""
+def _restore(target: OxigraphStore, written: list[str], backup: Path) -> None:
+    """Drop what the failed write added (records and their versions) and load the replaced records' stored
+    versions again."""
     try:
-        for chunk in _iri_chunks(outcome.written):
+        for chunk in _iri_chunks(written):
             target.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
         if backup.stat().st_size:
             with backup.open("rb") as raw:
@@ -429,6 +476,7 @@ def write_batch(
     """Validate the records `read_batch` gathered and store them all or nothing (see the module's docstring).
     Only an ADMIN loads in bulk; anyone else's records take the ordinary write path, record by record judged."""
     progress = progress or _silent()
+    refuse_service_names(dict.fromkeys(batch_store.graph_names()))
     batch = set(batch_store.record_iris())
     stored = set(store.record_iris())
     rest = sorted(stored - batch)
@@ -446,7 +494,7 @@ def write_batch(
         outcome.report = _validate(batch_store, store, outcome, rest, shapes, progress)
         if not outcome.report.conforms:
             raise ValidationRefused(outcome.report)
-        _write(batch_store, store, outcome, progress)
+        _write(batch_store, store, outcome, actor, progress)
         return outcome
 
 

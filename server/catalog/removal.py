@@ -6,16 +6,19 @@ whoever removes it), so no agreement outlives the port it grants.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from rdflib import Graph, URIRef
 
 from server.catalog import access_requests
+from server.catalog.history import Action, Change, version_graphs
 from server.catalog.lineage import require_product
 from server.catalog.writes import port_key, record_key, write_lock  # the check and the drop must not interleave
 from server.errors import Conflict
 from server.identity.policy import authorize_removal
 from server.identity.principal import Principal
 from server.namespaces import DPROD, VM, sparql_prefixes
-from server.store.base import Store
+from server.store.base import Store, Triple, is_service_graph
 
 CONSUMERS = (
     sparql_prefixes()
@@ -51,26 +54,37 @@ def remove_data_product(store: Store, product: str, *, actor: Principal) -> str:
     ports = [port_key(str(port)) for port in store.record(product).objects(URIRef(product), DPROD.outputPort)]
     with write_lock, store.exclusive([record_key(product), *ports]):
         require_product(store, product)
-        authorize_removal(actor, product, store.record(product))
+        stored = store.record(product)
+        authorize_removal(actor, product, stored)
         consumers = consumers_of(store, product)
         if consumers:
             named = ", ".join(f"{name} <{iri}>" for iri, name in consumers)
             raise Conflict(f"{product} cannot be removed: still consumed by {named}; remove or re-point them first")
-        # One write: the record goes, and so do the use cases' claims that it serves them and its agreements.
+        # One write: the record goes, and so do the use cases' claims that it serves them and its port's requests
+        # and agreements; the history keeps a version of each.
+        rewritten = records_without_claims_on(store, product)
         closing, closed = access_requests.closed_with_dropped_ports(store, {product: Graph()}, actor=actor)
-        store.replace_records({**records_without_claims_on(store, product), **closing}, drop=[product])
+        kept = [Change(product, stored, Action.REMOVE)]
+        kept += [Change(iri, before, Action.UPDATE, after) for iri, (before, after) in rewritten.items()]
+        kept += [Change(iri, store.record(iri), Action.UPDATE, graph) for iri, graph in closing.items()]
+        versions = version_graphs(store, kept, actor)
+        written: dict[str, Iterable[Triple]] = {iri: after for iri, (_, after) in rewritten.items()}
+        written.update(closing)
+        written.update(versions)
+        store.replace_records(written, drop=[product])
     access_requests.announce_closed(closed)
     return product
 
 
-def records_without_claims_on(store: Store, product: str) -> dict[str, Graph]:
-    """Other records that state `?useCase vm:servedBy product`, with those statements taken out."""
+def records_without_claims_on(store: Store, product: str) -> dict[str, tuple[Graph, Graph]]:
+    """Other records that state `?useCase vm:servedBy product`: each as stored, and with those statements out."""
     target = URIRef(product)
-    changed: dict[str, Graph] = {}
+    changed: dict[str, tuple[Graph, Graph]] = {}
     for row in store.select(CLAIMS, {"product": target}):
         graph = str(row["record"])
-        if graph != product:
+        if graph != product and not is_service_graph(graph):
+            stored = store.record(graph)
             record = store.record(graph)
             record.remove((None, VM.servedBy, target))
-            changed[graph] = record
+            changed[graph] = (stored, record)
     return changed

@@ -31,7 +31,7 @@ from server.identity.authentication import Authenticator, TokenVerifier
 from server.identity.principal import Principal, Role
 from server.settings import Settings
 from server.store import Store, open_store
-from server.store.base import SelectResult, Triple
+from server.store.base import SelectResult, Triple, is_service_graph
 
 T = TypeVar("T")
 
@@ -46,6 +46,7 @@ class IndexedStore:
         self.backend = backend
         self.index = index
         self.changes = changes  # on a store other replicas share: where this one notes what it wrote
+        self.subscribers: list[Callable[[], None]] = []  # told (without waiting) when a write stored service data
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -118,13 +119,20 @@ class IndexedStore:
     def replace_records(self, records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> None:
         materialised = {iri: list(triples) for iri, triples in records.items()}
         dropped = list(drop)
+        # Service graphs (a write's versions and events) commit with the records but are none: the index and the
+        # other replicas' followers only hear of the records.
+        written = {iri: triples for iri, triples in materialised.items() if not is_service_graph(iri)}
+        gone = [iri for iri in dropped if not is_service_graph(iri)]
 
         def write() -> None:
             self.backend.replace_records(materialised, dropped)
-            if self.changes is not None:
-                self.changes.written([*materialised, *dropped])
+            if self.changes is not None and (written or gone):
+                self.changes.written([*written, *gone])
 
-        self.index.records_written(materialised, dropped, write=write)
+        self.index.records_written(written, gone, write=write)
+        if len(written) < len(materialised):
+            for tell in self.subscribers:
+                tell()
 
     def update(self, sparql: str) -> None:
         self.index.store_changed(write=partial(self._whole, self.backend.update, sparql))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from rdflib import Graph
 from rdflib.compare import isomorphic
 
+from server.catalog.history import Action, Change, refuse_service_names, version_graphs
 from server.catalog.ownership import check_ownership
 from server.catalog.records import Records, merge_records, normalised, records_of
 from server.errors import Conflict, ValidationRefused
@@ -40,6 +41,8 @@ class WriteOutcome:
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     report: ValidationReport = field(default_factory=ValidationReport)
+    # The stored version of each replaced record, which the history keeps.
+    before: dict[str, Graph] = field(default_factory=dict, repr=False)
 
     @property
     def written(self) -> list[str]:
@@ -67,6 +70,7 @@ def _classify(store: Store, records: Records) -> WriteOutcome:
             outcome.unchanged.append(iri)
         else:
             outcome.replaced.append(iri)
+            outcome.before[iri] = stored
     return outcome
 
 
@@ -104,6 +108,7 @@ def write_records(
     authorized_by: str | None = None,
     holding: Iterable[str] = (),
     unchanged_since: Mapping[str, Graph] | None = None,
+    action: Action | None = None,
 ) -> WriteOutcome:
     """Validate and store `records` in one transaction, or raise ValidationRefused and store nothing.
 
@@ -118,7 +123,11 @@ def write_records(
     judges is exactly what is stored. What the write reads to judge it is held against writers in this process
     and in others (`Store.exclusive`) until it has committed; with `new`, a record that exists already is a
     Conflict, checked under the same hold.
+
+    Each record written gets a version in its history (server/catalog/history.py), committed with it: `action`, or
+    REGISTER for a record that was not stored and UPDATE for one replaced.
     """
+    refuse_service_names(records)
     records = normalised(records)
     closed: list[AccessRequestRow] = []
     with write_lock, store.exclusive([*depends_on(records), *holding]):
@@ -142,6 +151,7 @@ def write_records(
                 raise ValidationRefused(outcome.report)
         if not dry_run:
             changed = {iri: records[iri] for iri in outcome.written}
+            closing: dict[str, Graph] = {}
             if changed and authorized_by is None:
                 # A product that stops offering a port ends the requests and agreements to use it, in this write.
                 from server.catalog import access_requests  # late: the workflow writes through this module
@@ -149,12 +159,21 @@ def write_records(
                 closing, closed = access_requests.closed_with_dropped_ports(store, changed, actor=actor)
                 changed.update(closing)
             if changed:
-                store.replace_records(changed)
+                kept = [
+                    Change(iri, outcome.before.get(iri, Graph()), action or _action(iri, outcome), records[iri])
+                    for iri in outcome.written
+                ]
+                kept += [Change(iri, store.record(iri), Action.UPDATE, graph) for iri, graph in closing.items()]
+                store.replace_records({**changed, **version_graphs(store, kept, actor)})
     if closed:
         from server.catalog import access_requests
 
         access_requests.announce_closed(closed)
     return outcome
+
+
+def _action(iri: str, outcome: WriteOutcome) -> Action:
+    return Action.REGISTER if iri in outcome.added else Action.UPDATE
 
 
 def write_documents(

@@ -238,6 +238,10 @@ class Query:
     async def untraced_data_products(self, info: t.Info) -> list[t.DataProduct]:
         return await t.products_by_iri(info, await info.context.run(goal_trace.untraced_products, info.context.store))
 
+    @strawberry.field(description="Stored versions of any record, newest first.")
+    async def history(self, info: t.Info, id: strawberry.ID) -> list[t.RecordVersion]:
+        return await t.record_history(info, iri(id))
+
     @strawberry.field(description="SHACL validation of the stored catalog, or of the given nodes only.")
     async def validation(self, info: t.Info, ids: list[strawberry.ID] | None = None) -> t.ValidationReport:
         report = await info.context.run(validation_report, info.context.store, iris(ids))

@@ -8,7 +8,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import strawberry
 from strawberry import Private
 
+from server.catalog import history
 from server.catalog.domains import DomainRow
+from server.catalog.events import iso
 from server.catalog.goals import GoalRow
 from server.catalog.products import AgreementRow, DataProductRow, PortRow, SloRow, SourceRef
 from server.catalog.use_cases import UseCaseRow
@@ -350,6 +352,10 @@ class DataProduct(Node):
 
         return await of_product(info, str(self.id), status)
 
+    @strawberry.field(description="Stored versions of this product's record, newest first.")
+    async def history(self, info: Info) -> list[RecordVersion]:
+        return await record_history(info, str(self.id))
+
     @classmethod
     def of(cls, row: DataProductRow) -> DataProduct:
         return cls(id=strawberry.ID(row.iri), name=row.name, known=row)
@@ -359,6 +365,29 @@ LineageNode = Annotated[
     DataProduct | DataSource,
     strawberry.union("LineageNode", description="Anything data can flow from or to in lineage."),
 ]
+
+
+@strawberry.type(description="One stored version of a record: who wrote it, when, and how.")
+class RecordVersion:
+    version: int
+    at: str = strawberry.field(description="ISO 8601 timestamp of the write.")
+    by: Agent | None
+    action: str = strawberry.field(description="REGISTER, UPDATE, REMOVE, RESTORE")
+
+
+async def record_history(info: Info, iri: str) -> list[RecordVersion]:
+    """A record's versions, newest first; each author named as the catalog names them, else as they went by."""
+    versions = await info.context.run(history.history, info.context.store, iri)
+    agents = sorted({v.by for v in versions if v.by is not None})
+    labels = dict(zip(agents, await info.context.loaders.label.load_many(agents), strict=True)) if agents else {}
+    answer = []
+    for v in versions:
+        by = None
+        if v.by is not None:
+            by = Agent(id=strawberry.ID(v.by), name=labels.get(v.by) or v.by_name or v.by)
+        action = v.action.value if v.action is not None else ""
+        answer.append(RecordVersion(version=v.version, at=iso(v.at) if v.at else "", by=by, action=action))
+    return answer
 
 
 @strawberry.type

@@ -16,12 +16,19 @@ from rdflib.term import Node
 
 Triple = tuple[Node, Node, Node]
 
-# Graphs the catalog keeps for itself (store/claims.py, catalog/changes.py, identity/tokens.py): never records,
-# never listed, exported or validated as one.
+# Graphs the catalog keeps for itself (store/claims.py, catalog/changes.py, identity/tokens.py, the versions of
+# catalog/history.py, the events of catalog/events.py): every graph whose IRI starts with SERVICE_PREFIX. Never a
+# record: never listed, exported or validated as one, and no record may be written under such a name.
+SERVICE_PREFIX = "urn:valuemesh:"
 CLAIMS_GRAPH = "urn:valuemesh:claims"
 CHANGES_GRAPH = "urn:valuemesh:changes"
 TOKENS_GRAPH = "urn:valuemesh:tokens"
 SERVICE_GRAPHS = (CLAIMS_GRAPH, CHANGES_GRAPH, TOKENS_GRAPH)
+
+
+def is_service_graph(iri: str) -> bool:
+    """Whether a graph is the catalog's own service data rather than a record."""
+    return iri.startswith(SERVICE_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -94,7 +101,7 @@ class Store(Protocol):
     def quad_count(self) -> int: ...
 
     def dump(self, out: IO[bytes], media_type: str) -> None:
-        """Write every record as a dataset (TriG or N-Quads)."""
+        """Write every record as a dataset (TriG or N-Quads); service graphs are left out."""
         ...
 
     def close(self) -> None: ...

@@ -18,7 +18,7 @@ from rdflib.term import Node
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.namespaces import PREFIXES
 from server.sparql_errors import explain_syntax_error
-from server.store.base import SERVICE_GRAPHS, SelectResult, Triple
+from server.store.base import SERVICE_PREFIX, SelectResult, Triple, is_service_graph
 from server.store.terms import to_oxigraph, to_rdflib, triples_to_rdflib
 
 _log = logging.getLogger(__name__)
@@ -112,6 +112,11 @@ def write_failure_reason(error: OSError) -> str:
     if "permission denied" in text:
         return "no permission to write the store's files"
     return "an I/O error (the server log has the details)"
+
+
+def _in_service_graph(quad: ox.Quad) -> bool:
+    graph = quad.graph_name
+    return isinstance(graph, ox.NamedNode) and graph.value.startswith(SERVICE_PREFIX)
 
 
 class OxigraphStore:
@@ -269,7 +274,7 @@ class OxigraphStore:
 
     def record_iris(self) -> list[str]:
         graphs = (g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
-        return sorted(g for g in graphs if g not in SERVICE_GRAPHS)
+        return sorted(g for g in graphs if not is_service_graph(g))
 
     def is_empty(self) -> bool:
         return next(iter(self._store.quads_for_pattern(None, None, None, None)), None) is None
@@ -352,7 +357,9 @@ class OxigraphStore:
         fmt = DATASET_FORMATS.get(media_type)
         if fmt is None:
             raise BadInput(f"cannot export as {media_type}; use one of {', '.join(DATASET_FORMATS)}")
-        self._store.dump(out, fmt)
+        # Streamed through a filter: the engine's own dump cannot leave the service graphs out.
+        quads = self._store.quads_for_pattern(None, None, None, None)
+        ox.serialize((q for q in quads if not _in_service_graph(q)), out, fmt)
 
     def exclusive(self, keys: Iterable[str]) -> AbstractContextManager[None]:
         # One process owns an embedded store (RocksDB locks its directory): its own write lock is all it needs.

@@ -41,7 +41,7 @@ from rdflib.term import Node
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.namespaces import PREFIXES
 from server.sparql_text import iri_ref, query_form
-from server.store.base import SERVICE_GRAPHS, SelectResult, Triple
+from server.store.base import SERVICE_PREFIX, SelectResult, Triple
 from server.store.claims import Claims
 from server.store.oxigraph import DATASET_FORMATS, insert_data_text, too_many_rows, too_slow
 from server.store.terms import serialize_triples, to_oxigraph, to_rdflib
@@ -465,7 +465,7 @@ class RemoteSparqlStore:
         return parsed.serialize(format=results_format) or b""
 
     def _record_filter(self) -> str:
-        prefixes = [*self._exclude, *SERVICE_GRAPHS]
+        prefixes = [*self._exclude, SERVICE_PREFIX]
         if self.dialect == "virtuoso":
             origin = "{0.scheme}://{0.netloc}/".format(urlsplit(self.query_url))
             prefixes += [*VIRTUOSO_SYSTEM_GRAPHS, origin + "DAV/", origin + "sparql"]

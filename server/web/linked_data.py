@@ -97,12 +97,13 @@ GROUP BY ?record ?neighbour ORDER BY ?label
 )
 
 # Statements in other records that point at this one: use cases served by a product, products of a domain ...
+# (not the catalog's own graphs: the versions and events that name the record).
 REFERENCED_BY = (
     sparql_prefixes()
     + """
 SELECT ?record ?node ?p (SAMPLE(?nl) AS ?nodeLabel) (SAMPLE(?pl) AS ?pLabel) WHERE {
   GRAPH ?g { ?node ?p ?record }
-  FILTER(?g != ?record)
+  FILTER(?g != ?record && !STRSTARTS(STR(?g), "urn:valuemesh:"))
   OPTIONAL { ?node rdfs:label ?nl }
   OPTIONAL { ?p rdfs:label ?pl }
 }

@@ -1,0 +1,375 @@
+"""The history of every record: each write keeps what it replaced or removed, and who did it, when and how.
+
+Every write of a record (server/catalog/writes.py, removal.py, bulk_load.py) adds one version of it, a PROV entity
+in a service graph of its own (`urn:valuemesh:version:<order key>`), and the write itself is a PROV activity in one
+more (`urn:valuemesh:activity:...`, one per action of the write), all in the same `replace_records` call as the
+records, so they commit together or not at all:
+
+    <V3> prov:specializationOf <record> ; vm:versionNumber 3 ; prov:generatedAtTime "..." ;
+         prov:wasAttributedTo <agent> ; prov:wasGeneratedBy <A> ; prov:wasRevisionOf <V2> ;
+         vm:eventKind "data-product.changed" ; vm:eventOrder "..." .
+    <V2> vm:snapshot "<the record as V3 found it, as sorted N-Triples>" .
+    <A>  a prov:Activity ; vm:action "UPDATE" ; prov:startedAtTime "..." ; prov:wasAssociatedWith <agent> ;
+         vm:agentName "ci-commercial" .
+
+so a version's content is the snapshot the next version kept of it, or the live record for the newest one (none
+for a removal). Only what a write replaces is copied: registering a product stores no copy at all, and a version
+costs 8 triples (a bulk load of 18k records adds about 150k). Old versions are literals, never triples of their
+own, so nothing the catalog asks of its records (listing, lineage, validation, SPARQL over the records) can meet
+them, and every `urn:valuemesh:` graph is a service graph no face lists or exports. Each version is also the event
+of its write (server/catalog/events.py).
+
+A record stored before history was kept (or loaded in bulk without it) gets, at its first recorded write, a version
+1 without time or author holding what was stored; it can be restored and compared, but is not listed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+import pyoxigraph as ox
+from rdflib import RDF, Graph, Literal, URIRef
+
+from server.catalog.events import event_triples, hour_of, now, order_keys, parse_time, timestamp
+from server.errors import BadInput, NotFound
+from server.identity.principal import Principal
+from server.namespaces import DPROD, FOAF, PROV, VM, sparql_prefixes
+from server.sparql_text import iri_ref
+from server.store.base import SERVICE_PREFIX, Store, Triple
+from server.store.terms import serialize_triples, to_rdflib
+
+VERSION_PREFIX = "urn:valuemesh:version:"
+
+# The kind of record an event names, by the record's type (the record kinds of docs/model.md).
+RECORD_KINDS: dict[URIRef, str] = {
+    DPROD.DataProduct: "data-product",
+    VM.Domain: "domain",
+    PROV.Agent: "agent",
+    PROV.Person: "agent",
+    PROV.Organization: "agent",
+    FOAF.Agent: "agent",
+    VM.DataSource: "source",
+    VM.Goal: "goal",
+    VM.Vision: "goal",
+    VM.UseCase: "use-case",
+}
+
+
+class Action(str, Enum):
+    REGISTER = "REGISTER"
+    UPDATE = "UPDATE"
+    REMOVE = "REMOVE"
+    RESTORE = "RESTORE"
+
+
+# What each action is called in an event's kind.
+EVENT_VERBS = {
+    Action.REGISTER: "registered",
+    Action.UPDATE: "changed",
+    Action.REMOVE: "removed",
+    Action.RESTORE: "restored",
+}
+
+# A record's versions, then who wrote them and how: two questions, each led by the record (as one, with the second
+# part OPTIONAL, Oxigraph evaluated that part for every version of every record: 31 ms at 1k products, not 1).
+VERSIONS = (
+    sparql_prefixes()
+    + """
+SELECT ?record ?version ?n WHERE {
+  GRAPH ?g { ?version prov:specializationOf ?record ; vm:versionNumber ?n }
+  FILTER (STRSTARTS(STR(?g), "urn:valuemesh:version:"))
+}
+"""
+)
+
+WRITES = (
+    sparql_prefixes()
+    + """
+SELECT ?record ?version ?at ?agent ?name ?action WHERE {
+  GRAPH ?version {
+    ?version prov:specializationOf ?record ; prov:generatedAtTime ?at ; prov:wasAttributedTo ?agent ;
+             prov:wasGeneratedBy ?activity
+  }
+  GRAPH ?activity { ?activity vm:action ?action . OPTIONAL { ?activity vm:agentName ?name } }
+  FILTER (STRSTARTS(STR(?version), "urn:valuemesh:version:"))
+}
+"""
+)
+
+LATEST_VERSIONS = (
+    sparql_prefixes()
+    + """
+SELECT ?record ?version ?n WHERE {
+  VALUES ?record { #RECORDS }
+  GRAPH ?version { ?version prov:specializationOf ?record ; vm:versionNumber ?n }
+  FILTER (STRSTARTS(STR(?version), "urn:valuemesh:version:"))
+}
+"""
+)
+
+SNAPSHOT = (
+    sparql_prefixes()
+    + """
+SELECT ?version ?snapshot WHERE {
+  GRAPH ?g { ?version vm:snapshot ?snapshot }
+  FILTER (STRSTARTS(STR(?g), "urn:valuemesh:version:"))
+}
+"""
+)
+
+# Versions generated before a moment, with their record.
+PRUNABLE = (
+    sparql_prefixes()
+    + """
+SELECT ?version ?record ?before WHERE {
+  GRAPH ?version { ?version prov:specializationOf ?record ; prov:generatedAtTime ?at }
+  FILTER (STRSTARTS(STR(?version), "urn:valuemesh:version:") && ?at < ?before)
+}
+"""
+)
+
+# Writes none of whose versions is kept any more.
+ORPHAN_ACTIVITIES = (
+    sparql_prefixes()
+    + """
+SELECT ?activity WHERE {
+  GRAPH ?activity { ?activity a prov:Activity }
+  FILTER (STRSTARTS(STR(?activity), "urn:valuemesh:activity:"))
+  FILTER NOT EXISTS { GRAPH ?version { ?version prov:wasGeneratedBy ?activity } }
+}
+"""
+)
+
+_CHUNK = 500
+
+ACTIVITY_PREFIX = "urn:valuemesh:activity:"
+
+_TYPE, _ACTIVITY, _ENTITY = RDF.type, PROV.Activity, PROV.Entity
+_VERSION_OF, _NUMBER, _GENERATED_BY, _REVISION_OF = (
+    PROV.specializationOf,
+    VM.versionNumber,
+    PROV.wasGeneratedBy,
+    PROV.wasRevisionOf,
+)
+_ACTION, _SNAPSHOT, _STARTED, _ASSOCIATED, _NAME = (
+    VM.action,
+    VM.snapshot,
+    PROV.startedAtTime,
+    PROV.wasAssociatedWith,
+    VM.agentName,
+)
+
+
+@dataclass(frozen=True)
+class RecordVersion:
+    """One version of a record as the history lists it (`at` None only for a version stored before history)."""
+
+    record: str
+    version: int
+    iri: str
+    at: datetime | None
+    by: str | None
+    by_name: str | None
+    action: Action | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a write does to one record: `before` as stored (empty when it did not exist), and how."""
+
+    record: str
+    before: Graph
+    action: Action
+    after: Graph | None = None  # None for a removal
+    kind: str | None = None  # what the record is (`record_kind`), when the caller knows it without the graphs
+
+
+def snapshot_text(triples: Iterable[Triple]) -> str:
+    """A record as sorted N-Triples lines (stored records have no blank nodes, so this text is canonical)."""
+    text = serialize_triples(list(triples), ox.RdfFormat.N_TRIPLES).decode()
+    return "".join(sorted(line + "\n" for line in text.splitlines() if line.strip()))
+
+
+def parse_snapshot(text: str) -> Graph:
+    graph = Graph()
+    for triple in ox.parse(text.encode(), ox.RdfFormat.N_TRIPLES):
+        graph.add((to_rdflib(triple.subject), to_rdflib(triple.predicate), to_rdflib(triple.object)))  # type: ignore[arg-type]
+    return graph
+
+
+def record_kind(iri: str, *graphs: Graph | None) -> str:
+    """What a record is (`data-product`, `domain` ...), from its type in the first graph that states one."""
+    node = URIRef(iri)
+    for graph in graphs:
+        if graph is None:
+            continue
+        for kind in graph.objects(node, RDF.type):
+            if kind in RECORD_KINDS:
+                return RECORD_KINDS[kind]  # type: ignore[index]
+    return "record"
+
+
+def latest_versions(store: Store, records: Iterable[str]) -> dict[str, tuple[str, int]]:
+    """Each record's newest version (IRI, number), for those that have one."""
+    texts = sorted({iri_ref(iri) for iri in records})
+    latest: dict[str, tuple[str, int]] = {}
+    for start in range(0, len(texts), _CHUNK):
+        query = LATEST_VERSIONS.replace("#RECORDS", " ".join(texts[start : start + _CHUNK]))
+        for row in store.select(query):
+            record, number = str(row["record"]), int(row["n"])  # type: ignore[call-overload]
+            if record not in latest or number > latest[record][1]:
+                latest[record] = (str(row["version"]), number)
+    return latest
+
+
+def version_graphs(
+    store: Store, changes: list[Change], actor: Principal, at: datetime | None = None
+) -> dict[str, list[Triple]]:
+    """The version graph of each change and the write's activity graphs, to be written in the same
+    `replace_records` call as the change."""
+    if not changes:
+        return {}
+    at = at or now()
+    latest = latest_versions(store, [c.record for c in changes])
+    # Terms shared by every version of the write, made once (a bulk load stamps thousands).
+    stamp, hour, agent, name = timestamp(at), hour_of(at), URIRef(actor.id), Literal(actor.name)
+    kinds: dict[str, Literal] = {}
+    activities: dict[Action, URIRef] = {}
+    graphs: dict[str, list[Triple]] = {}
+    orders = order_keys(at)
+    for sequence, change in enumerate(changes):
+        order = orders(sequence)
+        iri = f"{VERSION_PREFIX}{order}"
+        node, record = URIRef(iri), URIRef(change.record)
+        activity = activities.get(change.action)
+        if activity is None:
+            activity = activities[change.action] = URIRef(f"{ACTIVITY_PREFIX}{order}")
+            graphs[str(activity)] = [
+                (activity, _TYPE, _ACTIVITY),
+                (activity, _ACTION, Literal(change.action.value)),
+                (activity, _STARTED, stamp),
+                (activity, _ASSOCIATED, agent),
+                (activity, _NAME, name),
+            ]
+        triples: list[Triple] = []
+        previous = latest.get(change.record)
+        if previous is None and len(change.before):
+            # Stored before history was kept: it becomes version 1, without time or author.
+            legacy = URIRef(f"{VERSION_PREFIX}{uuid.uuid4().hex}")
+            triples += [(legacy, _TYPE, _ENTITY), (legacy, _VERSION_OF, record), (legacy, _NUMBER, Literal(1))]
+            previous = (str(legacy), 1)
+        number = previous[1] + 1 if previous is not None else 1
+        if previous is not None:
+            earlier = URIRef(previous[0])
+            triples += [(node, _REVISION_OF, earlier), (earlier, _SNAPSHOT, Literal(snapshot_text(change.before)))]
+        kind = f"{change.kind or record_kind(change.record, change.after, change.before)}.{EVENT_VERBS[change.action]}"
+        triples += [
+            (node, _VERSION_OF, record),
+            (node, _NUMBER, Literal(number)),
+            (node, _GENERATED_BY, activity),
+            *event_triples(node, kinds.setdefault(kind, Literal(kind)), order, stamp, hour, agent),
+        ]
+        graphs[iri] = triples
+    return graphs
+
+
+def versions(store: Store, record: str) -> list[RecordVersion]:
+    """Every version of `record` the store keeps, newest first (including one stored before history)."""
+    bound = {"record": URIRef(record)}
+    writes = {str(row["version"]): row for row in store.select(WRITES, bound)}
+    found = []
+    for row in store.select(VERSIONS, bound):
+        iri = str(row["version"])
+        write = writes.get(iri, {})
+        action = write.get("action")
+        found.append(
+            RecordVersion(
+                record=record,
+                version=int(row["n"]),  # type: ignore[call-overload]
+                iri=iri,
+                at=parse_time(write.get("at")),
+                by=str(write["agent"]) if write.get("agent") is not None else None,
+                by_name=str(write["name"]) if write.get("name") is not None else None,
+                action=Action(str(action)) if action is not None else None,
+            )
+        )
+    return sorted(found, key=lambda v: v.version, reverse=True)
+
+
+def history(store: Store, record: str) -> list[RecordVersion]:
+    """The versions of `record` written since history is kept, newest first."""
+    return [v for v in versions(store, record) if v.at is not None]
+
+
+def _snapshot(store: Store, version: str) -> str | None:
+    rows = store.select(SNAPSHOT, {"version": URIRef(version)}).rows
+    return str(rows[0][1]) if rows else None
+
+
+def content(store: Store, record: str, number: int, known: list[RecordVersion] | None = None) -> Graph:
+    """The record as version `number` left it (empty for a removal); NotFound for a version the store lacks."""
+    listed = known if known is not None else versions(store, record)
+    by_number = {v.version: v for v in listed}
+    chosen = by_number.get(number)
+    if chosen is None:
+        numbers = ", ".join(str(n) for n in sorted(by_number)) or "none"
+        raise NotFound(f"{record} has no version {number} (versions kept: {numbers})")
+    kept = _snapshot(store, chosen.iri)
+    if kept is not None:
+        return parse_snapshot(kept)
+    if number == max(by_number):  # the newest: what is stored now (nothing after a removal)
+        return Graph() if chosen.action is Action.REMOVE else store.record(record)
+    raise NotFound(f"the content of version {number} of {record} was pruned")
+
+
+@dataclass(frozen=True)
+class Diff:
+    older: int
+    newer: int
+    added: list[str]
+    removed: list[str]
+
+
+def diff(store: Store, record: str, newer: int, older: int | None = None) -> Diff:
+    """The triples (N-Triples lines) version `newer` added and removed against `older` (default: the one before)."""
+    listed = versions(store, record)
+    older = newer - 1 if older is None else older
+    if older >= newer:
+        raise BadInput(f"compare an older version with a newer one: {older}..{newer} is not in order")
+    after = set(snapshot_text(content(store, record, newer, listed)).splitlines())
+    before = set() if older == 0 else set(snapshot_text(content(store, record, older, listed)).splitlines())
+    return Diff(older, newer, sorted(after - before), sorted(before - after))
+
+
+def prune(store: Store, before: datetime) -> int:
+    """Drop the versions generated before `before`, except the newest of each record still stored (and the writes
+    none of whose versions is left); how many versions."""
+    rows = store.select(PRUNABLE, {"before": timestamp(before)}).rows
+    newest = latest_versions(store, {str(row[1]) for row in rows})
+    live = set(store.record_iris())
+    dropped = [
+        str(version)
+        for version, record, _ in rows
+        if not (str(record) in live and newest.get(str(record), ("", 0))[0] == str(version))
+    ]
+    for start in range(0, len(dropped), _CHUNK):
+        store.replace_records({}, drop=dropped[start : start + _CHUNK])
+    orphans = [str(row[0]) for row in store.select(ORPHAN_ACTIVITIES).rows]
+    for start in range(0, len(orphans), _CHUNK):
+        store.replace_records({}, drop=orphans[start : start + _CHUNK])
+    return len(dropped)
+
+
+def is_version_graph(iri: str) -> bool:
+    return iri.startswith(VERSION_PREFIX)
+
+
+def refuse_service_names(records: Mapping[str, object]) -> None:
+    """A record may not take the name of the catalog's own data (tokens, versions, events ...)."""
+    for iri in records:
+        if iri.startswith(SERVICE_PREFIX):
+            raise BadInput(f"{iri}: IRIs starting with {SERVICE_PREFIX} name the catalog's own data, not records")
