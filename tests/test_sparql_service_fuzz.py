@@ -225,7 +225,9 @@ def test_library_parameters_cannot_make_a_query_connect(
         if not params:
             continue
         result = cli("query", "--name", entry.name, *(a for p in params for a in ("--param", p)), "--store", store)
-        assert result.exit_code == 0, result.stderr
+        # The catalog knows nothing of the listener's IRI: the question is refused after asking whether it does
+        # (a query with that IRI as a term, which must not connect either).
+        assert result.exit_code == 2 and "knows nothing of" in result.stderr, result.stderr
     assert listener.count == 0
 
 
