@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from rdflib import Graph, URIRef
 
-from server.catalog.history import Action, Change, version_graphs
+from server.catalog.events import EVENTS_KEY
+from server.catalog.history import Action, Change, write_with_history
 from server.catalog.lineage import require_product
 from server.catalog.writes import port_key, record_key, write_lock  # the check and the drop must not interleave
 from server.errors import Conflict
@@ -45,7 +46,7 @@ def remove_data_product(store: Store, product: str, *, actor: Principal) -> str:
     """Drop the product's record, or raise Conflict naming its consumers (NotFound for an unknown product);
     Unauthenticated or Forbidden unless `actor` may remove it."""
     ports = [port_key(str(port)) for port in store.record(product).objects(URIRef(product), DPROD.outputPort)]
-    with write_lock, store.exclusive([record_key(product), *ports]):
+    with write_lock, store.exclusive([EVENTS_KEY, record_key(product), *ports]):
         require_product(store, product)
         stored = store.record(product)
         authorize_removal(actor, product, stored)
@@ -57,8 +58,7 @@ def remove_data_product(store: Store, product: str, *, actor: Principal) -> str:
         rewritten = records_without_claims_on(store, product)
         kept = [Change(product, stored, Action.REMOVE)]
         kept += [Change(iri, before, Action.UPDATE, after) for iri, (before, after) in rewritten.items()]
-        versions = version_graphs(store, kept, actor)
-        store.replace_records({**{iri: after for iri, (_, after) in rewritten.items()}, **versions}, drop=[product])
+        write_with_history(store, {iri: after for iri, (_, after) in rewritten.items()}, kept, actor, drop=[product])
     return product
 
 
