@@ -8,7 +8,7 @@ records, so they commit together or not at all:
     <V3> prov:specializationOf <record> ; vm:versionNumber 3 ; prov:generatedAtTime "..." ;
          prov:wasAttributedTo <agent> ; prov:wasGeneratedBy <A> ; prov:wasRevisionOf <V2> ;
          vm:eventKind "data-product.changed" ; vm:eventNumber 1234 .
-    <V2> vm:snapshot "<the record as V3 found it, as sorted N-Triples>" .
+    <V2> vm:snapshot "<the record as V3 found it: sorted N-Triples, zlib, base64>"^^xsd:base64Binary .
     <A>  a prov:Activity ; vm:action "UPDATE" ; prov:startedAtTime "..." ; prov:wasAssociatedWith <agent> ;
          vm:agentName "ci-commercial" .
 
@@ -25,7 +25,10 @@ A record stored before history was kept (or loaded in bulk without it) gets, at 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,9 +36,11 @@ from enum import Enum
 
 import pyoxigraph as ox
 from rdflib import RDF, Graph, Literal, URIRef
+from rdflib.namespace import XSD
+from rdflib.term import Node
 
 from server.catalog.events import event_triples, names, now, parse_time, publish, timestamp
-from server.errors import BadInput, NotFound
+from server.errors import BadInput, NotFound, StoreUnavailable
 from server.identity.principal import Principal
 from server.namespaces import DPROD, FOAF, PROV, VM, sparql_prefixes
 from server.sparql_text import iri_ref
@@ -194,7 +199,20 @@ def snapshot_text(triples: Iterable[Triple]) -> str:
     return "".join(sorted(line + "\n" for line in text.splitlines() if line.strip()))
 
 
-def parse_snapshot(text: str) -> Graph:
+def snapshot(triples: Iterable[Triple]) -> Literal:
+    """What a version keeps of a record: its N-Triples, zlib-compressed (about 6x smaller), as xsd:base64Binary."""
+    packed = zlib.compress(snapshot_text(triples).encode(), 6)
+    return Literal(base64.b64encode(packed).decode("ascii"), datatype=XSD.base64Binary)
+
+
+def parse_snapshot(kept: Node) -> Graph:
+    """A record from what `snapshot` kept (or from plain N-Triples)."""
+    text = str(kept)
+    if isinstance(kept, Literal) and kept.datatype == XSD.base64Binary:
+        try:
+            text = zlib.decompress(base64.b64decode(text)).decode()
+        except (binascii.Error, zlib.error, UnicodeDecodeError) as error:
+            raise StoreUnavailable(f"a stored version cannot be read back ({error})") from None
     graph = Graph()
     for triple in ox.parse(text.encode(), ox.RdfFormat.N_TRIPLES):
         graph.add((to_rdflib(triple.subject), to_rdflib(triple.predicate), to_rdflib(triple.object)))  # type: ignore[arg-type]
@@ -264,7 +282,7 @@ def version_graphs(
         number = previous[1] + 1 if previous is not None else 1
         if previous is not None:
             earlier = URIRef(previous[0])
-            triples += [(node, _REVISION_OF, earlier), (earlier, _SNAPSHOT, Literal(snapshot_text(change.before)))]
+            triples += [(node, _REVISION_OF, earlier), (earlier, _SNAPSHOT, snapshot(change.before))]
         kind = f"{change.kind or record_kind(change.record, change.after, change.before)}.{EVENT_VERBS[change.action]}"
         triples += [
             (node, _VERSION_OF, record),
@@ -316,9 +334,9 @@ def write_with_history(
     publish(store, records, lambda first: version_graphs(store, changes, actor, first), drop, held=True)
 
 
-def _snapshot(store: Store, version: str) -> str | None:
+def _snapshot(store: Store, version: str) -> Node | None:
     rows = store.select(SNAPSHOT, {"version": URIRef(version)}).rows
-    return str(rows[0][1]) if rows else None
+    return rows[0][1] if rows else None
 
 
 def content(store: Store, record: str, number: int, known: list[RecordVersion] | None = None) -> Graph:
