@@ -8,7 +8,8 @@ after it wait, so order holds. Delivery is at least once: the cursor is saved in
 (`urn:valuemesh:webhook:...`) after each delivered event, so a restart resends at most the one it was posting.
 With no cursor saved yet, a URL starts at the newest event when the server starts (the past is in the feed).
 
-Replicas sharing a SPARQL server take turns per URL (`Store.exclusive`), so each event is normally posted once.
+Replicas sharing a SPARQL server take turns per URL (`Store.exclusive`, held while posting and let go while waiting
+to retry), so each event is normally posted once; a thread with nothing new to send takes nothing.
 
 Each request: `POST <url>`, `Content-Type: application/json`, the event as the feed serves it, and
 `X-Valuemesh-Signature: sha256=<hex HMAC-SHA256 of the body with VALUEMESH_WEBHOOK_SECRET>`, `X-Valuemesh-Event:
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 import httpx
 from rdflib import Literal, URIRef
 
-from server.catalog.events import Event, events_after, latest_cursor
+from server.catalog.events import Event, decode_cursor, event_count, events_after, latest_cursor
 from server.errors import BadInput
 from server.store.base import Store
 
@@ -69,6 +70,7 @@ class _Receiver:
     url: str
     wake: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    retry_in: float | None = None  # while a delivery fails: the pause before the next try
 
 
 class WebhookDispatcher:
@@ -118,26 +120,33 @@ class WebhookDispatcher:
         while not self._stop.is_set():
             receiver.wake.clear()
             try:
-                self._deliver_pending(receiver.url)
+                self._deliver_pending(receiver)
             except Exception as error:  # the store may be away: try again at the next poll
                 log.warning("webhook %s: cannot read the events now (%s)", receiver.url, error)
-            receiver.wake.wait(self.poll_s)
+            if receiver.retry_in is not None:
+                self._stop.wait(receiver.retry_in)  # a failing receiver: new events do not hurry the retry
+            else:
+                receiver.wake.wait(self.poll_s)
 
-    def _deliver_pending(self, url: str) -> None:
-        with self.store.exclusive([f"webhook {url}"]):  # replicas take turns, reading the cursor under the hold
-            cursor = self._cursor(url)
+    def _deliver_pending(self, receiver: _Receiver) -> None:
+        """Post the events after the URL's cursor, in order, until one fails (then `retry_in` says when again)."""
+        cursor = self._cursor(receiver.url)
+        if cursor is not None and decode_cursor(cursor) >= event_count(self.store):
+            return  # nothing new: no need to take the URL from other replicas
+        with self.store.exclusive([f"webhook {receiver.url}"]):  # replicas take turns; the cursor read under it
+            cursor = self._cursor(receiver.url)
             while not self._stop.is_set():
                 page = events_after(self.store, cursor, PAGE)
                 for event in page:
-                    if not self._post_until_delivered(url, event):
+                    if not self._post(receiver, event):
                         return
                     cursor = event.cursor
-                    self._save(url, cursor)
+                    self._save(receiver.url, cursor)
                 if len(page) < PAGE:
                     return
 
-    def _post_until_delivered(self, url: str, event: Event) -> bool:
-        """Post `event` until the receiver takes it (2xx); False if the dispatcher stopped first."""
+    def _post(self, receiver: _Receiver, event: Event) -> bool:
+        """Post `event` once; on a failure, set when to try again (doubling from `backoff_s`)."""
         body = json.dumps(event.as_json(), separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
@@ -145,19 +154,23 @@ class WebhookDispatcher:
             "X-Valuemesh-Event": event.kind,
             "X-Valuemesh-Delivery": event.id,
         }
-        delay = self.backoff_s
-        while not self._stop.is_set():
-            try:
-                response = self._client.post(url, content=body, headers=headers)
-                if 200 <= response.status_code < 300:
-                    return True
-                reason = f"it answered {response.status_code}"
-            except httpx.HTTPError as error:
-                reason = f"{type(error).__name__}: {error}"
-            log.warning("webhook %s: event %s not delivered (%s); again in %.3g s", url, event.id, reason, delay)
-            if self._stop.wait(delay):
-                break
-            delay = min(delay * 2, MAX_BACKOFF_S)
+        try:
+            response = self._client.post(receiver.url, content=body, headers=headers)
+            if 200 <= response.status_code < 300:
+                receiver.retry_in = None
+                return True
+            reason = f"it answered {response.status_code}"
+        except httpx.HTTPError as error:
+            reason = f"{type(error).__name__}: {error}"
+        previous = receiver.retry_in
+        receiver.retry_in = self.backoff_s if previous is None else min(previous * 2, MAX_BACKOFF_S)
+        log.warning(
+            "webhook %s: event %s not delivered (%s); again in %.3g s",
+            receiver.url,
+            event.id,
+            reason,
+            receiver.retry_in,
+        )
         return False
 
     # --- cursors -----------------------------------------------------------------------------------------
