@@ -5,7 +5,7 @@ version holding a snapshot of the record it replaced), side by side on disk; plu
     .venv/bin/python bench/bench_history.py                         # 10k products, 5 updates each
     .venv/bin/python bench/bench_history.py --sizes 1000 --updates 2 --repeat 3
 
-The versions are written as the write path writes them (`history.version_graphs`, one `replace_records` per chunk
+The versions are written as the write path writes them (`history.version_graphs` through `events.publish`, per chunk
 of records), without validating each update, which is what the history holds after that many validated writes.
 """
 
@@ -55,18 +55,22 @@ def add_history(store: OxigraphStore, iris: list[str], updates: int) -> int:
     written = 0
     for start in range(0, len(iris), CHUNK):
         chunk = iris[start : start + CHUNK]
-        store.replace_records(
-            history.version_graphs(store, [Change(i, _empty(), Action.REGISTER) for i in chunk], SYSTEM)
-        )
+        keep(store, [Change(i, _empty(), Action.REGISTER) for i in chunk])
         written += len(chunk)
     product_iris = [i for i in iris if "/data-product/" in i]
     for _ in range(updates):
         for start in range(0, len(product_iris), CHUNK):
             chunk = product_iris[start : start + CHUNK]
-            changes = [Change(i, store.record(i), Action.UPDATE, kind="data-product") for i in chunk]
-            store.replace_records(history.version_graphs(store, changes, SYSTEM))
+            keep(store, [Change(i, store.record(i), Action.UPDATE, kind="data-product") for i in chunk])
             written += len(chunk)
     return written
+
+
+def keep(store: OxigraphStore, changes: list[Change]) -> None:
+    def versions(first: int) -> dict[str, list[Any]]:
+        return history.version_graphs(store, changes, SYSTEM, first)
+
+    events.publish(store, {}, versions)
 
 
 def _empty() -> Any:

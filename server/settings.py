@@ -99,6 +99,11 @@ class Settings:
     read_access: str = "public"
     # Origins whose pages may call the API from a browser (CORS); None: no cross-origin calls.
     cors_origins: tuple[str, ...] | None = None
+    # Events out (server/catalog/webhooks.py): URLs each event is posted to, signed with the secret, and the first
+    # retry's pause (doubling after each failure).
+    webhooks: tuple[str, ...] | None = None
+    webhook_secret: str | None = None
+    webhook_backoff_s: float = 1.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -134,5 +139,8 @@ class Settings:
             anonymous_writes=_env_bool("VALUEMESH_ANONYMOUS_WRITES", False),
             read_access=_read_access(os.environ.get("VALUEMESH_READ")),
             cors_origins=_env_names("VALUEMESH_CORS_ORIGINS"),
+            webhooks=_env_names("VALUEMESH_WEBHOOKS"),
+            webhook_secret=os.environ.get("VALUEMESH_WEBHOOK_SECRET") or None,
+            webhook_backoff_s=_env_number("VALUEMESH_WEBHOOK_BACKOFF", float, cls.webhook_backoff_s),
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})

@@ -667,3 +667,19 @@ def test_an_export_with_access_requests_loads_back_as_it_was(catalog: Catalog, t
         for iri in requests:
             assert isomorphic(copy.record(iri), catalog.store.record(iri)), (path.name, iri)
         assert set(copy.record_iris()) == set(catalog.store.record_iris())
+
+
+def test_each_state_change_is_an_event_on_the_feed_for_whoever_provisions_the_grants(catalog: Catalog) -> None:
+    pending = catalog.ask("analyst", CRM_TABLE)
+    catalog.data("crm-owner", DECIDE, id=pending["id"], approve=True, reason="fits the purpose")
+    feed = catalog.client.get("/api/v1/events", params={"limit": 500}).json()["events"]
+    announced = ("access-request.requested", "access-request.decided", "access-request.revoked")
+    ours = [
+        (e["kind"], e["actor"]["id"], e["data"]["status"])
+        for e in feed
+        if e["subject"] == pending["id"] and e["kind"] in announced
+    ]
+    assert ("access-request.requested", ANALYST, "PENDING") in ours
+    assert ("access-request.decided", CRM_OWNER, "APPROVED") in ours
+    decided = next(e for e in feed if e["kind"] == "access-request.decided" and e["subject"] == pending["id"])
+    assert decided["data"]["outputPort"] == CRM_TABLE and decided["data"]["requester"] == ANALYST

@@ -12,6 +12,7 @@ from rdflib.compare import isomorphic
 from bench.generate import generate_catalog, plan_catalog
 from server.catalog import bulk_load
 from server.catalog.bulk_load import load_files, read_batch
+from server.catalog.events import event_count
 from server.catalog.history import Action, diff, history
 from server.catalog.records import merge_records, normalised, records_of
 from server.catalog.seeding import install_ontology
@@ -69,6 +70,7 @@ def test_loading_the_catalog_again_changes_nothing(catalog_file: Path) -> None:
     again = load_files(store, [catalog_file], actor=SYSTEM)
     assert again.added == [] and again.replaced == [] and sorted(again.unchanged) == sorted(first.added)
     assert version_count(store) == len(first.added)  # one REGISTER each; nothing for the unchanged load
+    assert event_count(store) == len(first.added)
 
 
 def version_count(store: Store) -> int:
@@ -254,12 +256,13 @@ def test_a_write_failing_midway_leaves_the_catalog_as_it_was(
         raise OSError("No space left on device")
 
     monkeypatch.setattr(OxigraphStore, "bulk_load", full_disk)
-    versions_before = version_count(store)
+    versions_before, events_before = version_count(store), event_count(store)
     with pytest.raises(StoreUnavailable):
         load_files(store, [second], actor=SYSTEM)
     monkeypatch.undo()
 
-    assert version_count(store) == versions_before  # the versions of the failed write went with it
+    # The versions of the failed write went with it, and the events counter is back where it was.
+    assert (version_count(store), event_count(store)) == (versions_before, events_before)
     assert store.record_iris() == sorted(before)
     for iri, graph in before.items():
         assert isomorphic(store.record(iri), graph), iri

@@ -109,6 +109,25 @@ def test_register_update_remove_through_graphql_leave_three_versions_by_the_toke
     assert post(pipeline, PRODUCT_HISTORY, id=TERRITORY_PLAN)["dataProduct"] is None
 
 
+@pytest.mark.all_backends
+def test_every_store_keeps_the_history_of_a_product(client: TestClient) -> None:
+    register_update_remove(client)
+    history = post(client, HISTORY, id=TERRITORY_PLAN)["history"]
+    assert [(v["version"], v["action"], v["by"]["name"]) for v in history] == [
+        (3, "REMOVE", "test-admin"),
+        (2, "UPDATE", "test-admin"),
+        (1, "REGISTER", "test-admin"),
+    ]
+    events = client.get("/api/v1/events").json()["events"]
+    assert [e["kind"] for e in events if e["subject"] == TERRITORY_PLAN] == [
+        "data-product.registered",
+        "data-product.changed",
+        "data-product.removed",
+    ]
+    listing = post(client, "{ dataProducts(first: 500) { edges { node { id } } } }")["dataProducts"]["edges"]
+    assert not [e for e in listing if e["node"]["id"].startswith("urn:")]
+
+
 def test_a_record_without_history_has_none_and_a_bad_id_is_bad_input(client: TestClient) -> None:
     assert post(client, HISTORY, id=CAT + "data-product/no-such-product")["history"] == []
     response = client.post("/graphql", json={"query": HISTORY, "variables": {"id": "not an iri"}})

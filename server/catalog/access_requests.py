@@ -26,6 +26,7 @@ from enum import Enum
 from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
 from rdflib.term import Node
 
+from server.catalog.events import record_event
 from server.catalog.iris import mint
 from server.catalog.nodes import with_values
 from server.catalog.records import GENID, Records
@@ -537,9 +538,9 @@ def request_access(
         return row
 
     row = _retrying(attempt)
-    _announce("access-requested", row)
+    _announce(store, "requested", row, actor)
     if row.status is Status.APPROVED:
-        _announce("access-decided", row)
+        _announce(store, "decided", row, SYSTEM)
     return row
 
 
@@ -569,7 +570,7 @@ def decide_access_request(
         return _as_written(row, status, decided_at=str(_moment(now)), decided_by=actor.id, reason=why)
 
     row = _retrying(attempt)
-    _announce("access-decided", row)
+    _announce(store, "decided", row, actor)
     return row
 
 
@@ -593,7 +594,7 @@ def revoke_access(
         return _as_written(row, Status.REVOKED, reason=why)
 
     row = _retrying(attempt)
-    _announce("access-revoked", row)
+    _announce(store, "revoked", row, actor)
     return row
 
 
@@ -629,13 +630,22 @@ def closed_with_dropped_ports(
     return closing, closed
 
 
-def announce_closed(rows: list[AccessRequestRow]) -> None:
+def announce_closed(store: Store, rows: list[AccessRequestRow], actor: Principal) -> None:
     """Tell the world about requests a product write closed (after it committed)."""
     for row in rows:
-        _announce("access-revoked" if row.status is Status.REVOKED else "access-decided", row)
+        _announce(store, "revoked" if row.status is Status.REVOKED else "decided", row, actor)
 
 
-def _announce(kind: str, request: AccessRequestRow) -> None:
-    """THE place an access-request event is published, called once per state change after its write committed:
-    `access-requested`, `access-decided` (approved or rejected, `request.status` says which), `access-revoked`.
-    It publishes nothing yet: the event feed and webhooks (issue 14, "Events out") connect here."""
+def _announce(store: Store, what: str, request: AccessRequestRow, actor: Principal) -> None:
+    """THE place an access-request event is published (`access-request.requested`, `.decided` (approved or
+    rejected: `status` says which), `.revoked`), once per state change, after its write committed: the events feed
+    and the webhooks (server/catalog/events.py) carry it to whoever provisions the grants."""
+    data = {
+        "status": request.status.value,
+        "outputPort": request.port,
+        "dataProduct": request.product,
+        "requester": request.requester,
+        "until": request.until,
+        "reason": request.reason,
+    }
+    record_event(store, f"access-request.{what}", request.iri, actor, data)

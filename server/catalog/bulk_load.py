@@ -28,6 +28,7 @@ import pyoxigraph as ox
 from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 
+from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
 from server.catalog.history import RECORD_KINDS, Action, Change, refuse_service_names, version_graphs
 from server.catalog.ownership import check_ownership
 from server.catalog.records import (
@@ -367,12 +368,15 @@ def _write(
     scratch.drop_graphs(outcome.unchanged)
     if not outcome.written:
         return
-    with tempfile.TemporaryDirectory(prefix="valuemesh-load-") as workdir:
+    with tempfile.TemporaryDirectory(prefix="valuemesh-load-") as workdir, numbering(target, held=True) as first:
         backup = Path(workdir) / "replaced.nq"
+        # The events counter is rewritten with the batch's versions: it is put back like a replaced record.
+        replaced = [*outcome.replaced, COUNTER_GRAPH]
         with backup.open("wb") as out:
-            for iri in outcome.replaced:
+            for iri in replaced:
                 stored = target.record(iri)
-                outcome.before[iri] = stored
+                if iri != COUNTER_GRAPH:
+                    outcome.before[iri] = stored
                 out.write(_nquads(iri, stored))
         added, kinds = set(outcome.added), scratch.record_kinds()
         changes = [
@@ -384,14 +388,14 @@ def _write(
             )
             for iri in outcome.written
         ]
-        versions = version_graphs(target, changes, actor)
+        versions = {**version_graphs(target, changes, actor, first), **counter_graph(first + len(changes) - 1)}
         batch_file = Path(workdir) / "batch.nq"
         scratch.dump_nquads(str(batch_file))
         with batch_file.open("ab") as out:
             out.write(_graphs_nquads(versions))
         progress.start("writing", batch_file.stat().st_size)
         try:
-            for chunk in _iri_chunks(outcome.replaced):
+            for chunk in _iri_chunks(replaced):
                 target.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
             with batch_file.open("rb") as raw:
                 target.bulk_load(_CountingReader(raw, progress.advance), NQUADS)  # type: ignore[arg-type]

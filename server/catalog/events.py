@@ -1,34 +1,40 @@
-"""Events: every state change of the catalog, in order, for the feed (`GET /api/v1/events`) and the webhooks.
+"""Events: every state change of the catalog, numbered in commit order, for the feed and the webhooks.
 
 An event is an entity in a service graph of its own: each version the history keeps (server/catalog/history.py) is
 the event of its write (`data-product.registered`, `.changed`, `.removed`, `.restored`; other records as `domain.`,
-`agent.`, `use-case.` ... `record.`), and any other state change is published with `record_event`:
+`agent.`, `source.`, `goal.`, `use-case.`, else `record.`), and any other state change is published here:
 
-    from server.catalog.events import event_graph, record_event
+    from server.catalog.events import event_graph, publish, record_event
 
-    # In the same transaction as the record it reports (preferred): add its graph to the write.
-    store.replace_records({**records, **event_graph("access-request.requested", request_iri, actor, {"port": port})})
-    # Or on its own, right after the write committed:
+    # In the same transaction as the records it reports (preferred):
+    publish(store, records, lambda number: event_graph(number, "access-request.requested", request_iri, actor,
+                                                       {"port": port_iri}))
+    # Or on its own, once the change has committed:
     record_event(store, "access-request.decided", request_iri, actor, {"approved": True})
 
 `kind` is `<what>.<what happened>` in lower case; `subject` the IRI of the record concerned; `actor` the Principal
-who caused it; `data` anything JSON can hold. Every event carries an order key, `<UTC time to the microsecond>-
-<sequence in its write>-<random>`: the feed serves events by it and its cursor is that key (opaque to clients), so
-replicas sharing a SPARQL server serve the same order and resume each other's cursors. On such a server a write
-stamped by one replica may commit a moment after a later stamp of another, so there the feed holds back events
-younger than `settle_s` (the Catalog service passes its setting).
+who caused it; `data` anything JSON can hold.
+
+Every event has a number, one more than the last: the counter (`urn:valuemesh:events`) is read and written in the
+same transaction as the events, while `publish` holds it against other writers (this process's lock, and on a
+shared SPARQL server the claim `EVENTS_KEY`). So numbers follow commit order on every replica, a write that fails
+uses none, and the feed finds the events after a cursor by their numbers (an index lookup each) rather than by
+scanning every event ever stored. Gaps appear only where old versions were pruned.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import re
 import secrets
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from rdflib import RDF, Literal, URIRef
@@ -42,38 +48,42 @@ from server.sparql_text import iri_ref
 from server.store.base import Store, Triple
 
 EVENT_PREFIX = "urn:valuemesh:event:"
+COUNTER_GRAPH = "urn:valuemesh:events"
+# What a write that publishes events holds on a shared server (writes.py adds it to the keys it claims).
+EVENTS_KEY = "events"
 _KIND = re.compile(r"^[a-z][a-z0-9-]*\.[a-z][a-z0-9-]*$")
-_ORDER = re.compile(r"^\d{8}T\d{12}Z-\d{8}-[0-9a-f]{8}$")
-_HOUR = "%Y%m%dT%H"
+# The counter is read and written by one publisher at a time in this process (other processes: EVENTS_KEY).
+_counter_lock = threading.Lock()
 
-# A page of events: the order keys after the cursor, hour by hour (each event states the hour it was stamped in, so
-# a poll reads the index entries of the last hours instead of scanning every event ever stored), then what those
-# events say. An event of its own names its subject, agent name and data; a version of a record (history.py) names
-# its record, and its number, action and agent name are read from it and its write.
-PAGE = (
+COUNT = (
+    sparql_prefixes()
+    + f"SELECT ?count WHERE {{ GRAPH <{COUNTER_GRAPH}> {{ <{COUNTER_GRAPH}> vm:eventCount ?count }} }}"
+)
+
+# The events of a window of numbers: one index lookup per number.
+NUMBERED = (
     sparql_prefixes()
     + """
-SELECT ?event ?order WHERE {
-  VALUES ?hour { #HOURS }
-  GRAPH ?event { ?event vm:eventHour ?hour ; vm:eventOrder ?order }
-  FILTER (?order > #AFTER && ?order < #BEFORE && STRSTARTS(STR(?event), "urn:valuemesh:"))
+SELECT ?event ?number WHERE {
+  VALUES ?number { #NUMBERS }
+  GRAPH ?event { ?event vm:eventNumber ?number }
+  FILTER (STRSTARTS(STR(?event), "urn:valuemesh:"))
 }
-ORDER BY ?order
-LIMIT #LIMIT
 """
 )
 
-FIRST_HOUR = (
+# After a gap (pruned events) wider than a window: the next events by a scan of those that are left.
+AFTER_GAP = (
     sparql_prefixes()
-    + """SELECT (MIN(?hour) AS ?first) WHERE {
-  GRAPH ?event { ?event vm:eventHour ?hour } FILTER (STRSTARTS(STR(?event), "urn:valuemesh:"))
-}"""
+    + """
+SELECT ?event ?number WHERE {
+  GRAPH ?event { ?event vm:eventNumber ?number }
+  FILTER (?number > #AFTER && STRSTARTS(STR(?event), "urn:valuemesh:"))
+}
+ORDER BY ?number
+LIMIT #LIMIT
+"""
 )
-
-# Hours asked per question when a cursor is far behind (a year of hours without events is 52 questions).
-WINDOW_HOURS = 168
-# Events stamped by a replica whose clock runs this far ahead of this one's are still found.
-CLOCK_MARGIN = timedelta(hours=1)
 
 # Everything the page's events state of themselves, read as it is (a query per field, even as OPTIONALs, cost
 # several times more).
@@ -87,6 +97,7 @@ SELECT ?event ?p ?o WHERE {
 """
 )
 
+# A version's action and the name its writer went by, from the write (history.py's activity).
 WRITERS = (
     sparql_prefixes()
     + """
@@ -98,12 +109,19 @@ SELECT ?event ?action ?writer WHERE {
 """
 )
 
-LATEST_ORDER = (
-    sparql_prefixes()
-    + """SELECT (MAX(?order) AS ?latest) WHERE {
-  GRAPH ?event { ?event vm:eventOrder ?order } FILTER (STRSTARTS(STR(?event), "urn:valuemesh:"))
-}"""
+# Numbers asked per window of the feed.
+WINDOW = 1000
+
+# Terms built once: rdflib's are slow to make, and a bulk load stamps thousands of versions at a time.
+_KIND_OF, _SUBJECT_OF, _NUMBER_OF, _DATA_OF, _COUNT = (
+    VM.eventKind,
+    VM.eventSubject,
+    VM.eventNumber,
+    VM.eventData,
+    VM.eventCount,
 )
+_AT, _BY, _NAME = PROV.generatedAtTime, PROV.wasAttributedTo, VM.agentName
+_RECORD, _VERSION = PROV.specializationOf, VM.versionNumber  # what a version of a record (history.py) states
 
 
 @dataclass(frozen=True)
@@ -153,32 +171,10 @@ def parse_time(node: object) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def order_key(at: datetime, sequence: int) -> str:
-    """The key events are served by: time first, then the place in its write, then a random tie-break."""
-    return order_keys(at)(sequence)
-
-
-def order_keys(at: datetime) -> Callable[[int], str]:
-    """`order_key` for many events of one write (the time is written once)."""
-    moment = _moment_key(at)
+def names(at: datetime) -> Callable[[int], str]:
+    """Unique, time-ordered local names for the graphs of one write: `<UTC time>-<place in the write>-<random>`."""
+    moment = f"{at.astimezone(UTC):%Y%m%dT%H%M%S%f}Z"
     return lambda sequence: f"{moment}-{sequence:08d}-{secrets.token_hex(4)}"
-
-
-def _moment_key(at: datetime) -> str:
-    """The smallest order key of anything stamped at `at` or later."""
-    return f"{at.astimezone(UTC):%Y%m%dT%H%M%S%f}Z"
-
-
-# Terms built once: rdflib's are slow to make, and a bulk load stamps thousands of versions at a time.
-_KIND_OF, _SUBJECT_OF, _ORDER_OF, _HOUR_OF, _DATA_OF = (
-    VM.eventKind,
-    VM.eventSubject,
-    VM.eventOrder,
-    VM.eventHour,
-    VM.eventData,
-)
-_AT, _BY, _NAME = PROV.generatedAtTime, PROV.wasAttributedTo, VM.agentName
-_RECORD, _NUMBER = PROV.specializationOf, VM.versionNumber  # what a version of a record (history.py) states
 
 
 def check_kind(kind: str) -> str:
@@ -187,36 +183,29 @@ def check_kind(kind: str) -> str:
     return kind
 
 
-def hour_of(at: datetime) -> Literal:
-    """The hour an event was stamped in, as the feed looks events up (`20261130T14`)."""
-    return Literal(at.astimezone(UTC).strftime(_HOUR))
-
-
-def event_triples(node: URIRef, kind: Literal, order: str, at: Literal, hour: Literal, actor: URIRef) -> list[Triple]:
-    """What makes `node` an event: its kind, order key, time, hour and agent (history.py's versions carry them)."""
+def event_triples(node: URIRef, number: int, kind: Literal, at: Literal, actor: URIRef) -> list[Triple]:
+    """What makes `node` an event: its number, kind, time and agent (history.py's versions carry them too)."""
     return [
+        (node, _NUMBER_OF, Literal(number)),
         (node, _KIND_OF, kind),
-        (node, _ORDER_OF, Literal(order)),
         (node, _AT, at),
-        (node, _HOUR_OF, hour),
         (node, _BY, actor),
     ]
 
 
 def event_graph(
+    number: int,
     kind: str,
     subject: str,
     actor: Principal,
     data: Mapping[str, Any] | None = None,
     *,
     at: datetime | None = None,
-    sequence: int = 0,
 ) -> dict[str, list[Triple]]:
-    """The graph of one event, to be written in the same `replace_records` call as the change it reports."""
+    """The graph of one event numbered `number` (the number `publish` hands out)."""
     at = at or now()
-    order = order_key(at, sequence)
-    node = URIRef(f"{EVENT_PREFIX}{order}")
-    triples = event_triples(node, Literal(check_kind(kind)), order, timestamp(at), hour_of(at), URIRef(actor.id))
+    node = URIRef(f"{EVENT_PREFIX}{names(at)(0)}")
+    triples = event_triples(node, number, Literal(check_kind(kind)), timestamp(at), URIRef(actor.id))
     triples += [
         (node, RDF.type, VM.Event),
         (node, _SUBJECT_OF, URIRef(subject)),
@@ -226,36 +215,77 @@ def event_graph(
     return {str(node): triples}
 
 
-def record_event(store: Store, kind: str, subject: str, actor: Principal, data: Mapping[str, Any] | None = None) -> str:
-    """Publish one event on its own (prefer `event_graph` inside the write it reports); its IRI."""
-    graph = event_graph(kind, subject, actor, data)
-    store.replace_records(graph)
-    return next(iter(graph))
+def event_count(store: Store) -> int:
+    """How many events were ever numbered (the last number)."""
+    rows = store.select(COUNT).rows
+    return int(str(rows[0][0])) if rows else 0
 
 
-def encode_cursor(order: str) -> str:
-    return base64.urlsafe_b64encode(order.encode()).decode().rstrip("=")
+def counter_graph(count: int) -> dict[str, list[Triple]]:
+    node = URIRef(COUNTER_GRAPH)
+    return {COUNTER_GRAPH: [(node, _COUNT, Literal(count))]}
 
 
-def decode_cursor(cursor: str) -> str:
-    """The order key a cursor stands for; BadInput for anything the feed did not hand out."""
+def numbered_events(graphs: Mapping[str, Iterable[Triple]]) -> int:
+    """How many event numbers `graphs` use."""
+    return sum(1 for triples in graphs.values() for _, predicate, _ in triples if predicate == _NUMBER_OF)
+
+
+@contextmanager
+def numbering(store: Store, *, held: bool = False) -> Iterator[int]:
+    """Hold the counter and give the first free number; the block writes its events with `counter_graph` of the
+    last number it used, in one write. `held`: the caller already holds `EVENTS_KEY` (writes.py claims it with the
+    rest of its keys); otherwise it is claimed here."""
+    with _counter_lock, contextlib.nullcontext() if held else store.exclusive([EVENTS_KEY]):
+        yield event_count(store) + 1
+
+
+def publish(
+    store: Store,
+    records: Mapping[str, Iterable[Triple]],
+    events: Callable[[int], Mapping[str, Iterable[Triple]]],
+    drop: Iterable[str] = (),
+    *,
+    held: bool = False,
+) -> None:
+    """Write `records` (dropping `drop`) and the graphs `events(first number)` makes, numbered on from the counter,
+    in one `replace_records` call (see `numbering` for `held`)."""
+    with numbering(store, held=held) as first:
+        graphs = dict(events(first))
+        used = numbered_events(graphs)
+        # The counter last: on a server that applies a write graph by graph, it moves only once its events are in.
+        written = {**records, **graphs, **(counter_graph(first + used - 1) if used else {})}
+        store.replace_records(written, drop)
+
+
+def record_event(
+    store: Store, kind: str, subject: str, actor: Principal, data: Mapping[str, Any] | None = None
+) -> None:
+    """Publish one event on its own, after the change it reports has committed (better: `publish` it with it)."""
+    check_kind(kind)
+    publish(store, {}, lambda number: event_graph(number, kind, subject, actor, data))
+
+
+def encode_cursor(number: int) -> str:
+    return base64.urlsafe_b64encode(f"event:{number}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    """The event number a cursor stands for; BadInput for anything the feed did not hand out."""
     try:
-        order = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        order = ""
-    if not _ORDER.match(order):
+        text = ""
+    match = re.fullmatch(r"event:(\d{1,18})", text)
+    if not match:
         raise BadInput(f"not an event cursor: {cursor!r}; use the `cursor` of an event the feed served")
-    return order
+    return int(match.group(1))
 
 
-def events_after(
-    store: Store, cursor: str | None, limit: int, *, settle_s: float = 0.0, before: datetime | None = None
-) -> list[Event]:
-    """Up to `limit` events after `cursor` (None: from the first), oldest first; events younger than `settle_s`
-    wait for a later call (see the module docstring)."""
-    after = decode_cursor(cursor) if cursor else ""
-    until = (before or now()) - timedelta(seconds=settle_s) if settle_s else None
-    page = _page(store, after, _moment_key(until) if until else "~", limit)
+def events_after(store: Store, cursor: str | None, limit: int) -> list[Event]:
+    """Up to `limit` events after `cursor` (None: from the first), in order."""
+    after = decode_cursor(cursor) if cursor else 0
+    page = _page(store, after, limit)
     if not page:
         return []
     listed = " ".join(iri_ref(event) for event, _ in page)
@@ -263,67 +293,53 @@ def events_after(
     for node, predicate, value in store.select(DETAILS.replace("#EVENTS", listed)).rows:
         stated.setdefault(str(node), {})[predicate] = value  # type: ignore[index, assignment]
     writers = {str(row["event"]): row for row in store.select(WRITERS.replace("#EVENTS", listed))}
-    events = []
-    for event, order in page:
-        fields, write = stated.get(event), writers.get(event)
-        if fields is None or _KIND_OF not in fields:
-            continue  # pruned between the two questions
-        data: Any = {}
-        name = fields.get(_NAME)
-        if write is not None:
-            data = {"version": int(fields[_NUMBER]), "action": str(write["action"])}  # type: ignore[call-overload]
-            name = name if name is not None else write["writer"]
-        elif _DATA_OF in fields:
-            try:
-                data = json.loads(str(fields[_DATA_OF]))
-            except json.JSONDecodeError:
-                data = {}
-        subject = fields.get(_SUBJECT_OF, fields.get(_RECORD))
-        events.append(
-            Event(
-                id=event,
-                cursor=encode_cursor(order),
-                kind=str(fields[_KIND_OF]),
-                subject=str(subject),
-                at=iso(parse_time(fields.get(_AT)) or now()),
-                actor=str(fields.get(_BY)),
-                actor_name=str(name) if name is not None else str(fields.get(_BY)),
-                data=data if isinstance(data, dict) else {"value": data},
-            )
-        )
-    return events
+    return [_event(event, number, stated.get(event, {}), writers.get(event)) for event, number in page]
 
 
-def _page(store: Store, after: str, before: str, limit: int) -> list[tuple[str, str]]:
-    """(event, order key) of up to `limit` events with keys between `after` and `before`, in order."""
-    if after:
-        hour = datetime.strptime(after[:11], _HOUR).replace(tzinfo=UTC)
-    else:
-        rows = store.select(FIRST_HOUR).rows
-        if not rows or rows[0][0] is None:
-            return []
-        hour = datetime.strptime(str(rows[0][0]), _HOUR).replace(tzinfo=UTC)
-    last = now() + CLOCK_MARGIN
-    page: list[tuple[str, str]] = []
-    while hour <= last and len(page) < limit:
-        hours = [hour + timedelta(hours=i) for i in range(WINDOW_HOURS)]
-        # Written into the text: the hours are made here, the keys checked (decode_cursor) or made here.
-        slots = {
-            "#HOURS": " ".join(f'"{h.strftime(_HOUR)}"' for h in hours if h <= last),
-            "#AFTER": f'"{page[-1][1] if page else after}"',
-            "#BEFORE": f'"{before}"',
-            "#LIMIT": str(int(limit - len(page))),
-        }
-        query = PAGE
-        for slot, value in slots.items():
-            query = query.replace(slot, value)
-        page += [(str(event), str(order)) for event, order in store.select(query).rows]
-        hour += timedelta(hours=WINDOW_HOURS)
+def _page(store: Store, after: int, limit: int) -> list[tuple[str, int]]:
+    """(event, number) of up to `limit` events numbered after `after`, in order."""
+    count = event_count(store)
+    page: list[tuple[str, int]] = []
+    start = after + 1
+    while len(page) < limit and start <= count:
+        end = min(start + max(limit, WINDOW) - 1, count)
+        numbers = " ".join(str(n) for n in range(start, end + 1))
+        rows = store.select(NUMBERED.replace("#NUMBERS", numbers)).rows
+        found = sorted(((str(e), int(str(n))) for e, n in rows), key=lambda row: row[1])
+        page += found[: limit - len(page)]
+        if not found and end < count:  # a gap wider than a window: find where the events go on
+            rest = AFTER_GAP.replace("#AFTER", str(end)).replace("#LIMIT", str(limit - len(page)))
+            page += [(str(e), int(str(n))) for e, n in store.select(rest).rows]
+            break
+        start = end + 1
     return page
 
 
-def latest_cursor(store: Store) -> str | None:
-    """The cursor of the newest event stored (None when there is none)."""
-    rows = store.select(LATEST_ORDER).rows
-    latest = rows[0][0] if rows else None
-    return encode_cursor(str(latest)) if latest is not None else None
+def _event(event: str, number: int, fields: dict[Node, Node], write: Mapping[str, Node | None] | None) -> Event:
+    data: Any = {}
+    name = fields.get(_NAME)
+    if write is not None and _VERSION in fields:
+        data = {"version": int(str(fields[_VERSION])), "action": str(write["action"])}
+        name = name if name is not None else write["writer"]
+    elif _DATA_OF in fields:
+        try:
+            data = json.loads(str(fields[_DATA_OF]))
+        except json.JSONDecodeError:
+            data = {}
+    subject = fields.get(_SUBJECT_OF, fields.get(_RECORD))
+    by = str(fields.get(_BY, ""))
+    return Event(
+        id=event,
+        cursor=encode_cursor(number),
+        kind=str(fields.get(_KIND_OF, "")),
+        subject=str(subject or ""),
+        at=iso(parse_time(fields.get(_AT)) or now()),
+        actor=by,
+        actor_name=str(name) if name is not None else by,
+        data=data if isinstance(data, dict) else {"value": data},
+    )
+
+
+def latest_cursor(store: Store) -> str:
+    """The cursor after which only new events come."""
+    return encode_cursor(event_count(store))

@@ -7,14 +7,14 @@ records, so they commit together or not at all:
 
     <V3> prov:specializationOf <record> ; vm:versionNumber 3 ; prov:generatedAtTime "..." ;
          prov:wasAttributedTo <agent> ; prov:wasGeneratedBy <A> ; prov:wasRevisionOf <V2> ;
-         vm:eventKind "data-product.changed" ; vm:eventOrder "..." .
-    <V2> vm:snapshot "<the record as V3 found it, as sorted N-Triples>" .
+         vm:eventKind "data-product.changed" ; vm:eventNumber 1234 .
+    <V2> vm:snapshot "<the record as V3 found it: sorted N-Triples, zlib, base64>"^^xsd:base64Binary .
     <A>  a prov:Activity ; vm:action "UPDATE" ; prov:startedAtTime "..." ; prov:wasAssociatedWith <agent> ;
          vm:agentName "ci-commercial" .
 
 so a version's content is the snapshot the next version kept of it, or the live record for the newest one (none
 for a removal). Only what a write replaces is copied: registering a product stores no copy at all, and a version
-costs 8 triples (a bulk load of 18k records adds about 150k). Old versions are literals, never triples of their
+costs 7 triples (a bulk load of 18k records adds about 130k). Old versions are literals, never triples of their
 own, so nothing the catalog asks of its records (listing, lineage, validation, SPARQL over the records) can meet
 them, and every `urn:valuemesh:` graph is a service graph no face lists or exports. Each version is also the event
 of its write (server/catalog/events.py).
@@ -25,7 +25,10 @@ A record stored before history was kept (or loaded in bulk without it) gets, at 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import uuid
+import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,9 +36,11 @@ from enum import Enum
 
 import pyoxigraph as ox
 from rdflib import RDF, Graph, Literal, URIRef
+from rdflib.namespace import XSD
+from rdflib.term import Node
 
-from server.catalog.events import event_triples, hour_of, now, order_keys, parse_time, timestamp
-from server.errors import BadInput, NotFound
+from server.catalog.events import event_triples, names, now, parse_time, publish, timestamp
+from server.errors import BadInput, NotFound, StoreUnavailable
 from server.identity.principal import Principal
 from server.namespaces import DPROD, FOAF, PROV, VM, sparql_prefixes
 from server.sparql_text import iri_ref
@@ -194,7 +199,20 @@ def snapshot_text(triples: Iterable[Triple]) -> str:
     return "".join(sorted(line + "\n" for line in text.splitlines() if line.strip()))
 
 
-def parse_snapshot(text: str) -> Graph:
+def snapshot(triples: Iterable[Triple]) -> Literal:
+    """What a version keeps of a record: its N-Triples, zlib-compressed (about 6x smaller), as xsd:base64Binary."""
+    packed = zlib.compress(snapshot_text(triples).encode(), 6)
+    return Literal(base64.b64encode(packed).decode("ascii"), datatype=XSD.base64Binary)
+
+
+def parse_snapshot(kept: Node) -> Graph:
+    """A record from what `snapshot` kept (or from plain N-Triples)."""
+    text = str(kept)
+    if isinstance(kept, Literal) and kept.datatype == XSD.base64Binary:
+        try:
+            text = zlib.decompress(base64.b64decode(text)).decode()
+        except (binascii.Error, zlib.error, UnicodeDecodeError) as error:
+            raise StoreUnavailable(f"a stored version cannot be read back ({error})") from None
     graph = Graph()
     for triple in ox.parse(text.encode(), ox.RdfFormat.N_TRIPLES):
         graph.add((to_rdflib(triple.subject), to_rdflib(triple.predicate), to_rdflib(triple.object)))  # type: ignore[arg-type]
@@ -227,27 +245,26 @@ def latest_versions(store: Store, records: Iterable[str]) -> dict[str, tuple[str
 
 
 def version_graphs(
-    store: Store, changes: list[Change], actor: Principal, at: datetime | None = None
+    store: Store, changes: list[Change], actor: Principal, first: int, at: datetime | None = None
 ) -> dict[str, list[Triple]]:
-    """The version graph of each change and the write's activity graphs, to be written in the same
-    `replace_records` call as the change."""
+    """The version graph of each change, numbered as events from `first` on, and the write's activity graphs, to be
+    written in the same write as the change (`events.publish`)."""
     if not changes:
         return {}
     at = at or now()
     latest = latest_versions(store, [c.record for c in changes])
     # Terms shared by every version of the write, made once (a bulk load stamps thousands).
-    stamp, hour, agent, name = timestamp(at), hour_of(at), URIRef(actor.id), Literal(actor.name)
+    stamp, agent, name = timestamp(at), URIRef(actor.id), Literal(actor.name)
     kinds: dict[str, Literal] = {}
     activities: dict[Action, URIRef] = {}
     graphs: dict[str, list[Triple]] = {}
-    orders = order_keys(at)
+    named = names(at)
     for sequence, change in enumerate(changes):
-        order = orders(sequence)
-        iri = f"{VERSION_PREFIX}{order}"
+        iri = f"{VERSION_PREFIX}{named(sequence)}"
         node, record = URIRef(iri), URIRef(change.record)
         activity = activities.get(change.action)
         if activity is None:
-            activity = activities[change.action] = URIRef(f"{ACTIVITY_PREFIX}{order}")
+            activity = activities[change.action] = URIRef(f"{ACTIVITY_PREFIX}{named(sequence)}")
             graphs[str(activity)] = [
                 (activity, _TYPE, _ACTIVITY),
                 (activity, _ACTION, Literal(change.action.value)),
@@ -265,13 +282,13 @@ def version_graphs(
         number = previous[1] + 1 if previous is not None else 1
         if previous is not None:
             earlier = URIRef(previous[0])
-            triples += [(node, _REVISION_OF, earlier), (earlier, _SNAPSHOT, Literal(snapshot_text(change.before)))]
+            triples += [(node, _REVISION_OF, earlier), (earlier, _SNAPSHOT, snapshot(change.before))]
         kind = f"{change.kind or record_kind(change.record, change.after, change.before)}.{EVENT_VERBS[change.action]}"
         triples += [
             (node, _VERSION_OF, record),
             (node, _NUMBER, Literal(number)),
             (node, _GENERATED_BY, activity),
-            *event_triples(node, kinds.setdefault(kind, Literal(kind)), order, stamp, hour, agent),
+            *event_triples(node, first + sequence, kinds.setdefault(kind, Literal(kind)), stamp, agent),
         ]
         graphs[iri] = triples
     return graphs
@@ -305,9 +322,21 @@ def history(store: Store, record: str) -> list[RecordVersion]:
     return [v for v in versions(store, record) if v.at is not None]
 
 
-def _snapshot(store: Store, version: str) -> str | None:
+def write_with_history(
+    store: Store,
+    records: Mapping[str, Iterable[Triple]],
+    changes: list[Change],
+    actor: Principal,
+    drop: Iterable[str] = (),
+) -> None:
+    """Write `records` (dropping `drop`) with a version of each change, in one write; the caller holds the records'
+    keys and `events.EVENTS_KEY` (writes.depends_on adds it)."""
+    publish(store, records, lambda first: version_graphs(store, changes, actor, first), drop, held=True)
+
+
+def _snapshot(store: Store, version: str) -> Node | None:
     rows = store.select(SNAPSHOT, {"version": URIRef(version)}).rows
-    return str(rows[0][1]) if rows else None
+    return rows[0][1] if rows else None
 
 
 def content(store: Store, record: str, number: int, known: list[RecordVersion] | None = None) -> Graph:

@@ -11,7 +11,8 @@ from collections.abc import Iterable
 from rdflib import Graph, URIRef
 
 from server.catalog import access_requests
-from server.catalog.history import Action, Change, version_graphs
+from server.catalog.events import EVENTS_KEY
+from server.catalog.history import Action, Change, write_with_history
 from server.catalog.lineage import require_product
 from server.catalog.writes import port_key, record_key, write_lock  # the check and the drop must not interleave
 from server.errors import Conflict
@@ -52,7 +53,7 @@ def remove_data_product(store: Store, product: str, *, actor: Principal) -> str:
     """Drop the product's record, or raise Conflict naming its consumers (NotFound for an unknown product);
     Unauthenticated or Forbidden unless `actor` may remove it."""
     ports = [port_key(str(port)) for port in store.record(product).objects(URIRef(product), DPROD.outputPort)]
-    with write_lock, store.exclusive([record_key(product), *ports]):
+    with write_lock, store.exclusive([EVENTS_KEY, record_key(product), *ports]):
         require_product(store, product)
         stored = store.record(product)
         authorize_removal(actor, product, stored)
@@ -67,12 +68,10 @@ def remove_data_product(store: Store, product: str, *, actor: Principal) -> str:
         kept = [Change(product, stored, Action.REMOVE)]
         kept += [Change(iri, before, Action.UPDATE, after) for iri, (before, after) in rewritten.items()]
         kept += [Change(iri, store.record(iri), Action.UPDATE, graph) for iri, graph in closing.items()]
-        versions = version_graphs(store, kept, actor)
         written: dict[str, Iterable[Triple]] = {iri: after for iri, (_, after) in rewritten.items()}
         written.update(closing)
-        written.update(versions)
-        store.replace_records(written, drop=[product])
-    access_requests.announce_closed(closed)
+        write_with_history(store, written, kept, actor, drop=[product])
+    access_requests.announce_closed(store, closed, actor)
     return product
 
 

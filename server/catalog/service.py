@@ -24,9 +24,12 @@ from rdflib.term import Node
 
 from server.catalog.bulk_load import bulk_applies, read_batch, write_batch
 from server.catalog.changes import EVERYTHING, ChangeFollower, ChangeLog
+from server.catalog.events import Event, events_after
 from server.catalog.lineage_index import LineageIndex, shared_by_processes
 from server.catalog.seeding import prepare
+from server.catalog.webhooks import WebhookDispatcher, checked_urls
 from server.catalog.writes import WriteOutcome
+from server.errors import BadInput
 from server.identity.authentication import Authenticator, TokenVerifier
 from server.identity.principal import Principal, Role
 from server.settings import Settings
@@ -163,6 +166,7 @@ class Catalog:
         self._threads = anyio.CapacityLimiter(settings.worker_threads)
         self._follower: ChangeFollower | None = None
         self._identity: Authenticator | None = None
+        self._webhooks: WebhookDispatcher | None = None
 
     def open(self) -> Catalog:
         """Open the store (seeding an empty one, unless a store was given), and start building the index."""
@@ -221,12 +225,38 @@ class Catalog:
         finally:
             batch.close()
 
+    def events_after(self, cursor: str | None, limit: int) -> list[Event]:
+        """The events feed: up to `limit` events after `cursor`, in order."""
+        return events_after(self.backend, cursor, limit)
+
+    def start_webhooks(self) -> None:
+        """Start posting events to `VALUEMESH_WEBHOOKS` (the server's lifespan calls it; CLI commands do not)."""
+        urls = self.settings.webhooks
+        if not urls or self._webhooks is not None:
+            return
+        if not self.settings.webhook_secret:
+            raise BadInput("VALUEMESH_WEBHOOKS needs VALUEMESH_WEBHOOK_SECRET: receivers check each event's signature")
+        dispatcher = WebhookDispatcher(
+            self.backend,
+            checked_urls(urls),
+            self.settings.webhook_secret,
+            backoff_s=self.settings.webhook_backoff_s,
+        )
+        dispatcher.start()
+        store = self.store
+        if isinstance(store, IndexedStore):
+            store.subscribers.append(dispatcher.wake)  # a write of this process wakes it at once
+        self._webhooks = dispatcher
+
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """Run store work on one of the catalog's threads and wait for it without blocking the event loop."""
         return await anyio.to_thread.run_sync(partial(work, *args), limiter=self._threads)
 
     def close(self) -> None:
-        """Stop following other replicas; close the store if the catalog opened it."""
+        """Stop delivering webhooks and following other replicas; close the store if the catalog opened it."""
+        if self._webhooks is not None:
+            self._webhooks.stop()
+            self._webhooks = None
         if self._follower is not None:
             self._follower.stop()
         if self._given is None and self._backend is not None:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from rdflib import Graph
 from rdflib.compare import isomorphic
 
-from server.catalog.history import Action, Change, refuse_service_names, version_graphs
+from server.catalog.events import EVENTS_KEY
+from server.catalog.history import Action, Change, refuse_service_names, write_with_history
 from server.catalog.ownership import check_ownership
 from server.catalog.records import Records, merge_records, normalised, records_of
 from server.errors import Conflict, ValidationRefused
@@ -79,7 +80,8 @@ def depends_on(records: Records) -> list[str]:
     (the checklist's "unique name" reads the other products of that name) and its domain (whose "regulated" the
     checklist reads); and each port a record consumes or offers (a consumer and the removal or rewrite of the
     product owning the port must not pass each other)."""
-    keys = [record_key(iri) for iri in records]
+    # And the events counter: every write numbers the events of its versions (events.py), in commit order.
+    keys = [EVENTS_KEY, *(record_key(iri) for iri in records)]
     for graph in records.values():
         for product, key in graph.subject_objects(VM.nameKey):
             for domain in graph.objects(product, DPROD.domain):
@@ -164,11 +166,11 @@ def write_records(
                     for iri in outcome.written
                 ]
                 kept += [Change(iri, store.record(iri), Action.UPDATE, graph) for iri, graph in closing.items()]
-                store.replace_records({**changed, **version_graphs(store, kept, actor)})
+                write_with_history(store, changed, kept, actor)
     if closed:
         from server.catalog import access_requests
 
-        access_requests.announce_closed(closed)
+        access_requests.announce_closed(store, closed, actor)
     return outcome
 
 

@@ -7,9 +7,11 @@ from server.sparql_text import iri_ref
 from server.store.base import Store
 from server.validation import ValidationReport, check_write, validate_store
 
-# The records that state something about each chosen node (as subject): what the results about it come from.
-RECORDS_OF = (
-    sparql_prefixes() + "SELECT DISTINCT ?record WHERE { VALUES ?node { #NODES } GRAPH ?record { ?node ?p ?o } }"
+# The records that state something about each chosen node (as subject): what the results about it come from (never
+# the catalog's own graphs, such as the versions the history keeps).
+RECORDS_OF = sparql_prefixes() + (
+    "SELECT DISTINCT ?record WHERE { VALUES ?node { #NODES } GRAPH ?record { ?node ?p ?o } "
+    'FILTER (!STRSTARTS(STR(?record), "urn:valuemesh:")) }'
 )
 
 

@@ -18,7 +18,7 @@ from server.errors import StoreUnavailable
 from server.graphql.router import graphql_router
 from server.settings import Settings
 from server.store import OxigraphStore, Store
-from server.web import load_endpoint, sign_in, sparql_endpoint
+from server.web import events_feed, load_endpoint, sign_in, sparql_endpoint
 from server.web.hardening import (
     BodySizeLimit,
     SecurityHeaders,
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if store is None:
             await anyio.to_thread.run_sync(catalog.open)  # opening and seeding take a while: not on the loop
+        await anyio.to_thread.run_sync(catalog.start_webhooks)
         app.state.store = catalog.store
         sparql_endpoint.start_query_workers(app)
         try:
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     app.include_router(sparql_endpoint.router)
     app.include_router(load_endpoint.router)
+    app.include_router(events_feed.router)
     app.include_router(linked_data_router(settings))
     _harden(app, settings, graphiql_html=graphql.graphql_ide_html)
     return app
