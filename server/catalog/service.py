@@ -12,20 +12,25 @@ while the loop serves other requests).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from functools import partial
 from typing import IO, Any, TypeVar
 
 import anyio
-from rdflib import Graph
+from rdflib import Graph, Literal
 from rdflib.term import Node
 
 from server.catalog.changes import EVERYTHING, ChangeFollower, ChangeLog
 from server.catalog.lineage_index import LineageIndex, shared_by_processes
+from server.catalog.public_view import PublicView, open_public_view
+from server.catalog.restrictions import Restrictions, Visibility, read_restrictions
 from server.catalog.seeding import prepare
+from server.errors import BadInput
 from server.identity.authentication import Authenticator, TokenVerifier
 from server.identity.principal import Principal
+from server.namespaces import VM
 from server.settings import Settings
 from server.store import Store, open_store
 from server.store.base import SelectResult, Triple
@@ -43,6 +48,7 @@ class IndexedStore:
         self.backend = backend
         self.index = index
         self.changes = changes  # on a store other replicas share: where this one notes what it wrote
+        self.public_view: PublicView | None = None  # the records everyone may read, for SPARQL (public_view.py)
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -116,8 +122,13 @@ class IndexedStore:
         materialised = {iri: list(triples) for iri, triples in records.items()}
         dropped = list(drop)
 
+        if self.public_view is None:
+            refuse_restricted(materialised)
+
         def write() -> None:
             self.backend.replace_records(materialised, dropped)
+            if self.public_view is not None:
+                self.public_view.mirror(materialised, dropped)
             if self.changes is not None:
                 self.changes.written([*materialised, *dropped])
 
@@ -133,11 +144,24 @@ class IndexedStore:
     def _whole(self, write: Callable[..., None], *args: Any) -> None:
         """A write whose records are not known one by one: other replicas read everything again."""
         write(*args)
+        if self.public_view is not None:
+            self.public_view.rebuild()
         if self.changes is not None:
             self.changes.written([EVERYTHING])
 
     def close(self) -> None:
         self.backend.close()
+
+
+def refuse_restricted(records: Mapping[str, list[Triple]]) -> None:
+    """Restricted products need the public view of the embedded store; a remote SPARQL store would serve them to
+    anyone who can query it, so they are refused there before anything is written."""
+    for iri, triples in records.items():
+        if any(p == VM.restricted and o == Literal(True) for _, p, o in triples):
+            raise BadInput(
+                f"<{iri}> is marked vm:restricted, which this catalog cannot honour on a remote SPARQL store (its "
+                "own endpoint would serve the record to anyone); store restricted products on the embedded store"
+            )
 
 
 class Catalog:
@@ -152,6 +176,9 @@ class Catalog:
         self._threads = anyio.CapacityLimiter(settings.worker_threads)
         self._follower: ChangeFollower | None = None
         self._identity: Authenticator | None = None
+        self._restrictions: tuple[int, Restrictions] | None = None
+        self._restrictions_lock = threading.Lock()
+        self.public_view: PublicView | None = None
 
     def open(self) -> Catalog:
         """Open the store (seeding an empty one, unless a store was given), and start building the index."""
@@ -165,6 +192,9 @@ class Catalog:
             self._follower = ChangeFollower(changes, self.index)
             self._follower.start()
         self._store = IndexedStore(self._backend, self.index, changes)
+        self.public_view = open_public_view(self._backend)
+        if self.public_view is not None:
+            self._store.public_view = self.public_view
         # Tokens are service data, not records: read and written on the store itself, past the index.
         self._identity = Authenticator(self.settings, self._backend, oidc_verifier(self.settings, self._backend))
         self.index.ready()  # start building now, in the background, rather than on the first lineage question
@@ -190,6 +220,22 @@ class Catalog:
             raise RuntimeError("the catalog is not open")
         return self._identity
 
+    def restrictions(self) -> Restrictions:
+        """The restricted products as the store has them now: read again after any write (store generation).
+
+        Only the embedded store can hold restricted products (writes.py refuses them on a remote SPARQL store)."""
+        generation = getattr(self.backend, "generation", None)
+        if generation is None:
+            return Restrictions()
+        with self._restrictions_lock:
+            if self._restrictions is None or self._restrictions[0] != generation:
+                self._restrictions = (generation, read_restrictions(self.backend))
+            return self._restrictions[1]
+
+    def visibility(self, principal: Principal) -> Visibility:
+        """What `principal` may not read, as of now (store work: call it through `run`)."""
+        return self.restrictions().visibility(principal)
+
     async def authenticate(self, authorization: str | None) -> Principal:
         """The caller an `Authorization` header stands for (Unauthenticated when it does not hold)."""
         if authorization is None or not authorization.strip():
@@ -204,6 +250,8 @@ class Catalog:
         """Stop following other replicas; close the store if the catalog opened it."""
         if self._follower is not None:
             self._follower.stop()
+        if self.public_view is not None:
+            self.public_view.close()
         if self._given is None and self._backend is not None:
             self._backend.close()
 
