@@ -27,7 +27,7 @@ import pyoxigraph as ox
 from server.catalog.nodes import with_values
 from server.namespaces import sparql_prefixes
 from server.store.base import SERVICE_GRAPHS, Store, Triple
-from server.store.oxigraph import OxigraphStore, marker_text
+from server.store.oxigraph import OxigraphStore, insert_data_text
 
 log = logging.getLogger(__name__)
 
@@ -81,21 +81,30 @@ class PublicView:
     def __init__(self, main: OxigraphStore) -> None:
         self.main = main
         self.path = view_path(main)
+        # The main store's marker the view reflects: a file beside it (never a graph a query of the view could name),
+        # written after each change of the view, so a crash between the two makes the next open rebuild it.
+        self.marker_file = None if self.path is None else self.path.with_name(self.path.name + ".marker")
         self._lock = threading.Lock()
         self.store = self._open()
 
     # --- opening and rebuilding ----------------------------------------------------------------------------
 
     def _open(self) -> OxigraphStore:
-        view = OxigraphStore(self.path)
-        if view.marker() is not None and view.marker() == self.main.marker():
-            return view
-        del view  # RocksDB lets go of the directory when the last handle goes
+        marker = self.main.marker()
+        known = self.marker_file is not None and self.marker_file.exists() and marker is not None
+        if known and self.marker_file.read_text() == marker:  # type: ignore[union-attr]
+            return OxigraphStore(self.path)
         return self._rebuilt()
+
+    def _note_marker(self) -> None:
+        if self.marker_file is not None:
+            self.marker_file.write_text(self.main.marker() or "")
 
     def _rebuilt(self) -> OxigraphStore:
         """A fresh view: every quad of the main store but those of hidden records and service graphs."""
         if self.path is not None:
+            if self.marker_file is not None:
+                self.marker_file.unlink(missing_ok=True)
             shutil.rmtree(self.path, ignore_errors=True)
         view = OxigraphStore(self.path)
         excluded = {ox.NamedNode(g) for g in [*SERVICE_GRAPHS, *hidden_records(self.main)]}
@@ -105,12 +114,15 @@ class PublicView:
             if isinstance(q.graph_name, ox.NamedNode) and q.graph_name not in excluded
         )
         view._store.bulk_extend(quads)
-        view.update(marker_text(self.main.marker() or ""))
+        view.generation += 1
+        self._note_marker()
         log.info("rebuilt the public view of %s for SPARQL", self.main.location)
         return view
 
     def rebuild(self) -> None:
         with self._lock:
+            self.store.close()
+            del self.store  # RocksDB lets go of the directory when the last handle goes
             self.store = self._rebuilt()
 
     # --- following writes ----------------------------------------------------------------------------------
@@ -127,8 +139,11 @@ class PublicView:
         public: dict[str, Iterable[Triple]] = {}
         for iri in sorted(affected - gone - hidden):
             public[iri] = written[iri] if iri in written else list(self.main.record(iri))  # type: ignore[arg-type]
+        text = insert_data_text(public, [*gone, *hidden])
         with self._lock:
-            self.store.replace_records(public, [*gone, *hidden], marker=self.main.marker())
+            if text:
+                self.store.update(text)
+            self._note_marker()
 
     def close(self) -> None:
         self.store.close()
@@ -161,7 +176,7 @@ def readable_records_store(
     else:
         copy = OxigraphStore(None)
         copy._store.bulk_extend(view._store.quads_for_pattern(None, None, None, None))
-    copy.replace_records({iri: list(main.record(iri)) for iri in records}, marker=view.marker())  # type: ignore[misc]
+    copy.update(insert_data_text({iri: list(main.record(iri)) for iri in records}))  # type: ignore[misc]
     return copy
 
 

@@ -348,14 +348,12 @@ class OxigraphStore:
             self._write_failure = None
             _log.warning("store %s: reopened after a failed write; writes are accepted again", self.location)
 
-    def replace_records(
-        self, records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = (), *, marker: str | None = None
-    ) -> None:
-        # One update request is one transaction in Oxigraph: readers see all of it or none of it. The new marker is
-        # part of it, so a copy that saw the marker saw this write (`marker`: the one to set; a fresh one if None).
+    def replace_records(self, records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> None:
+        # One update request is one transaction in Oxigraph: readers see all of it or none of it. A new marker is
+        # part of it, so a copy that saw the marker saw this write (catalog/public_view.py).
         text = insert_data_text(records, drop)
         if text:
-            self.update(text + " ;\n" + marker_text(marker or uuid.uuid4().hex))
+            self.update(text + " ;\n" + marker_text(uuid.uuid4().hex))
 
     def bulk_load(self, data: IO[bytes] | bytes, media_type: str = "application/n-quads") -> None:
         """Fast non-transactional load of a large dataset (benchmarks, restoring a backup)."""
