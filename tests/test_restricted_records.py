@@ -6,8 +6,10 @@ by every refused attempt, and restricted products are still validated by the che
 from __future__ import annotations
 
 import io
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from server.namespaces import VM
 from server.settings import Settings
 from server.store import Store
 from server.store.base import TOKENS_GRAPH
+from server.store.oxigraph import OxigraphStore
 from server.web.app import create_app
 from tests.test_access_requests import DECIDE, REQUEST, REVOKE, Catalog
 
@@ -271,3 +274,44 @@ def test_yaml_marks_a_product_restricted() -> None:
 
     assert product_from_valuemesh_yaml(Doc(True)).restricted is True  # type: ignore[arg-type]
     assert product_from_valuemesh_yaml(Doc(False)).restricted is False  # type: ignore[arg-type]
+
+
+def test_on_disk_the_worker_processes_answer_over_the_callers_dataset(tmp_path: Path, seed_nquads: bytes) -> None:
+    """The embedded store on disk: queries run in worker processes over checkpoints of the public view (or of a
+    reader's copy of it); the view survives a restart, and is rebuilt when the store was written behind its back."""
+    location = tmp_path / "store"
+    store = OxigraphStore(location)
+    store.bulk_load(seed_nquads, "application/n-quads")
+    record = store.record(CRM)
+    record.add((URIRef(CRM), VM.restricted, Literal(True)))
+
+    def serve() -> Iterator[Catalog]:
+        app = create_app(Settings(store=str(location), seed=False), store=store)
+        with TestClient(app, base_url="http://localhost") as client:
+            assert app.state.sparql_query_workers is not None  # the real worker processes
+            catalog = Catalog(app, client, store)
+            for who, agent, domains, roles in (
+                ("outsider", OUTSIDER, (MARKETING,), (Role.DOMAIN_MEMBER,)),
+                ("member", "https://example.org/agent/commercial-dev", (COMMERCIAL,), ()),
+                ("admin", "https://example.org/agent/platform-team", (), (Role.ADMIN,)),
+            ):
+                catalog.person(f"{who}-{uuid.uuid4().hex[:6]}", agent, domains=domains, roles=roles)
+                catalog.headers[who] = catalog.headers.popitem()[1]
+            yield catalog
+
+    for catalog in serve():
+        catalog.app.state.catalog.store.replace_records({CRM: list(record)})
+        for who in ("outsider", "anonymous"):
+            assert sparql(catalog, who, SPARQL_PROBES["graph"]) == []
+            assert sparql(catalog, who, SPARQL_PROBES["tokens"]) == []
+        assert sparql(catalog, "member", SPARQL_PROBES["graph"]) != []
+        assert sparql(catalog, "admin", SPARQL_PROBES["tokens"]) != []
+        assert sparql(catalog, "outsider", SPARQL_PROBES["graph"]) == []  # each caller's dataset, in turn
+    marker = (tmp_path / "store.public.marker").read_text()
+    assert marker == store.marker()
+    # Written behind the view's back (as the CLI writes the files): the next open rebuilds the view.
+    store.replace_records({CRM: [t for t in record if t[1] != VM.restricted]})
+    for catalog in serve():
+        assert sparql(catalog, "outsider", SPARQL_PROBES["graph"]) != []
+    assert (tmp_path / "store.public.marker").read_text() == store.marker() != marker
+    store.close()

@@ -146,7 +146,10 @@ class PublicView:
             self._note_marker()
 
     def close(self) -> None:
-        self.store.close()
+        """Flush and let go of the view's directory (another catalog may open it next)."""
+        with self._lock:
+            self.store.close()
+            self.store = OxigraphStore(None)  # the last handle on the directory goes: RocksDB releases its lock
 
 
 def hidden_records(store: Store) -> list[str]:

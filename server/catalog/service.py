@@ -252,6 +252,9 @@ class Catalog:
             self._follower.stop()
         if self.public_view is not None:
             self.public_view.close()
+            self.public_view = None
+            if isinstance(self._store, IndexedStore):
+                self._store.public_view = None
         if self._given is None and self._backend is not None:
             self._backend.close()
 
