@@ -196,7 +196,7 @@ class AgreementRow:
 class Page:
     iris: list[str]
     has_next: bool
-    total: int = -1  # how many matched in all, where the page was cut from the whole list (-1: not known)
+    total: int = field(default=-1, compare=False)  # how many matched in all, where known (-1: not known)
 
 
 def _text(value: object) -> str | None:

@@ -84,7 +84,9 @@ class PublicView:
         # The main store's marker the view reflects: a file beside it (never a graph a query of the view could name),
         # written after each change of the view, so a crash between the two makes the next open rebuild it.
         self.marker_file = None if self.path is None else self.path.with_name(self.path.name + ".marker")
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self.reflects: str | None = None  # the main store's marker the view shows
+        self.version = 0  # bumped by every change of the view (copies of it are made per version)
         self.store = self._open()
 
     # --- opening and rebuilding ----------------------------------------------------------------------------
@@ -93,12 +95,27 @@ class PublicView:
         marker = self.main.marker()
         known = self.marker_file is not None and self.marker_file.exists() and marker is not None
         if known and self.marker_file.read_text() == marker:  # type: ignore[union-attr]
+            self.reflects = marker
             return OxigraphStore(self.path)
         return self._rebuilt()
 
     def _note_marker(self) -> None:
+        self.version += 1
+        self.reflects = self.main.marker()
         if self.marker_file is not None:
-            self.marker_file.write_text(self.main.marker() or "")
+            self.marker_file.write_text(self.reflects or "")
+
+    def current(self) -> OxigraphStore:
+        """The view, rebuilt first if the main store was written behind its back (not through the Catalog)."""
+        with self._lock:
+            if self.main.marker() != self.reflects:
+                log.warning(
+                    "the store %s was written outside the catalog: rebuilding its public view", self.main.location
+                )
+                self.store.close()
+                del self.store
+                self.store = self._rebuilt()
+            return self.store
 
     def _rebuilt(self) -> OxigraphStore:
         """A fresh view: every quad of the main store but those of hidden records and service graphs."""

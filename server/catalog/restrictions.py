@@ -171,3 +171,19 @@ class Visibility:
 
 
 EVERYTHING_VISIBLE = Visibility(Restrictions(), frozenset())
+
+
+class Unknown(Visibility):
+    """The restrictions could not be read (the store failed): every question raises that failure, so nothing is
+    served as if it were readable and the caller gets the store's error."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(Restrictions(), frozenset())
+        object.__setattr__(self, "error", error)
+
+    def hidden(self, iri: str) -> bool:
+        raise self.error  # type: ignore[attr-defined]
+
+    @property
+    def hides_anything(self) -> bool:
+        raise self.error  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ while the loop serves other requests).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -32,10 +33,11 @@ from server.identity.authentication import Authenticator, TokenVerifier
 from server.identity.principal import Principal
 from server.namespaces import VM
 from server.settings import Settings
-from server.store import Store, open_store
+from server.store import OxigraphStore, Store, open_store
 from server.store.base import SelectResult, Triple
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class IndexedStore:
@@ -176,7 +178,7 @@ class Catalog:
         self._threads = anyio.CapacityLimiter(settings.worker_threads)
         self._follower: ChangeFollower | None = None
         self._identity: Authenticator | None = None
-        self._restrictions: tuple[int, Restrictions] | None = None
+        self._restrictions: tuple[str | None, Restrictions] | None = None
         self._restrictions_lock = threading.Lock()
         self.public_view: PublicView | None = None
 
@@ -192,7 +194,14 @@ class Catalog:
             self._follower = ChangeFollower(changes, self.index)
             self._follower.start()
         self._store = IndexedStore(self._backend, self.index, changes)
-        self.public_view = open_public_view(self._backend)
+        try:
+            self.public_view = open_public_view(self._backend)
+            if isinstance(self._backend, OxigraphStore):
+                self.restrictions()  # read now, not in the first request
+        except Exception:  # a store that cannot answer now: SPARQL refuses outsiders (sparql_datasets.py), fails closed
+            log.exception(
+                "cannot build the public view of %s; SPARQL answers only GOVERNANCE and ADMIN", self._backend.location
+            )
         if self.public_view is not None:
             self._store.public_view = self.public_view
         # Tokens are service data, not records: read and written on the store itself, past the index.
@@ -221,16 +230,27 @@ class Catalog:
         return self._identity
 
     def restrictions(self) -> Restrictions:
-        """The restricted products as the store has them now: read again after any write (store generation).
+        """The restricted products as the store has them now: read again after a write of records (the store's
+        marker, store/oxigraph.py), not after writes of tokens or claims.
 
-        Only the embedded store can hold restricted products (writes.py refuses them on a remote SPARQL store)."""
-        generation = getattr(self.backend, "generation", None)
-        if generation is None:
-            return Restrictions()
+        Only the embedded store can hold restricted products (IndexedStore refuses them on a remote SPARQL store)."""
+        cached = self.cached_restrictions()
+        if cached is not None:
+            return cached
         with self._restrictions_lock:
-            if self._restrictions is None or self._restrictions[0] != generation:
-                self._restrictions = (generation, read_restrictions(self.backend))
+            marker = self.backend.marker()  # type: ignore[attr-defined]
+            if self._restrictions is None or self._restrictions[0] != marker:
+                self._restrictions = (marker, read_restrictions(self.backend))
             return self._restrictions[1]
+
+    def cached_restrictions(self) -> Restrictions | None:
+        """The restrictions when they are known to be current without asking the store a question, else None."""
+        if not isinstance(self.backend, OxigraphStore):
+            return Restrictions()
+        known = self._restrictions
+        if known is not None and known[0] == self.backend.marker():
+            return known[1]
+        return None
 
     def visibility(self, principal: Principal) -> Visibility:
         """What `principal` may not read, as of now (store work: call it through `run`)."""

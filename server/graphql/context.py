@@ -9,7 +9,7 @@ from fastapi import Request
 from strawberry.fastapi import BaseContext
 
 from server.catalog.lineage_index import LineageIndex
-from server.catalog.restrictions import Visibility
+from server.catalog.restrictions import Unknown, Visibility
 from server.catalog.service import Catalog
 from server.graphql.loaders import Loaders
 from server.identity.principal import ANONYMOUS, Principal
@@ -47,4 +47,11 @@ async def get_context(request: Request) -> Context:
     if catalog.index is not None:
         catalog.index.ready()  # the first request starts building the lineage index in the background
     principal = getattr(request.state, "principal", ANONYMOUS)
-    return Context(catalog, principal, await catalog.run(catalog.visibility, principal))
+    known = catalog.cached_restrictions()  # current without a store question: no thread needed
+    try:
+        visibility = (
+            known.visibility(principal) if known is not None else await catalog.run(catalog.visibility, principal)
+        )
+    except Exception as error:
+        visibility = Unknown(error)
+    return Context(catalog, principal, visibility)

@@ -373,7 +373,9 @@ class OxigraphStore:
         fmt = DATASET_FORMATS.get(media_type)
         if fmt is None:
             raise BadInput(f"cannot export as {media_type}; use one of {', '.join(DATASET_FORMATS)}")
-        self._store.dump(out, fmt)
+        marker = ox.NamedNode(MARKER_GRAPH)  # the marker is no content: a dump holds what was written
+        quads = (q for q in self._store.quads_for_pattern(None, None, None, None) if q.graph_name != marker)
+        ox.serialize(quads, out, format=fmt)
 
     def exclusive(self, keys: Iterable[str]) -> AbstractContextManager[None]:
         # One process owns an embedded store (RocksDB locks its directory): its own write lock is all it needs.

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from server.catalog.public_view import readable_records_store
 from server.catalog.service import Catalog
+from server.errors import StoreUnavailable
 from server.identity import policy
 from server.identity.principal import Principal
 from server.query_workers import QueryJob, QueryWorkers
@@ -46,6 +47,12 @@ class Datasets:
 
     def run(self, job: QueryJob, principal: Principal) -> bytes:
         """The serialized answer of `job` over the dataset `principal` may read."""
+        if (
+            self.view is None
+            and isinstance(self.catalog.backend, OxigraphStore)
+            and not policy.reads_everything(principal)
+        ):
+            raise StoreUnavailable("the catalog's public view for SPARQL could not be built; the server log says why")
         if self.view is None or policy.reads_everything(principal):
             return self.workers.run(job) if self.workers is not None else job.run_on(self.catalog.store)
         records = tuple(self.catalog.visibility(principal).readable_records())
@@ -53,7 +60,7 @@ class Datasets:
             source = self._public_snapshot if not records else partial(self._reader_snapshot, records)
             return self.workers.run(job, source)
         if not records:
-            return job.run_on(self.view.store)
+            return job.run_on(self.view.current())
         store = self._reader_store(records)
         return job.run_on(store)
 
@@ -62,7 +69,8 @@ class Datasets:
     def _public_snapshot(self) -> str:
         assert self.view is not None and self.root is not None
         with self._lock:
-            generation = self.view.store.generation
+            self.view.current()
+            generation = self.view.version
             if self._public is None or self._public[0] != generation:
                 directory = self.root / f"public-{generation}-{uuid.uuid4().hex[:8]}"
                 self.root.mkdir(parents=True, exist_ok=True)
@@ -74,7 +82,8 @@ class Datasets:
     def _reader_snapshot(self, records: tuple[str, ...]) -> str:
         assert self.view is not None and self.root is not None
         with self._lock:
-            key = (self.view.store.generation, records)
+            self.view.current()
+            key = (self.view.version, records)
             if key not in self._readers:
                 directory = self.root / f"reader-{key[0]}-{uuid.uuid4().hex[:8]}"
                 self.root.mkdir(parents=True, exist_ok=True)
@@ -90,7 +99,7 @@ class Datasets:
 
     def _drop_unused(self) -> None:
         """Forget the oldest reader copies, and remove every directory no worker has open and nothing refers to."""
-        generation = self.view.store.generation if self.view is not None else -1
+        generation = self.view.version if self.view is not None else -1
         for key in [k for k in self._readers if k[0] != generation]:
             del self._readers[key]
         while len(self._readers) > KEPT_READER_VIEWS:
@@ -107,7 +116,8 @@ class Datasets:
     def _reader_store(self, records: tuple[str, ...]) -> OxigraphStore:
         assert self.view is not None
         with self._lock:
-            key = (self.view.store.generation, records)
+            self.view.current()
+            key = (self.view.version, records)
             if key not in self._readers:
                 copy = readable_records_store(self.view.store, self.catalog.backend, list(records), None)
                 self._readers[key] = (None, copy)
