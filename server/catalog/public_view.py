@@ -118,20 +118,27 @@ class PublicView:
             return self.store
 
     def _rebuilt(self) -> OxigraphStore:
-        """A fresh view: every quad of the main store but those of hidden records and service graphs."""
+        """A fresh view: the main store without hidden records and service graphs. On disk a checkpoint of the main
+        store (hard links: no copy) with those graphs dropped; in memory a copy of the other quads."""
+        excluded = [*SERVICE_GRAPHS, *hidden_records(self.main)]
         if self.path is not None:
             if self.marker_file is not None:
                 self.marker_file.unlink(missing_ok=True)
             shutil.rmtree(self.path, ignore_errors=True)
-        view = OxigraphStore(self.path)
-        excluded = {ox.NamedNode(g) for g in [*SERVICE_GRAPHS, *hidden_records(self.main)]}
-        quads = (
-            q
-            for q in self.main._store.quads_for_pattern(None, None, None, None)
-            if isinstance(q.graph_name, ox.NamedNode) and q.graph_name not in excluded
-        )
-        view._store.bulk_extend(quads)
-        view.generation += 1
+            self.main.snapshot(self.path)
+            view = OxigraphStore(self.path)
+            for start in range(0, len(excluded), BATCH):
+                view.update(" ;\n".join(f"DROP SILENT GRAPH <{g}>" for g in excluded[start : start + BATCH]))
+        else:
+            view = OxigraphStore(None)
+            dropped = {ox.NamedNode(g) for g in excluded}
+            quads = (
+                q
+                for q in self.main._store.quads_for_pattern(None, None, None, None)
+                if isinstance(q.graph_name, ox.NamedNode) and q.graph_name not in dropped
+            )
+            view._store.bulk_extend(quads)
+            view.generation += 1
         self._note_marker()
         log.info("rebuilt the public view of %s for SPARQL", self.main.location)
         return view
