@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 POLL_S = 0.02
 # A worker gets this long beyond the time limit to stop by itself (it checks the clock while rows stream).
 GRACE_S = 0.5
+OPEN_SNAPSHOTS = 4  # snapshots a worker keeps open (opening one costs a RocksDB open)
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -47,6 +48,9 @@ class QueryJob:
     named_graphs: Sequence[str] | None
     timeout_s: float
     max_rows: int | None
+
+    def run_on_store(self, store: Store) -> Callable[[QueryJob], bytes]:
+        return lambda job: job.run_on(store)
 
     def run_on(self, store: Store) -> bytes:
         """The serialized answer of this query on `store`, within its limits."""
@@ -87,18 +91,21 @@ def worker_main() -> None:
     jobs, answers = Connection(os.dup(0), writable=False), Connection(os.dup(1), readable=False)
     os.dup2(2, 1)  # anything printed goes to the log, never into the answers
     network_sandbox.wall_off_this_thread()  # before the store starts threads of its own: they inherit the wall
-    opened: tuple[str, OxigraphStore] | None = None
+    # A few snapshots stay open: the full store, the public view, some readers' views (restricted records).
+    opened: dict[str, OxigraphStore] = {}
     while True:
         try:
             snapshot, job = jobs.recv()
         except (EOFError, OSError):
             return
         try:
-            if opened is None or opened[0] != snapshot:
-                if opened is not None:
-                    opened[1].close()
-                opened = (snapshot, OxigraphStore(snapshot, read_only=True))
-            answers.send(("ok", job.run_on(opened[1])))
+            store = opened.pop(snapshot, None)
+            if store is None:
+                store = OxigraphStore(snapshot, read_only=True)
+                while len(opened) >= OPEN_SNAPSHOTS:
+                    opened.pop(next(iter(opened))).close()
+            opened[snapshot] = store  # last: the most recently used
+            answers.send(("ok", job.run_on(store)))
         except LimitExceeded as error:
             answers.send(("limit", error.limit, str(error)))
         except BadInput as error:
@@ -179,6 +186,10 @@ class QueryWorkers:
 
         threading.Thread(target=add, name="sparql-worker-start", daemon=True).start()
 
+    def snapshots_in_use(self) -> set[str | None]:
+        with self._lock:
+            return {w.snapshot for w in self._busy} | {w.snapshot for w in list(self._idle.queue)}
+
     def _current_snapshot(self) -> str:
         """A snapshot that shows every write made so far, taken now if the last one is older."""
         with self._lock:
@@ -202,8 +213,11 @@ class QueryWorkers:
             if str(directory) not in in_use:
                 shutil.rmtree(directory, ignore_errors=True)
 
-    def run(self, job: QueryJob) -> bytes:
-        """The serialized answer; LimitExceeded past the time, row or memory limit, BadInput for a bad query."""
+    def run(self, job: QueryJob, snapshot: Callable[[], str] | None = None) -> bytes:
+        """The serialized answer; LimitExceeded past the time, row or memory limit, BadInput for a bad query.
+
+        `snapshot` gives the directory to query (the public view's, server/web/sparql_datasets.py); the store's own
+        snapshot by default."""
         deadline = time.monotonic() + job.timeout_s
         try:
             worker = self._idle.get(timeout=job.timeout_s)
@@ -215,9 +229,9 @@ class QueryWorkers:
             self._busy.add(worker)
         healthy = False
         try:
-            snapshot = self._current_snapshot()
-            worker.snapshot = snapshot
-            worker.jobs.send((snapshot, job))
+            chosen = (snapshot or self._current_snapshot)()
+            worker.snapshot = chosen
+            worker.jobs.send((chosen, job))
             answer = self._wait(worker, job, deadline + GRACE_S)
             healthy = True
         finally:

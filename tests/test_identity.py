@@ -328,3 +328,26 @@ def test_no_websocket_is_accepted_so_none_goes_around_the_checks(anonymous: Test
     ):
         pass
     assert refused.value.code == 1008
+
+
+def test_no_reader_s_sparql_question_reaches_the_catalogs_own_data(app: FastAPI, anonymous: TestClient) -> None:
+    """API token hashes, versions of records, events: kept in graphs of their own that /sparql shows to nobody but
+    GOVERNANCE and ADMIN (who query the whole store)."""
+    admin = bearer(app, "admin", agent=CAT + "agent/admin", domains=[], roles=[Role.ADMIN])
+    member = bearer(app, "member", agent=CAT + "agent/m", domains=[COMMERCIAL], roles=[Role.DOMAIN_MEMBER])
+    gql(anonymous, REGISTER, admin, document=territory_plan())  # a write: a version and an event
+    for headers in ({}, member):
+        answer = anonymous.get(
+            "/sparql",
+            params={"query": "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"},
+            headers={"Accept": "application/sparql-results+json", **headers},
+        )
+        graphs = [row["g"]["value"] for row in answer.json()["results"]["bindings"]]
+        assert TERRITORY_PLAN in graphs
+        assert not [g for g in graphs if g.startswith("urn:valuemesh:")]
+        hashes = anonymous.get(
+            "/sparql",
+            params={"query": "ASK { ?token <urn:valuemesh:token#hash> ?hash }"},
+            headers={"Accept": "application/sparql-results+json", **headers},
+        )
+        assert hashes.json()["boolean"] is False

@@ -85,6 +85,7 @@ class Lineage:
     root: str
     nodes: list[LineageNode] = field(default_factory=list)
     edges: list[tuple[str, str]] = field(default_factory=list)  # (source, target) in data-flow direction
+    withheld: int = 0  # restricted products a readable record names as sources, left out: the walk stops there
 
 
 def require_product(store: Store, iri: str) -> None:
@@ -123,17 +124,43 @@ def lineage(
     direction: Direction = Direction.UPSTREAM,
     max_depth: int | None = None,
     index: EdgeSource | None = None,
+    hidden: Callable[[str], bool] | None = None,
 ) -> Lineage:
     """The sub-graph reachable from `root`: each node once with its smallest depth, and the edges among them.
 
     Steps are look-ups in `index` (a derived copy of the same edges) when it is given and ready, else SPARQL
-    questions to the store.
+    questions to the store. `hidden` (restricted products the caller may not read) makes it the lineage of the
+    records the caller may read: see `readable_step`.
     """
+    if hidden is not None and hidden(root):
+        raise NotFound(f"no data product {root}")
     require_product(store, root)
     step = index.step(direction) if index is not None else None
     if step is None:
         step = sparql_step(store, direction)
-    return walk(root, step, direction, max_depth)
+    if hidden is None:
+        return walk(root, step, direction, max_depth)
+    withheld: set[str] = set()
+    answer = walk(root, readable_step(step, direction, hidden, withheld), direction, max_depth)
+    answer.withheld = len(withheld)
+    return answer
+
+
+def readable_step(step: Step, direction: Direction, hidden: Callable[[str], bool], withheld: set[str]) -> Step:
+    """A step over the readable records only. An edge is stated in its target's record (the consumer's input port
+    consumes the source): upstream, a hidden source named by a readable consumer is counted in `withheld` and left
+    out, and the walk does not go past it (what feeds it is stated in its own, hidden, record); downstream, an edge
+    into a hidden consumer is stated in the hidden record, so it is not there at all."""
+    upstream = direction is Direction.UPSTREAM
+
+    def readable(frontier: list[str]) -> Iterable[tuple[str, str, bool]]:
+        for source, target, source_is_product in step(frontier):
+            if upstream and hidden(source):
+                withheld.add(source)
+            elif not hidden(target) and not hidden(source):
+                yield source, target, source_is_product
+
+    return readable
 
 
 def walk(root: str, step: Step, direction: Direction, max_depth: int | None) -> Lineage:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import bisect
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
@@ -195,6 +196,7 @@ class AgreementRow:
 class Page:
     iris: list[str]
     has_next: bool
+    total: int = field(default=-1, compare=False)  # how many matched in all, where known (-1: not known)
 
 
 def _text(value: object) -> str | None:
@@ -385,10 +387,11 @@ def page_of_products(
     type_: str | None = None,
     search: str | None = None,
     listing: ProductListing | None = None,
+    hidden: Callable[[str], bool] | None = None,
 ) -> Page:
-    """Up to `first` product IRIs after the cursor's IRI, with whether more follow."""
+    """Up to `first` product IRIs after the cursor's IRI, with whether more follow (none that `hidden` hides)."""
     matching = _listed(listing, domain, type_, search)
-    if matching is None and store.location.startswith(REMOTE_PREFIXES):
+    if matching is None and store.location.startswith(REMOTE_PREFIXES) and hidden is None:
         filters, bindings = _filters(domain, type_, search, after)
         query = PAGE.replace("$filters", filters).replace("$order", f"ORDER BY STR(?product) LIMIT {int(first) + 1}")
         iris = [str(v) for v in store.select(query, bindings).column("product")]
@@ -397,8 +400,10 @@ def page_of_products(
         filters, bindings = _filters(domain, type_, search, None)
         query = PAGE.replace("$filters", filters).replace("$order", "")
         matching = sorted({str(v) for v in store.select(query, bindings).column("product")})
+    if hidden is not None:
+        matching = [iri for iri in matching if not hidden(iri)]
     start = bisect.bisect_right(matching, after) if after is not None else 0
-    return Page(matching[start : start + first], start + first < len(matching))
+    return Page(matching[start : start + first], start + first < len(matching), len(matching))
 
 
 def count_products(
@@ -408,7 +413,14 @@ def count_products(
     type_: str | None = None,
     search: str | None = None,
     listing: ProductListing | None = None,
+    hidden: Callable[[str], bool] | None = None,
 ) -> int:
+    """How many products match (none that `hidden` hides: then the matching products are read and counted)."""
+    if hidden is not None:
+        page = page_of_products(
+            store, first=0, domain=domain, type_=type_, search=search, listing=listing, hidden=hidden
+        )
+        return page.total
     matching = _listed(listing, domain, type_, search)
     if matching is not None:
         return len(matching)

@@ -130,6 +130,7 @@ class ProductFields:
     consumers: list[str] = field(default_factory=list)
     producers: list[str] = field(default_factory=list)
     use_cases: list[str] = field(default_factory=list)
+    restricted: bool = False
 
 
 def _iri(value: str, what: str) -> URIRef:
@@ -159,6 +160,8 @@ def record_of_fields(iri: str, fields: ProductFields) -> Graph:
         g.add((_iri(use_case, "use case"), VM.servedBy, product))
     if fields.privacy_classification is not None:
         g.add((product, VM.privacyClassification, fields.privacy_classification))
+    if fields.restricted:
+        g.add((product, VM.restricted, Literal(True)))
     used: set[str] = set()
     for is_input, ports in ((True, fields.input_ports), (False, fields.output_ports)):
         for port in ports:

@@ -12,6 +12,8 @@ while the loop serves other requests).
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from functools import partial
@@ -19,24 +21,28 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import anyio
-from rdflib import Graph
+from rdflib import Graph, Literal
 from rdflib.term import Node
 
 from server.catalog.bulk_load import bulk_applies, read_batch, write_batch
 from server.catalog.changes import EVERYTHING, ChangeFollower, ChangeLog
 from server.catalog.events import Event, events_after
 from server.catalog.lineage_index import LineageIndex, shared_by_processes
+from server.catalog.public_view import PublicView, open_public_view
+from server.catalog.restrictions import Restrictions, Visibility, read_restrictions
 from server.catalog.seeding import prepare
 from server.catalog.webhooks import WebhookDispatcher, checked_urls
 from server.catalog.writes import WriteOutcome
 from server.errors import BadInput
 from server.identity.authentication import Authenticator, TokenVerifier
 from server.identity.principal import Principal, Role
+from server.namespaces import VM
 from server.settings import Settings
-from server.store import Store, open_store
+from server.store import OxigraphStore, Store, open_store
 from server.store.base import SelectResult, Triple, is_service_graph
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class IndexedStore:
@@ -50,6 +56,7 @@ class IndexedStore:
         self.index = index
         self.changes = changes  # on a store other replicas share: where this one notes what it wrote
         self.subscribers: list[Callable[[], None]] = []  # told (without waiting) when a write stored service data
+        self.public_view: PublicView | None = None  # the records everyone may read, for SPARQL (public_view.py)
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -127,8 +134,13 @@ class IndexedStore:
         written = {iri: triples for iri, triples in materialised.items() if not is_service_graph(iri)}
         gone = [iri for iri in dropped if not is_service_graph(iri)]
 
+        if self.public_view is None:
+            refuse_restricted(materialised)
+
         def write() -> None:
             self.backend.replace_records(materialised, dropped)
+            if self.public_view is not None:
+                self.public_view.mirror(written, gone)  # with nothing public written, it notes the store's marker
             if self.changes is not None and (written or gone):
                 self.changes.written([*written, *gone])
 
@@ -147,11 +159,24 @@ class IndexedStore:
     def _whole(self, write: Callable[..., None], *args: Any) -> None:
         """A write whose records are not known one by one: other replicas read everything again."""
         write(*args)
+        if self.public_view is not None:
+            self.public_view.rebuild()
         if self.changes is not None:
             self.changes.written([EVERYTHING])
 
     def close(self) -> None:
         self.backend.close()
+
+
+def refuse_restricted(records: Mapping[str, list[Triple]]) -> None:
+    """Restricted products need the public view of the embedded store; a remote SPARQL store would serve them to
+    anyone who can query it, so they are refused there before anything is written."""
+    for iri, triples in records.items():
+        if any(p == VM.restricted and o == Literal(True) for _, p, o in triples):
+            raise BadInput(
+                f"<{iri}> is marked vm:restricted, which this catalog cannot honour on a remote SPARQL store (its "
+                "own endpoint would serve the record to anyone); store restricted products on the embedded store"
+            )
 
 
 class Catalog:
@@ -167,6 +192,9 @@ class Catalog:
         self._follower: ChangeFollower | None = None
         self._identity: Authenticator | None = None
         self._webhooks: WebhookDispatcher | None = None
+        self._restrictions: tuple[str | None, Restrictions] | None = None
+        self._restrictions_lock = threading.Lock()
+        self.public_view: PublicView | None = None
 
     def open(self) -> Catalog:
         """Open the store (seeding an empty one, unless a store was given), and start building the index."""
@@ -180,6 +208,16 @@ class Catalog:
             self._follower = ChangeFollower(changes, self.index)
             self._follower.start()
         self._store = IndexedStore(self._backend, self.index, changes)
+        try:
+            self.public_view = open_public_view(self._backend)
+            if isinstance(self._backend, OxigraphStore):
+                self.restrictions()  # read now, not in the first request
+        except Exception:  # a store that cannot answer now: SPARQL refuses outsiders (sparql_datasets.py), fails closed
+            log.exception(
+                "cannot build the public view of %s; SPARQL answers only GOVERNANCE and ADMIN", self._backend.location
+            )
+        if self.public_view is not None:
+            self._store.public_view = self.public_view
         # Tokens are service data, not records: read and written on the store itself, past the index.
         self._identity = Authenticator(self.settings, self._backend, oidc_verifier(self.settings, self._backend))
         self.index.ready()  # start building now, in the background, rather than on the first lineage question
@@ -204,6 +242,33 @@ class Catalog:
         if self._identity is None:
             raise RuntimeError("the catalog is not open")
         return self._identity
+
+    def restrictions(self) -> Restrictions:
+        """The restricted products as the store has them now: read again after a write of records (the store's
+        marker, store/oxigraph.py), not after writes of tokens or claims.
+
+        Only the embedded store can hold restricted products (IndexedStore refuses them on a remote SPARQL store)."""
+        cached = self.cached_restrictions()
+        if cached is not None:
+            return cached
+        with self._restrictions_lock:
+            marker = self.backend.marker()  # type: ignore[attr-defined]
+            if self._restrictions is None or self._restrictions[0] != marker:
+                self._restrictions = (marker, read_restrictions(self.backend))
+            return self._restrictions[1]
+
+    def cached_restrictions(self) -> Restrictions | None:
+        """The restrictions when they are known to be current without asking the store a question, else None."""
+        if not isinstance(self.backend, OxigraphStore):
+            return Restrictions()
+        known = self._restrictions
+        if known is not None and known[0] == self.backend.marker():
+            return known[1]
+        return None
+
+    def visibility(self, principal: Principal) -> Visibility:
+        """What `principal` may not read, as of now (store work: call it through `run`)."""
+        return self.restrictions().visibility(principal)
 
     async def authenticate(self, authorization: str | None) -> Principal:
         """The caller an `Authorization` header stands for (Unauthenticated when it does not hold)."""
@@ -259,6 +324,11 @@ class Catalog:
             self._webhooks = None
         if self._follower is not None:
             self._follower.stop()
+        if self.public_view is not None:
+            self.public_view.close()
+            self.public_view = None
+            if isinstance(self._store, IndexedStore):
+                self._store.public_view = None
         if self._given is None and self._backend is not None:
             self._backend.close()
 

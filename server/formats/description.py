@@ -115,6 +115,7 @@ class ProductDescription:
     privacy: URIRef | None = None
     personal_data: bool | None = None
     applicable_law: str | None = None
+    restricted: bool = False  # vm:restricted: readable only as identity/policy.py `may_read_product` says
     use_cases: list[str] = field(default_factory=list)  # IRIs
     version: str | None = None
     identifier: str | None = None
@@ -162,6 +163,7 @@ def product_graph(product: ProductDescription, base: str) -> tuple[str, Graph]:
         (VM.privacyClassification, product.privacy),
         (DPV.hasPersonalData, Literal(product.personal_data) if product.personal_data is not None else None),
         (DPV.hasApplicableLaw, Literal(product.applicable_law) if product.applicable_law else None),
+        (VM.restricted, Literal(True) if product.restricted else None),
         (DCAT.version, Literal(product.version) if product.version else None),
         (DCT.identifier, Literal(product.identifier) if product.identifier else None),
         (SOURCE_FORMAT, Literal(product.source_format) if product.source_format else None),

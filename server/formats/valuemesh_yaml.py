@@ -81,6 +81,7 @@ def product_from_valuemesh_yaml(document: LoadedDocument) -> ProductDescription:
         privacy=PRIVACY.get(str(privacy.get("classification"))),
         personal_data=privacy.get("personal_data"),
         applicable_law=privacy.get("applicable_law"),
+        restricted=data.get("restricted") is True,
         use_cases=[str(u) for u in data.get("use_cases") or []],
         keywords=[str(t) for t in data.get("tags") or []],
         source_format="valuemesh",

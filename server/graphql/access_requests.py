@@ -17,6 +17,10 @@ from server.catalog.access_requests import AccessRequestRow
 from server.errors import NotFound
 from server.graphql import types as t
 
+# What the requester of a port of a restricted product they may not read (yet) is told of it: its IRI only.
+RESTRICTED_PORT = "an output port of a restricted data product"
+RESTRICTED_PRODUCT = "a restricted data product"
+
 
 @strawberry.enum
 class AccessRequestStatus(Enum):
@@ -37,6 +41,8 @@ class AccessRequest(t.Node):
 
     @strawberry.field
     async def output_port(self, info: t.Info) -> t.OutputPort:
+        if info.context.visibility.hidden(self.row.port):  # a restricted product's: its IRI (asked for), no more
+            return t.OutputPort(id=strawberry.ID(self.row.port), name=RESTRICTED_PORT, mechanism="")
         for port in await info.context.loaders.ports.load(self.row.product):
             if port.iri == self.row.port and not port.is_input:
                 return t.OutputPort(id=strawberry.ID(port.iri), name=port.name, mechanism=port.mechanism)
@@ -44,6 +50,8 @@ class AccessRequest(t.Node):
 
     @strawberry.field
     async def data_product(self, info: t.Info) -> t.DataProduct:
+        if info.context.visibility.hidden(self.row.product):
+            return t.DataProduct(id=strawberry.ID(self.row.product), name=RESTRICTED_PRODUCT, known=None)
         found = await t.product(info, self.row.product)
         if found is None:
             raise NotFound(f"the data product {self.row.product} is no longer in the catalog")

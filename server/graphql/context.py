@@ -9,6 +9,7 @@ from fastapi import Request
 from strawberry.fastapi import BaseContext
 
 from server.catalog.lineage_index import LineageIndex
+from server.catalog.restrictions import Unknown, Visibility
 from server.catalog.service import Catalog
 from server.graphql.loaders import Loaders
 from server.identity.principal import ANONYMOUS, Principal
@@ -19,14 +20,18 @@ T = TypeVar("T")
 
 
 class Context(BaseContext):
-    def __init__(self, catalog: Catalog, principal: Principal = ANONYMOUS) -> None:
+    def __init__(
+        self, catalog: Catalog, principal: Principal = ANONYMOUS, visibility: Visibility | None = None
+    ) -> None:
         super().__init__()
         self.catalog = catalog
         self.principal = principal  # who is asking (server/web/identify.py settled it)
         self.store: Store = catalog.store
         self.index: LineageIndex | None = catalog.index
         self.settings: Settings = catalog.settings
-        self.loaders = Loaders(catalog)
+        # What the caller may not read (restricted records): every resolver answers as if it were absent.
+        self.visibility = visibility if visibility is not None else catalog.visibility(principal)
+        self.loaders = Loaders(catalog, self.visibility)
 
     async def run(self, work: Callable[..., T], *args: Any) -> T:
         """Store work, off the event loop (see Catalog.run)."""
@@ -34,11 +39,19 @@ class Context(BaseContext):
 
     def after_write(self) -> None:
         """Forget what this request has read: a mutation changed the store."""
-        self.loaders = Loaders(self.catalog)
+        self.loaders = Loaders(self.catalog, self.visibility)
 
 
 async def get_context(request: Request) -> Context:
     catalog: Catalog = request.app.state.catalog
     if catalog.index is not None:
         catalog.index.ready()  # the first request starts building the lineage index in the background
-    return Context(catalog, getattr(request.state, "principal", ANONYMOUS))
+    principal = getattr(request.state, "principal", ANONYMOUS)
+    known = catalog.cached_restrictions()  # current without a store question: no thread needed
+    try:
+        visibility = (
+            known.visibility(principal) if known is not None else await catalog.run(catalog.visibility, principal)
+        )
+    except Exception as error:
+        visibility = Unknown(error)
+    return Context(catalog, principal, visibility)

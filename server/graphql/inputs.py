@@ -93,6 +93,11 @@ class DataProductInput:
     use_cases: list[strawberry.ID] = strawberry.field(
         default_factory=list, description="Use cases this product serves (stated in the product's record)."
     )
+    restricted: bool = strawberry.field(
+        default=False,
+        description="Readable only by the product's domain, its owner, GOVERNANCE, ADMIN and holders of an approved "
+        "access request to one of its output ports.",
+    )
 
 
 def fields_of(data: DataProductInput) -> ProductFields:
@@ -127,4 +132,5 @@ def fields_of(data: DataProductInput) -> ProductFields:
         consumers=[str(a) for a in data.consumers],
         producers=[str(a) for a in data.producers],
         use_cases=[str(u) for u in data.use_cases],
+        restricted=data.restricted,
     )

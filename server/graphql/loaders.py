@@ -9,6 +9,7 @@ from rdflib import URIRef
 from strawberry.dataloader import DataLoader
 
 from server.catalog import access_requests, domains, goals, nodes, products, use_cases
+from server.catalog.restrictions import EVERYTHING_VISIBLE, Visibility
 from server.catalog.service import Catalog
 from server.store.base import Store
 from server.validation import completeness
@@ -16,31 +17,43 @@ from server.validation import completeness
 Batch = Callable[[Store, list[str]], dict[str, Any]]
 
 
-def _loader(catalog: Catalog, batch: Batch) -> DataLoader[str, Any]:
+def _loader(catalog: Catalog, batch: Batch, visibility: Visibility, empty: Any = None) -> DataLoader[str, Any]:
+    """A loader that answers for a node the caller may not read (restricted.py) as for an absent one (`empty`),
+    and leaves such nodes out of the lists of IRIs it answers."""
+
     async def load(keys: Sequence[str]) -> list[Any]:
-        found = await catalog.run(batch, catalog.store, list(keys))
-        return [found.get(key) for key in keys]
+        asked = [key for key in keys if not visibility.hidden(key)]
+        found = await catalog.run(batch, catalog.store, asked) if asked else {}
+        return [_visible(found.get(key), visibility) if key in found else empty for key in keys]
 
     return DataLoader(load_fn=load)
+
+
+def _visible(value: Any, visibility: Visibility) -> Any:
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return visibility.visible(value)
+    return value
 
 
 class Loaders:
     """The loaders of one request (their caches must not outlive it: a later request may follow a write)."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, visibility: Visibility = EVERYTHING_VISIBLE) -> None:
         self.catalog = catalog
-        self.kind = _loader(catalog, nodes.kinds)
-        self.label = _loader(catalog, nodes.labels)
-        self.product = _loader(catalog, products.products_by_iri)
-        self.ports = _loader(catalog, products.ports_of)
-        self.port_sources = _loader(catalog, products.port_sources)
-        self.agreement = _loader(catalog, products.agreements_by_iri)
-        self.domain = _loader(catalog, domains.domains_by_iri)
-        self.products_of_domain = _loader(catalog, products.products_of_domains)
-        self.use_case = _loader(catalog, use_cases.use_cases_by_iri)
-        self.goal = _loader(catalog, goals.goals_by_iri)
-        self.completeness = _loader(catalog, completeness)
-        self.access_requests = _loader(catalog, access_requests.requests_of_products)  # all: resolvers filter
+        self.visibility = visibility
+        v = visibility
+        self.kind = _loader(catalog, nodes.kinds, v)
+        self.label = _loader(catalog, nodes.labels, v)
+        self.product = _loader(catalog, products.products_by_iri, v)
+        self.ports = _loader(catalog, products.ports_of, v, [])
+        self.port_sources = _loader(catalog, products.port_sources, v, [])
+        self.agreement = _loader(catalog, products.agreements_by_iri, v)
+        self.domain = _loader(catalog, domains.domains_by_iri, v)
+        self.products_of_domain = _loader(catalog, products.products_of_domains, v, [])
+        self.use_case = _loader(catalog, use_cases.use_cases_by_iri, v)
+        self.goal = _loader(catalog, goals.goals_by_iri, v)
+        self.completeness = _loader(catalog, completeness, v)
+        self.access_requests = _loader(catalog, access_requests.requests_of_products, v, [])  # all: resolvers filter
         self._related: dict[tuple[str, bool], DataLoader[str, Any]] = {}
         self._literals: dict[str, DataLoader[str, Any]] = {}
 
@@ -52,7 +65,7 @@ class Loaders:
             def batch(store: Store, iris: list[str]) -> dict[str, Any]:
                 return nodes.related(store, iris, predicate, inverse=inverse)
 
-            self._related[key] = _loader(self.catalog, batch)
+            self._related[key] = _loader(self.catalog, batch, self.visibility, [])
         return self._related[key]
 
     def literals(self, predicate: URIRef) -> DataLoader[str, Any]:
@@ -61,5 +74,5 @@ class Loaders:
             def batch(store: Store, iris: list[str]) -> dict[str, Any]:
                 return nodes.literals(store, iris, predicate)
 
-            self._literals[str(predicate)] = _loader(self.catalog, batch)
+            self._literals[str(predicate)] = _loader(self.catalog, batch, self.visibility, [])
         return self._literals[str(predicate)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from enum import Enum
 from functools import partial
 from typing import Annotated
@@ -117,15 +118,17 @@ class Query:
         }
         listing = info.context.index
         cursor = decode_cursor(after) if after else None
+        # Only when the caller may not read some restricted product: every other caller lists as before.
+        hidden = info.context.visibility.hidden if info.context.visibility.hides_anything else None
         page = await info.context.run(
-            partial(page_of_products, store, first=size, after=cursor, listing=listing, **filters)
+            partial(page_of_products, store, first=size, after=cursor, listing=listing, hidden=hidden, **filters)
         )
         nodes = await t.products_by_iri(info, page.iris)
         edges = [t.DataProductEdge(node=node, cursor=encode_cursor(str(node.id))) for node in nodes]
         return t.DataProductConnection(
             edges=edges,
             page_info=t.PageInfo(has_next_page=page.has_next, end_cursor=edges[-1].cursor if edges else None),
-            total_count_value=partial(count_products, store, listing=listing, **filters),
+            total_count_value=partial(count_products, store, listing=listing, hidden=hidden, **filters),
         )
 
     @strawberry.field
@@ -158,14 +161,17 @@ class Query:
             raise BadInput(f"maxDepth must be 0 or more; got {max_depth}")
         way = lineage.Direction.DOWNSTREAM if direction is t.LineageDirection.DOWNSTREAM else lineage.Direction.UPSTREAM
         store, index = info.context.store, info.context.index
-        answer = await info.context.run(partial(lineage.lineage, store, iri(id), way, max_depth, index=index))
+        hidden = info.context.visibility.hidden if info.context.visibility.hides_anything else None
+        answer = await info.context.run(
+            partial(lineage.lineage, store, iri(id), way, max_depth, index=index, hidden=hidden)
+        )
         iris = [n.iri for n in answer.nodes]
         known = index.names(iris) if index is not None else {}
         found = await t.lineage_nodes(info, [(n.iri, n.is_product) for n in answer.nodes], known)
         by_iri = {str(node.id): node for node in found}
         hops = [t.LineageHop(node=by_iri[n.iri], depth=n.depth) for n in answer.nodes if n.iri in by_iri]
         edges = [t.LineageEdge(source=strawberry.ID(s), target=strawberry.ID(o)) for s, o in answer.edges]
-        return t.LineageGraph(root_iri=answer.root, nodes=hops, edges=edges)
+        return t.LineageGraph(root_iri=answer.root, nodes=hops, edges=edges, withheld=answer.withheld)
 
     @strawberry.field(
         description="Pairs of products that share direct sources; among `ids` when given, else across the catalog."
@@ -192,18 +198,26 @@ class Query:
         if first is not None and not 0 <= first <= limit:
             raise BadInput(f"first must be between 0 and {limit} (the maximum page size); got {first}")
         index = info.context.index
+        visibility = info.context.visibility
+        if ids is not None:
+            ids = [strawberry.ID(i) for i in ids if not visibility.hidden(i)]
         if involving is not None:
             if ids is not None:
                 raise BadInput("give either ids or involving, not both")
             product = iri(involving)
 
             def overlapping() -> overlaps.OverlapAnswer:
+                if visibility.hidden(product):
+                    raise NotFound(f"no data product {product}")
                 lineage.require_product(store, product)
                 return overlaps.overlaps_with(store, product, min_shared or 1, index)
 
             answer = await info.context.run(overlapping)
         else:
             answer = await info.context.run(overlaps.overlaps, store, iris(ids), min_shared or 1, index)
+        if visibility.hides_anything:  # pairs with a product the caller may not read are not there for them
+            readable = [p for p in answer.pairs if not visibility.hidden(p.left) and not visibility.hidden(p.right)]
+            answer = dataclasses.replace(answer, pairs=readable)
         if first is None and len(answer.pairs) > limit:
             raise BadInput(
                 f"{len(answer.pairs)} pairs overlap, more than the maximum page size ({limit}): ask for the most "
@@ -216,13 +230,14 @@ class Query:
         # Every shared node named at once (the index knows most names), not one label question per pair.
         sources = sorted({source for pair in chosen for source in pair.shared})
         known = index.names(sources) if index is not None else {}
+        sources = visibility.visible(sources)  # a shared restricted source is left out, as in lineage
         named = await t.lineage_nodes(info, [(source, answer.source_is_product[source]) for source in sources], known)
         node_of = dict(zip(sources, named, strict=True))
         return [
             t.Overlap(
                 left=products[pair.left],
                 right=products[pair.right],
-                shared=[node_of[source] for source in pair.shared],
+                shared=[node_of[source] for source in pair.shared if source in node_of],
                 jaccard=pair.jaccard,
             )
             for pair in chosen
@@ -231,6 +246,8 @@ class Query:
 
     @strawberry.field
     async def goal_trace(self, info: t.Info, id: strawberry.ID) -> t.GoalTrace:
+        if info.context.visibility.hidden(iri(id)):
+            raise NotFound(f"no data product {id}")
         trace = await info.context.run(goal_trace.goal_trace, info.context.store, iri(id))
         return t.GoalTrace(product_iri=trace.product, use_case_iris=trace.use_cases, goal_iris=trace.goals)
 
@@ -245,7 +262,7 @@ class Query:
     @strawberry.field(description="SHACL validation of the stored catalog, or of the given nodes only.")
     async def validation(self, info: t.Info, ids: list[strawberry.ID] | None = None) -> t.ValidationReport:
         report = await info.context.run(validation_report, info.context.store, iris(ids))
-        return t.ValidationReport.of(report)
+        return t.ValidationReport.of(report, info.context.visibility)
 
     @strawberry.field(description="Access requests the caller may see, newest first.")
     async def access_requests(

@@ -13,6 +13,7 @@ from server.catalog.domains import DomainRow
 from server.catalog.events import iso
 from server.catalog.goals import GoalRow
 from server.catalog.products import AgreementRow, DataProductRow, PortRow, SloRow, SourceRef
+from server.catalog.restrictions import Visibility
 from server.catalog.use_cases import UseCaseRow
 from server.errors import NotFound
 from server.graphql.paging import page_of_ids
@@ -342,6 +343,14 @@ class DataProduct(Node):
     async def completeness(self, info: Info) -> float | None:
         return await info.context.loaders.completeness.load(str(self.id))  # type: ignore[no-any-return]
 
+    @strawberry.field(
+        description="Readable only by its domain, its owner, GOVERNANCE, ADMIN and holders of an approved access "
+        "request to one of its output ports (vm:restricted)."
+    )
+    async def restricted(self, info: Info) -> bool:
+        values = await info.context.loaders.literals(VM.restricted).load(self.id)
+        return any(str(v).lower() in ("true", "1") for v in values)
+
     @strawberry.field(description="Access requests to this product's output ports (only those the caller may see).")
     async def access_requests(
         self,
@@ -430,6 +439,20 @@ class LineageGraph:
     root_iri: Private[str]
     nodes: list[LineageHop]
     edges: list[LineageEdge]
+    withheld: int = strawberry.field(
+        default=0,
+        description="Restricted data products the caller may not read that a readable product names as its sources: "
+        "left out of `nodes` and `edges`, and the walk stops at them (what feeds them is theirs to tell).",
+    )
+
+    @strawberry.field(description="Says why the answer is cut when `withheld` is more than 0; else null.")
+    def note(self) -> str | None:
+        if not self.withheld:
+            return None
+        return (
+            f"{self.withheld} restricted data product(s) you may not read feed this lineage; they and what lies "
+            "beyond them are left out (ask for access to one of their output ports)"
+        )
 
     @strawberry.field
     async def root(self, info: Info) -> DataProduct:
@@ -489,7 +512,9 @@ class ValidationReport:
     results: list[ValidationResult]
 
     @classmethod
-    def of(cls, report: CatalogReport) -> ValidationReport:
+    def of(cls, report: CatalogReport, visibility: Visibility | None = None) -> ValidationReport:
+        hidden = visibility.hidden if visibility is not None else (lambda _: False)
+        readable = [r for r in report.results if not hidden(r.focus_node) and not hidden(getattr(r, "record", ""))]
         results = [
             ValidationResult(
                 focus_node=strawberry.ID(r.focus_node),
@@ -499,9 +524,9 @@ class ValidationReport:
                 item=getattr(r, "item", None),
                 record=getattr(r, "record", None),
             )
-            for r in report.results
+            for r in readable
         ]
-        return cls(conforms=report.conforms, results=results)
+        return cls(conforms=report.conforms or not readable, results=results)
 
 
 @strawberry.type(description="The write was refused; nothing was stored.")
@@ -555,6 +580,7 @@ async def lineage_nodes(
 ) -> list[DataProduct | DataSource]:
     """Products or data sources by name only, in the given order; names not `known` in one label question."""
     known = known or {}
+    refs = [(iri, is_product) for iri, is_product in refs if not info.context.visibility.hidden(iri)]
     unknown = [iri for iri, _ in refs if iri not in known]
     # Asked only when needed: even an empty batch costs the request a turn of the event loop.
     found = iter(await info.context.loaders.label.load_many(unknown) if unknown else ())

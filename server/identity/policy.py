@@ -213,3 +213,27 @@ def authorize_access_request_records(principal: Principal, store: Store, records
                 raise Forbidden(f"<{iri}> is not an access request: the access-request workflow writes nothing else")
             if _products(graph):
                 raise Forbidden(f"<{iri}> holds a data product: the access-request workflow writes no products")
+
+
+# --- restricted records ---------------------------------------------------------------------------------------
+
+
+def may_read_product(
+    principal: Principal, domains: Iterable[str], owners: Iterable[str], approved_assignees: Iterable[str]
+) -> bool:
+    """Whether `principal` may read a restricted product's record (an unrestricted one everyone may read).
+
+    Its domain's members, its owner, GOVERNANCE, ADMIN and the assignees of an approved, unexpired access request
+    to one of its output ports (`approved_assignees`, as of now) may; nobody else, anonymous callers never."""
+    if principal.has(Role.ADMIN) or (principal.authenticated and principal.has(Role.GOVERNANCE)):
+        return True
+    if not principal.authenticated:
+        return False
+    if any(principal.member_of(domain) for domain in domains):
+        return True
+    return principal.id in set(owners) or principal.id in set(approved_assignees)
+
+
+def reads_everything(principal: Principal) -> bool:
+    """GOVERNANCE and ADMIN read every record, restricted or not (the SPARQL endpoint runs their queries on all)."""
+    return principal.has(Role.ADMIN) or (principal.authenticated and principal.has(Role.GOVERNANCE))

@@ -23,7 +23,9 @@ SERVICE_PREFIX = "urn:valuemesh:"
 CLAIMS_GRAPH = "urn:valuemesh:claims"
 CHANGES_GRAPH = "urn:valuemesh:changes"
 TOKENS_GRAPH = "urn:valuemesh:tokens"
-SERVICE_GRAPHS = (CLAIMS_GRAPH, CHANGES_GRAPH, TOKENS_GRAPH)
+# A token every write of records changes (store/oxigraph.py), so a derived copy can tell it still matches.
+MARKER_GRAPH = "urn:valuemesh:marker"
+SERVICE_GRAPHS = (CLAIMS_GRAPH, CHANGES_GRAPH, TOKENS_GRAPH, MARKER_GRAPH)
 
 
 def is_service_graph(iri: str) -> bool:

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -18,7 +19,7 @@ from rdflib.term import Node
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.namespaces import PREFIXES
 from server.sparql_errors import explain_syntax_error
-from server.store.base import SERVICE_PREFIX, SelectResult, Triple, is_service_graph
+from server.store.base import MARKER_GRAPH, SERVICE_PREFIX, SelectResult, Triple, is_service_graph
 from server.store.terms import to_oxigraph, to_rdflib, triples_to_rdflib
 
 _log = logging.getLogger(__name__)
@@ -98,6 +99,17 @@ def insert_data_text(records: Mapping[str, Iterable[Triple]], drop: Iterable[str
     if blocks:
         parts.append("INSERT DATA {\n" + "\n".join(blocks) + "\n}")
     return " ;\n".join(parts)
+
+
+MARKED = f"<{MARKER_GRAPH}#marker>"
+
+
+def marker_text(marker: str) -> str:
+    """The update that sets the store's marker (see `OxigraphStore.marker`)."""
+    return (
+        f"DROP SILENT GRAPH <{MARKER_GRAPH}> ;\n"
+        f'INSERT DATA {{ GRAPH <{MARKER_GRAPH}> {{ <{MARKER_GRAPH}> {MARKED} "{marker}" }} }}'
+    )
 
 
 def write_failure_reason(error: OSError) -> str:
@@ -277,10 +289,12 @@ class OxigraphStore:
         return sorted(g for g in graphs if not is_service_graph(g))
 
     def is_empty(self) -> bool:
-        return next(iter(self._store.quads_for_pattern(None, None, None, None)), None) is None
+        marker = ox.NamedNode(MARKER_GRAPH)  # the marker alone is no content
+        quads = self._store.quads_for_pattern(None, None, None, None)
+        return next((q for q in quads if q.graph_name != marker), None) is None
 
     def quad_count(self) -> int:
-        return len(self._store)
+        return len(self._store) - (1 if self.marker() is not None else 0)
 
     # --- writing -------------------------------------------------------------------------------------
 
@@ -341,10 +355,11 @@ class OxigraphStore:
             _log.warning("store %s: reopened after a failed write; writes are accepted again", self.location)
 
     def replace_records(self, records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> None:
-        # One update request is one transaction in Oxigraph: readers see all of it or none of it.
+        # One update request is one transaction in Oxigraph: readers see all of it or none of it. A new marker is
+        # part of it, so a copy that saw the marker saw this write (catalog/public_view.py).
         text = insert_data_text(records, drop)
         if text:
-            self.update(text)
+            self.update(text + " ;\n" + marker_text(uuid.uuid4().hex))
 
     def bulk_load(self, data: IO[bytes] | bytes, media_type: str = "application/n-quads") -> None:
         """Fast non-transactional load of a large dataset (benchmarks, restoring a backup)."""
@@ -352,6 +367,13 @@ class OxigraphStore:
             self._store.bulk_load(data, ox.RdfFormat.from_media_type(media_type))
         finally:
             self.generation += 1
+        self.update(marker_text(uuid.uuid4().hex))
+
+    def marker(self) -> str | None:
+        """A token that changes with every write of records (`replace_records`, `bulk_load`; not a raw `update`)."""
+        for quad in self._store.quads_for_pattern(None, None, None, ox.NamedNode(MARKER_GRAPH)):
+            return str(getattr(quad.object, "value", ""))
+        return None
 
     def dump(self, out: IO[bytes], media_type: str) -> None:
         fmt = DATASET_FORMATS.get(media_type)

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
+from server.identity.principal import ANONYMOUS
 from server.namespaces import PREFIXES, sparql_prefixes
 from server.settings import Settings
 from server.store import Store
@@ -166,15 +167,21 @@ def _anchor(links: CatalogLinks, iri: str) -> str:
     return links.curie(iri).rsplit("/", 1)[-1] or "node"
 
 
-def build_page(store: Store, links: CatalogLinks, iri: str, record: str) -> RecordPage:
-    """Gather what the HTML page of `iri` (a record, or a node inside `record`) shows."""
+def build_page(
+    store: Store, links: CatalogLinks, iri: str, record: str, hidden: Callable[[str], bool] = lambda _: False
+) -> RecordPage:
+    """Gather what the HTML page of `iri` (a record, or a node inside `record`) shows; nodes `hidden` from the
+    caller (restricted records) are neither listed as neighbours nor named by their labels."""
     subject = URIRef(iri)
     bindings: dict[str, Node] = {"record": URIRef(record)}
     if iri != record:
         bindings["node"] = subject
     sections: dict[str, NodeSection] = {}
     order: list[str] = []
-    for row in store.select(STATEMENTS, bindings):
+    for found in store.select(STATEMENTS, bindings):
+        row = dict(found)
+        if row["o"] is not None and hidden(str(row["o"])):
+            row["oLabel"] = None  # a restricted node a readable record names: its IRI, never its label
         node = str(row["node"])
         if node not in sections:
             label = str(row["nodeLabel"]) if row["nodeLabel"] is not None else links.curie(node)
@@ -196,11 +203,20 @@ def build_page(store: Store, links: CatalogLinks, iri: str, record: str) -> Reco
         section.properties[:] = [p for p in section.properties if p.predicate.text not in {"label", "rdfs:label"}]
     label = ordered[0].label if ordered and ordered[0].iri == iri else links.curie(iri)
     neighbours = {"record": subject}
-    upstream = [_term(links, row["neighbour"], row["label"]) for row in store.select(UPSTREAM, neighbours)]
-    downstream = [_term(links, row["neighbour"], row["label"]) for row in store.select(DOWNSTREAM, neighbours)]
+    upstream = [
+        _term(links, row["neighbour"], row["label"])
+        for row in store.select(UPSTREAM, neighbours)
+        if not hidden(str(row["neighbour"]))
+    ]
+    downstream = [
+        _term(links, row["neighbour"], row["label"])
+        for row in store.select(DOWNSTREAM, neighbours)
+        if not hidden(str(row["neighbour"]))
+    ]
     referenced_by = [
         (_term(links, row["node"], row["nodeLabel"]), _term(links, row["p"], row["pLabel"]))
         for row in store.select(REFERENCED_BY, neighbours)
+        if not hidden(str(row["node"]))
     ]
     part_of = None
     if iri != record:
@@ -266,7 +282,11 @@ def dereference(request: Request, iri: str, links: CatalogLinks) -> Response:
     except ValueError:  # a path no IRI of the catalog can have, e.g. with spaces or angle brackets
         found = None
     else:
-        found = find_record(store, iri)
+        # A record the caller may not read (restricted) answers as if it did not exist, for each of its IRIs.
+        visibility = request.app.state.catalog.visibility(getattr(request.state, "principal", ANONYMOUS))
+        found = None if visibility.hidden(iri) else find_record(store, iri)
+        if found is not None and visibility.hidden(found[0]):
+            found = None
     if found is None:
         if media_type == "text/html":
             return HTMLResponse(render_not_found(iri), status_code=404, headers=headers)
@@ -283,7 +303,8 @@ def dereference(request: Request, iri: str, links: CatalogLinks) -> Response:
         )
     record, graph = found
     if media_type == "text/html":
-        return HTMLResponse(render_record_page(build_page(store, links, iri, record)), headers=headers)
+        page = build_page(store, links, iri, record, visibility.hidden)
+        return HTMLResponse(render_record_page(page), headers=headers)
     charset = "; charset=utf-8" if media_type.startswith("text/") else ""
     return Response(_serialize(graph, media_type), media_type=media_type + charset, headers=headers)
 

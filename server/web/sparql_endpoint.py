@@ -27,6 +27,7 @@ from rdflib.plugins.sparql.parser import parseUpdate
 
 from server import network_sandbox, query_workers
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
+from server.identity.principal import ANONYMOUS
 from server.query_workers import QueryJob, QueryWorkers
 from server.settings import Settings
 from server.sparql_text import ServiceRefused, query_form, refuse_service
@@ -34,6 +35,7 @@ from server.store import Store
 from server.store.oxigraph import OxigraphStore
 from server.web.hardening import sparql_endpoint_url
 from server.web.negotiation import negotiate
+from server.web.sparql_datasets import Datasets
 
 router = APIRouter()
 
@@ -248,11 +250,13 @@ def answer_query(
     request: ProtocolRequest,
     accept: str | None,
     workers: QueryWorkers | None = None,
+    run: Callable[[QueryJob], bytes] | None = None,
 ) -> Response:
     """Check, run and serialize one query; raises `Refused` for everything the endpoint will not do.
 
-    On the embedded store on disk the query runs in a worker process (`workers`); otherwise on this thread, which
-    for an embedded store is one that cannot reach the network."""
+    `run` answers it over the caller's dataset (sparql_datasets.py). Otherwise, on the embedded store on disk the
+    query runs in a worker process (`workers`); else on this thread, which for an embedded store is one that cannot
+    reach the network."""
     text = request.query or ""
     _check_size(len(text.encode()), settings)
     media_type = _media_type(checked_form(text), accept)
@@ -265,7 +269,9 @@ def answer_query(
         max_rows=settings.sparql_max_rows,
     )
     try:
-        body = workers.run(job) if workers is not None else job.run_on(store)
+        if run is None:
+            run = workers.run if workers is not None else job.run_on_store(store)
+        body = run(job)
     except LimitExceeded as error:
         if error.limit == "time":
             raise Refused(503, "Query timeout", str(error)) from None
@@ -345,6 +351,9 @@ def start_query_workers(app: FastAPI) -> None:
 
 
 def stop_query_workers(app: FastAPI) -> None:
+    datasets: Datasets | None = getattr(app.state, "sparql_datasets", None)
+    if datasets is not None:
+        datasets.close()
     workers: QueryWorkers | None = getattr(app.state, "sparql_query_workers", None)
     if workers is not None:
         workers.close()
@@ -367,6 +376,14 @@ async def _in_worker(request: Request, settings: Settings, work: Callable[[], Re
         ) from None
 
 
+def _datasets(app: FastAPI, workers: QueryWorkers | None) -> Datasets:
+    datasets: Datasets | None = getattr(app.state, "sparql_datasets", None)
+    if datasets is None or datasets.workers is not workers:
+        datasets = Datasets(app.state.catalog, workers)
+        app.state.sparql_datasets = datasets
+    return datasets
+
+
 @router.api_route("/sparql", methods=["GET", "POST"], name="sparql", response_model=None)
 async def sparql(request: Request) -> Response:
     """SPARQL 1.1 Protocol: GET ?query=, POST form or application/sparql-query; no query: the service description."""
@@ -382,8 +399,15 @@ async def sparql(request: Request) -> Response:
             if request.method == "POST":
                 raise Refused(400, "Bad request", "no 'query' given")
             return service_description(sparql_endpoint_url(settings), accept)
+        # The union of the records the caller may read: restricted records and service graphs are not there.
+        principal = getattr(request.state, "principal", ANONYMOUS)
+        datasets = _datasets(request.app, workers)
         return await _in_worker(
-            request, settings, lambda: answer_query(store, settings, protocol_request, accept, workers)
+            request,
+            settings,
+            lambda: answer_query(
+                store, settings, protocol_request, accept, workers, run=lambda job: datasets.run(job, principal)
+            ),
         )
     except Refused as error:
         return _problem(error)
