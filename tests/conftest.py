@@ -122,6 +122,11 @@ def backend(request: pytest.FixtureRequest) -> str:
     return getattr(request, "param", "memory")
 
 
+SERVICE_GRAPHS_QUERY = (
+    'SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } FILTER (STRSTARTS(STR(?g), "urn:valuemesh:")) }'
+)
+
+
 def _open_remote(name: str) -> Store:
     """A configured remote store, emptied of every record; fails loudly when its server does not answer."""
     location = configured_backends()[name]
@@ -129,6 +134,8 @@ def _open_remote(name: str) -> Store:
     try:
         store.replace_records({}, drop=store.record_iris())
         store.update(f"DROP SILENT GRAPH <{CLAIMS_GRAPH}>")  # claims a killed test process left behind
+        # The service data earlier tests left: tokens, versions, events and their counter, webhook cursors.
+        store.replace_records({}, drop=[str(g) for g in store.select(SERVICE_GRAPHS_QUERY).column("g")])
     except StoreUnavailable as error:
         store.close()
         pytest.fail(f"backend {name} is configured ({REMOTE_BACKENDS[name]}={location}) but unusable: {error}")
