@@ -1,9 +1,9 @@
 """The history of every record: each write keeps what it replaced or removed, and who did it, when and how.
 
 Every write of a record (server/catalog/writes.py, removal.py, bulk_load.py) adds one version of it, a PROV entity
-in a service graph of its own (`urn:valuemesh:version:<order key>`), and the write itself is a PROV activity in one
-more (`urn:valuemesh:activity:...`, one per action of the write), all in the same `replace_records` call as the
-records, so they commit together or not at all:
+in a service graph of its own (`urn:valuemesh:version:<time>-<n>-<random>`), and the write itself is a PROV
+activity in one more (`urn:valuemesh:activity:...`, one per action of the write), all in the same `replace_records`
+call as the records, so they commit together or not at all:
 
     <V3> prov:specializationOf <record> ; vm:versionNumber 3 ; prov:generatedAtTime "..." ;
          prov:wasAttributedTo <agent> ; prov:wasGeneratedBy <A> ; prov:wasRevisionOf <V2> ;
