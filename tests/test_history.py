@@ -10,13 +10,23 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pyoxigraph as ox
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from rdflib.compare import isomorphic
 
+from server.catalog import products
+from server.catalog.changes import ChangeLog
 from server.catalog.events import events_after
-from server.catalog.history import versions
-from server.identity.principal import Role
+from server.catalog.history import content, diff, versions
+from server.catalog.lineage_index import LineageIndex
+from server.catalog.records import records_of
+from server.catalog.removal import remove_data_product
+from server.catalog.service import IndexedStore
+from server.catalog.writes import write_records
+from server.identity.principal import SYSTEM, Role
+from server.rdf_io import parse_rdf
 from server.settings import Settings
 from server.store import OxigraphStore, Store
 from server.web.app import create_app
@@ -313,3 +323,37 @@ def test_each_version_is_an_event_of_its_write(pipeline: TestClient, disk_store:
         ("data-product.changed", TERRITORY_PLAN, AGENT),
         ("data-product.removed", TERRITORY_PLAN, AGENT),
     ]
+
+
+def test_the_lineage_index_and_the_change_log_hear_only_of_records(seeded_store: Store, settings: Settings) -> None:
+    """Versions and events commit with the records but are none: the index lists what SPARQL lists, and replicas
+    following the change log re-read records only."""
+    index = LineageIndex(seeded_store)
+    index.refresh()
+    changes = ChangeLog(seeded_store)
+    store = IndexedStore(seeded_store, index, changes)
+    write_records(
+        store, {TERRITORY_PLAN: records_of(parse_rdf(PLAN, ox.RdfFormat.TURTLE, "plan"))[TERRITORY_PLAN]}, actor=SYSTEM
+    )
+    remove_data_product(store, TERRITORY_PLAN, actor=SYSTEM)
+    assert len(versions(seeded_store, TERRITORY_PLAN)) == 2
+    noted = {record for _, record, _ in changes.since(None)}
+    assert noted == {TERRITORY_PLAN}
+    listed = index.products()
+    assert listed is not None and TERRITORY_PLAN not in listed
+    assert listed == products.page_of_products(seeded_store, first=10_000, listing=None).iris
+
+
+def test_a_record_stored_before_history_was_kept_starts_at_version_two(client: TestClient, seeded_store: Store) -> None:
+    """The seeded catalog here was loaded without history: its first recorded write keeps what was stored as an
+    unlisted version 1, which can still be compared and restored."""
+    hcp_360 = CAT + "data-product/hcp-360"
+    stored = seeded_store.record(hcp_360)
+    document = stored.serialize(format="turtle").replace("one view of every HCP", "one view of each HCP")
+    assert "one view of each HCP" in document
+    assert post(client, REGISTER, document=document)["registerDataProduct"]["__typename"] == "DataProduct"
+    history = post(client, HISTORY, id=hcp_360)["history"]
+    assert [(v["version"], v["action"]) for v in history] == [(2, "UPDATE")]
+    change = diff(seeded_store, hcp_360, 2)
+    assert len(change.added) == 1 and len(change.removed) == 1 and "one view of each HCP" in change.added[0]
+    assert isomorphic(content(seeded_store, hcp_360, 1), stored)

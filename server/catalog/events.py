@@ -163,6 +163,11 @@ def timestamp(at: datetime) -> Literal:
     return Literal(iso(at), datatype=XSD.dateTime)
 
 
+def integer(value: int) -> Literal:
+    """An xsd:integer literal, made without rdflib's slower conversion of Python values."""
+    return Literal(str(int(value)), datatype=XSD.integer)
+
+
 def parse_time(node: object) -> datetime | None:
     """The time an xsd:dateTime literal holds (None for anything else)."""
     if not isinstance(node, Literal) or node.datatype != XSD.dateTime:
@@ -186,7 +191,7 @@ def check_kind(kind: str) -> str:
 def event_triples(node: URIRef, number: int, kind: Literal, at: Literal, actor: URIRef) -> list[Triple]:
     """What makes `node` an event: its number, kind, time and agent (history.py's versions carry them too)."""
     return [
-        (node, _NUMBER_OF, Literal(number)),
+        (node, _NUMBER_OF, integer(number)),
         (node, _KIND_OF, kind),
         (node, _AT, at),
         (node, _BY, actor),
@@ -223,7 +228,7 @@ def event_count(store: Store) -> int:
 
 def counter_graph(count: int) -> dict[str, list[Triple]]:
     node = URIRef(COUNTER_GRAPH)
-    return {COUNTER_GRAPH: [(node, _COUNT, Literal(count))]}
+    return {COUNTER_GRAPH: [(node, _COUNT, integer(count))]}
 
 
 def numbered_events(graphs: Mapping[str, Iterable[Triple]]) -> int:

@@ -1,9 +1,9 @@
 """The history of every record: each write keeps what it replaced or removed, and who did it, when and how.
 
 Every write of a record (server/catalog/writes.py, removal.py, bulk_load.py) adds one version of it, a PROV entity
-in a service graph of its own (`urn:valuemesh:version:<order key>`), and the write itself is a PROV activity in one
-more (`urn:valuemesh:activity:...`, one per action of the write), all in the same `replace_records` call as the
-records, so they commit together or not at all:
+in a service graph of its own (`urn:valuemesh:version:<time>-<n>-<random>`), and the write itself is a PROV
+activity in one more (`urn:valuemesh:activity:...`, one per action of the write), all in the same `replace_records`
+call as the records, so they commit together or not at all:
 
     <V3> prov:specializationOf <record> ; vm:versionNumber 3 ; prov:generatedAtTime "..." ;
          prov:wasAttributedTo <agent> ; prov:wasGeneratedBy <A> ; prov:wasRevisionOf <V2> ;
@@ -39,7 +39,7 @@ from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
 
-from server.catalog.events import event_triples, names, now, parse_time, publish, timestamp
+from server.catalog.events import event_triples, integer, names, now, parse_time, publish, timestamp
 from server.errors import BadInput, NotFound, StoreUnavailable
 from server.identity.principal import Principal
 from server.namespaces import DPROD, FOAF, PROV, VM, sparql_prefixes
@@ -277,7 +277,7 @@ def version_graphs(
         if previous is None and len(change.before):
             # Stored before history was kept: it becomes version 1, without time or author.
             legacy = URIRef(f"{VERSION_PREFIX}{uuid.uuid4().hex}")
-            triples += [(legacy, _TYPE, _ENTITY), (legacy, _VERSION_OF, record), (legacy, _NUMBER, Literal(1))]
+            triples += [(legacy, _TYPE, _ENTITY), (legacy, _VERSION_OF, record), (legacy, _NUMBER, integer(1))]
             previous = (str(legacy), 1)
         number = previous[1] + 1 if previous is not None else 1
         if previous is not None:
@@ -286,7 +286,7 @@ def version_graphs(
         kind = f"{change.kind or record_kind(change.record, change.after, change.before)}.{EVENT_VERBS[change.action]}"
         triples += [
             (node, _VERSION_OF, record),
-            (node, _NUMBER, Literal(number)),
+            (node, _NUMBER, integer(number)),
             (node, _GENERATED_BY, activity),
             *event_triples(node, first + sequence, kinds.setdefault(kind, Literal(kind)), stamp, agent),
         ]

@@ -144,7 +144,10 @@ class IndexedStore:
             if self.changes is not None and (written or gone):
                 self.changes.written([*written, *gone])
 
-        self.index.records_written(written, gone, write=write)
+        if written or gone:
+            self.index.records_written(written, gone, write=write)
+        else:
+            write()  # service data alone (an event, a webhook's cursor): nothing the index holds changes
         if len(written) < len(materialised):
             for tell in self.subscribers:
                 tell()

@@ -56,7 +56,11 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if store is None:
             await anyio.to_thread.run_sync(catalog.open)  # opening and seeding take a while: not on the loop
-        await anyio.to_thread.run_sync(catalog.start_webhooks)
+        try:
+            await anyio.to_thread.run_sync(catalog.start_webhooks)
+        except BaseException:
+            catalog.close()  # misconfigured: nothing of the catalog keeps running
+            raise
         app.state.store = catalog.store
         sparql_endpoint.start_query_workers(app)
         try:
