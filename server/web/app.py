@@ -31,6 +31,7 @@ from server.web.hardening import (
 from server.web.identify import Identify
 from server.web.linked_data import linked_data_router
 from server.web.record_page import RecordPage, render_record_page
+from server.web.ui.pages import static_files, ui_router
 
 
 class CatalogApp(FastAPI):
@@ -111,6 +112,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(load_endpoint.router)
     app.include_router(events_feed.router)
     app.include_router(linked_data_router(settings))
+    app.include_router(ui_router())
+    app.mount("/static", static_files(), name="static")
     _harden(app, settings, graphiql_html=graphql.graphql_ide_html)
     return app
 

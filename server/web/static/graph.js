@@ -1,0 +1,70 @@
+// Draws every picture of the catalog's pages: an element with `data-graph="ID"` gets the graph held in the JSON
+// block <script type="application/json" id="ID"> ({nodes: [{id, label, kind, href}], edges: [{source, target,
+// label}], direction: "LR" | "TB"}), laid out in layers by dagre. Clicking a node with an href goes to its page.
+// The drawn graphs are kept in window.valuemeshGraphs by element id, so tests read what was drawn, not pixels.
+(function () {
+  "use strict";
+  if (window.cytoscape && window.cytoscapeDagre) {
+    window.cytoscape.use(window.cytoscapeDagre);
+  }
+  window.valuemeshGraphs = window.valuemeshGraphs || {};
+
+  var STYLE = [
+    { selector: "node", style: {
+      "label": "data(label)", "font-size": 11, "text-wrap": "wrap", "text-max-width": 140,
+      "text-valign": "center", "text-halign": "center", "color": "#1d2a33",
+      "shape": "round-rectangle", "width": "label", "height": "label", "padding": 8,
+      "background-color": "#dcebf5", "border-width": 1, "border-color": "#4f7ea3" } },
+    { selector: "node[kind = 'source']", style: {
+      "shape": "barrel", "background-color": "#f3ead2", "border-color": "#9a7b2f" } },
+    { selector: "node[kind = 'focus']", style: {
+      "background-color": "#1f5f8b", "color": "#ffffff", "border-color": "#0e3550", "border-width": 2 } },
+    { selector: "node[kind = 'consumer']", style: {
+      "shape": "ellipse", "background-color": "#e4f1e0", "border-color": "#4c8a3f" } },
+    { selector: "node[kind = 'goal']", style: { "background-color": "#efe3f4", "border-color": "#7a4f8f" } },
+    { selector: "node[kind = 'vision']", style: {
+      "background-color": "#5b2f73", "color": "#ffffff", "border-color": "#3a1b4b" } },
+    { selector: "node[kind = 'use-case']", style: {
+      "shape": "hexagon", "background-color": "#fdf1dc", "border-color": "#b07a1b" } },
+    { selector: "node[kind = 'more']", style: {
+      "background-color": "#ffffff", "border-style": "dashed", "color": "#555555" } },
+    { selector: "node[href]", style: { "cursor": "pointer" } },
+    { selector: "edge", style: {
+      "width": 1.5, "line-color": "#8aa1b1", "target-arrow-color": "#8aa1b1", "target-arrow-shape": "triangle",
+      "curve-style": "bezier", "label": "data(label)", "font-size": 9, "color": "#555555",
+      "text-background-color": "#ffffff", "text-background-opacity": 1 } }
+  ];
+
+  function draw(container) {
+    var source = document.getElementById(container.getAttribute("data-graph"));
+    if (!source || !window.cytoscape) { return; }
+    var data = JSON.parse(source.textContent);
+    var elements = data.nodes.map(function (node) { return { group: "nodes", data: node }; });
+    data.edges.forEach(function (edge, index) {
+      elements.push({ group: "edges", data: {
+        id: "e" + index, source: edge.source, target: edge.target, label: edge.label || "" } });
+    });
+    var layout = window.cytoscapeDagre
+      ? { name: "dagre", rankDir: data.direction || "LR", nodeSep: 18, rankSep: 60, animate: false }
+      : { name: "breadthfirst", directed: true };
+    var cy = window.cytoscape({
+      container: container, elements: elements, style: STYLE, layout: layout,
+      wheelSensitivity: 0.2, minZoom: 0.05, maxZoom: 3
+    });
+    cy.on("tap", "node", function (event) {
+      var href = event.target.data("href");
+      if (href) { window.location.assign(href); }
+    });
+    container.setAttribute("data-drawn", String(cy.nodes().length));
+    window.valuemeshGraphs[container.id || source.id] = cy;
+  }
+
+  function drawAll(root) {
+    var containers = (root || document).querySelectorAll("[data-graph]");
+    Array.prototype.forEach.call(containers, draw);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () { drawAll(document); });
+  // A picture swapped in by htmx (a deeper lineage, a filtered map) is drawn when it arrives.
+  document.addEventListener("htmx:afterSettle", function (event) { drawAll(event.target); });
+})();
