@@ -31,7 +31,7 @@ from server.web.hardening import (
 from server.web.identify import Identify
 from server.web.linked_data import linked_data_router
 from server.web.record_page import RecordPage, render_record_page
-from server.web.ui.pages import static_files, ui_router
+from server.web.ui.pages import record_pages, static_files, ui_router
 
 
 class CatalogApp(FastAPI):
@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(sparql_endpoint.router)
     app.include_router(load_endpoint.router)
     app.include_router(events_feed.router)
-    app.include_router(linked_data_router(settings))
+    app.include_router(linked_data_router(settings, record_pages()))
     app.include_router(ui_router())
     app.mount("/static", static_files(), name="static")
     _harden(app, settings, graphiql_html=graphql.graphql_ide_html)

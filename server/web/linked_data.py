@@ -8,11 +8,12 @@ kinds' paths, so they never shadow `/sparql`, `/graphql` or `/healthz`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import urlsplit
 
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
@@ -309,21 +310,41 @@ def dereference(request: Request, iri: str, links: CatalogLinks) -> Response:
     return Response(_serialize(graph, media_type), media_type=media_type + charset, headers=headers)
 
 
-def _route_for(kind: str, links: CatalogLinks) -> Callable[[Request, str], Response]:
-    def record_route(request: Request, rest: str) -> Response:
-        return dereference(request, f"{links.base}{kind}/{rest}", links)
+# The UI's page for a record of one kind (server/web/ui/pages.py RECORD_PAGES): its HTML answer to a browser, or None
+# when the IRI is not a record it draws (a port, an SLO inside a product), which then gets the generic record page.
+RecordPageMaker = Callable[[Request, str], Awaitable[Response | None]]
+
+
+def wants_html(request: Request) -> bool:
+    asked = request.query_params.get("format")
+    accept = asked if asked is not None else request.headers.get("accept")
+    return negotiate(accept, MEDIA_TYPES, ALIASES) == "text/html" and (asked is None or asked == "text/html")
+
+
+def _route_for(
+    kind: str, links: CatalogLinks, page: RecordPageMaker | None
+) -> Callable[[Request, str], Awaitable[Response]]:
+    async def record_route(request: Request, rest: str) -> Response:
+        iri = f"{links.base}{kind}/{rest}"
+        if page is not None and wants_html(request):
+            answer = await page(request, iri)
+            if answer is not None:
+                return answer
+        return await run_in_threadpool(dereference, request, iri, links)  # store work: never on the event loop
 
     return record_route
 
 
-def linked_data_router(settings: Settings) -> APIRouter:
-    """Routes for `{base path}{kind}/{rest}` of every record kind; nothing else is claimed."""
+def linked_data_router(settings: Settings, pages: Mapping[str, RecordPageMaker] | None = None) -> APIRouter:
+    """Routes for `{base path}{kind}/{rest}` of every record kind; nothing else is claimed. A browser asking for a
+    record of a kind in `pages` gets that page (the product page, the domain page), every other client the RDF."""
+    pages = pages or {}
     links = CatalogLinks(settings.base)
     router = APIRouter()
     for kind in RECORD_KINDS:
         router.add_api_route(
             f"{links.base_path}{kind}/{{rest:path}}",
-            _route_for(kind, links),
+            _route_for(kind, links, pages.get(kind)),
             methods=["GET"],
             name=f"linked_data_{kind.replace('-', '_')}",
             response_model=None,

@@ -9,6 +9,7 @@ from fastapi import APIRouter
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+from server.web.linked_data import RecordPageMaker
 from server.web.ui import home
 from server.web.ui.templating import STATIC_DIR
 
@@ -27,6 +28,11 @@ class _Static(StaticFiles):
 def static_files() -> StaticFiles:
     """server/web/static/ at /static/: the stylesheet, the drawing script, the vendored libraries."""
     return _Static(directory=STATIC_DIR, follow_symlink=False)
+
+
+def record_pages() -> dict[str, RecordPageMaker]:
+    """The UI's page for each record kind that has one (server/web/linked_data.py serves the rest)."""
+    return {}
 
 
 def ui_router() -> APIRouter:
