@@ -114,6 +114,23 @@ def test_malformed_query_is_400_with_the_parsers_position(live_server: LiveServe
     assert "1:23" in str(refused.value) or "1:24" in str(refused.value) or "1:25" in str(refused.value)
 
 
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        (
+            "SELEC * WHERE { ?s ?p ?o }",
+            "query:1:1: SPARQL syntax error: a query starts with SELECT, ASK, CONSTRUCT or DESCRIBE, not 'SELEC'",
+        ),
+        ("SELECT * WHERE { ?s ex:p ?o }", "query:1:21: undeclared prefix ex: in ex:p"),
+        ("SELECT * WHERE { ?s dprod:inputPort ?o }", "add PREFIX dprod: <https://ekgf.github.io/dprod/>"),
+    ],
+)
+def test_a_mistyped_query_is_told_what_is_wrong_and_where(live_server: LiveServer, query: str, said: str) -> None:
+    response = httpx.get(live_server.sparql, params={"query": query})
+    assert response.status_code == 400
+    assert said in response.json()["detail"]
+
+
 def test_update_through_sparqlwrapper_is_refused_and_nothing_changes(live_server: LiveServer) -> None:
     before = live_server.store.quad_count()
     client = SPARQLWrapper(live_server.sparql)

@@ -30,6 +30,7 @@ from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.identity.principal import ANONYMOUS
 from server.query_workers import QueryJob, QueryWorkers
 from server.settings import Settings
+from server.sparql_errors import explain_syntax_error, not_a_query
 from server.sparql_text import ServiceRefused, query_form, refuse_service
 from server.store import Store
 from server.store.oxigraph import OxigraphStore
@@ -223,13 +224,11 @@ def _engine_form(text: str) -> str:
         return "ASK" if isinstance(result, ox.QueryBoolean) else "SELECT"
 
     if not network_sandbox.available():
-        raise Refused(
-            400, "Malformed query", "not a SPARQL query: it starts with none of SELECT, ASK, CONSTRUCT, DESCRIBE"
-        )
+        raise Refused(400, "Malformed query", str(not_a_query(text)))
     try:
         return network_sandbox.run_walled_off(read)
     except SyntaxError as error:
-        raise Refused(400, "Malformed query", f"malformed SPARQL: {error}") from None
+        raise Refused(400, "Malformed query", str(explain_syntax_error(text, str(error)))) from None
 
 
 # --- answering -------------------------------------------------------------------------------------------------
