@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -11,8 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+import typer
+from typer.core import TyperGroup
 
 from server import __version__
+from server.cli.main import app
 from tests.conftest import DATA, REPO, CliResult, free_port
 
 MALFORMED = ["malformed.ttl", "malformed.nt", "malformed.nq", "malformed.trig", "malformed.jsonld", "malformed.rdf"]
@@ -184,6 +188,28 @@ def test_version_is_printed(cli: Callable[..., CliResult]) -> None:
     done = cli("--version")
     assert done.exit_code == 0
     assert done.stdout.strip() == f"valuemesh {__version__}"
+
+
+def _commands(group: TyperGroup, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((*prefix, name))
+        if isinstance(command, TyperGroup):
+            found.extend(_commands(command, (*prefix, name)))
+    return found
+
+
+def test_every_commands_help_names_values_plainly(
+    cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "120")
+    commands = _commands(typer.main.get_group(app))
+    assert ("token", "create") in commands and ("validate",) in commands
+    for command in commands:
+        shown = cli(*command, "--help")
+        assert shown.exit_code == 0, command
+        assert not re.search(r"<(bool|str|int|Path|list\[)", shown.stdout), (command, shown.stdout)
+        assert "…" not in shown.stdout, command  # no sentence cut short
 
 
 def test_serve_says_it_seeded_an_empty_store_and_where_it_serves_once_the_port_is_bound(tmp_path: Path) -> None:
