@@ -285,6 +285,35 @@ def test_a_second_pending_request_for_the_same_port_is_a_conflict(catalog: Catal
     assert catalog.ask("analyst", CRM_TABLE, purpose="with a better purpose")["status"] == "PENDING"
 
 
+@pytest.mark.all_backends
+def test_racing_twins_of_one_request_store_one_pending_request(seeded_store: Store, settings: Settings) -> None:
+    """The same request sent eight times at once (a double click, a retrying client): one is stored, the rest are
+    told which one waits."""
+    app = create_app(settings, store=seeded_store)
+    store = app.state.catalog.store
+    analyst = Principal(id=ANALYST, name="analyst", via="token")
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def ask() -> None:
+        start.wait()
+        try:
+            outcomes.append(access_requests.request_access(store, CAT, CRM_TABLE, "twins", None, actor=analyst).iri)
+        except Conflict as refused:
+            outcomes.append(f"conflict: {refused}")
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    stored = [o for o in outcomes if not o.startswith("conflict")]
+    assert len(stored) == 1
+    assert all(stored[0] in o for o in outcomes if o.startswith("conflict"))
+    pending = access_requests.access_requests(store, viewer=ADMIN, status=access_requests.Status.PENDING)
+    assert [r.iri for r in pending if r.port == CRM_TABLE and r.requester == ANALYST] == stored
+
+
 # --- revoking ----------------------------------------------------------------------------------------------------
 
 

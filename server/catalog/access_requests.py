@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from enum import Enum
+from functools import partial
 
 from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
 from rdflib.term import Node
@@ -467,9 +468,18 @@ def _decided(
 # --- the workflow ----------------------------------------------------------------------------------------------
 
 
-def _write(store: Store, iri: str, record: Graph, offer: _Offer, *, actor: Principal, read: Graph | None) -> None:
+def _write(
+    store: Store,
+    iri: str,
+    record: Graph,
+    offer: _Offer,
+    *,
+    actor: Principal,
+    read: Graph | None,
+    precondition: Callable[[], None] | None = None,
+) -> None:
     """Store the request's record, holding it and the port's product, if neither changed since it was read (a new
-    request: if its IRI is free)."""
+    request: if its IRI is free) and `precondition` holds (checked under the same hold)."""
     write_records(
         store,
         {iri: record},
@@ -478,6 +488,7 @@ def _write(store: Store, iri: str, record: Graph, offer: _Offer, *, actor: Princ
         authorized_by=policy.ACCESS_REQUESTS,
         holding=[record_key(offer.product)],
         unchanged_since={offer.product: offer.record, **({iri: read} if read is not None else {})},
+        precondition=precondition,
     )
 
 
@@ -512,8 +523,7 @@ def request_access(
     end = parse_until(until, now)
     iri = mint(base, KIND, secrets.token_hex(8))
 
-    def attempt() -> AccessRequestRow:
-        offer = _offer_of(store, port)
+    def refuse_a_second_pending(offer: _Offer) -> None:
         pending = [
             r.iri
             for r in access_requests(store, viewer=actor, status=Status.PENDING, products=[offer.product], now=now)
@@ -523,6 +533,10 @@ def request_access(
             raise Conflict(
                 f"{actor.name} already has a pending request for {port}: {pending[0]}; wait for its decision"
             )
+
+    def attempt() -> AccessRequestRow:
+        offer = _offer_of(store, port)
+        refuse_a_second_pending(offer)  # at once, before any work; again under the write's hold (a racing twin)
         label = f"access request: {offer.port_name}"  # shown wherever the port is (linked data): names nobody
         record = _new_record(iri, port, actor, stated, end, now, label)
         row = AccessRequestRow(
@@ -534,7 +548,7 @@ def request_access(
             record = _decided(record, row, Status.APPROVED, actor=SYSTEM.id, decider=None, reason=reason, now=now,
                               offer=offer)  # fmt: skip
             row = _as_written(row, Status.APPROVED, decided_at=str(_moment(now)), reason=reason)
-        _write(store, iri, record, offer, actor=actor, read=None)
+        _write(store, iri, record, offer, actor=actor, read=None, precondition=partial(refuse_a_second_pending, offer))
         return row
 
     row = _retrying(attempt)

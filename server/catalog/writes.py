@@ -7,7 +7,7 @@ violation, and the store is left as it was.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -111,6 +111,7 @@ def write_records(
     holding: Iterable[str] = (),
     unchanged_since: Mapping[str, Graph] | None = None,
     action: Action | None = None,
+    precondition: Callable[[], None] | None = None,
 ) -> WriteOutcome:
     """Validate and store `records` in one transaction, or raise ValidationRefused and store nothing.
 
@@ -119,7 +120,8 @@ def write_records(
     `authorized_by=policy.ACCESS_REQUESTS` says the access-request workflow decided the right already (under its
     own rules, on the versions in `unchanged_since`): the product rules are not run, and the write may then hold
     access-request records only. `holding` adds keys to hold; with `unchanged_since`, a record whose stored
-    version differs from the one given there refuses the write (StaleRead), checked under the hold.
+    version differs from the one given there refuses the write (StaleRead), checked under the hold; so does
+    whatever `precondition` raises, called under the hold (a rule about other records, e.g. one pending request).
 
     A record stating anything about another record's nodes is refused first (BadInput), so what the checklist
     judges is exactly what is stored. What the write reads to judge it is held against writers in this process
@@ -135,6 +137,8 @@ def write_records(
     with write_lock, store.exclusive([*depends_on(records), *holding]):
         if unchanged_since:
             _refuse_changed(store, unchanged_since)
+        if precondition is not None:
+            precondition()
         if new:
             taken = [iri for iri in records if len(store.record(iri))]
             if taken:
