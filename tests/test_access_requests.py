@@ -24,6 +24,8 @@ from rdflib.compare import isomorphic
 
 from server.catalog import access_requests
 from server.catalog.bulk_load import load_files
+from server.catalog.events import encode_cursor, event_count, events_after
+from server.catalog.history import Action, history
 from server.catalog.removal import remove_data_product
 from server.catalog.seeding import prepare
 from server.catalog.writes import StaleRead, record_key, write_records
@@ -36,6 +38,7 @@ from server.namespaces import DCT, PROV, VM
 from server.query_library import library
 from server.settings import Settings
 from server.store import MemoryStore, Store
+from server.store.oxigraph import OxigraphStore
 from server.web.app import create_app
 from tests.conftest import SHARED
 
@@ -712,3 +715,49 @@ def test_each_state_change_is_an_event_on_the_feed_for_whoever_provisions_the_gr
     assert ("access-request.decided", CRM_OWNER, "APPROVED") in ours
     decided = next(e for e in feed if e["kind"] == "access-request.decided" and e["subject"] == pending["id"])
     assert decided["data"]["outputPort"] == CRM_TABLE and decided["data"]["requester"] == ANALYST
+
+
+def test_a_bulk_load_that_drops_a_port_ends_its_requests_and_agreements(tmp_path: Path, seed_nquads: bytes) -> None:
+    """`valuemesh load` of the whole catalog (the bulk path) with a product that no longer offers a port closes the
+    requests to it as an ordinary write of that product would, and says so on the feed."""
+    store = OxigraphStore(tmp_path / "store")
+    store.bulk_load(seed_nquads, "application/n-quads")
+    analyst = Principal(id=ANALYST, name="analyst", via="token")
+    owner = Principal(id=MEDICAL_OWNER, name="medical owner", via="token")
+    colleague = Principal(id=ANALYST + "-colleague", name="colleague", via="token")
+    waiting = access_requests.request_access(store, CAT, MEDICAL_FILE, "q1", None, actor=colleague)
+    agreed = access_requests.request_access(store, CAT, MEDICAL_FILE, "q2", None, actor=analyst)
+    access_requests.decide_access_request(store, agreed.iri, True, None, actor=owner)
+    unrelated = access_requests.request_access(store, CAT, MEDICAL_REPORT, "q3", None, actor=analyst)
+    before_events = event_count(store)
+
+    medical = store.record(MEDICAL)
+    medical.remove((URIRef(MEDICAL), None, URIRef(MEDICAL_FILE)))
+    medical.remove((URIRef(MEDICAL_FILE), None, None))
+    records = [iri for iri in store.record_iris() if "/access-request/" not in iri]
+    lines = []
+    for iri in records:
+        graph = medical if iri == MEDICAL else store.record(iri)
+        lines += [f"{s.n3()} {p.n3()} {o.n3()} <{iri}> .\n" for s, p, o in graph]
+    document = tmp_path / "catalog.nq"
+    document.write_text("".join(lines))
+    assert len(records) > len(store.record_iris()) - len(records)  # the bulk path, not record by record
+
+    outcome = load_files(store, [document], actor=ADMIN)
+    assert outcome.replaced == [MEDICAL]
+
+    def status(iri: str) -> str:
+        return str(store.record(iri).value(URIRef(iri), VM.requestStatus))
+
+    assert status(waiting.iri) == str(VM.Rejected)
+    assert status(agreed.iri) == str(VM.Revoked)
+    assert status(unrelated.iri) == str(VM.Pending)
+    assert not store.ask(
+        "ASK { ?a a <http://www.w3.org/ns/odrl/2/Agreement> ; <http://www.w3.org/ns/odrl/2/target> ?port }",
+        {"port": URIRef(MEDICAL_FILE)},
+    )
+    kinds = {(e.kind, e.subject) for e in events_after(store, encode_cursor(before_events), 100)}
+    assert ("access-request.decided", waiting.iri) in kinds and ("access-request.revoked", agreed.iri) in kinds
+    latest = max(history(store, agreed.iri), key=lambda version: version.version)
+    assert latest.action is Action.UPDATE and latest.by == ADMIN.id  # the closing is in the request's history
+    store.close()

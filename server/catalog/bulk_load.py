@@ -28,6 +28,7 @@ import pyoxigraph as ox
 from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
 
+from server.catalog.access_requests import REQUESTS_ON_PRODUCTS, announce_closed, closed_with_dropped_ports
 from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
 from server.catalog.history import RECORD_KINDS, Action, Change, refuse_service_names, version_graphs
 from server.catalog.ownership import check_ownership
@@ -360,23 +361,44 @@ def _validate(
     return report
 
 
+def _closing(scratch: ScratchStore, target: Store, outcome: WriteOutcome, actor: Principal) -> tuple[Records, list]:
+    """The access requests in force for output ports that the batch's new versions of stored products no longer
+    offer, closed by `actor` as any product write closes them (pending ones rejected, agreements revoked). Requests
+    are few: the products they target are found first, and only those products' new versions are read."""
+    targeted = {str(row["product"]) for row in target.select(REQUESTS_ON_PRODUCTS.replace("#VALUES", ""))}
+    hit = [iri for iri in outcome.replaced if iri in targeted]
+    if not hit:
+        return {}, []
+    return closed_with_dropped_ports(target, {iri: scratch.record(iri) for iri in hit}, actor=actor)
+
+
 def _write(
-    scratch: ScratchStore, target: OxigraphStore, outcome: WriteOutcome, actor: Principal, progress: BulkProgress
+    scratch: ScratchStore,
+    target: OxigraphStore,
+    outcome: WriteOutcome,
+    actor: Principal,
+    progress: BulkProgress,
+    closing: Records | None = None,
 ) -> None:
-    """Replace the stored versions and bulk-load the batch with a version of each record for its history; on
-    failure, put the catalog back as it was."""
+    """Replace the stored versions and bulk-load the batch (with the access requests it closes, `closing`) and a
+    version of each record for its history; on failure, put the catalog back as it was."""
     scratch.drop_graphs(outcome.unchanged)
     if not outcome.written:
         return
+    closing = closing or {}
+    _add_records(scratch, closing)
     with tempfile.TemporaryDirectory(prefix="valuemesh-load-") as workdir, numbering(target, held=True) as first:
         backup = Path(workdir) / "replaced.nq"
+        closed_before: dict[str, Graph] = {}
         # The events counter is rewritten with the batch's versions: it is put back like a replaced record.
-        replaced = [*outcome.replaced, COUNTER_GRAPH]
+        replaced = [*outcome.replaced, *closing, COUNTER_GRAPH]
         with backup.open("wb") as out:
             for iri in replaced:
                 stored = target.record(iri)
-                if iri != COUNTER_GRAPH:
+                if iri in outcome.replaced:
                     outcome.before[iri] = stored
+                elif iri in closing:
+                    closed_before[iri] = stored
                 out.write(_nquads(iri, stored))
         added, kinds = set(outcome.added), scratch.record_kinds()
         changes = [
@@ -388,6 +410,7 @@ def _write(
             )
             for iri in outcome.written
         ]
+        changes += [Change(iri, closed_before[iri], Action.UPDATE, graph) for iri, graph in closing.items()]
         versions = {**version_graphs(target, changes, actor, first), **counter_graph(first + len(changes) - 1)}
         batch_file = Path(workdir) / "batch.nq"
         scratch.dump_nquads(str(batch_file))
@@ -400,7 +423,7 @@ def _write(
             with batch_file.open("rb") as raw:
                 target.bulk_load(_CountingReader(raw, progress.advance), NQUADS)  # type: ignore[arg-type]
         except (OSError, StoreUnavailable, RuntimeError) as error:
-            _restore(target, [*outcome.written, *versions], backup)
+            _restore(target, [*outcome.written, *closing, *versions], backup)
             if isinstance(error, StoreUnavailable):
                 raise
             raise StoreUnavailable(f"the store could not write the batch ({error}); nothing was stored") from None
@@ -498,8 +521,10 @@ def write_batch(
         outcome.report = _validate(batch_store, store, outcome, rest, shapes, progress)
         if not outcome.report.conforms:
             raise ValidationRefused(outcome.report)
-        _write(batch_store, store, outcome, actor, progress)
-        return outcome
+        closing, closed = _closing(batch_store, store, outcome, actor)
+        _write(batch_store, store, outcome, actor, progress, closing)
+    announce_closed(store, closed, actor)
+    return outcome
 
 
 def load_files(
