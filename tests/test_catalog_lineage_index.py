@@ -12,9 +12,10 @@ from bench.generate import build_store
 from server.catalog import lineage, nodes, removal
 from server.catalog.lineage import Direction
 from server.catalog.lineage_index import LineageIndex
-from server.catalog.overlaps import direct_sources, overlaps, overlaps_with
+from server.catalog.overlaps import overlaps, overlaps_with
 from server.catalog.products import Page, count_products, page_of_products
 from server.catalog.service import Catalog
+from server.catalog.sources import direct_sources
 from server.catalog.writes import write_documents
 from server.identity.principal import SYSTEM
 from server.namespaces import VM

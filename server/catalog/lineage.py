@@ -16,6 +16,7 @@ from typing import Protocol
 from rdflib import URIRef
 
 from server.catalog.nodes import with_values
+from server.catalog.sources import direct_sources
 from server.errors import NotFound
 from server.namespaces import sparql_prefixes
 from server.store.base import Store
@@ -25,20 +26,6 @@ class Direction(Enum):
     UPSTREAM = "UPSTREAM"
     DOWNSTREAM = "DOWNSTREAM"
 
-
-# One step upstream from every frontier product: what feeds its input ports.
-UPSTREAM_STEP = (
-    sparql_prefixes()
-    + """
-SELECT DISTINCT ?source ?target ?isProduct WHERE {
-  VALUES ?target { $nodes }
-  ?target dprod:inputPort/vm:consumes ?fed .
-  OPTIONAL { ?upstream dprod:outputPort ?fed }
-  BIND(COALESCE(?upstream, ?fed) AS ?source)
-  BIND(BOUND(?upstream) AS ?isProduct)
-}
-"""
-)
 
 # One step downstream from every frontier node: products with an input port consuming one of its output
 # ports, or consuming it directly when it is a data source. Written as a UNION rather than `dprod:outputPort?`:
@@ -108,12 +95,14 @@ class EdgeSource(Protocol):
 def sparql_step(store: Store, direction: Direction) -> Step:
     """A step as one SPARQL question over the whole frontier."""
     upstream = direction is Direction.UPSTREAM
-    query = UPSTREAM_STEP if upstream else DOWNSTREAM_STEP
 
     def step(frontier: list[str]) -> Iterable[tuple[str, str, bool]]:
-        for row in store.select(with_values(query, frontier)):
-            is_product = bool(row["isProduct"].toPython()) if upstream else True  # type: ignore[union-attr]
-            yield str(row["source"]), str(row["target"]), is_product
+        if upstream:
+            for product, source, is_product in direct_sources(store, frontier):
+                yield source, product, is_product
+            return
+        for row in store.select(with_values(DOWNSTREAM_STEP, frontier)):
+            yield str(row["source"]), str(row["target"]), True
 
     return step
 

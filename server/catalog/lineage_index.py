@@ -359,7 +359,7 @@ class LineageIndex:
     def direct_sources(self, products: list[str] | None = None) -> list[tuple[str, str, bool]] | None:
         """(product, direct source, source is a product) for `products`, or for every typed product; None until ready.
 
-        The rows overlaps.DIRECT_SOURCES and ALL_DIRECT_SOURCES answer: what each input port consumes, an output port
+        The rows sources.DIRECT_SOURCES and ALL_DIRECT_SOURCES answer: what each input port consumes, an output port
         standing for the product that owns it.
         """
         if not self.ready():

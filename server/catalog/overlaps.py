@@ -8,37 +8,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Protocol
 
 from server.catalog.nodes import unique, with_values
+from server.catalog.sources import SourceIndex, direct_sources
 from server.namespaces import sparql_prefixes
 from server.store.base import Store
-
-DIRECT_SOURCES = (
-    sparql_prefixes()
-    + """
-SELECT DISTINCT ?product ?source ?isProduct WHERE {
-  VALUES ?product { $nodes }
-  ?product dprod:inputPort/vm:consumes ?fed .
-  OPTIONAL { ?upstream dprod:outputPort ?fed }
-  BIND(COALESCE(?upstream, ?fed) AS ?source)
-  BIND(BOUND(?upstream) AS ?isProduct)
-}
-"""
-)
-
-ALL_DIRECT_SOURCES = (
-    sparql_prefixes()
-    + """
-SELECT DISTINCT ?product ?source ?isProduct WHERE {
-  ?product a dprod:DataProduct ; dprod:inputPort/vm:consumes ?fed .
-  OPTIONAL { ?upstream dprod:outputPort ?fed }
-  BIND(COALESCE(?upstream, ?fed) AS ?source)
-  BIND(BOUND(?upstream) AS ?isProduct)
-}
-"""
-)
-
 
 # Products sharing a direct source with the given product: the same consumed port or data source, or another
 # output port of the same upstream product. The product is given in each branch's own VALUES: with one binding
@@ -72,26 +46,6 @@ class Overlap:
 class OverlapAnswer:
     pairs: list[Overlap]
     source_is_product: dict[str, bool]
-
-
-class SourceIndex(Protocol):
-    """A derived copy of what feeds each product (server/catalog/lineage_index.py), used when it is ready."""
-
-    def direct_sources(self, products: list[str] | None = None) -> list[tuple[str, str, bool]] | None: ...
-
-
-def direct_sources(
-    store: Store, ids: list[str] | None, index: SourceIndex | None = None
-) -> list[tuple[str, str, bool]]:
-    """(product, direct source, source is a product) for `ids`, or for every product of the catalog."""
-    rows = index.direct_sources(ids) if index is not None else None
-    if rows is not None:
-        return rows
-    query = ALL_DIRECT_SOURCES if ids is None else with_values(DIRECT_SOURCES, ids)
-    return [
-        (str(row["product"]), str(row["source"]), bool(row["isProduct"].toPython()))  # type: ignore[union-attr]
-        for row in store.select(query)
-    ]
 
 
 def overlaps(
