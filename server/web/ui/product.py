@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from server.errors import BadInput
 from server.web.linked_data import CatalogLinks
 from server.web.ui.context import catalog_of, visibility_of
-from server.web.ui.product_facts import ProductFacts, product_facts, product_row
+from server.web.ui.product_facts import ProductFacts, period_words, product_facts, product_row
 from server.web.ui.product_lineage import DEFAULT_DEPTH, MAX_DEPTH, NODE_CAP, LineageView, lineage_view, parse_depth
 from server.web.ui.templating import render
 
@@ -133,6 +133,7 @@ async def product_page(request: Request, iri: str) -> Response | None:
         facts=facts,
         trace=trace_graph(facts, links),
         rdf_forms=[(f"{page}?format={quote(media, safe='')}", label) for media, label in RDF_FORMS],
+        period_words=period_words,
         graphql_href="/graphql?query=" + quote(question, safe=""),
         **context,
     )

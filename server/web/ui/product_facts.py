@@ -7,6 +7,7 @@ Everything here is store work: call `product_facts` through `catalog.run`. `hidd
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -39,6 +40,9 @@ class Named:
 class InputPortFacts:
     port: PortRow
     consumes: list[Named]
+    # What it consumes from restricted products the caller may not read: the IRIs its own record states, never
+    # their names (as the record's RDF and the generic record page show them).
+    withheld: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,20 @@ class ProductFacts:
     trace: GoalTraceFacts
     overlaps: list[OverlapFacts]
     more_overlaps: int = 0
+    slo_names: dict[str, str] = field(default_factory=dict)
+
+
+_PERIOD = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?$")
+_UNITS = ("year", "month", "week", "day")
+
+
+def period_words(period: str) -> str:
+    """An ISO 8601 period in words: P3M -> "3 months"; anything else as it is written."""
+    found = _PERIOD.match(period)
+    if not found or not any(found.groups()):
+        return period
+    parts = [f"{n} {unit}{'s' if n != '1' else ''}" for n, unit in zip(found.groups(), _UNITS, strict=True) if n]
+    return " ".join(parts)
 
 
 def _local(iri: str) -> str:
@@ -179,7 +197,8 @@ def product_facts(store: Store, row: DataProductRow, index: LineageIndex | None,
     agreement = agreements_by_iri(store, [row.agreement]).get(row.agreement) if row.agreement else None
     fed = [ref.iri for refs in feeds.values() for ref in refs]
     terms = [t for t in (row.type, row.privacy_classification, agreement.access if agreement else None) if t]
-    names = named(store, [*producers, *consumers, *([row.owner] if row.owner else []), *fed, *terms])
+    slos = [slo.iri for slo in agreement.slos] if agreement else []
+    names = named(store, [*producers, *consumers, *([row.owner] if row.owner else []), *fed, *terms, *slos])
     score, items, warnings = _checklist(store, row, domain, hidden)
     found, more = _overlaps(store, iri, index, hidden)
     return ProductFacts(
@@ -191,7 +210,11 @@ def product_facts(store: Store, row: DataProductRow, index: LineageIndex | None,
         consumers=[Named(a, names[a]) for a in consumers],
         privacy=names[row.privacy_classification] if row.privacy_classification else None,
         inputs=[
-            InputPortFacts(p, [Named(r.iri, names[r.iri], r.is_product) for r in feeds[p.iri] if not hidden(r.iri)])
+            InputPortFacts(
+                p,
+                [Named(r.iri, names[r.iri], r.is_product) for r in feeds[p.iri] if not hidden(r.iri)],
+                [r.iri for r in feeds[p.iri] if hidden(r.iri)],
+            )
             for p in inputs
         ],
         outputs=[p for p in ports if not p.is_input],
@@ -203,4 +226,5 @@ def product_facts(store: Store, row: DataProductRow, index: LineageIndex | None,
         trace=_trace(store, iri, hidden),
         overlaps=found,
         more_overlaps=more,
+        slo_names={slo: names[slo] for slo in slos},
     )
