@@ -46,9 +46,9 @@ def _links(fragment: str) -> dict[str, str]:
 
 
 def _graph(page: str, block: str) -> dict[str, list[dict[str, str]]]:
-    found = re.search(rf'<script type="application/json" id="{block}">(.*?)</script>', page, re.S)
+    found = re.search(rf'<(script type="application/json"|div hidden) id="{block}">(.*?)</(script|div)>', page, re.S)
     assert found, f"no {block} block"
-    return json.loads(found.group(1))  # type: ignore[no-any-return]
+    return json.loads(html_text.unescape(found.group(2)))  # type: ignore[no-any-return]
 
 
 def _graphql_lineage(client: TestClient, iri: str, depth: int) -> set[str]:
