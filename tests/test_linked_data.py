@@ -56,27 +56,31 @@ def _upstream_of(store: Store, product: str) -> set[str]:
 
 
 def test_a_product_page_for_browsers(client: TestClient, seeded_store: Store) -> None:
+    """A product's IRI answers browsers with the UI's product page (tests/test_ui_product.py has the rest)."""
     page = client.get("/data-product/hcp-360", headers=HTML)
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     html = page.text
     assert "<h1>HCP 360</h1>" in html
     links = _links(html)
-    # Properties by their ontology labels, values linking to related records on this server.
+    # Its facts, values linking to related records on this server.
     assert links["/agent/head-of-customer-insights"] == "Head of Customer Insights"
     assert links["/domain/commercial"] == "Commercial"
-    assert "data product owner" in html
-    # The ports, agreement and SLOs of the record, each with its own section.
+    # The ports, agreement and SLOs of the record.
     assert links["/data-product/hcp-360/port/api"] == "HCP 360 API"
     assert "Daily freshness" in html
-    # Lineage neighbours: upstream as the seed's lineage says, downstream the two products that read its API.
-    upstream = _links(_section(html, "<h3>Upstream", "</ul>"))
-    assert set(upstream) == {_local(iri) for iri in _upstream_of(seeded_store, HCP_360)}
-    downstream = _links(_section(html, "<h3>Downstream", "</ul>"))
-    assert set(downstream) == {"/data-product/digital-engagement", "/data-product/next-best-action"}
-    # Who points at it from other records: the use cases it serves.
-    referenced = _links(_section(html, "<h2>Referenced by", "</section>"))
-    assert "/use-case/hcp-360-dashboard" in referenced
+    # Lineage neighbours: one step upstream as the seed's lineage says, downstream the two products reading its API.
+    lineage = _section(html, '<section id="lineage"', "</section>")
+    steps = re.findall(r'<td>(upstream|downstream)</td><td class="num">1</td>\s*<td><a href="([^"]*)">', lineage)
+    assert {href for way, href in steps if way == "upstream"} == {
+        _local(iri) for iri in _upstream_of(seeded_store, HCP_360)
+    }
+    assert {href for way, href in steps if way == "downstream"} == {
+        "/data-product/digital-engagement",
+        "/data-product/next-best-action",
+    }
+    # Why it exists: the use cases it serves.
+    assert "/use-case/hcp-360-dashboard" in _links(_section(html, '<section id="goal-trace"', "</section>"))
 
 
 def test_a_source_page_shows_what_reads_it(client: TestClient) -> None:
