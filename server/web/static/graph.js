@@ -1,6 +1,8 @@
 // Draws every picture of the catalog's pages: an element with `data-graph="ID"` gets the graph held in the JSON
 // block <script type="application/json" id="ID"> ({nodes: [{id, label, kind, href}], edges: [{source, target,
-// label}], direction: "LR" | "TB"}), laid out in layers by dagre. Clicking a node with an href goes to its page.
+// label}], direction: "LR" | "TB"}), laid out in layers by dagre. A big graph whose nodes all carry a `rank` (their
+// layer, known to the server: a lineage node's depth) is laid out by rank at once, as dagre would take seconds to
+// search for a layout of hundreds of nodes. Clicking a node with an href goes to its page.
 // The drawn graphs are kept in window.valuemeshGraphs by element id, so tests read what was drawn, not pixels.
 (function () {
   "use strict";
@@ -35,6 +37,68 @@
       "text-background-color": "#ffffff", "text-background-opacity": 1 } }
   ];
 
+  var DAGRE_LIMIT = 60; // nodes; beyond it a ranked graph is laid out by rank
+
+  // Columns (rows for "TB") by rank; within one, nodes ordered by where their neighbours in the previous column
+  // are (one barycentre sweep each way), so that edges cross little.
+  function rankedPositions(data) {
+    var byRank = {}, position = {}, neighbours = {};
+    data.nodes.forEach(function (node) {
+      (byRank[node.rank] = byRank[node.rank] || []).push(node.id);
+      neighbours[node.id] = [];
+    });
+    data.edges.forEach(function (edge) {
+      if (neighbours[edge.source] && neighbours[edge.target]) {
+        neighbours[edge.source].push(edge.target);
+        neighbours[edge.target].push(edge.source);
+      }
+    });
+    var ranks = Object.keys(byRank).map(Number).sort(function (a, b) { return a - b; });
+    function place(column) {
+      byRank[column].forEach(function (id, index) { position[id] = index; });
+    }
+    function sweep(order) {
+      order.forEach(function (column, step) {
+        if (step > 0) {
+          var weight = {};
+          byRank[column].forEach(function (id) {
+            var seen = neighbours[id].filter(function (n) { return position[n] !== undefined; });
+            weight[id] = seen.length
+              ? seen.reduce(function (sum, n) { return sum + position[n]; }, 0) / seen.length
+              : position[id] || 0;
+          });
+          byRank[column].sort(function (a, b) { return weight[a] - weight[b]; });
+        }
+        place(column);
+      });
+    }
+    var middle = ranks.indexOf(0) >= 0 ? ranks.indexOf(0) : 0;
+    sweep(ranks.slice(middle));
+    sweep(ranks.slice(0, middle + 1).reverse());
+    var across = data.direction === "TB" ? 90 : 230, along = data.direction === "TB" ? 190 : 46;
+    var result = {};
+    ranks.forEach(function (rank, column) {
+      var ids = byRank[rank], offset = (ids.length - 1) / 2;
+      ids.forEach(function (id, index) {
+        var a = column * across, b = (index - offset) * along;
+        result[id] = data.direction === "TB" ? { x: b, y: a } : { x: a, y: b };
+      });
+    });
+    return result;
+  }
+
+  function layoutFor(data) {
+    var ranked = data.nodes.length > DAGRE_LIMIT && data.nodes.every(function (n) { return typeof n.rank === "number"; });
+    if (ranked) {
+      var positions = rankedPositions(data);
+      return { name: "preset", positions: function (node) { return positions[node.id()]; }, fit: true, padding: 20 };
+    }
+    if (window.cytoscapeDagre) {
+      return { name: "dagre", rankDir: data.direction || "LR", nodeSep: 18, rankSep: 60, animate: false };
+    }
+    return { name: "breadthfirst", directed: true };
+  }
+
   function draw(container) {
     var source = document.getElementById(container.getAttribute("data-graph"));
     if (!source || !window.cytoscape) { return; }
@@ -44,9 +108,7 @@
       elements.push({ group: "edges", data: {
         id: "e" + index, source: edge.source, target: edge.target, label: edge.label || "" } });
     });
-    var layout = window.cytoscapeDagre
-      ? { name: "dagre", rankDir: data.direction || "LR", nodeSep: 18, rankSep: 60, animate: false }
-      : { name: "breadthfirst", directed: true };
+    var layout = layoutFor(data);
     var cy = window.cytoscape({
       container: container, elements: elements, style: STYLE, layout: layout,
       wheelSensitivity: 0.2, minZoom: 0.05, maxZoom: 3

@@ -43,17 +43,23 @@ GRAPHQL_QUESTION = """{
 def lineage_graph(view: LineageView, name: str, links: CatalogLinks, page: str) -> dict[str, Any]:
     """The picture's data for graph.js: the product as "focus", data sources as "source", products as "product",
     and a "more" node on each side where the lineage goes on, linking to the page one level deeper."""
-    nodes = [{"id": view.root, "label": name, "kind": "focus", "href": links.local_href(view.root)}]
+    # `rank` is the node's column (upstream to the left, downstream to the right): graph.js lays a big picture out
+    # by it at once instead of searching for a layout
+    nodes = [{"id": view.root, "label": name, "kind": "focus", "href": links.local_href(view.root), "rank": 0}]
     for entry in view.entries:
         kind = "product" if entry.is_product else "source"
-        nodes.append({"id": entry.iri, "label": entry.name, "kind": kind, "href": links.local_href(entry.iri)})
+        rank = -entry.depth if entry.way == "upstream" else entry.depth
+        nodes.append(
+            {"id": entry.iri, "label": entry.name, "kind": kind, "href": links.local_href(entry.iri), "rank": rank}
+        )
     edges = [{"source": s, "target": t, "label": ""} for s, t in view.edges]
     deeper = f"{page}?depth={min(view.depth + 1, MAX_DEPTH)}#lineage"
     for way, ends in view.goes_on.items():
         if not ends or view.depth >= MAX_DEPTH:
             continue
         more = f"more-{way}"
-        nodes.append({"id": more, "label": f"more {way}…", "kind": "more", "href": deeper})
+        rank = -(view.depth + 1) if way == "upstream" else view.depth + 1
+        nodes.append({"id": more, "label": f"more {way}…", "kind": "more", "href": deeper, "rank": rank})
         for end in ends:
             edges.append(
                 {"source": more, "target": end, "label": ""}
