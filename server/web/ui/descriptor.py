@@ -224,6 +224,14 @@ def store_document(store: Store, text: str, fmt: str, base: str, actor: Principa
     return product
 
 
+def product_name(store: Store, iri: str) -> str | None:
+    """The product's name, or None when `iri` is no product of the catalog."""
+    record = store.record(iri)
+    if (URIRef(iri), RDF.type, DPROD.DataProduct) not in record:
+        return None
+    return _label(record, URIRef(iri)) or iri
+
+
 def product_turtle(store: Store, iri: str, base: str) -> str | None:
     """The product's record as Turtle, for editing (None when `iri` is no product of the catalog).
 

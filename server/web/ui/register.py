@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -87,6 +87,7 @@ def _page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
         "preview": None,
         "error": None,
         "editing": None,
+        "stored": None,
         "formats": FORMAT_CHOICES,
         "max_bytes": MAX_DOCUMENT_BYTES,
         "can_write": _may_write(principal_of(request)),
@@ -105,11 +106,16 @@ def _may_write(principal: Principal) -> bool:
 
 
 @router.get("/register", response_class=HTMLResponse)
-async def register_form(request: Request, product: str | None = None) -> HTMLResponse:
-    if not product:
-        return _page(request)
+async def register_form(request: Request, product: str | None = None, stored: str | None = None) -> HTMLResponse:
     catalog = catalog_of(request)
     visibility = await visibility_of(request)
+    if stored and not visibility.hidden(stored):
+        # Where a store lands when the product's IRI is not under this server's base (so it has no page here)
+        named = await catalog.run(descriptor.product_name, catalog.store, stored)
+        if named is not None:
+            return _page(request, stored=descriptor.Named(stored, named))
+    if not product:
+        return _page(request)
     text = (
         None
         if visibility.hidden(product)
@@ -138,6 +144,8 @@ async def register_preview(request: Request) -> HTMLResponse:
         shown = await _preview(request, entered)
     except BadInput as error:
         return _page(request, status=400, entered=entered, error=error)
+    except (Conflict, NotFound) as error:  # e.g. a port the document claims belongs to another product
+        return _page(request, status=409, entered=entered, error=error)
     return _page(request, entered=entered, preview=shown)
 
 
@@ -147,11 +155,14 @@ def _origin_of(url: str) -> str:
 
 
 def _refuse_other_sites(request: Request) -> None:
-    """Forbidden unless the form was posted by this catalog's own page (see the module's docstring)."""
+    """Forbidden unless the form was posted by this catalog's own page (see the module's docstring).
+
+    The catalog's pages say `Referrer-Policy: no-referrer`, under which a browser posts a form with `Origin: null`;
+    `Sec-Fetch-Site` (sent by every current browser, never settable by a page) then tells where the form was."""
     origin = request.headers.get("origin")
     fetch_site = request.headers.get("sec-fetch-site")
     ours = {_origin_of(str(request.base_url)), _origin_of(catalog_of(request).settings.base)}
-    if origin is not None and origin.lower() not in ours:
+    if origin not in (None, "null") and origin.lower() not in ours:
         raise Forbidden(f"a form posted from another site ({origin}) may not store anything here")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         raise Forbidden(f"a form posted from another site (Sec-Fetch-Site: {fetch_site}) may not store anything here")
@@ -159,8 +170,8 @@ def _refuse_other_sites(request: Request) -> None:
         return  # a program's credentials, never sent by a browser on its own
     if "session" in request.scope:
         return  # the CSRF token is checked with the form
-    if origin is None and fetch_site != "same-origin":
-        raise Forbidden("the form must be posted from this catalog's register page (the request names no Origin)")
+    if origin in (None, "null") and fetch_site != "same-origin":
+        raise Forbidden("the form must be posted from this catalog's register page (its origin is not known)")
 
 
 @router.post("/register/store", response_model=None)
@@ -200,5 +211,7 @@ async def register_store(request: Request) -> Response:
         # The checklist refused it (the catalog changed since the preview, or the form was posted without one)
         shown = await _preview(request, entered)
         return _page(request, status=422, entered=entered, preview=shown)
-    target = CatalogLinks(catalog.settings.base).local_href(stored) or "/"
+    target = CatalogLinks(catalog.settings.base).local_href(stored)
+    if target is None or not target.startswith("/"):
+        target = "/register?" + urlencode({"stored": stored})  # an IRI outside this server: never sent there
     return RedirectResponse(target, status_code=303)
