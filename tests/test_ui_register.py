@@ -304,3 +304,31 @@ def test_a_person_without_rights_in_the_domain_is_told_the_missing_right(
     refused = browser.post("/register/store", files=form(elsewhere, csrf=csrf))
     assert refused.status_code == 403 and "Alice may not write" in text(refused)
     assert snapshot(seeded_store) == before
+
+
+def test_json_ld_and_odps_are_read_and_the_conversions_notes_shown(client: TestClient) -> None:
+    words = text(client.post("/register/preview", files=form((DATA / "territory-plan.jsonld").read_text())))
+    assert "Read as JSON-LD" in words and "passes the checklist" in words
+    odps = (DESCRIPTORS / "odps-with-contract" / "customer-orders.odps.yaml").read_text()
+    words = text(client.post("/register/preview", files=form(odps)))
+    assert "Read as ODPS" in words and "Name Customer orders" in words
+    assert "names contract customer-orders-contract, which was not found" in words  # the conversion's note
+    assert "Data sharing agreement" in words and "dct:accessRights" in words  # the violation and where
+
+
+def test_a_restricted_product_cannot_be_opened_for_editing_by_an_outsider(
+    client: TestClient, seeded_store: Store
+) -> None:
+    restricted = (
+        (DATA / "territory-plan.ttl")
+        .read_text()
+        .replace("dprod:domain <domain/commercial> ;", "dprod:domain <domain/commercial> ; vm:restricted true ;", 1)
+    )
+    assert "vm:restricted true" in restricted
+    done = client.post("/register/store", files=form(restricted), headers=ORIGIN, follow_redirects=False)
+    assert done.status_code == 303
+    assert client.get("/register", params={"product": TERRITORY}).status_code == 200  # the ADMIN may
+    with anonymous_client(seeded_store) as outsider:
+        page = outsider.get("/register", params={"product": TERRITORY})
+        assert page.status_code == 404 and "Territory plan" not in page.text
+        assert "Stored" not in text(outsider.get("/register", params={"stored": TERRITORY}))

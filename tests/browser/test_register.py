@@ -70,6 +70,21 @@ def test_storing_with_anonymous_writes_on_loopback_goes_to_the_product(page: Any
         assert product_named(catalog, CAT + "data-product/territory-plan") == "Territory plan"
 
 
+def test_without_javascript_the_form_posts_and_the_whole_page_comes_back(browser: Any, live_catalog: Catalog) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(live_catalog.url + "/register")
+        page.get_by_label("Descriptor", exact=True).fill((DATA / "product-without-owner.ttl").read_text())
+        page.get_by_role("button", name="Preview").click()
+        page.wait_for_url(live_catalog.url + "/register/preview")  # a plain form post: a new page
+        assert "a data product needs exactly one owner" in page.locator("#preview").inner_text()
+        assert page.get_by_label("Descriptor", exact=True).input_value().startswith("# Bad: no Owner")
+    finally:
+        context.close()
+    assert product_named(live_catalog, CAT + "data-product/territory-planning") is None
+
+
 # --- signed in with the catalog's OIDC provider (the loopback issuer of tests/oidc_issuer.py) ------------------------
 
 

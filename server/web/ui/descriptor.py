@@ -18,7 +18,7 @@ from server.catalog.records import Records
 from server.catalog.registration import records_of_document, register_document
 from server.catalog.writes import WriteOutcome, write_records
 from server.errors import BadInput, Forbidden, Unauthenticated, ValidationRefused
-from server.formats.conversion import detect
+from server.formats.conversion import convert_document
 from server.formats.loading import load_text
 from server.identity.principal import SYSTEM, Principal
 from server.namespaces import DCT, DPROD, PREFIXES, VM
@@ -176,16 +176,15 @@ def _short(iri: str) -> str:
 _KIND_NAMES = {"valuemesh": "valuemesh YAML", "odps": "ODPS", "dpds": "DPDS"}
 
 
-def format_name(text: str, fmt: str) -> str:
-    """How the page names what it read: Turtle, JSON-LD, or the descriptor format (valuemesh YAML, ODPS, DPDS)."""
+def reading_of(store: Store, text: str, fmt: str, base: str) -> tuple[str, list[str]]:
+    """How the page names what it read (Turtle, JSON-LD, valuemesh YAML, ODPS, DPDS) and what the conversion of a
+    descriptor noted for the person (what it could not carry over, what it assumed), as `valuemesh register` prints."""
     if fmt == "TURTLE":
-        return "Turtle"
+        return "Turtle", []
     if fmt == "JSON_LD":
-        return "JSON-LD"
-    try:
-        return _KIND_NAMES.get(detect(load_text(text, "document").data) or "", "a YAML descriptor")
-    except BadInput:
-        return "a YAML descriptor"
+        return "JSON-LD", []
+    conversion = convert_document(load_text(text, "document"), base=base, store=store)
+    return _KIND_NAMES.get(conversion.format, conversion.format), conversion.notes
 
 
 def read_document(store: Store, text: str, fmt: str, base: str) -> tuple[str, Records]:
@@ -197,14 +196,14 @@ def preview(store: Store, text: str, fmt: str, base: str, actor: Principal) -> P
     """What storing the document as `actor` would do, committing nothing (BadInput for an unusable document)."""
     product, records = read_document(store, text, fmt, base)
     summary = summary_of(store, product, records)
-    named = format_name(text, fmt)
+    named, notes = reading_of(store, text, fmt, base)
     refused: str | None = None
     needs_identity = False
     try:
         outcome: WriteOutcome | None = write_records(store, records, actor=actor, dry_run=True)
         report = outcome.report if outcome is not None else ValidationReport()
     except ValidationRefused as refusal:
-        return Preview(fmt, named, summary, refusal.report, None)
+        return Preview(fmt, named, summary, refusal.report, None, notes=notes)
     except (Forbidden, Unauthenticated) as error:
         needs_identity = actor.via == "anonymous"  # the plain anonymous reader: no identity at all
         refused = None if needs_identity else str(error)
@@ -214,7 +213,7 @@ def preview(store: Store, text: str, fmt: str, base: str, actor: Principal) -> P
             report = outcome.report
         except ValidationRefused as refusal:
             outcome, report = None, refusal.report
-    return Preview(fmt, named, summary, report, outcome, refused=refused, needs_identity=needs_identity)
+    return Preview(fmt, named, summary, report, outcome, refused=refused, needs_identity=needs_identity, notes=notes)
 
 
 def store_document(store: Store, text: str, fmt: str, base: str, actor: Principal) -> str:
