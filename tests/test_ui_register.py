@@ -137,9 +137,10 @@ def test_a_turtle_error_says_where_it_is(client: TestClient) -> None:
 def test_a_document_over_the_limit_is_refused_with_the_limit(client: TestClient, seeded_store: Store) -> None:
     before = seeded_store.quad_count()
     big = "# padding\n" * 110_000
-    shown = client.post("/register/preview", files={"file": ("big.ttl", big.encode()), "format": (None, "detect")})
-    assert shown.status_code == 400
-    assert "descriptors up to 1,000,000 bytes" in text(shown)
+    for files in ({"file": ("big.ttl", big.encode()), "format": (None, "detect")}, form(big)):
+        shown = client.post("/register/preview", files=files)
+        assert shown.status_code == 400
+        assert "descriptors up to 1,000,000 bytes" in text(shown)
     assert seeded_store.quad_count() == before
 
 
@@ -332,3 +333,12 @@ def test_a_restricted_product_cannot_be_opened_for_editing_by_an_outsider(
         page = outsider.get("/register", params={"product": TERRITORY})
         assert page.status_code == 404 and "Territory plan" not in page.text
         assert "Stored" not in text(outsider.get("/register", params={"stored": TERRITORY}))
+
+
+def test_a_body_that_is_no_form_is_refused_on_the_page(client: TestClient, seeded_store: Store) -> None:
+    before = seeded_store.quad_count()
+    broken = client.post(
+        "/register/preview", content=b"--x\r\nnot a part", headers={"Content-Type": "multipart/form-data; boundary=x"}
+    )
+    assert broken.status_code == 400 and "Nothing was stored" in text(broken)
+    assert seeded_store.quad_count() == before

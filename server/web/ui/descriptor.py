@@ -26,7 +26,7 @@ from server.store.base import Store
 from server.store.terms import serialize_triples
 from server.validation import ValidationReport
 
-# Below Starlette's 1 MiB limit on a multipart form field, far above any real descriptor (a few kB).
+# Far above any real descriptor (a few kB); batches go through `valuemesh register` or the load endpoint.
 MAX_DOCUMENT_BYTES = 1_000_000
 
 # The choices of the form's format field: the names `registerDataProduct(format:)` takes, and "detect".

@@ -22,6 +22,8 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from server.errors import BadInput, Conflict, Forbidden, NotFound, Unauthenticated, ValidationRefused, ValuemeshError
 from server.identity.principal import Principal
@@ -44,12 +46,20 @@ class _Entered:
         self.filename = filename
 
 
-async def _entered(request: Request) -> _Entered:
-    """The posted form; BadInput for one that cannot be used (too large, not text, unknown format)."""
+async def _form(request: Request) -> FormData:
+    """The posted form, read once (Starlette keeps it); BadInput for a body that is no usable form."""
+    # Parts as large as the request body may be, so an oversized descriptor meets checked_text's clear message.
+    limit = catalog_of(request).settings.max_body_bytes
     try:
-        form: FormData = await request.form(max_part_size=MAX_DOCUMENT_BYTES + 1)
-    except Exception as error:  # Starlette's multipart errors (a part over the limit, a malformed body)
-        raise BadInput(f"the form could not be read: {error}", source="document") from None
+        return await request.form(max_part_size=limit)
+    except (HTTPException, MultiPartException) as error:  # a malformed multipart body
+        raise BadInput(f"the form could not be read: {getattr(error, 'detail', error)}", source="document") from None
+
+
+async def _entered(request: Request) -> _Entered:
+    """The descriptor as the form carries it; BadInput for one that cannot be used (too large, not text, unknown
+    format, empty)."""
+    form = await _form(request)
     fmt = str(form.get("format") or "detect")
     if fmt not in {choice for choice, _ in FORMAT_CHOICES}:
         raise BadInput(f"unknown format {fmt!r}; choose one of the list", source="format")
@@ -180,7 +190,7 @@ async def register_store(request: Request) -> Response:
     try:
         _refuse_other_sites(request)
         if "session" in request.scope and request.headers.get("authorization") is None:
-            form = await request.form(max_part_size=MAX_DOCUMENT_BYTES + 1)
+            form = await _form(request)
             check_csrf(request, str(form.get("csrf") or "") or None)
         entered = await _entered(request)
     except Forbidden as error:
