@@ -18,8 +18,6 @@ from server.catalog.records import Records
 from server.catalog.registration import records_of_document, register_document
 from server.catalog.writes import WriteOutcome, write_records
 from server.errors import BadInput, Forbidden, Unauthenticated, ValidationRefused
-from server.formats.conversion import convert_document
-from server.formats.loading import load_text
 from server.identity.principal import SYSTEM, Principal
 from server.namespaces import DCT, DPROD, PREFIXES, VM
 from server.store.base import Store
@@ -183,6 +181,10 @@ def reading_of(store: Store, text: str, fmt: str, base: str) -> tuple[str, list[
         return "Turtle", []
     if fmt == "JSON_LD":
         return "JSON-LD", []
+    # Imported here, as registration.py does: the descriptor formats are the heavier modules, not needed to start.
+    from server.formats.conversion import convert_document
+    from server.formats.loading import load_text
+
     conversion = convert_document(load_text(text, "document"), base=base, store=store)
     return _KIND_NAMES.get(conversion.format, conversion.format), conversion.notes
 
