@@ -52,7 +52,9 @@ MISSING_CHROMIUM = (
 )
 
 
-@pytest.fixture(scope="session")
+# Package scope: Playwright's driver keeps an event loop on the main thread while it runs, which later tests'
+# asyncio.run would trip on; it stops when the last browser test is done.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     path = chromium_path()
     if path is None:
@@ -74,7 +76,7 @@ class Catalog:
     admin_headers: dict[str, str]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_catalog(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalog]:
     """The seeded catalog on an on-disk store, served by uvicorn on loopback, shared by the browser tests that only
     read (a test that writes starts its own with `serve_catalog`)."""
