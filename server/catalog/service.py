@@ -14,6 +14,7 @@ worker process on a snapshot (`validate_catalog`), as `/sparql` queries do, neve
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -199,6 +200,7 @@ class Catalog:
         self._threads = anyio.CapacityLimiter(settings.worker_threads)
         self._heavy_threads = anyio.CapacityLimiter(settings.heavy_threads)
         self._validation_workers: QueryWorkers | None = None
+        self._long_lived = False
         self._follower: ChangeFollower | None = None
         self._identity: Authenticator | None = None
         self._webhooks: WebhookDispatcher | None = None
@@ -211,7 +213,7 @@ class Catalog:
         if self._backend is None:
             self._backend = open_store(self.settings.store)
             prepare(self._backend, with_seed=self.settings.seed)
-        self.index = LineageIndex(self._backend, background=True)
+        self.index = LineageIndex(self._backend, background=True, after_build=self._settle)
         changes = None
         if shared_by_processes(self._backend):
             changes = ChangeLog(self._backend)
@@ -345,6 +347,20 @@ class Catalog:
             )
             workers.start()
             self._validation_workers = workers
+
+    def keep_long_lived(self) -> None:
+        """Take what the server holds for good (the index, the store's and the app's objects) out of Python's
+        cyclic garbage collector, now and after each index build (`valuemesh serve` calls it: it is process-wide).
+
+        A full collection walks every object the process holds: with the index of a large catalog that is a pause
+        of a large fraction of a second, stalling whatever request is running when it comes."""
+        self._long_lived = True
+        gc.collect()  # once, at start: what is garbage now is not kept for good
+        gc.freeze()
+
+    def _settle(self) -> None:
+        if self._long_lived:
+            gc.freeze()
 
     def validate_catalog(self) -> ValidationReport:
         """The checklist report of the whole stored catalog (blocking; call it through `run_heavy`): in a worker
