@@ -11,8 +11,9 @@ with a short pause, a product lookup (GraphQL `dataProduct(id:) { name domain { 
 - validation only: one client runs whole-catalog validation (GraphQL `{ validation { conforms } }`) in a loop;
 - both: the two heavy clients at once (the issue's target: lookup and /healthz p99 under 50 ms at 100k).
 
-The heavy clients' throughput (requests finished in the window, their statuses and durations) and the CPU time the
-server's main process and its SPARQL workers used in the window are kept too. A heavy request still running at the
+The heavy clients' throughput (requests finished in the window, their statuses and durations), the CPU time the
+server's main process and its worker processes (SPARQL and validation) used in the window, and the time the main
+process's threads waited for a CPU while runnable are kept too. A heavy request still running at the
 end of a window is waited for (bounded) before the next phase starts, so phases do not overlap; after the last
 phase the server is simply stopped. Every loop is
 bounded in time and in count; only 127.0.0.1 is contacted; the server is stopped at the end whatever happens.
