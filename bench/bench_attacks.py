@@ -152,7 +152,9 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         command = ["prlimit", f"--as={self.memory_limit}", "--", *_valuemesh_command()]
         command += ["serve", "--no-seed", "--host", "127.0.0.1", "--port", str(self.port)]
-        env = {**os.environ, "VALUEMESH_STORE": str(self.store_dir)}
+        # The code of this tree, not whichever tree the environment's `valuemesh` was installed from (editable).
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "VALUEMESH_STORE": str(self.store_dir), "PYTHONPATH": path}
         with self.log_path.open("a") as out:
             out.write(f"--- start {self.starts + 1}: {' '.join(command)}\n")
             out.flush()

@@ -6,6 +6,11 @@ worker process that reads a snapshot of the store (RocksDB checkpoints: hard lin
 watches its resident memory while it runs, and kills it past the memory or the time limit. A killed worker is
 replaced in the background. Each worker walls itself off from the network (`network_sandbox`) before it opens
 anything, so whatever a query says, no connection leaves it.
+
+The same workers run other long read-only jobs on a snapshot (whole-catalog validation, server/validation.py's
+`CatalogValidation`): any picklable job with a `timeout_s` and a `run_on(store)` whose answer pickles. Workers run
+at a lower CPU priority than the server (`NICENESS`), so on a busy machine the server's own requests (a product
+lookup, `/healthz`) get a core before a long job does.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from typing import Any, Protocol, TypeVar
 
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.store.base import Store
@@ -36,6 +42,20 @@ POLL_S = 0.02
 GRACE_S = 0.5
 OPEN_SNAPSHOTS = 4  # snapshots a worker keeps open (opening one costs a RocksDB open)
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+# Added to a worker's niceness: long jobs yield the CPU to the server's short requests (19 is the lowest priority).
+NICENESS = 10
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Job(Protocol[T_co]):
+    """What a worker can run: picklable, with a time limit, answering from a store (the answer pickles too)."""
+
+    @property
+    def timeout_s(self) -> float: ...
+
+    def run_on(self, store: Store) -> T_co: ...
 
 
 @dataclass(frozen=True)
@@ -90,6 +110,7 @@ def worker_main() -> None:
 
     jobs, answers = Connection(os.dup(0), writable=False), Connection(os.dup(1), readable=False)
     os.dup2(2, 1)  # anything printed goes to the log, never into the answers
+    _lower_priority()  # before the store starts threads: on Linux a thread's niceness is inherited, not shared
     network_sandbox.wall_off_this_thread()  # before the store starts threads of its own: they inherit the wall
     # A few snapshots stay open: the full store, the public view, some readers' views (restricted records).
     opened: dict[str, OxigraphStore] = {}
@@ -112,6 +133,13 @@ def worker_main() -> None:
             answers.send(("bad", str(error)))
         except Exception as error:
             answers.send(("error", f"{type(error).__name__}: {error}"))
+
+
+def _lower_priority() -> None:
+    try:
+        os.nice(NICENESS)
+    except OSError as error:  # not allowed here: the worker runs at the server's priority
+        log.warning("a worker cannot lower its CPU priority: %s", error)
 
 
 class _Worker:
@@ -145,14 +173,17 @@ class _Worker:
 
 
 class QueryWorkers:
-    """A few worker processes over snapshots of one embedded store; `run` answers a job or raises."""
+    """A few worker processes over snapshots of one embedded store; `run` answers a job or raises.
 
-    def __init__(self, store: OxigraphStore, *, workers: int, memory_limit_bytes: int) -> None:
+    `name` says what they run ("sparql", "validation"): it names their snapshots' directory and their errors."""
+
+    def __init__(self, store: OxigraphStore, *, workers: int, memory_limit_bytes: int, name: str = "sparql") -> None:
         assert store.path is not None
         self.store = store
         self.memory_limit_bytes = memory_limit_bytes
         self.size = workers
-        self.snapshots = store.path.with_name(store.path.name + ".sparql-snapshots")
+        self.name = name
+        self.snapshots = store.path.with_name(f"{store.path.name}.{name}-snapshots")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._busy: set[_Worker] = set()
         self._lock = threading.Lock()
@@ -184,7 +215,7 @@ class QueryWorkers:
             else:
                 self._idle.put(worker)
 
-        threading.Thread(target=add, name="sparql-worker-start", daemon=True).start()
+        threading.Thread(target=add, name=f"{self.name}-worker-start", daemon=True).start()
 
     def snapshots_in_use(self) -> set[str | None]:
         with self._lock:
@@ -213,7 +244,7 @@ class QueryWorkers:
             if str(directory) not in in_use:
                 shutil.rmtree(directory, ignore_errors=True)
 
-    def run(self, job: QueryJob, snapshot: Callable[[], str] | None = None) -> bytes:
+    def run(self, job: Job[T], snapshot: Callable[[], str] | None = None) -> T:
         """The serialized answer; LimitExceeded past the time, row or memory limit, BadInput for a bad query.
 
         `snapshot` gives the directory to query (the public view's, server/web/sparql_datasets.py); the store's own
@@ -223,7 +254,7 @@ class QueryWorkers:
             worker = self._idle.get(timeout=job.timeout_s)
         except queue.Empty:
             raise LimitExceeded(
-                "every SPARQL worker was busy for the whole time limit; try again shortly", limit="time"
+                f"every {self.name} worker was busy for the whole time limit; try again shortly", limit="time"
             ) from None
         with self._lock:
             self._busy.add(worker)
@@ -245,7 +276,7 @@ class QueryWorkers:
                     self._replace_in_background()
         return _result(answer)
 
-    def _wait(self, worker: _Worker, job: QueryJob, deadline: float) -> tuple[object, ...]:
+    def _wait(self, worker: _Worker, job: Job[object], deadline: float) -> tuple[object, ...]:
         """The worker's answer; LimitExceeded (and the worker left to be killed) past a limit or when it dies."""
         while not worker.answers.poll(POLL_S):
             if worker.resident_bytes() > self.memory_limit_bytes:
@@ -261,15 +292,15 @@ class QueryWorkers:
             raise too_much_memory(self.memory_limit_bytes) from None
 
 
-def _result(answer: tuple[object, ...]) -> bytes:
+def _result(answer: tuple[object, ...]) -> Any:
     kind = answer[0]
     if kind == "ok":
-        return answer[1]  # type: ignore[return-value]
+        return answer[1]
     if kind == "limit":
         raise LimitExceeded(str(answer[2]), limit=str(answer[1]))
     if kind == "bad":
         raise BadInput(str(answer[1]))
-    log.error("a SPARQL worker failed: %s", answer[1])
+    log.error("a query worker failed: %s", answer[1])
     raise StoreUnavailable("the query failed in the engine; the server log has the details")
 
 

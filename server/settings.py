@@ -71,6 +71,13 @@ class Settings:
     sparql_max_query_bytes: int = 100_000
     # Store work of the async faces runs on at most this many threads, so the event loop never waits for the store.
     worker_threads: int = 8
+    # Heavy questions (whole-catalog validation) run on at most this many other threads: however many are asked at
+    # once, the light ones (a product lookup) always find one of `worker_threads` free.
+    heavy_threads: int = 2
+    # Whole-catalog validation on the embedded store on disk runs in a worker process on a snapshot of the store
+    # (server/query_workers.py), stopped past this time or memory.
+    validation_timeout_s: float = 900.0
+    validation_max_memory_mb: int = 4096
     # User SPARQL on the embedded store runs in this many worker processes, each killed past this much memory.
     sparql_workers: int = 2
     sparql_max_memory_mb: int = 1024

@@ -6,7 +6,8 @@ valuemesh runs them by compiling each constraint to one SPARQL query for the sto
 
 - `check_write(store, records)`: before every write, the records with the neighbourhood the shapes need.
 - `validate_records(records)`: files on their own.
-- `validate_store(store)`: the whole catalog.
+- `validate_store(store)`: the whole catalog; `CatalogValidation` is the same as a job for a worker process
+  (server/query_workers.py), which the server runs on a snapshot of the store.
 - `completeness(store, product_iris)`: the share of the checklist's mandatory items each product meets.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from rdflib import Graph
 
@@ -28,6 +30,7 @@ from server.store.memory import MemoryStore
 
 __all__ = [
     "PRIVACY_ITEM",
+    "CatalogValidation",
     "ValidationReport",
     "ValidationResult",
     "check_write",
@@ -79,6 +82,16 @@ def validate_store(
         # so its catalog is checked on a local copy: one download, then the same queries as everywhere else.
         return _validate_copy(store, shapes, advance)
     return ValidationReport(run_checks(store, shapes.queries, advance=advance))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class CatalogValidation:
+    """Whole-catalog validation as a job for a worker process: `run_on` a snapshot gives `validate_store`'s report."""
+
+    timeout_s: float
+
+    def run_on(self, store: Store) -> ValidationReport:
+        return validate_store(store)
 
 
 def _validate_copy(store: Store, shapes: Shapes, advance: Callable[[], None] | None) -> ValidationReport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from rdflib.term import Node
 
+from server.catalog.service import Catalog
 from server.settings import Settings
 from server.store import MemoryStore
 from server.store.base import SelectResult
@@ -71,3 +73,20 @@ def test_health_and_other_questions_answer_while_a_slow_graphql_question_runs(
     store.gate.set()
     asking.join(timeout=20)
     assert answers["slow"].json()["data"]["domains"]
+
+
+def test_a_serving_catalog_keeps_its_index_out_of_the_garbage_collector(seed_nquads: bytes) -> None:
+    store = MemoryStore()
+    store.bulk_load(seed_nquads, "application/n-quads")
+    catalog = Catalog(Settings(store="memory", seed=False), store).open()
+    try:
+        catalog.keep_long_lived()
+        assert gc.get_freeze_count() > 0
+        gc.unfreeze()
+        assert catalog.index is not None
+        catalog.index.store_changed(write=lambda: None)  # a change the index reads again whole
+        catalog.index.refresh()
+        assert gc.get_freeze_count() > 0  # the new build is kept out too
+    finally:
+        gc.unfreeze()  # the test process is no server: let it collect as usual
+        catalog.close()

@@ -141,10 +141,14 @@ class _Edges:
 class LineageIndex:
     """See the module docstring."""
 
-    def __init__(self, store: Store, *, background: bool = False) -> None:
-        """`background`: build in a thread and let SPARQL answer meanwhile (the API); else the first walk builds."""
+    def __init__(
+        self, store: Store, *, background: bool = False, after_build: Callable[[], None] | None = None
+    ) -> None:
+        """`background`: build in a thread and let SPARQL answer meanwhile (the API); else the first walk builds.
+        `after_build` is called after each build is put in place."""
         self.store = store
         self._background = background
+        self._after_build = after_build
         self._lock = threading.RLock()
         self._edges = _Edges()
         self._stale = True
@@ -263,6 +267,8 @@ class LineageIndex:
             self._forget_derived()
             self._stale = False
             self.rebuilds += 1
+        if self._after_build is not None:
+            self._after_build()
 
     def _read(self) -> _Edges:
         edges = _Edges()

@@ -7,11 +7,14 @@ which tells the index exactly which records changed (`IndexedStore`); on a SPARQ
 also notes them there, and follows what the others note (server/catalog/changes.py). An async face never runs store work on the
 event loop: it awaits `catalog.run(...)`, which runs it on a bounded pool of threads, as datasette's
 `Database.execute` does (pyoxigraph lets go of the GIL while the engine works, so queries on those threads run
-while the loop serves other requests).
+while the loop serves other requests). Heavy questions await `catalog.run_heavy(...)` instead, a pool of its own, so
+they never take the threads light ones need; and whole-catalog validation of the embedded store on disk runs in a
+worker process on a snapshot (`validate_catalog`), as `/sparql` queries do, never in the server's own process.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -33,13 +36,16 @@ from server.catalog.restrictions import Restrictions, Visibility, read_restricti
 from server.catalog.seeding import prepare
 from server.catalog.webhooks import WebhookDispatcher, checked_urls
 from server.catalog.writes import WriteOutcome
-from server.errors import BadInput
+from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.identity.authentication import Authenticator, TokenVerifier
 from server.identity.principal import Principal, Role
 from server.namespaces import VM
+from server.query_workers import QueryWorkers
+from server.query_workers import available as workers_available
 from server.settings import Settings
 from server.store import OxigraphStore, Store, open_store
 from server.store.base import SelectResult, Triple, is_service_graph
+from server.validation import CatalogValidation, ValidationReport, validate_store
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -192,6 +198,9 @@ class Catalog:
         self.index: LineageIndex | None = None
         self._store: Store | None = None
         self._threads = anyio.CapacityLimiter(settings.worker_threads)
+        self._heavy_threads = anyio.CapacityLimiter(settings.heavy_threads)
+        self._validation_workers: QueryWorkers | None = None
+        self._long_lived = False
         self._follower: ChangeFollower | None = None
         self._identity: Authenticator | None = None
         self._webhooks: WebhookDispatcher | None = None
@@ -204,7 +213,7 @@ class Catalog:
         if self._backend is None:
             self._backend = open_store(self.settings.store)
             prepare(self._backend, with_seed=self.settings.seed)
-        self.index = LineageIndex(self._backend, background=True)
+        self.index = LineageIndex(self._backend, background=True, after_build=self._settle)
         changes = None
         if shared_by_processes(self._backend):
             changes = ChangeLog(self._backend)
@@ -320,6 +329,65 @@ class Catalog:
         """Run store work on one of the catalog's threads and wait for it without blocking the event loop."""
         return await anyio.to_thread.run_sync(partial(work, *args), limiter=self._threads)
 
+    async def run_heavy(self, work: Callable[..., T], *args: Any) -> T:
+        """As `run`, for work that takes seconds (whole-catalog validation): on threads of its own, at most
+        `heavy_threads` at once, so however much of it is asked, light work still finds a thread."""
+        return await anyio.to_thread.run_sync(partial(work, *args), limiter=self._heavy_threads)
+
+    def start_workers(self) -> None:
+        """Start the worker process whole-catalog validation runs in, when the store is the embedded store on disk
+        (the server's lifespan calls it; CLI commands validate in their own process)."""
+        backend = self.backend
+        if self._validation_workers is None and isinstance(backend, OxigraphStore) and workers_available(backend):
+            workers = QueryWorkers(
+                backend,
+                workers=1,
+                memory_limit_bytes=self.settings.validation_max_memory_mb * 2**20,
+                name="validation",
+            )
+            workers.start()
+            self._validation_workers = workers
+
+    def keep_long_lived(self) -> None:
+        """Take what the server holds for good (the index, the store's and the app's objects) out of Python's
+        cyclic garbage collector, now and after each index build (`valuemesh serve` calls it: it is process-wide).
+
+        A full collection walks every object the process holds: with the index of a large catalog that is a pause
+        of a large fraction of a second, stalling whatever request is running when it comes."""
+        self._long_lived = True
+        gc.collect()  # once, at start: what is garbage now is not kept for good
+        gc.freeze()
+
+    def _settle(self) -> None:
+        if self._long_lived:
+            gc.freeze()
+
+    def validate_catalog(self) -> ValidationReport:
+        """The checklist report of the whole stored catalog (blocking; call it through `run_heavy`): in a worker
+        process on a snapshot showing every write made so far when they are started, else on this thread."""
+        workers = self._validation_workers
+        if workers is None:
+            return validate_store(self.store)
+        timeout_s = self.settings.validation_timeout_s
+        try:
+            return workers.run(CatalogValidation(timeout_s))
+        except LimitExceeded as error:
+            if error.limit == "memory":
+                raise LimitExceeded(
+                    f"validating the whole catalog needed more than {self.settings.validation_max_memory_mb} MB of "
+                    "memory, the limit of this catalog, and was stopped; validate chosen records with "
+                    "`validation(ids:)`",
+                    limit="memory",
+                ) from None
+            raise LimitExceeded(
+                f"validating the whole catalog took longer than the time limit of {timeout_s:g} s (or waited that "
+                "long for another validation to finish) and was stopped; validate chosen records with "
+                "`validation(ids:)`",
+                limit="time",
+            ) from None
+        except StoreUnavailable:
+            raise StoreUnavailable("validating the whole catalog failed; the server log has the details") from None
+
     def close(self) -> None:
         """Stop delivering webhooks and following other replicas; close the store if the catalog opened it."""
         if self._webhooks is not None:
@@ -327,6 +395,9 @@ class Catalog:
             self._webhooks = None
         if self._follower is not None:
             self._follower.stop()
+        if self._validation_workers is not None:
+            self._validation_workers.close()
+            self._validation_workers = None
         if self.public_view is not None:
             self.public_view.close()
             self.public_view = None

@@ -50,7 +50,9 @@ def serve(
             "`serve` holds the store)",
             highlight=False,
         )
-    config = uvicorn.Config(create_app(settings, store=opened), host=host, port=port, log_level="info")
+    app = create_app(settings, store=opened)
+    app.state.catalog.keep_long_lived()  # this process serves for good: see Catalog.keep_long_lived
+    config = uvicorn.Config(app, host=host, port=port, log_level="info")
     AnnouncingServer(config, f"valuemesh: serving on http://{_url_host(host)}:{port}/").run()
     opened.close()
 

@@ -261,6 +261,9 @@ class Query:
 
     @strawberry.field(description="SHACL validation of the stored catalog, or of the given nodes only.")
     async def validation(self, info: t.Info, ids: list[strawberry.ID] | None = None) -> t.ValidationReport:
+        if ids is None:  # the whole catalog: heavy work, in a worker process where there is one
+            catalog, visibility = info.context.catalog, info.context.visibility
+            return await catalog.run_heavy(lambda: t.ValidationReport.of(catalog.validate_catalog(), visibility))
         report = await info.context.run(validation_report, info.context.store, iris(ids))
         return t.ValidationReport.of(report, info.context.visibility)
 

@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             raise
         app.state.store = catalog.store
         sparql_endpoint.start_query_workers(app)
+        catalog.start_workers()
         try:
             yield
         finally:
