@@ -11,6 +11,7 @@ from urllib.parse import urljoin, urlsplit
 from fastapi.testclient import TestClient
 
 from server.web.linked_data import RECORD_KINDS
+from server.web.ui.templating import STATIC_DIR
 
 HTML = {"accept": "text/html"}
 # Where the crawl starts: home, the faces for people that home links only in its footer or not at all, a product.
@@ -76,3 +77,18 @@ def test_no_page_loads_anything_from_another_host(client: TestClient) -> None:
         assert len(seen) < MOST_PAGES, "the crawl found more pages than the seed has: a link loops"
     assert set(START) <= set(checked)
     assert {path.split("/")[1] for path in checked} >= set(RECORD_KINDS)  # a record of every kind, reached by links
+
+
+def test_graphiql_and_the_api_docs_are_vendored_with_their_licences() -> None:
+    vendor = STATIC_DIR / "vendor"
+    listed = (vendor / "README.md").read_text()
+    for package, folder in [
+        ("react", "react"),
+        ("react-dom", "react-dom"),
+        ("graphiql", "graphiql"),
+        ("@graphiql/plugin-explorer", "graphiql-plugin-explorer"),
+        ("swagger-ui-dist", "swagger-ui"),
+    ]:
+        assert f"| {package} |" in listed
+        assert (vendor / folder / "LICENSE").is_file()
+    assert (vendor / "swagger-ui" / "NOTICE").is_file()  # Apache-2.0: its NOTICE travels with it
