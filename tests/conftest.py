@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import pyoxigraph as ox
 import pytest
@@ -48,7 +49,8 @@ def seed_nquads() -> bytes:
 
 # Remote SPARQL servers the store tests also run against, each configured by one environment variable
 # (scripts/sparql-servers.sh starts both and prints them). A configured server that does not answer fails the
-# tests that use it; an unconfigured one is named in the pytest header and summary.
+# tests that use it; with an unconfigured one they are skipped, saying so (one line each in pytest's -rs summary,
+# since the skip comes from one place: the `backend` fixture), and it is named in the pytest header and summary.
 REMOTE_BACKENDS = {"oxigraph-server": "VALUEMESH_TEST_OXIGRAPH_URL", "virtuoso": "VALUEMESH_TEST_VIRTUOSO_URL"}
 
 
@@ -58,6 +60,29 @@ def configured_backends() -> dict[str, str]:
 
 
 DIGEST_BACKEND = "VALUEMESH_TEST_VIRTUOSO_DIGEST_URL"
+
+
+def not_configured(name: str, variable: str) -> str:
+    """Why the tests of a remote backend did not run, as pytest's skip summary prints it."""
+    return f"{name} not configured: set {variable} (scripts/sparql-servers.sh starts one and prints it)"
+
+
+def skip_suite(reason: str) -> NoReturn:
+    """Skip this test, which belongs to a suite that cannot run here (a backend, the browser), for `reason`: pytest's
+    -rs summary gives the suite one line, not one per test."""
+    skipped = pytest.skip.Exception(reason)
+    skipped.whole_suite = True  # type: ignore[attr-defined]  # read by pytest_runtest_makereport
+    raise skipped
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A suite's skips are reported at the suite's folder rather than at each test, so -rs folds them into one line."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    whole_suite = call.excinfo is not None and getattr(call.excinfo.value, "whole_suite", False)
+    if report.skipped and whole_suite and isinstance(report.longrepr, tuple):
+        report.longrepr = (str(item.path.parent), None, report.longrepr[2])
 
 
 def _backends_line() -> str:
@@ -107,19 +132,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     everywhere = metafunc.config.getoption("--all-backends")
     if "backend" in metafunc.fixturenames and (everywhere or metafunc.definition.get_closest_marker("all_backends")):
-        metafunc.parametrize("backend", ["memory", *configured_backends()], indirect=True)
+        # every remote backend, configured or not: an unconfigured one's tests show up as skipped, with the reason
+        metafunc.parametrize("backend", ["memory", *REMOTE_BACKENDS], indirect=True)
     if "authenticated_location" in metafunc.fixturenames:
-        # Only where a server with authentication is configured (CI's Virtuoso); the summary line says so.
-        digest = os.environ.get(DIGEST_BACKEND)
-        metafunc.parametrize(
-            "authenticated_location", [digest] if digest else [], ids=["virtuoso-digest"][: bool(digest)]
-        )
+        metafunc.parametrize("authenticated_location", ["virtuoso-digest"], indirect=True)
 
 
 @pytest.fixture
 def backend(request: pytest.FixtureRequest) -> str:
     """Which store the store fixtures build: memory, unless the test is marked `all_backends`."""
-    return getattr(request, "param", "memory")
+    name: str = getattr(request, "param", "memory")
+    if name != "memory" and name not in configured_backends():
+        skip_suite(not_configured(name, REMOTE_BACKENDS[name]))
+    return name
+
+
+@pytest.fixture
+def authenticated_location(request: pytest.FixtureRequest) -> str:
+    """The store location of a SPARQL server behind digest authentication (CI's Virtuoso), if one is configured."""
+    location = os.environ.get(DIGEST_BACKEND)
+    if not location:
+        skip_suite(not_configured("virtuoso with digest authentication", DIGEST_BACKEND))
+    return location
 
 
 def _open_remote(name: str) -> Store:

@@ -9,6 +9,7 @@ execution (a document that does not parse or validate, variables that do not coe
 from __future__ import annotations
 
 from fastapi import Request, Response
+from fastapi.responses import HTMLResponse
 from starlette import status
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse
@@ -18,6 +19,7 @@ from server.graphql.context import Context, get_context
 from server.graphql.limits import with_code
 from server.graphql.schema import create_schema
 from server.settings import Settings
+from server.web.ui.templating import ENVIRONMENT
 
 JSON = "application/json"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -54,7 +56,36 @@ def is_request_error(result: ExecutionResult) -> bool:
     return result.data is None and bool(result.errors) and all(error.path is None for error in result.errors or ())
 
 
+# What the editor opens with when the URL names no query.
+EXAMPLE_QUERY = """# GraphiQL over the valuemesh catalog.
+#
+# Type a query on this side; the schema (Docs, or the Explorer on the left) says what can be asked.
+# Run it with Ctrl-Enter or the play button. A token goes in Headers: {"Authorization": "Bearer ..."}
+#
+{
+  dataProducts(first: 5) {
+    edges {
+      node {
+        name
+        domain { name }
+      }
+    }
+  }
+}
+"""
+
+
 class CatalogRouter(GraphQLRouter[Context, None]):
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL from this package's files (server/web/static/vendor/graphiql/): Strawberry's page loads them from
+        a CDN, so it stays blank offline. Its only script code is static/graphiql.js; the page carries no inline
+        script (see hardening.graphiql_policy)."""
+        return ENVIRONMENT.get_template("graphiql.html").render(config={"exampleQuery": EXAMPLE_QUERY})
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        return HTMLResponse(self.graphql_ide_html)
+
     async def get_sub_response(self, request: Request) -> Response:
         """The response this request's answer is built on, carrying the media type the client accepts."""
         sub_response = await super().get_sub_response(request)

@@ -18,12 +18,13 @@ from server.errors import StoreUnavailable
 from server.graphql.router import graphql_router
 from server.settings import Settings
 from server.store import OxigraphStore, Store
-from server.web import events_feed, load_endpoint, sign_in, sparql_endpoint
+from server.web import api_docs, events_feed, load_endpoint, sign_in, sparql_endpoint
 from server.web.hardening import (
     BodySizeLimit,
     SecurityHeaders,
     TrustedHosts,
     allowed_hosts,
+    api_docs_policy,
     graphiql_policy,
     inline_hashes,
     page_policy,
@@ -71,7 +72,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             sparql_endpoint.stop_query_workers(app)
             catalog.close()
 
-    app = CatalogApp(title="valuemesh", version=__version__, lifespan=lifespan)
+    # The API docs pages are server/web/api_docs.py's: FastAPI's load their scripts from a CDN.
+    app = CatalogApp(title="valuemesh", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     app.state.catalog = catalog
 
@@ -114,12 +116,13 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(events_feed.router)
     app.include_router(linked_data_router(settings, record_pages()))
     app.include_router(ui_router())
+    app.include_router(api_docs.router)
     app.mount("/static", static_files(), name="static")
-    _harden(app, settings, graphiql_html=graphql.graphql_ide_html)
+    _harden(app, settings)
     return app
 
 
-def _harden(app: CatalogApp, settings: Settings, graphiql_html: str) -> None:
+def _harden(app: CatalogApp, settings: Settings) -> None:
     """The HTTP hardening: headers on every answer (outermost, see CatalogApp), refusals and errors included; then
     the Host check, then the body limit (the last middleware added runs first), before any face reads a byte; then
     CORS (only for the configured origins), then the browser session (server/web/sign_in.py), then who is calling
@@ -142,6 +145,5 @@ def _harden(app: CatalogApp, settings: Settings, graphiql_html: str) -> None:
     app.security_headers = partial(
         SecurityHeaders,
         policy=page_policy(styles),
-        graphiql_path="/graphql",
-        graphiql_policy=graphiql_policy(graphiql_html),
+        page_policies={"/graphql": graphiql_policy(), **dict.fromkeys(api_docs.DOCS_PATHS, api_docs_policy())},
     )

@@ -11,7 +11,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
@@ -24,7 +24,7 @@ _LOOPBACK_BINDS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 _ANY_ADDRESS = {"0.0.0.0", "::", "[::]", ""}
 ANY_HOST = "*"
 
-# Every response but the GraphiQL page: nothing loads from elsewhere, no script or style runs inline (the pages' scripts
+# Every response but the GraphiQL and API docs pages: nothing loads from elsewhere, no script or style runs inline (the pages' scripts
 # and stylesheet are files under /static/), nothing frames us.
 _STRICT_POLICY = (
     "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -239,28 +239,38 @@ def page_policy(style_hashes: Iterable[str]) -> str:
     )
 
 
-def graphiql_policy(html: str, cdn: str = "https://unpkg.com") -> str:
-    """What the GraphiQL page Strawberry serves needs, and no more: its scripts and stylesheets from the CDN it names
-    (pinned there by subresource integrity), its own inline script by hash, inline styles (React sets style
-    attributes), its data: icon, and requests to this server."""
-    scripts = " ".join(inline_hashes(html, "script"))
+def graphiql_policy() -> str:
+    """What the GraphiQL page needs, and no more: its scripts and stylesheets from this server (vendored, see
+    scripts/vendor-assets.sh), no inline script, requests to this server only; its stylesheet embeds its fonts and
+    icons as data: URLs. Inline styles are allowed because GraphiQL's dialogs (settings, keyboard shortcuts) lock the
+    page's scrolling by writing a <style> element at run time (react-remove-scroll-bar); without 'unsafe-inline' the
+    browser refuses it each time a dialog opens. (Style attributes set from script, as React sets them, are not
+    subject to the policy: only that element needs it.)"""
     return (
-        f"default-src 'self'; script-src 'self' {cdn} {scripts}; style-src 'self' {cdn} 'unsafe-inline'; "
-        f"img-src 'self' data:; font-src 'self' data: {cdn}; connect-src 'self'; object-src 'none'; "
-        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+        "frame-ancestors 'none'"
     )
+
+
+def api_docs_policy() -> str:
+    """What the HTTP API's documentation page needs (Swagger UI at /docs, server/web/api_docs.py): the strict policy,
+    and the data: URLs its stylesheet embeds its icons as. Its script and stylesheet come from this server (vendored),
+    it runs no inline script and writes no <style> element; it asks this server only (the OpenAPI document, and the
+    calls "Try it out" makes)."""
+    return _STRICT_POLICY.replace("script-src 'self';", "script-src 'self'; img-src 'self' data:;")
 
 
 class SecurityHeaders:
     """Adds `Content-Security-Policy`, `X-Content-Type-Options`, `X-Frame-Options` and `Referrer-Policy` to every
-    response; the GraphiQL page (HTML at `graphiql_path`) gets its own policy. An answer over https also says
-    `Strict-Transport-Security`, so the browser never again reaches the catalog (or sends its session) in clear."""
+    response; an HTML page at one of `page_policies`' paths (GraphiQL, the API docs) gets that policy instead. An
+    answer over https also says `Strict-Transport-Security`, so the browser never again reaches the catalog (or sends
+    its session) in clear."""
 
-    def __init__(self, app: ASGIApp, policy: str, graphiql_path: str, graphiql_policy: str) -> None:
+    def __init__(self, app: ASGIApp, policy: str, page_policies: Mapping[str, str]) -> None:
         self.app = app
         self.policy = policy.encode()
-        self.graphiql_path = graphiql_path
-        self.graphiql = graphiql_policy.encode()
+        self.page_policies = {path.rstrip("/"): value.encode() for path, value in page_policies.items()}
         self.always = [(b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY")]
         self.always.append((b"referrer-policy", b"no-referrer"))
         self.over_https = [*self.always, (b"strict-transport-security", b"max-age=31536000")]
@@ -275,9 +285,11 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 present = {key.lower() for key, _ in headers}
                 content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-                is_graphiql = scope["path"].rstrip("/") == self.graphiql_path and content_type.startswith(b"text/html")
+                own = self.page_policies.get(scope["path"].rstrip("/"))
+                if own is None or not content_type.startswith(b"text/html"):
+                    own = self.policy
                 for name, value in (
-                    (b"content-security-policy", self.graphiql if is_graphiql else self.policy),
+                    (b"content-security-policy", own),
                     *(self.over_https if scope.get("scheme") == "https" else self.always),
                 ):
                     if name not in present:

@@ -23,7 +23,7 @@ from fastapi import FastAPI
 
 from server.settings import Settings
 from server.web.app import create_app
-from tests.conftest import admin_token, free_port, serving
+from tests.conftest import admin_token, free_port, serving, skip_suite
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome")
 # What keeps a headless Chromium from calling home on a machine without internet (and from waiting on it).
@@ -52,13 +52,13 @@ MISSING_CHROMIUM = (
 )
 
 
-# Package scope: Playwright's driver keeps an event loop on the main thread while it runs, which later tests'
-# asyncio.run would trip on; it stops when the last browser test is done.
+# Package scope: Playwright's sync API keeps an event loop running in this thread while it is open, which makes every
+# later asyncio.run() fail; it is closed once the browser tests are done, before the rest of the suite runs.
 @pytest.fixture(scope="package")
 def browser() -> Iterator[object]:
     path = chromium_path()
     if path is None:
-        pytest.skip(MISSING_CHROMIUM)
+        skip_suite(MISSING_CHROMIUM)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
