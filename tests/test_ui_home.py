@@ -78,6 +78,7 @@ def test_search_narrows_the_list_and_htmx_gets_only_the_results(client: TestClie
     assert product_names(fragment.text) == names
     assert "<html" not in fragment.text and '<nav aria-label="Catalog pages"' not in fragment.text
     assert fragment.headers["vary"] == "HX-Request"
+    assert fragment.headers["hx-push-url"] == "/?q=engagement"  # the address bar without the blank filters
     # A history entry htmx restores (after going back) is the whole page again.
     restored = client.get(
         "/", params={"q": "engagement"}, headers={"HX-Request": "true", "HX-History-Restore-Request": "true"}

@@ -183,6 +183,7 @@ async def home(
     # htmx asks for the results alone; a restored history entry (HX-History-Restore-Request) needs the whole page.
     if request.headers.get("HX-Request") and not request.headers.get("HX-History-Restore-Request"):
         response = render(request, "home_results.html", **context)  # 200: htmx swaps only successful answers
+        response.headers["HX-Push-Url"] = query.link()  # the address bar shows the filters given, without blanks
     else:
         overview = await catalog.run(overview_of, store, listing, hidden)
         response = render(request, "home.html", status_code=status, overview=overview, **context)
