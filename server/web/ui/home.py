@@ -17,7 +17,7 @@ from server.catalog import nodes
 from server.catalog.checklists import STATUSES, Checklists, Status, page_by_status
 from server.catalog.domains import all_domains, domains_by_iri
 from server.catalog.products import count_products, decode_cursor, encode_cursor, page_of_products
-from server.catalog.use_cases import ranked_use_cases
+from server.catalog.use_cases import count_use_cases
 from server.errors import BadInput
 from server.namespaces import VM
 from server.store.base import Store
@@ -150,7 +150,7 @@ def overview_of(store: Store, listing: Any, hidden: Any) -> Overview:
     rows = domains_by_iri(store, domain_iris)
     domains = sorted((Named(r.iri, r.name) for r in rows.values() if r is not None), key=lambda d: d.name.lower())
     products = count_products(store, listing=listing, hidden=hidden)
-    return Overview(products=products, domains=domains, use_cases=len(ranked_use_cases(store)))
+    return Overview(products=products, domains=domains, use_cases=count_use_cases(store))
 
 
 def badge(verdict: Checklist | None) -> tuple[str, str]:
