@@ -57,6 +57,7 @@ DOMAIN = "home, one domain"
 REFERENCE = "GraphQL dataProducts, first page"
 ROUND_TRIP = "HTTP round trip alone (GET /healthz)"
 UNSEEN_INPUTS = 10
+STARTUP_S = 1800  # at 100k the lineage index takes minutes to build on a busy machine
 
 
 def _get(client: httpx.Client, path: str, **headers: str) -> str:
@@ -82,7 +83,8 @@ def _rows(page: str) -> int:
     return page.count('<tr>\n      <td><a href="/data-product/')
 
 
-def run(sizes: list[int], repeat: int, workdir: Path, seed: int = 7) -> list[dict[str, Any]]:
+def run(sizes: list[int], repeat: int, workdir: Path, seed: int = 7, done: Any = None) -> list[dict[str, Any]]:
+    """The rows of every size; `done(rows so far)` is called after each size (a long run keeps what it measured)."""
     rows: list[Row] = []
     for n in sizes:
         here = workdir / f"home-{n}"
@@ -98,7 +100,7 @@ def run(sizes: list[int], repeat: int, workdir: Path, seed: int = 7) -> list[dic
         places = [encode_cursor(iri) for iri in rng.sample(iris[:-60], min(UNSEEN_INPUTS, len(iris) - 60))]
         words = [str(p.name).split()[-2] for p in rng.sample(plan.products, 5)]  # a word of a subject
         domain = plan.domains[0].iri
-        server = Server(here / "store", here / "server.log")
+        server = Server(here / "store", here / "server.log", startup_s=STARTUP_S)
         try:
             with httpx.Client(base_url=server.url, timeout=120) as client:
                 first_ms = time_ms(lambda: _get(client, "/"))  # the very first page: nothing judged yet
@@ -136,6 +138,8 @@ def run(sizes: list[int], repeat: int, workdir: Path, seed: int = 7) -> list[dic
         finally:
             server.stop()
         shutil.rmtree(here / "store", ignore_errors=True)
+        if done is not None:
+            done([row.as_dict() for row in rows])
     return [row.as_dict() for row in rows]
 
 
@@ -148,15 +152,18 @@ def main() -> None:
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="valuemesh-home-"))
+    print(machine_line(machine()), flush=True)
+
+    def done(rows: list[dict[str, Any]]) -> None:
+        print(markdown_table(rows, args.sizes), flush=True)
+        if args.out:
+            args.out.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
+
     try:
-        rows = run(args.sizes, args.repeat, workdir, args.seed)
+        run(args.sizes, args.repeat, workdir, args.seed, done)
     finally:
         if args.workdir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(machine_line(machine()))
-    print(markdown_table(rows, args.sizes), flush=True)
-    if args.out:
-        args.out.write_text(json.dumps({"machine": machine(), "rows": rows}, indent=2))
 
 
 if __name__ == "__main__":
