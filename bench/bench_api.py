@@ -148,13 +148,13 @@ def _free_port() -> int:
 class Server:
     """The API in its own process, as in production: the client's work does not share its interpreter."""
 
-    def __init__(self, store_dir: Path, log: Path) -> None:
+    def __init__(self, store_dir: Path, log: Path, startup_s: float = 300) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._log = log.open("w")
         command = [sys.executable, str(Path(__file__).resolve()), "--serve", str(store_dir), "--port", str(self.port)]
         self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + startup_s
         while time.monotonic() < deadline:
             try:
                 health = httpx.get(self.url + "/healthz", timeout=1)
@@ -162,7 +162,8 @@ class Server:
                 if health.status_code == 200 and health.json().get("lineage_index") != "building":
                     return
             except httpx.HTTPError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)  # not asked again at once: a busy poll takes CPU from the index being built
             if self.process.poll() is not None:
                 break
         self.stop()

@@ -8,7 +8,7 @@ valuemesh runs them by compiling each constraint to one SPARQL query for the sto
 - `validate_records(records)`: files on their own.
 - `validate_store(store)`: the whole catalog; `CatalogValidation` is the same as a job for a worker process
   (server/query_workers.py), which the server runs on a snapshot of the store.
-- `completeness(store, product_iris)`: the share of the checklist's mandatory items each product meets.
+- `checklist(store, product_iris)`: the checklist items each product misses; `completeness`: the share it meets.
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ from server.store.memory import MemoryStore
 __all__ = [
     "PRIVACY_ITEM",
     "CatalogValidation",
+    "Checklist",
     "ValidationReport",
     "ValidationResult",
     "check_write",
+    "checklist",
     "completeness",
     "validate_records",
     "validate_store",
@@ -105,8 +107,24 @@ def _validate_copy(store: Store, shapes: Shapes, advance: Callable[[], None] | N
         copy.close()
 
 
-def completeness(store: Store, product_iris: Iterable[str], shapes: Shapes | None = None) -> dict[str, float]:
-    """Share (0..1) of the checklist's mandatory items each stored product meets; unknown IRIs are left out.
+@dataclass(frozen=True)
+class Checklist:
+    """One product against the MVP checklist: the mandatory items that apply to it and those it misses."""
+
+    items: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    @property
+    def completeness(self) -> float:
+        return (len(self.items) - len(self.missing)) / len(self.items) if self.items else 1.0
+
+    @property
+    def passes(self) -> bool:
+        return not self.missing
+
+
+def checklist(store: Store, product_iris: Iterable[str], shapes: Shapes | None = None) -> dict[str, Checklist]:
+    """Each stored product's checklist: which mandatory items apply and which it misses; unknown IRIs are left out.
 
     The items are the article's (owner, name, description, data sharing agreement, port, type, business domain,
     and privacy classification only where the product's domain is regulated); an item is met when no violation
@@ -125,9 +143,14 @@ def completeness(store: Store, product_iris: Iterable[str], shapes: Shapes | Non
     for result in report.violations:
         if result.record in failed and result.item in shapes.items:
             failed[result.record].add(result.item)  # type: ignore[arg-type]
-    figures = {}
+    answer = {}
     for iri in records:
-        items = [i for i in shapes.items if i != PRIVACY_ITEM or iri in regulated]
-        met = [i for i in items if i not in failed[iri]]
-        figures[iri] = len(met) / len(items)
-    return figures
+        items = tuple(i for i in shapes.items if i != PRIVACY_ITEM or iri in regulated)
+        answer[iri] = Checklist(items, tuple(i for i in items if i in failed[iri]))
+    return answer
+
+
+def completeness(store: Store, product_iris: Iterable[str], shapes: Shapes | None = None) -> dict[str, float]:
+    """Share (0..1) of the checklist's mandatory items each stored product meets (`checklist`); unknown IRIs are
+    left out."""
+    return {iri: result.completeness for iri, result in checklist(store, product_iris, shapes).items()}

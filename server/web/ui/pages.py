@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from server.web.linked_data import RecordPageMaker
 from server.web.ui import home, register
+from server.web.ui.domain import domain_record_page
 from server.web.ui.product import product_page
 from server.web.ui.templating import STATIC_DIR
 
@@ -33,7 +34,7 @@ def static_files() -> StaticFiles:
 
 def record_pages() -> dict[str, RecordPageMaker]:
     """The UI's page for each record kind that has one (server/web/linked_data.py serves the rest)."""
-    return {"data-product": product_page}
+    return {"data-product": product_page, "domain": domain_record_page}
 
 
 def ui_router() -> APIRouter:
