@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from server.web.linked_data import RecordPageMaker
-from server.web.ui import home
+from server.web.ui import home, interaction_map, overlaps, use_cases, value_tree
 from server.web.ui.templating import STATIC_DIR
 
 
@@ -37,6 +37,6 @@ def record_pages() -> dict[str, RecordPageMaker]:
 
 def ui_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for page in (home,):
+    for page in (home, value_tree, use_cases, interaction_map, overlaps):
         router.include_router(page.router)
     return router

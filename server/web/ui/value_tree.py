@@ -1,0 +1,155 @@
+"""The Lean Value Tree `/value-tree`: vision → goals → sub-goals → use cases (with their score) → the products
+serving them, as a nested list and as a picture; products serving no goal are listed apart.
+
+The tree is read with the functions GraphQL's `goals`, `Goal.children`, `Goal.useCases`, `UseCase.dataProducts` and
+`untracedDataProducts` call, in one worker-thread turn: a level of the tree is one batched question, as GraphQL's
+loaders ask it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from server.catalog import goal_trace, goals, nodes, products, use_cases
+from server.namespaces import VM
+from server.store.base import Store
+from server.web.linked_data import CatalogLinks
+from server.web.ui.context import catalog_of, visibility_of
+from server.web.ui.templating import render
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class ProductRef:
+    iri: str
+    name: str
+
+
+@dataclass
+class UseCaseNode:
+    iri: str
+    title: str
+    score: int | None
+    products: list[ProductRef] = field(default_factory=list)
+
+
+@dataclass
+class GoalNode:
+    iri: str
+    title: str
+    children: list[GoalNode] = field(default_factory=list)
+    use_cases: list[UseCaseNode] = field(default_factory=list)
+
+
+@dataclass
+class ValueTree:
+    roots: list[GoalNode]
+    untraced: list[ProductRef]
+
+
+def by_score(use_case: UseCaseNode) -> tuple[int, str]:
+    """Highest score first (a use case missing a criterion has none and comes last), then by title."""
+    return (-(use_case.score if use_case.score is not None else -1), use_case.title.casefold())
+
+
+def named_products(store: Store, iris: list[str], hidden: Callable[[str], bool]) -> dict[str, ProductRef]:
+    """The products among `iris` the caller may read, by IRI, with their names."""
+    rows = products.products_by_iri(store, [iri for iri in iris if not hidden(iri)])
+    return {iri: ProductRef(iri, row.name) for iri, row in rows.items() if row is not None}
+
+
+def value_tree(store: Store, hidden: Callable[[str], bool]) -> ValueTree:
+    """The whole tree from its roots; a goal reached twice (a cycle of `vm:subGoalOf`) is drawn once."""
+    found = goals.goals_by_iri(store, goals.root_goals(store))
+    roots = [GoalNode(row.iri, row.title) for row in found.values() if row is not None]
+    seen = {goal.iri for goal in roots}
+    level = roots
+    all_use_cases: list[UseCaseNode] = []
+    while level:
+        iris = [goal.iri for goal in level]
+        children = nodes.related(store, iris, VM.subGoalOf, inverse=True)
+        helped = nodes.related(store, iris, VM.helpsAchieve, inverse=True)
+        child_rows = goals.goals_by_iri(store, sorted({c for cs in children.values() for c in cs} - seen))
+        case_rows = use_cases.use_cases_by_iri(store, sorted({u for us in helped.values() for u in us}))
+        next_level: list[GoalNode] = []
+        for goal in level:
+            for child in children[goal.iri]:
+                row = child_rows.get(child)
+                if row is None or child in seen:
+                    continue
+                seen.add(child)
+                node = GoalNode(row.iri, row.title)
+                goal.children.append(node)
+                next_level.append(node)
+            goal.children.sort(key=lambda g: g.title.casefold())
+            for iri in helped[goal.iri]:
+                case = case_rows.get(iri)
+                if case is None:
+                    continue
+                score = case.prioritization.score if case.prioritization is not None else None
+                use_case = UseCaseNode(case.iri, case.title, score)
+                goal.use_cases.append(use_case)
+                all_use_cases.append(use_case)
+            goal.use_cases.sort(key=by_score)
+        level = next_level
+    served = nodes.related(store, sorted({u.iri for u in all_use_cases}), VM.servedBy)
+    named = named_products(store, sorted({p for ps in served.values() for p in ps}), hidden)
+    for use_case in all_use_cases:
+        use_case.products = sorted(
+            (named[p] for p in served.get(use_case.iri, []) if p in named), key=lambda p: p.name.casefold()
+        )
+    untraced = named_products(store, goal_trace.untraced_products(store), hidden)
+    return ValueTree(roots, sorted(untraced.values(), key=lambda p: p.name.casefold()))
+
+
+def graph_node(links: CatalogLinks, iri: str, label: str, kind: str) -> dict[str, Any]:
+    """A node of a picture; one with a page of this server (or another web page) goes there when clicked."""
+    node = {"id": iri, "label": label, "kind": kind}
+    href = links.local_href(iri)
+    if href is not None:
+        node["href"] = href
+    return node
+
+
+def picture(tree: ValueTree, links: CatalogLinks) -> dict[str, Any]:
+    """The tree as graph.js draws it, top to bottom; a product serving several use cases is one node."""
+    graph_nodes: dict[str, dict[str, Any]] = {}
+    edges: dict[tuple[str, str], dict[str, str]] = {}
+
+    def add(iri: str, label: str, kind: str) -> None:
+        graph_nodes.setdefault(iri, graph_node(links, iri, label, kind))
+
+    def link(source: str, target: str) -> None:
+        edges.setdefault((source, target), {"source": source, "target": target, "label": ""})
+
+    def walk(goal: GoalNode, kind: str) -> None:
+        add(goal.iri, goal.title, kind)
+        for child in goal.children:
+            walk(child, "goal")
+            link(goal.iri, child.iri)
+        for use_case in goal.use_cases:
+            score = f" ({use_case.score})" if use_case.score is not None else ""
+            add(use_case.iri, use_case.title + score, "use-case")
+            link(goal.iri, use_case.iri)
+            for product in use_case.products:
+                add(product.iri, product.name, "product")
+                link(use_case.iri, product.iri)
+
+    for root in tree.roots:
+        walk(root, "vision")
+    return {"nodes": list(graph_nodes.values()), "edges": list(edges.values()), "direction": "TB"}
+
+
+@router.get("/value-tree", response_class=HTMLResponse)
+async def value_tree_page(request: Request) -> HTMLResponse:
+    catalog = catalog_of(request)
+    visibility = await visibility_of(request)
+    tree = await catalog.run(value_tree, catalog.store, visibility.hidden)
+    graph = picture(tree, CatalogLinks(request.app.state.settings.base))
+    return render(request, "value_tree.html", tree=tree, graph=graph)
