@@ -88,6 +88,8 @@ def test_htmx_gets_the_map_alone_and_the_page_works_without_it(client: TestClien
         "/agent/medical-science-liaisons",
     }
     assert "HX-Request" in response.headers["vary"]
+    restoring = {"HX-Request": "true", "HX-History-Restore-Request": "true"}
+    assert "<nav" in client.get("/interaction-map", headers=restoring).text  # htmx restoring history: the page
 
 
 def test_an_unknown_domain_is_a_clear_400(client: TestClient) -> None:

@@ -1,6 +1,7 @@
 """The interaction map `/interaction-map`: the article's picture of data sources, data products and their consumers
 (the use cases they serve, the products that consume them, the teams named as their consumers) with the flows
-between them, for the whole catalog or one domain (`?domain=`; htmx swaps only the map when the choice changes).
+between them, for the whole catalog or one domain (`?domain=`; htmx swaps only the map when the choice changes, and
+replaces the address, so a reload or a link keeps the choice while Back leaves the page as a person expects).
 
 Flows come from the model as GraphQL reads it: what each input port consumes (`InputPort.sources`), the use cases a
 product serves (`DataProduct.useCases`), its consumers (`DataProduct.consumers`). For a domain, the map holds its
@@ -150,7 +151,10 @@ async def interaction_map_page(request: Request, domain: str | None = None) -> H
     visibility = await visibility_of(request)
     choices = await catalog.run(all_domains, catalog.store)
     chosen = next((d for d in choices if d.iri == domain), None) if domain else None
-    partial = request.headers.get("HX-Request") == "true"  # htmx asks for the map alone
+    # htmx asks for the map alone; restoring its history, it wants the whole page
+    partial = (
+        request.headers.get("HX-Request") == "true" and request.headers.get("HX-History-Restore-Request") != "true"
+    )
     template = "interaction_map_panel.html" if partial else "interaction_map.html"
     if domain and chosen is None:
         error = f"There is no domain {domain!r} in the catalog: choose one of the list."
