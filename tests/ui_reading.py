@@ -91,7 +91,9 @@ def header_attributes(page: str, table_class: str) -> list[dict[str, str]]:
 
 def picture(page: str, data_id: str) -> dict[str, Any]:
     """The graph a page gives graph.js to draw (its JSON block, or the hidden element a swapped picture uses)."""
-    found = re.search(rf'<(script type="application/json"|div hidden) id="{re.escape(data_id)}"[^>]*>(.*?)</', page, re.S)
+    found = re.search(
+        rf'<(script type="application/json"|div hidden) id="{re.escape(data_id)}"[^>]*>(.*?)</', page, re.S
+    )
     assert found is not None, f"no picture data {data_id} on the page"
     return json.loads(found.group(2))  # type: ignore[no-any-return]
 
