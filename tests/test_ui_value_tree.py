@@ -14,6 +14,8 @@ from server.namespaces import VM
 from server.settings import Settings
 from server.store import Store
 from server.web.app import create_app
+from server.web.linked_data import CatalogLinks
+from server.web.ui import value_tree
 from tests.test_access_requests import Catalog
 from tests.ui_reading import header_attributes, list_items, picture, table_links, table_rows, text
 
@@ -241,3 +243,30 @@ def test_markup_in_names_is_shown_as_text_on_every_page(client: TestClient, path
         if path.startswith("/interaction-map") and hostile == HOSTILE_GOAL:
             continue  # goals are not on the map
         assert hostile in shown, (path, hostile)
+
+
+def test_a_use_case_naming_no_goal_is_listed_apart_and_its_products_are_untraced(client: TestClient) -> None:
+    orphan = f"""@prefix vm: <https://w3id.org/valuemesh/ontology#> .
+        @prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+        <{CAT}use-case/churn> a vm:UseCase ; rdfs:label "Churn alerts" ; vm:servedBy <{CAT}data-product/medical-inquiries> ;
+            vm:businessValue 1 ; vm:timeCriticality 1 ; vm:riskReduction 1 ; vm:reach 1 ; vm:impact 1 ;
+            vm:confidence 1 ; vm:effort 1 ."""
+    client.app.state.catalog.store.replace_records(  # type: ignore[attr-defined]
+        {CAT + "use-case/churn": list(Graph().parse(data=orphan, format="turtle"))}
+    )
+    page = client.get("/value-tree").text
+    assert list_items(page, "tree without-goal") == ["use case Churn alerts score 7 product Medical inquiries"]
+    assert list_items(page, "untraced") == ["Medical inquiries"]
+    assert use_case_order(client.get("/use-cases").text)[-1] == ("Churn alerts", "7")
+
+
+def test_a_tree_too_big_to_read_is_drawn_without_its_products_which_stay_listed(client: TestClient) -> None:
+    tree = value_tree.value_tree(client.app.state.catalog.store, lambda iri: False)  # type: ignore[attr-defined]
+    links = CatalogLinks(CAT)
+    whole = value_tree.picture(tree, links)
+    assert whole["products_left_out"] == 0 and len(whole["nodes"]) == 6 + 3 + 8
+    cut = value_tree.picture(tree, links, max_nodes=10)
+    assert cut["products_left_out"] == 8
+    assert {node["kind"] for node in cut["nodes"]} == {"vision", "goal", "use-case"}
+    kept = {node["id"] for node in cut["nodes"]}
+    assert all(edge["source"] in kept and edge["target"] in kept for edge in cut["edges"])

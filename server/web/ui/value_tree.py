@@ -23,6 +23,7 @@ from server.web.ui.context import catalog_of, visibility_of
 from server.web.ui.templating import render
 
 router = APIRouter()
+MAX_DRAWN = 400  # nodes: a bigger tree is drawn without its products, which stay listed as text
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class GoalNode:
 class ValueTree:
     roots: list[GoalNode]
     untraced: list[ProductRef]
+    without_goal: list[UseCaseNode] = field(default_factory=list)  # use cases that name no goal of the tree
 
 
 def by_score(use_case: UseCaseNode) -> tuple[int, str]:
@@ -98,6 +100,13 @@ def value_tree(store: Store, hidden: Callable[[str], bool]) -> ValueTree:
                 all_use_cases.append(use_case)
             goal.use_cases.sort(key=by_score)
         level = next_level
+    placed = {u.iri for u in all_use_cases}
+    without_goal = []
+    for case in use_cases.use_cases_by_iri(store, use_cases.ranked_use_cases(store)).values():
+        if case is not None and case.iri not in placed:
+            score = case.prioritization.score if case.prioritization is not None else None
+            without_goal.append(UseCaseNode(case.iri, case.title, score))
+    all_use_cases.extend(without_goal)
     served = nodes.related(store, sorted({u.iri for u in all_use_cases}), VM.servedBy)
     named = named_products(store, sorted({p for ps in served.values() for p in ps}), hidden)
     for use_case in all_use_cases:
@@ -105,7 +114,9 @@ def value_tree(store: Store, hidden: Callable[[str], bool]) -> ValueTree:
             (named[p] for p in served.get(use_case.iri, []) if p in named), key=lambda p: p.name.casefold()
         )
     untraced = named_products(store, goal_trace.untraced_products(store), hidden)
-    return ValueTree(roots, sorted(untraced.values(), key=lambda p: p.name.casefold()))
+    return ValueTree(
+        roots, sorted(untraced.values(), key=lambda p: p.name.casefold()), sorted(without_goal, key=by_score)
+    )
 
 
 def graph_node(links: CatalogLinks, iri: str, label: str, kind: str) -> dict[str, Any]:
@@ -117,8 +128,9 @@ def graph_node(links: CatalogLinks, iri: str, label: str, kind: str) -> dict[str
     return node
 
 
-def picture(tree: ValueTree, links: CatalogLinks) -> dict[str, Any]:
-    """The tree as graph.js draws it, top to bottom; a product serving several use cases is one node."""
+def picture(tree: ValueTree, links: CatalogLinks, max_nodes: int = MAX_DRAWN) -> dict[str, Any]:
+    """The tree as graph.js draws it, top to bottom; a product serving several use cases is one node. A tree of more
+    than `max_nodes` is drawn without its products (`products_left_out` says how many; the list has them all)."""
     graph_nodes: dict[str, dict[str, Any]] = {}
     edges: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -143,7 +155,17 @@ def picture(tree: ValueTree, links: CatalogLinks) -> dict[str, Any]:
 
     for root in tree.roots:
         walk(root, "vision")
-    return {"nodes": list(graph_nodes.values()), "edges": list(edges.values()), "direction": "TB"}
+    drawn = {"nodes": list(graph_nodes.values()), "edges": list(edges.values()), "direction": "TB"}
+    left_out = [iri for iri, node in graph_nodes.items() if node["kind"] == "product"]
+    if len(graph_nodes) <= max_nodes:
+        return drawn | {"products_left_out": 0}
+    gone = set(left_out)
+    return {
+        "nodes": [node for node in graph_nodes.values() if node["id"] not in gone],
+        "edges": [edge for edge in edges.values() if edge["target"] not in gone],
+        "direction": "TB",
+        "products_left_out": len(gone),
+    }
 
 
 @router.get("/value-tree", response_class=HTMLResponse)
