@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from server.catalog import nodes, use_cases
+from server.catalog.lineage_index import LineageIndex
 from server.catalog.use_cases import Prioritization, UseCaseRow
 from server.namespaces import VM
 from server.store.base import Store
@@ -120,12 +121,12 @@ def sorted_rows(rows: list[Row], column: Column, order: Order) -> list[Row]:
     return sorted(present, key=key, reverse=order == "desc") + missing
 
 
-def table_rows(store: Store, hidden: Callable[[str], bool]) -> list[Row]:
+def table_rows(store: Store, hidden: Callable[[str], bool], index: LineageIndex | None = None) -> list[Row]:
     """Every use case with the products serving it that the caller may read."""
     ranked = use_cases.ranked_use_cases(store)
     found = use_cases.use_cases_by_iri(store, ranked)
     served = nodes.related(store, ranked, VM.servedBy)
-    named = named_products(store, sorted({p for ps in served.values() for p in ps}), hidden)
+    named = named_products(store, sorted({p for ps in served.values() for p in ps}), hidden, index)
     return [
         Row(row, sorted((named[p] for p in served[iri] if p in named), key=lambda p: p.name.casefold()))
         for iri in ranked
@@ -149,7 +150,9 @@ async def use_cases_page(request: Request, sort: str | None = None, order: str |
         return render(request, "use_cases.html", status_code=400, error=str(error), columns=COLUMNS)
     catalog = catalog_of(request)
     visibility = await visibility_of(request)
-    rows = sorted_rows(await catalog.run(table_rows, catalog.store, visibility.hidden), column, direction)
+    rows = sorted_rows(
+        await catalog.run(table_rows, catalog.store, visibility.hidden, catalog.index), column, direction
+    )
     return render(
         request,
         "use_cases.html",

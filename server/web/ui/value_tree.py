@@ -8,6 +8,7 @@ loaders ask it.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from server.catalog import goal_trace, goals, nodes, products, use_cases
+from server.catalog.lineage_index import LineageIndex
 from server.namespaces import VM
 from server.store.base import Store
 from server.web.linked_data import CatalogLinks
@@ -60,13 +62,29 @@ def by_score(use_case: UseCaseNode) -> tuple[int, str]:
     return (-(use_case.score if use_case.score is not None else -1), use_case.title.casefold())
 
 
-def named_products(store: Store, iris: list[str], hidden: Callable[[str], bool]) -> dict[str, ProductRef]:
-    """The products among `iris` the caller may read, by IRI, with their names."""
-    rows = products.products_by_iri(store, [iri for iri in iris if not hidden(iri)])
-    return {iri: ProductRef(iri, row.name) for iri, row in rows.items() if row is not None}
+def named_products(
+    store: Store, iris: list[str], hidden: Callable[[str], bool], index: LineageIndex | None = None
+) -> dict[str, ProductRef]:
+    """The products among `iris` the caller may read, by IRI, with their names: from the lineage index when it is
+    ready (it knows every product and its name; a name is all these pages show), else as GraphQL reads products."""
+    readable = [iri for iri in iris if not hidden(iri)]
+    listing = index.products() if index is not None else None
+    if listing is None or index is None:
+        rows = products.products_by_iri(store, readable)
+        return {iri: ProductRef(iri, row.name) for iri, row in rows.items() if row is not None}
+    present = [iri for iri in readable if _listed(listing, iri)]
+    names = index.names(present)
+    unnamed = [iri for iri in present if iri not in names]
+    names.update({iri: name for iri, name in nodes.labels(store, unnamed).items() if name is not None})
+    return {iri: ProductRef(iri, names.get(iri) or iri.rsplit("/", 1)[-1]) for iri in present}
 
 
-def value_tree(store: Store, hidden: Callable[[str], bool]) -> ValueTree:
+def _listed(ordered: list[str], iri: str) -> bool:
+    at = bisect.bisect_left(ordered, iri)
+    return at < len(ordered) and ordered[at] == iri
+
+
+def value_tree(store: Store, hidden: Callable[[str], bool], index: LineageIndex | None = None) -> ValueTree:
     """The whole tree from its roots; a goal reached twice (a cycle of `vm:subGoalOf`) is drawn once."""
     found = goals.goals_by_iri(store, goals.root_goals(store))
     roots = [GoalNode(row.iri, row.title) for row in found.values() if row is not None]
@@ -108,12 +126,12 @@ def value_tree(store: Store, hidden: Callable[[str], bool]) -> ValueTree:
             without_goal.append(UseCaseNode(case.iri, case.title, score))
     all_use_cases.extend(without_goal)
     served = nodes.related(store, sorted({u.iri for u in all_use_cases}), VM.servedBy)
-    named = named_products(store, sorted({p for ps in served.values() for p in ps}), hidden)
+    named = named_products(store, sorted({p for ps in served.values() for p in ps}), hidden, index)
     for use_case in all_use_cases:
         use_case.products = sorted(
             (named[p] for p in served.get(use_case.iri, []) if p in named), key=lambda p: p.name.casefold()
         )
-    untraced = named_products(store, goal_trace.untraced_products(store), hidden)
+    untraced = named_products(store, goal_trace.untraced_products(store), hidden, index)
     return ValueTree(
         roots, sorted(untraced.values(), key=lambda p: p.name.casefold()), sorted(without_goal, key=by_score)
     )
@@ -172,6 +190,6 @@ def picture(tree: ValueTree, links: CatalogLinks, max_nodes: int = MAX_DRAWN) ->
 async def value_tree_page(request: Request) -> HTMLResponse:
     catalog = catalog_of(request)
     visibility = await visibility_of(request)
-    tree = await catalog.run(value_tree, catalog.store, visibility.hidden)
+    tree = await catalog.run(value_tree, catalog.store, visibility.hidden, catalog.index)
     graph = picture(tree, CatalogLinks(request.app.state.settings.base))
     return render(request, "value_tree.html", tree=tree, graph=graph)
