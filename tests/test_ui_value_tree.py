@@ -264,9 +264,12 @@ def test_a_tree_too_big_to_read_is_drawn_without_its_products_which_stay_listed(
     tree = value_tree.value_tree(client.app.state.catalog.store, lambda iri: False)  # type: ignore[attr-defined]
     links = CatalogLinks(CAT)
     whole = value_tree.picture(tree, links)
-    assert whole["products_left_out"] == 0 and len(whole["nodes"]) == 6 + 3 + 8
+    assert whole["left_out"] == {"product": 0, "use-case": 0} and len(whole["nodes"]) == 6 + 3 + 8
     cut = value_tree.picture(tree, links, max_nodes=10)
-    assert cut["products_left_out"] == 8
+    assert cut["left_out"] == {"product": 8, "use-case": 0}
     assert {node["kind"] for node in cut["nodes"]} == {"vision", "goal", "use-case"}
     kept = {node["id"] for node in cut["nodes"]}
     assert all(edge["source"] in kept and edge["target"] in kept for edge in cut["edges"])
+    goals_only = value_tree.picture(tree, links, max_nodes=6)
+    assert goals_only["left_out"] == {"product": 8, "use-case": 3} and len(goals_only["nodes"]) == 6
+    assert value_tree.picture(tree, links, max_nodes=5)["nodes"] == []

@@ -148,7 +148,8 @@ def graph_node(links: CatalogLinks, iri: str, label: str, kind: str) -> dict[str
 
 def picture(tree: ValueTree, links: CatalogLinks, max_nodes: int = MAX_DRAWN) -> dict[str, Any]:
     """The tree as graph.js draws it, top to bottom; a product serving several use cases is one node. A tree of more
-    than `max_nodes` is drawn without its products (`products_left_out` says how many; the list has them all)."""
+    than `max_nodes` is drawn without its products, then without its use cases (`left_out` counts them by kind; the
+    list on the page has them all); one of only goals still bigger is not drawn."""
     graph_nodes: dict[str, dict[str, Any]] = {}
     edges: dict[tuple[str, str], dict[str, str]] = {}
 
@@ -173,16 +174,22 @@ def picture(tree: ValueTree, links: CatalogLinks, max_nodes: int = MAX_DRAWN) ->
 
     for root in tree.roots:
         walk(root, "vision")
-    drawn = {"nodes": list(graph_nodes.values()), "edges": list(edges.values()), "direction": "TB"}
-    left_out = [iri for iri, node in graph_nodes.items() if node["kind"] == "product"]
-    if len(graph_nodes) <= max_nodes:
-        return drawn | {"products_left_out": 0}
-    gone = set(left_out)
+    # Too many nodes to read (or to lay out quickly): leave out the products, then the use cases, then everything.
+    drawn = list(graph_nodes.values())
+    left_out = {"product": 0, "use-case": 0}
+    for kind in left_out:
+        if len(drawn) <= max_nodes:
+            break
+        left_out[kind] = sum(1 for node in drawn if node["kind"] == kind)
+        drawn = [node for node in drawn if node["kind"] != kind]
+    if len(drawn) > max_nodes:
+        drawn = []
+    kept = {node["id"] for node in drawn}
     return {
-        "nodes": [node for node in graph_nodes.values() if node["id"] not in gone],
-        "edges": [edge for edge in edges.values() if edge["target"] not in gone],
+        "nodes": drawn,
+        "edges": [e for e in edges.values() if e["source"] in kept and e["target"] in kept],
         "direction": "TB",
-        "products_left_out": len(gone),
+        "left_out": left_out,
     }
 
 
