@@ -120,8 +120,9 @@ def value_tree(store: Store, hidden: Callable[[str], bool], index: LineageIndex 
         level = next_level
     placed = {u.iri for u in all_use_cases}
     without_goal = []
-    for case in use_cases.use_cases_by_iri(store, use_cases.ranked_use_cases(store)).values():
-        if case is not None and case.iri not in placed:
+    unplaced = [iri for iri in use_cases.ranked_use_cases(store) if iri not in placed]
+    for case in use_cases.use_cases_by_iri(store, unplaced).values():
+        if case is not None:
             score = case.prioritization.score if case.prioritization is not None else None
             without_goal.append(UseCaseNode(case.iri, case.title, score))
     all_use_cases.extend(without_goal)
