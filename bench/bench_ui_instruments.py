@@ -20,6 +20,7 @@ if __package__ in (None, ""):  # run as `python bench/bench_ui_instruments.py`: 
 import argparse
 import shutil
 import tempfile
+from functools import partial
 from urllib.parse import quote
 
 from fastapi.testclient import TestClient
@@ -55,7 +56,7 @@ def run(n: int, seed: int, repeat: int) -> list[tuple[str, int, float, float, in
             for name, path in pages(n, seed).items():
                 first = client.get(path)
                 assert first.status_code == 200, (path, first.status_code, first.text[:500])
-                times = [time_ms(lambda p=path: client.get(p)) for _ in range(repeat)]
+                times = [time_ms(partial(client.get, path)) for _ in range(repeat)]
                 rows.append((name, n, percentile(times, 50), percentile(times, 99), len(first.content)))
         store.close()
         return rows

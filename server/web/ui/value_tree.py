@@ -16,8 +16,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from server.catalog import goal_trace, goals, nodes, products, use_cases
+from server.catalog import goals, nodes, products, use_cases
 from server.catalog.lineage_index import LineageIndex
+from server.catalog.products import page_of_products
+from server.catalog.use_cases import UseCaseRow
 from server.namespaces import VM
 from server.store.base import Store
 from server.web.linked_data import CatalogLinks
@@ -84,6 +86,27 @@ def _listed(ordered: list[str], iri: str) -> bool:
     return at < len(ordered) and ordered[at] == iri
 
 
+CHUNK = 250  # IRIs per VALUES list: Oxigraph answers use_cases_by_iri in time quadratic in its length (2000: 20x 500)
+
+
+def use_case_rows(store: Store, iris: list[str]) -> dict[str, UseCaseRow | None]:
+    """use_cases_by_iri, asked in chunks."""
+    answer: dict[str, UseCaseRow | None] = {}
+    for start in range(0, len(iris), CHUNK):
+        answer.update(use_cases.use_cases_by_iri(store, iris[start : start + CHUNK]))
+    return answer
+
+
+def untraced(store: Store, traced: set[str], hidden: Callable[[str], bool], index: LineageIndex | None) -> list[str]:
+    """goal_trace.untraced_products' answer: every product but those serving a use case that helps achieve a goal.
+    Its one SPARQL question (FILTER NOT EXISTS) took minutes at 10k products on Oxigraph; the tree already knows
+    the traced products, so only the product list is asked."""
+    listed = index.products() if index is not None else None
+    if listed is None:
+        listed = page_of_products(store, first=10**9, hidden=hidden).iris
+    return [iri for iri in listed if iri not in traced and not hidden(iri)]
+
+
 def value_tree(store: Store, hidden: Callable[[str], bool], index: LineageIndex | None = None) -> ValueTree:
     """The whole tree from its roots; a goal reached twice (a cycle of `vm:subGoalOf`) is drawn once."""
     found = goals.goals_by_iri(store, goals.root_goals(store))
@@ -96,7 +119,7 @@ def value_tree(store: Store, hidden: Callable[[str], bool], index: LineageIndex 
         children = nodes.related(store, iris, VM.subGoalOf, inverse=True)
         helped = nodes.related(store, iris, VM.helpsAchieve, inverse=True)
         child_rows = goals.goals_by_iri(store, sorted({c for cs in children.values() for c in cs} - seen))
-        case_rows = use_cases.use_cases_by_iri(store, sorted({u for us in helped.values() for u in us}))
+        case_rows = use_case_rows(store, sorted({u for us in helped.values() for u in us}))
         next_level: list[GoalNode] = []
         for goal in level:
             for child in children[goal.iri]:
@@ -121,7 +144,7 @@ def value_tree(store: Store, hidden: Callable[[str], bool], index: LineageIndex 
     placed = {u.iri for u in all_use_cases}
     without_goal = []
     unplaced = [iri for iri in use_cases.ranked_use_cases(store) if iri not in placed]
-    for case in use_cases.use_cases_by_iri(store, unplaced).values():
+    for case in use_case_rows(store, unplaced).values():
         if case is not None:
             score = case.prioritization.score if case.prioritization is not None else None
             without_goal.append(UseCaseNode(case.iri, case.title, score))
@@ -132,9 +155,13 @@ def value_tree(store: Store, hidden: Callable[[str], bool], index: LineageIndex 
         use_case.products = sorted(
             (named[p] for p in served.get(use_case.iri, []) if p in named), key=lambda p: p.name.casefold()
         )
-    untraced = named_products(store, goal_trace.untraced_products(store), hidden, index)
+    # A use case naming a goal outside the tree (no root above it) still traces its products, as in GraphQL.
+    naming = nodes.related(store, [u.iri for u in without_goal], VM.helpsAchieve)
+    tracing = [u for u in all_use_cases if u.iri in placed or naming.get(u.iri)]
+    traced = {p for u in tracing for p in served.get(u.iri, [])}
+    untraced_ = named_products(store, untraced(store, traced, hidden, index), hidden, index)
     return ValueTree(
-        roots, sorted(untraced.values(), key=lambda p: p.name.casefold()), sorted(without_goal, key=by_score)
+        roots, sorted(untraced_.values(), key=lambda p: p.name.casefold()), sorted(without_goal, key=by_score)
     )
 
 
