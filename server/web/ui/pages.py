@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 from server.web.linked_data import RecordPageMaker
-from server.web.ui import home, register
+from server.web.ui import home, interaction_map, overlaps, register, use_cases, value_tree
 from server.web.ui.domain import domain_record_page
 from server.web.ui.product import product_page
 from server.web.ui.templating import STATIC_DIR
@@ -39,6 +39,6 @@ def record_pages() -> dict[str, RecordPageMaker]:
 
 def ui_router() -> APIRouter:
     router = APIRouter(include_in_schema=False)
-    for page in (home, register):
+    for page in (home, value_tree, use_cases, interaction_map, overlaps, register):
         router.include_router(page.router)
     return router
