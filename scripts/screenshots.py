@@ -26,15 +26,16 @@ from server.settings import Settings  # noqa: E402
 from server.web.app import create_app  # noqa: E402
 
 OUT = REPO / "docs" / "screenshots"
-# (file, path, what to wait for before the picture is taken)
+# (file, path, what to wait for before the picture is taken, the part of the page to take: all of it when None)
 PAGES = [
-    ("home.png", "/", "main"),
-    ("product.png", "/data-product/next-best-action", "[data-drawn]"),
-    ("value-tree.png", "/value-tree", "[data-drawn]"),
-    ("use-cases.png", "/use-cases", "table"),
-    ("interaction-map.png", "/interaction-map", "[data-drawn]"),
-    ("register.png", "/register", "form"),
-    ("graphiql.png", "/graphql", ".graphiql-container"),
+    ("home.png", "/", "main", None),
+    ("product.png", "/data-product/next-best-action", "[data-drawn]", None),
+    ("lineage.png", "/data-product/next-best-action?depth=3", "#lineage-graph[data-drawn]", "#lineage"),
+    ("value-tree.png", "/value-tree", "[data-drawn]", None),
+    ("use-cases.png", "/use-cases", "table", None),
+    ("interaction-map.png", "/interaction-map", "[data-drawn]", None),
+    ("register.png", "/register", "form", None),
+    ("graphiql.png", "/graphql", ".graphiql-container", None),
 ]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
@@ -62,11 +63,14 @@ def main() -> None:
             with sync_playwright() as playwright:
                 browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 860})
-                for name, path, ready in PAGES:
+                for name, path, ready, part in PAGES:
                     page.goto(f"http://127.0.0.1:{port}{path}")
                     page.wait_for_selector(ready, timeout=15000)
                     page.wait_for_timeout(300)  # the layout settles
-                    page.screenshot(path=str(OUT / name))
+                    if part is None:
+                        page.screenshot(path=str(OUT / name))
+                    else:
+                        page.locator(part).screenshot(path=str(OUT / name))
                     print(f"wrote {OUT / name}")
                 browser.close()
         finally:
