@@ -37,14 +37,13 @@ SELECT ?useCase ?goal ?product WHERE {
 """
 )
 
-UNTRACED = (
+# Untraced products are every product but the traced ones, two set questions subtracted here: the same answer
+# as one FILTER NOT EXISTS, which Oxigraph evaluated per product and took minutes at 10k products.
+ALL_PRODUCTS = sparql_prefixes() + "SELECT ?product WHERE { ?product a dprod:DataProduct }"
+TRACED = (
     sparql_prefixes()
     + """
-SELECT ?product WHERE {
-  ?product a dprod:DataProduct .
-  FILTER NOT EXISTS { ?useCase vm:servedBy ?product ; vm:helpsAchieve ?goal }
-}
-ORDER BY ?product
+SELECT DISTINCT ?product WHERE { ?useCase vm:servedBy ?product ; vm:helpsAchieve ?goal }
 """
 )
 
@@ -70,4 +69,5 @@ def goal_trace(store: Store, product: str, query: str = GOAL_TRACE) -> GoalTrace
 
 def untraced_products(store: Store) -> list[str]:
     """Products that serve no use case helping achieve a goal: data-lake monsters in the making."""
-    return [str(iri) for iri in store.select(UNTRACED).column("product")]
+    traced = {str(iri) for iri in store.select(TRACED).column("product")}
+    return sorted({str(iri) for iri in store.select(ALL_PRODUCTS).column("product")} - traced)

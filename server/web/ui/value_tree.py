@@ -16,9 +16,8 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from server.catalog import goals, nodes, products, use_cases
+from server.catalog import goal_trace, goals, nodes, products, use_cases
 from server.catalog.lineage_index import LineageIndex
-from server.catalog.products import page_of_products
 from server.catalog.use_cases import UseCaseRow
 from server.namespaces import VM
 from server.store.base import Store
@@ -97,14 +96,9 @@ def use_case_rows(store: Store, iris: list[str]) -> dict[str, UseCaseRow | None]
     return answer
 
 
-def untraced(store: Store, traced: set[str], hidden: Callable[[str], bool], index: LineageIndex | None) -> list[str]:
-    """goal_trace.untraced_products' answer: every product but those serving a use case that helps achieve a goal.
-    Its one SPARQL question (FILTER NOT EXISTS) took minutes at 10k products on Oxigraph; the tree already knows
-    the traced products, so only the product list is asked."""
-    listed = index.products() if index is not None else None
-    if listed is None:
-        listed = page_of_products(store, first=10**9, hidden=hidden).iris
-    return [iri for iri in listed if iri not in traced and not hidden(iri)]
+def untraced(store: Store, hidden: Callable[[str], bool]) -> list[str]:
+    """GraphQL's `untracedDataProducts`: products serving no use case that helps achieve a goal (readable ones)."""
+    return [iri for iri in goal_trace.untraced_products(store) if not hidden(iri)]
 
 
 def value_tree(store: Store, hidden: Callable[[str], bool], index: LineageIndex | None = None) -> ValueTree:
@@ -155,11 +149,7 @@ def value_tree(store: Store, hidden: Callable[[str], bool], index: LineageIndex 
         use_case.products = sorted(
             (named[p] for p in served.get(use_case.iri, []) if p in named), key=lambda p: p.name.casefold()
         )
-    # A use case naming a goal outside the tree (no root above it) still traces its products, as in GraphQL.
-    naming = nodes.related(store, [u.iri for u in without_goal], VM.helpsAchieve)
-    tracing = [u for u in all_use_cases if u.iri in placed or naming.get(u.iri)]
-    traced = {p for u in tracing for p in served.get(u.iri, [])}
-    untraced_ = named_products(store, untraced(store, traced, hidden, index), hidden, index)
+    untraced_ = named_products(store, untraced(store, hidden), hidden, index)
     return ValueTree(
         roots, sorted(untraced_.values(), key=lambda p: p.name.casefold()), sorted(without_goal, key=by_score)
     )
