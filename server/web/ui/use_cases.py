@@ -18,7 +18,7 @@ from server.namespaces import VM
 from server.store.base import Store
 from server.web.ui.context import catalog_of, visibility_of
 from server.web.ui.templating import render
-from server.web.ui.value_tree import ProductRef, named_products, use_case_rows
+from server.web.ui.value_tree import ProductRef, named_products
 
 router = APIRouter()
 
@@ -124,7 +124,7 @@ def sorted_rows(rows: list[Row], column: Column, order: Order) -> list[Row]:
 def table_rows(store: Store, hidden: Callable[[str], bool], index: LineageIndex | None = None) -> list[Row]:
     """Every use case with the products serving it that the caller may read."""
     ranked = use_cases.ranked_use_cases(store)
-    found = use_case_rows(store, ranked)
+    found = use_cases.use_cases_by_iri(store, ranked)
     served = nodes.related(store, ranked, VM.servedBy)
     named = named_products(store, sorted({p for ps in served.values() for p in ps}), hidden, index)
     return [

@@ -18,7 +18,6 @@ from fastapi.responses import HTMLResponse
 
 from server.catalog import goal_trace, goals, nodes, products, use_cases
 from server.catalog.lineage_index import LineageIndex
-from server.catalog.use_cases import UseCaseRow
 from server.namespaces import VM
 from server.store.base import Store
 from server.web.linked_data import CatalogLinks
@@ -85,17 +84,6 @@ def _listed(ordered: list[str], iri: str) -> bool:
     return at < len(ordered) and ordered[at] == iri
 
 
-CHUNK = 250  # IRIs per VALUES list: Oxigraph answers use_cases_by_iri in time quadratic in its length (2000: 20x 500)
-
-
-def use_case_rows(store: Store, iris: list[str]) -> dict[str, UseCaseRow | None]:
-    """use_cases_by_iri, asked in chunks."""
-    answer: dict[str, UseCaseRow | None] = {}
-    for start in range(0, len(iris), CHUNK):
-        answer.update(use_cases.use_cases_by_iri(store, iris[start : start + CHUNK]))
-    return answer
-
-
 def untraced(store: Store, hidden: Callable[[str], bool]) -> list[str]:
     """GraphQL's `untracedDataProducts`: products serving no use case that helps achieve a goal (readable ones)."""
     return [iri for iri in goal_trace.untraced_products(store) if not hidden(iri)]
@@ -113,7 +101,7 @@ def value_tree(store: Store, hidden: Callable[[str], bool], index: LineageIndex 
         children = nodes.related(store, iris, VM.subGoalOf, inverse=True)
         helped = nodes.related(store, iris, VM.helpsAchieve, inverse=True)
         child_rows = goals.goals_by_iri(store, sorted({c for cs in children.values() for c in cs} - seen))
-        case_rows = use_case_rows(store, sorted({u for us in helped.values() for u in us}))
+        case_rows = use_cases.use_cases_by_iri(store, sorted({u for us in helped.values() for u in us}))
         next_level: list[GoalNode] = []
         for goal in level:
             for child in children[goal.iri]:
@@ -138,7 +126,7 @@ def value_tree(store: Store, hidden: Callable[[str], bool], index: LineageIndex 
     placed = {u.iri for u in all_use_cases}
     without_goal = []
     unplaced = [iri for iri in use_cases.ranked_use_cases(store) if iri not in placed]
-    for case in use_case_rows(store, unplaced).values():
+    for case in use_cases.use_cases_by_iri(store, unplaced).values():
         if case is not None:
             score = case.prioritization.score if case.prioritization is not None else None
             without_goal.append(UseCaseNode(case.iri, case.title, score))
