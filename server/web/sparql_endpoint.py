@@ -383,7 +383,9 @@ def _datasets(app: FastAPI, workers: QueryWorkers | None) -> Datasets:
     return datasets
 
 
-@router.api_route("/sparql", methods=["GET", "POST"], name="sparql", response_model=None)
+# One route per method, so that the API's description names each operation once (`sparqlQueryGet`, `...Post`).
+@router.get("/sparql", name="sparql", response_model=None, operation_id="sparqlQueryGet")
+@router.post("/sparql", name="sparql_post", response_model=None, operation_id="sparqlQueryPost")
 async def sparql(request: Request) -> Response:
     """SPARQL 1.1 Protocol: GET ?query=, POST form or application/sparql-query; no query: the service description."""
     settings: Settings = request.app.state.settings
