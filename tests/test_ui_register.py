@@ -4,6 +4,7 @@ then store it as the caller, through the same write path and policy as the API."
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from server.catalog.writes import write_lock
 from server.settings import Settings
 from server.store import Store
 from server.web.app import create_app
@@ -74,6 +76,23 @@ def test_a_preview_without_an_owner_names_the_violation_and_stores_nothing(
     assert "checklist violation" in words and "Nothing has been stored yet" in words
     assert 'id="store-button"' not in shown.text
     assert seeded_store.quad_count() == before
+
+
+def test_a_preview_neither_waits_for_a_write_in_progress_nor_holds_one_up(client: TestClient) -> None:
+    """A preview commits nothing, so it takes no write hold: anyone who may read can preview while a long write
+    (here: the write lock held by this test) is under way, and previews never queue the writers."""
+    document = (DESCRIPTORS / "hcp-call-planning.valuemesh.yaml").read_text()
+    answers: list[int] = []
+    with write_lock:
+        asking = threading.Thread(
+            target=lambda: answers.append(client.post("/register/preview", files=form(document)).status_code)
+        )
+        asking.start()
+        asking.join(timeout=60)
+        held = asking.is_alive()
+    asking.join()
+    assert not held, "the preview waited for the write lock"
+    assert answers == [200]
 
 
 def test_a_good_descriptor_previews_as_passing_with_what_would_be_stored(

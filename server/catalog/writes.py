@@ -6,8 +6,9 @@ violation, and the store is left as it was.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -134,7 +135,7 @@ def write_records(
     refuse_service_names(records)
     records = normalised(records)
     closed: list[AccessRequestRow] = []
-    with write_lock, store.exclusive([*depends_on(records), *holding]):
+    with _held(store, [*depends_on(records), *holding], dry_run):
         if unchanged_since:
             _refuse_changed(store, unchanged_since)
         if precondition is not None:
@@ -176,6 +177,18 @@ def write_records(
 
         access_requests.announce_closed(store, closed, actor)
     return outcome
+
+
+@contextlib.contextmanager
+def _held(store: Store, keys: list[str], dry_run: bool) -> Iterator[None]:
+    """The write's hold on what it reads: this process's writers, and other processes' through the store's claims.
+    A dry run commits nothing, so it takes no hold: a preview (which anyone who may read may ask for) never waits
+    on writers, never makes them wait, and never writes a claim to a shared server."""
+    if dry_run:
+        yield
+        return
+    with write_lock, store.exclusive(keys):
+        yield
 
 
 def _action(iri: str, outcome: WriteOutcome) -> Action:
