@@ -59,11 +59,16 @@ def queries_for(store: Store, first: int) -> int:
         # A first request reads what the catalog reads once and keeps (the restricted products, as of the store's
         # marker), at whatever moment the app's threads get to it; the question is what each later request costs.
         post(client, LISTING, first=1)
-        before = store.queries_run
-        body = post(client, LISTING, first=first)
-        assert "errors" not in body, body
-        assert len(body["data"]["dataProducts"]["edges"]) == first
-        return store.queries_run - before
+        counts = []
+        # The fewest of two: a question the catalog's own threads ask meanwhile (once now and then) is not the
+        # request's cost.
+        for _ in range(2):
+            before = store.queries_run
+            body = post(client, LISTING, first=first)
+            assert "errors" not in body, body
+            assert len(body["data"]["dataProducts"]["edges"]) == first
+            counts.append(store.queries_run - before)
+        return min(counts)
 
 
 def test_listing_products_with_their_details_costs_the_same_number_of_queries_for_10_and_100(
