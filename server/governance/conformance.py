@@ -170,7 +170,11 @@ def _actual_key(result: ValidationResult, expect_constraint: bool, data: Graph) 
         result.shape_term if result.shape_term is not None else URIRef(result.source_shape or ""),
         result.component,
         result.severity,
-        (BNode(result.constraint) if not result.constraint.startswith(("http:", "https:", "urn:")) else URIRef(result.constraint))
+        (
+            BNode(result.constraint)
+            if not result.constraint.startswith(("http:", "https:", "urn:"))
+            else URIRef(result.constraint)
+        )
         if expect_constraint and result.constraint
         else None,
     )
@@ -194,7 +198,7 @@ Judge = Callable[[Graph, Graph], tuple[list[ValidationResult], Graph]]
 
 
 def outcome(test: SuiteTest, judge: Judge = valuemesh_results) -> str:
-    """"pass", or what differs from the expected report."""
+    """ "pass", or what differs from the expected report."""
     try:
         results, stored = judge(test.data, test.shapes)
     except UnsupportedShape as refused:

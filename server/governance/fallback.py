@@ -75,18 +75,18 @@ def evaluate(store: Selecting, shapes: Shapes, *, focus_in_records: bool = False
             message = report.value(node, SH.resultMessage)
             found.append(
                 ValidationResult(
-                        focus_node=str(focus),
-                        severity=_severity(report.value(node, SH.resultSeverity)),
-                        message=str(message) if isinstance(message, Literal) else "",
-                        detail=str(message) if isinstance(message, Literal) else "",
-                        path=_path(report, shapes.graph, report.value(node, SH.resultPath)),
-                        source_shape=None if shape is None else str(shape),
-                        component=str(report.value(node, SH.sourceConstraintComponent)),
-                        constraint=None if constraint is None else str(constraint),
-                        value=None if value is None else str(value),
-                        focus_term=focus,
-                        value_term=value,
-                        shape_term=shape,
-                    )
+                    focus_node=str(focus),
+                    severity=_severity(report.value(node, SH.resultSeverity)),
+                    message=str(message) if isinstance(message, Literal) else "",
+                    detail=str(message) if isinstance(message, Literal) else "",
+                    path=_path(report, shapes.graph, report.value(node, SH.resultPath)),
+                    source_shape=None if shape is None else str(shape),
+                    component=str(report.value(node, SH.sourceConstraintComponent)),
+                    constraint=None if constraint is None else str(constraint),
+                    value=None if value is None else str(value),
+                    focus_term=focus,
+                    value_term=value,
+                    shape_term=shape,
+                )
             )
     return with_record_names(store, found)

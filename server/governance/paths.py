@@ -9,7 +9,7 @@ from rdflib.term import Node
 
 from server.namespaces import SH
 
-_UNARY = {SH.inversePath: "^", SH.zeroOrMorePath: "*", SH.oneOrMorePath: "+", SH.zeroOrOnePath: "?"}
+_UNARY: dict[Node, str] = {SH.inversePath: "^", SH.zeroOrMorePath: "*", SH.oneOrMorePath: "+", SH.zeroOrOnePath: "?"}
 
 
 class BadPath(ValueError):

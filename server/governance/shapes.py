@@ -22,7 +22,8 @@ from rdflib import OWL, RDF, RDFS, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from server.governance.paths import BadPath, path_text as path_text_of, sparql_path
+from server.governance.paths import BadPath, sparql_path
+from server.governance.paths import path_text as path_text_of
 from server.namespaces import DPROD, SH
 from server.resources import shape_files
 from server.store.terms import to_oxigraph
@@ -98,7 +99,7 @@ _NOT_COMPILED = {
 }
 _KNOWN = _NON_CONSTRAINTS | _VALUE_COMPONENTS | _PATH_COMPONENTS | _FOCUS_COMPONENTS | _NOT_COMPILED | {SH.closed}
 _CORE = _VALUE_COMPONENTS | _PATH_COMPONENTS | _FOCUS_COMPONENTS
-_NODE_KINDS = {
+_NODE_KINDS: dict[Node, str] = {
     SH.IRI: "isIRI(?value)",
     SH.BlankNode: "isBlank(?value)",
     SH.Literal: "isLiteral(?value)",
@@ -243,7 +244,7 @@ def _value_filter(component: Node, parameter: Node, graph: Graph, shape: Node) -
         )
         return f"FILTER (!isLiteral(?value) || datatype(?value) != <{datatype}>{well_formed})"
     if component == SH.nodeKind:
-        return f"FILTER (!({_NODE_KINDS[parameter]}))"  # type: ignore[index]
+        return f"FILTER (!({_NODE_KINDS[parameter]}))"
     if component in _COMPARISONS:
         # A value that cannot be compared (a string, an IRI) is a violation too, as SHACL says.
         return f"FILTER (!COALESCE(?value {_COMPARISONS[component]} {_sparql_term(parameter)}, false))"
@@ -257,12 +258,14 @@ def _value_filter(component: Node, parameter: Node, graph: Graph, shape: Node) -
         )
         return f"FILTER (isBlank(?value) || !REGEX(STR(?value), {arguments}))"
     if component == SH.languageIn:
-        tags = " || ".join(f"langMatches(lang(?value), {_sparql_term(Literal(str(t)))})" for t in _members(graph, parameter))
+        tags = " || ".join(
+            f"langMatches(lang(?value), {_sparql_term(Literal(str(t)))})" for t in _members(graph, parameter)
+        )
         return f"FILTER (!COALESCE(isLiteral(?value) && ({tags or 'false'}), false))"
     raise UnsupportedShape(f"constraint {component} is not compiled")
 
 
-_COMPARISONS = {SH.minInclusive: ">=", SH.maxInclusive: "<=", SH.minExclusive: ">", SH.maxExclusive: "<"}
+_COMPARISONS: dict[Node, str] = {SH.minInclusive: ">=", SH.maxInclusive: "<=", SH.minExclusive: ">", SH.maxExclusive: "<"}
 
 
 def _core_query(component: Node, parameter: Node, path: str | None, graph: Graph, shape: Node) -> str:
@@ -295,10 +298,12 @@ def _core_query(component: Node, parameter: Node, path: str | None, graph: Graph
         )
     values = f"SELECT DISTINCT ?this ?value WHERE {head} "
     if component == SH.equals:
+        # Each branch binds ?this itself: a UNION's branches are evaluated before they meet the target pattern.
         is_value = f"?this {path} ?value" if path else "FILTER (sameTerm(?value, ?this))"
         return (
-            f"{values} {{ {_value_nodes(path)} FILTER NOT EXISTS {{ ?this <{parameter}> ?value }} }} UNION "
-            f"{{ ?this <{parameter}> ?value FILTER NOT EXISTS {{ {is_value} }} }} }}"
+            f"SELECT DISTINCT ?this ?value WHERE {{ {head} {_value_nodes(path)} "
+            f"FILTER NOT EXISTS {{ ?this <{parameter}> ?value }} }} UNION "
+            f"{head} ?this <{parameter}> ?value FILTER NOT EXISTS {{ {is_value} }} }} }}"
         )
     if component == SH.disjoint:
         return f"{values} {_value_nodes(path)} FILTER EXISTS {{ ?this <{parameter}> ?value }} }}"
@@ -330,7 +335,9 @@ def _wrap(inner: str) -> str:
 def _prefixes(graph: Graph, constraint: Node) -> str:
     """The PREFIX lines sh:prefixes declares, with those of the ontologies it owl:imports."""
     lines = []
-    holders = {h for start in graph.objects(constraint, SH.prefixes) for h in graph.transitive_objects(start, OWL.imports)}
+    holders = {
+        h for start in graph.objects(constraint, SH.prefixes) for h in graph.transitive_objects(start, OWL.imports)
+    }
     for holder in holders:
         for declaration in graph.objects(holder, SH.declare):
             prefix, namespace = graph.value(declaration, SH.prefix), graph.value(declaration, SH.namespace)
@@ -351,7 +358,9 @@ def _sparql_query(graph: Graph, constraint: Node) -> str:
     return _prefixes(graph, constraint) + "\n" + _wrap(inner)
 
 
-_STRIPPED = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^\s<>"{}]*>|#[^\n]*')
+_STRIPPED = re.compile(
+    r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^\s<>"{}]*>|#[^\n]*'
+)
 _FORBIDDEN = re.compile(r"\b(MINUS|SERVICE|VALUES)\b", re.IGNORECASE)
 _PRE_BOUND = ("this", "shapesGraph", "currentShape", "value", "PATH")
 _REBOUND = re.compile(r"\bAS\s*[?$](" + "|".join(_PRE_BOUND) + r")\b")
@@ -440,9 +449,11 @@ def _deactivated(graph: Graph, node: Node) -> bool:
 
 def _custom_parameters(graph: Graph) -> set[Node]:
     """Parameters of the SPARQL-based constraint components the shapes graph declares."""
+    kinds = set(graph.transitive_subjects(RDFS.subClassOf, SH.ConstraintComponent))
     return {
         path
-        for component in graph.subjects(RDF.type, SH.ConstraintComponent)
+        for kind in kinds
+        for component in graph.subjects(RDF.type, kind)
         for parameter in graph.objects(component, SH.parameter)
         for path in graph.objects(parameter, SH.path)
     }
@@ -528,39 +539,44 @@ def partition(graph: Graph) -> tuple[list[Node], list[Node]]:
     return [s for s in targeted if s not in evaluated], [s for s in targeted if s in evaluated]
 
 
+def _core_checks(graph: Graph, prop: Node, target: str) -> list[Check]:
+    """The Core constraints of one shape: on its path's values, or on the focus node itself (a node shape)."""
+    path_node = graph.value(prop, SH.path)
+    path, path_text = _path(graph, path_node) if path_node is not None else (None, None)
+    found: list[tuple[str, Node | None, str]] = [
+        (_component(component), parameter, _wrap(_core_query(component, parameter, path, graph, prop)))
+        for component in sorted(_CORE, key=str)
+        for parameter in graph.objects(prop, component)
+    ]
+    if path_node is None and graph.value(prop, SH.closed) == Literal(True):
+        found.append((str(SH.ClosedConstraintComponent), None, _wrap(_closed_query(graph, prop))))
+    return [
+        Check(
+            name=_short(graph, prop),
+            shape=str(prop),
+            constraint=None,
+            component=component,
+            severity=_severity(graph, prop),
+            message=str(graph.value(prop, SH.message) or ""),
+            item=_label(graph, graph.value(prop, SH.group)),
+            target=target,
+            path=path_node,
+            path_text=path_text,
+            path_iri=None if path_node is None else path_text_of(graph, path_node),
+            parameter=parameter,
+            query=query,
+            shape_term=prop,
+        )
+        for component, parameter, query in found
+    ]
+
+
 def _checks_of(graph: Graph, shape: Node, target: str) -> list[Check]:
     checks: list[Check] = []
     members = [] if graph.value(shape, SH.path) is not None else sorted(graph.objects(shape, SH.property), key=str)
     for prop in [shape, *members]:
-        if _deactivated(graph, prop):
-            continue
-        path_node = graph.value(prop, SH.path)
-        path, path_text = _path(graph, path_node) if path_node is not None else (None, None)
-        path_iri = None if path_node is None else path_text_of(graph, path_node)
-
-        def check(component: str, parameter: Node | None, query: str, node: Node = prop) -> Check:
-            return Check(
-                name=_short(graph, node),
-                shape=str(node),
-                constraint=None,
-                component=component,
-                severity=_severity(graph, node),
-                message=str(graph.value(node, SH.message) or ""),
-                item=_label(graph, graph.value(node, SH.group)),
-                target=target,
-                path=path_node,
-                path_text=path_text,
-                path_iri=path_iri,
-                parameter=parameter,
-                query=query,
-                shape_term=node,
-            )
-
-        for component in sorted(_CORE, key=str):
-            for parameter in graph.objects(prop, component):
-                checks.append(check(_component(component), parameter, _wrap(_core_query(component, parameter, path, graph, prop))))
-        if path_node is None and graph.value(prop, SH.closed) == Literal(True):
-            checks.append(check(str(SH.ClosedConstraintComponent), None, _wrap(_closed_query(graph, prop))))
+        if not _deactivated(graph, prop):
+            checks.extend(_core_checks(graph, prop, target))
     for constraint in sorted(graph.objects(shape, SH.sparql), key=str):
         if _deactivated(graph, constraint):
             continue
@@ -684,8 +700,11 @@ def plan_queries(checks: Iterable[Check]) -> tuple[Query, ...]:
 def _refuse_unsupported_queries(graph: Graph) -> None:
     """Every SPARQL query of the shapes graph, compiled or not, obeys SHACL's rules for pre-binding."""
     for constraint in set(graph.objects(None, SH.sparql)):
-        refuse_unsupported_sparql(str(graph.value(constraint, SH.select) or ""), f"SPARQL constraint {_short(graph, constraint)}")
-    for component in set(graph.subjects(RDF.type, SH.ConstraintComponent)):
+        refuse_unsupported_sparql(
+            str(graph.value(constraint, SH.select) or ""), f"SPARQL constraint {_short(graph, constraint)}"
+        )
+    kinds = set(graph.transitive_subjects(RDFS.subClassOf, SH.ConstraintComponent))
+    for component in {c for kind in kinds for c in graph.subjects(RDF.type, kind)}:
         for kind in (SH.validator, SH.nodeValidator, SH.propertyValidator):
             for validator in graph.objects(component, kind):
                 for text in (*graph.objects(validator, SH.select), *graph.objects(validator, SH.ask)):
@@ -731,6 +750,8 @@ def read_shapes(files: Iterable[Path]) -> Shapes:
         text = str(refused)
         holders = [str(p) for p, g in parsed.items() if any(_short(graph, s) in text for s in set(g.subjects()))]
         raise UnsupportedShape(f"{', '.join(holders) or 'shapes'}: {text}") from None
+
+
 @lru_cache(maxsize=1)
 def catalog_shapes() -> Shapes:
     """The shapes this installation ships (shapes/*.ttl), read and compiled once per process."""
