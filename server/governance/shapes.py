@@ -265,7 +265,12 @@ def _value_filter(component: Node, parameter: Node, graph: Graph, shape: Node) -
     raise UnsupportedShape(f"constraint {component} is not compiled")
 
 
-_COMPARISONS: dict[Node, str] = {SH.minInclusive: ">=", SH.maxInclusive: "<=", SH.minExclusive: ">", SH.maxExclusive: "<"}
+_COMPARISONS: dict[Node, str] = {
+    SH.minInclusive: ">=",
+    SH.maxInclusive: "<=",
+    SH.minExclusive: ">",
+    SH.maxExclusive: "<",
+}
 
 
 def _core_query(component: Node, parameter: Node, path: str | None, graph: Graph, shape: Node) -> str:
