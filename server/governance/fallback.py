@@ -9,7 +9,6 @@ describe are reported, as the compiled checks do.
 
 from __future__ import annotations
 
-from pyshacl import validate as pyshacl_validate
 from rdflib import Graph, Literal
 from rdflib.term import Node
 
@@ -49,6 +48,8 @@ def evaluate(store: Selecting, shapes: Shapes, *, focus_in_records: bool = False
     """The results of the shapes left to pyshacl (none when every shape is compiled)."""
     if shapes.evaluated_graph is None:
         return []
+    from pyshacl import validate as pyshacl_validate  # seconds to import: only when some shape needs it
+
     try:
         _, report, _ = pyshacl_validate(
             _data(store),
