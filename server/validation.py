@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from rdflib import Graph
 
 from server.governance.engine import run_checks
+from server.governance.fallback import evaluate
 from server.governance.neighbourhood import dependents, neighbourhood, scratch_store
 from server.governance.results import ValidationReport, ValidationResult
 from server.governance.shapes import Shapes, catalog_shapes
@@ -37,6 +38,7 @@ __all__ = [
     "check_write",
     "checklist",
     "completeness",
+    "run_shapes",
     "validate_records",
     "validate_store",
 ]
@@ -53,10 +55,18 @@ SELECT DISTINCT ?product WHERE { VALUES ?product { #NODES } ?product dprod:domai
 )
 
 
+def run_shapes(
+    store: Store, shapes: Shapes, *, focus_in_records: bool = False, advance: Callable[[], None] | None = None
+) -> ValidationReport:
+    """Every shape over a store: the compiled queries, then the shapes left to a standard validator (if any)."""
+    results = run_checks(store, shapes.queries, focus_in_records=focus_in_records, advance=advance)
+    return ValidationReport(results + evaluate(store, shapes, focus_in_records=focus_in_records))
+
+
 def _judge(records: Records, context: Graph | None, shapes: Shapes) -> ValidationReport:
     scratch = scratch_store(records, context)
     try:
-        return ValidationReport(run_checks(scratch, shapes.queries, focus_in_records=True))
+        return run_shapes(scratch, shapes, focus_in_records=True)
     finally:
         scratch.close()
 
@@ -83,7 +93,7 @@ def validate_store(
         # Virtuoso 7's SPARQL compiler fails on the compiled checks (an internal error on a VALUES beside a path),
         # so its catalog is checked on a local copy: one download, then the same queries as everywhere else.
         return _validate_copy(store, shapes, advance)
-    return ValidationReport(run_checks(store, shapes.queries, advance=advance))  # type: ignore[arg-type]
+    return run_shapes(store, shapes, advance=advance)
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,7 @@ def _validate_copy(store: Store, shapes: Shapes, advance: Callable[[], None] | N
     copy = MemoryStore()
     try:
         copy.bulk_load(dataset.getvalue(), "application/n-quads")
-        return ValidationReport(run_checks(copy, shapes.queries, advance=advance))  # type: ignore[arg-type]
+        return run_shapes(copy, shapes, advance=advance)
     finally:
         copy.close()
 
