@@ -12,7 +12,7 @@ from typing import Protocol
 
 from rdflib import Literal, URIRef
 
-from server.catalog.nodes import unique, with_values
+from server.catalog.nodes import select_each
 from server.errors import BadInput
 from server.namespaces import sparql_prefixes
 from server.sparql_text import iri_ref
@@ -213,7 +213,7 @@ def products_by_iri(store: Store, iris: list[str]) -> dict[str, DataProductRow |
     answer: dict[str, DataProductRow | None] = dict.fromkeys(iris)
     if not iris:
         return answer
-    for row in store.select(with_values(PRODUCTS, unique(iris))):
+    for row in select_each(store, PRODUCTS, iris):
         iri = str(row["product"])
         if answer.get(iri) is not None:
             continue  # a second value of a multi-valued property: the first one wins
@@ -235,7 +235,7 @@ def ports_of(store: Store, products: list[str]) -> dict[str, list[PortRow]]:
     """Each product's input and output ports, sorted by IRI."""
     seen: dict[str, dict[str, PortRow]] = {iri: {} for iri in products}
     if products:
-        for row in store.select(with_values(PORTS, unique(products))):
+        for row in select_each(store, PORTS, products):
             port = str(row["port"])
             product = str(row["product"])
             if port in seen[product]:
@@ -255,7 +255,7 @@ def port_sources(store: Store, ports: list[str]) -> dict[str, list[SourceRef]]:
     """What feeds each input port: upstream products or data sources."""
     answer: dict[str, list[SourceRef]] = {iri: [] for iri in ports}
     if ports:
-        for row in store.select(with_values(PORT_SOURCES, unique(ports))):
+        for row in select_each(store, PORT_SOURCES, ports):
             ref = SourceRef(str(row["source"]), bool(row["isProduct"].toPython()))  # type: ignore[union-attr]
             if ref not in answer[str(row["port"])]:
                 answer[str(row["port"])].append(ref)
@@ -275,7 +275,7 @@ def agreements_by_iri(store: Store, iris: list[str]) -> dict[str, AgreementRow |
     if not iris:
         return answer
     slos: dict[str, dict[str, SloRow]] = defaultdict(dict)
-    for row in store.select(with_values(SLOS, unique(iris))):
+    for row in select_each(store, SLOS, iris):
         slo = str(row["slo"])
         if slo in slos[str(row["agreement"])]:
             continue
@@ -289,7 +289,7 @@ def agreements_by_iri(store: Store, iris: list[str]) -> dict[str, AgreementRow |
             error_budget=_number(row["budget"], round(100.0 - target, 6)),
             description=_text(row["description"]),
         )
-    for row in store.select(with_values(AGREEMENTS, unique(iris))):
+    for row in select_each(store, AGREEMENTS, iris):
         iri = str(row["agreement"])
         if answer.get(iri) is not None:
             continue
@@ -306,7 +306,7 @@ def agreements_by_iri(store: Store, iris: list[str]) -> dict[str, AgreementRow |
 def products_of_domains(store: Store, domains: list[str]) -> dict[str, list[str]]:
     answer: dict[str, list[str]] = {iri: [] for iri in domains}
     if domains:
-        for row in store.select(with_values(PRODUCTS_OF_DOMAINS, unique(domains))):
+        for row in select_each(store, PRODUCTS_OF_DOMAINS, domains):
             answer[str(row["domain"])].append(str(row["product"]))
     return answer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.catalog.nodes import unique, with_values
+from server.catalog.nodes import select_each
 from server.namespaces import sparql_prefixes
 from server.store.base import Store
 
@@ -81,20 +81,9 @@ def count_use_cases(store: Store) -> int:
     return sum(int(value) for value in store.select(COUNT).column("count") if value is not None)  # type: ignore[call-overload]
 
 
-# IRIs per question: Oxigraph answers USE_CASES (a VALUES list joined with nine OPTIONALs) in time quadratic in the
-# list's length (2,000 IRIs took 20x as long as 500), so a long list is asked in chunks.
-CHUNK = 250
-
-
 def use_cases_by_iri(store: Store, iris: list[str]) -> dict[str, UseCaseRow | None]:
     answer: dict[str, UseCaseRow | None] = dict.fromkeys(iris)
-    asked = unique(iris)
-    rows = (
-        row
-        for at in range(0, len(asked), CHUNK)
-        for row in store.select(with_values(USE_CASES, asked[at : at + CHUNK]))
-    )
-    for row in rows:
+    for row in select_each(store, USE_CASES, iris):
         iri = str(row["useCase"])
         if answer.get(iri) is not None:
             continue
