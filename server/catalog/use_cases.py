@@ -24,6 +24,25 @@ ORDER BY DESC(?score) ?useCase
 """
 )
 
+# One page of the prioritization table, sorted on the store by a criterion, the score or the title: use cases
+# without a value for the column come last either way; ties by score (highest first), then by title.
+SORTED_PAGE = (
+    sparql_prefixes()
+    + f"""
+SELECT ?useCase WHERE {{
+  ?useCase a vm:UseCase .
+  OPTIONAL {{ ?useCase rdfs:label ?label }}
+  {_CRITERIA_PATTERNS}
+  BIND({" + ".join(f"?{name}" for name in CRITERIA)} AS ?score)
+  BIND(LCASE(STR(COALESCE(?label, ?useCase))) AS ?title)
+  BIND(#KEY AS ?key)
+}}
+ORDER BY (!BOUND(?key)) #ORDER(?key) DESC(?score) ?title ?useCase
+LIMIT #LIMIT OFFSET #OFFSET
+"""
+)
+SORT_KEYS = {"score": "?score", "title": "?title", **{name: f"?{name}" for name in CRITERIA}}
+
 COUNT = sparql_prefixes() + "SELECT (COUNT(?useCase) AS ?count) WHERE { ?useCase a vm:UseCase }"
 
 USE_CASES = (
@@ -74,6 +93,17 @@ class UseCaseRow:
 def ranked_use_cases(store: Store) -> list[str]:
     """Use case IRIs, highest score first (use cases missing a criterion have no score and come last)."""
     return [str(iri) for iri in store.select(RANKED).column("useCase")]
+
+
+def sorted_use_cases(store: Store, key: str, descending: bool, offset: int, limit: int) -> list[str]:
+    """Use case IRIs in the table's order by `key` (a criterion's name, "score" or "title"), `limit` from `offset`."""
+    query = (
+        SORTED_PAGE.replace("#KEY", SORT_KEYS[key])
+        .replace("#ORDER", "DESC" if descending else "ASC")
+        .replace("#LIMIT", str(int(limit)))
+        .replace("#OFFSET", str(int(offset)))
+    )
+    return [str(iri) for iri in store.select(query).column("useCase")]
 
 
 def count_use_cases(store: Store) -> int:
