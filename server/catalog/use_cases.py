@@ -44,6 +44,7 @@ LIMIT #LIMIT OFFSET #OFFSET
 SORT_KEYS = {"score": "?score", "title": "?title", **{name: f"?{name}" for name in CRITERIA}}
 
 COUNT = sparql_prefixes() + "SELECT (COUNT(?useCase) AS ?count) WHERE { ?useCase a vm:UseCase }"
+ALL = sparql_prefixes() + "SELECT ?useCase WHERE { ?useCase a vm:UseCase }"
 
 USE_CASES = (
     sparql_prefixes()
@@ -104,6 +105,11 @@ def sorted_use_cases(store: Store, key: str, descending: bool, offset: int, limi
         .replace("#OFFSET", str(int(offset)))
     )
     return [str(iri) for iri in store.select(query).column("useCase")]
+
+
+def all_use_cases(store: Store) -> list[str]:
+    """Every use case's IRI, in no particular order (ranked_use_cases scores and sorts them)."""
+    return [str(iri) for iri in store.select(ALL).column("useCase")]
 
 
 def count_use_cases(store: Store) -> int:

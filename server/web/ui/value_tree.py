@@ -154,8 +154,8 @@ def value_tree(
         all_use_cases.extend(goal_node.use_cases)
     without_goal: list[UseCaseNode] = []
     if branch is None:
-        placed_set = set(placed)
-        unplaced = [iri for iri in use_cases.ranked_use_cases(store) if iri not in placed_set]
+        placed_set = set(placed)  # sorted by score below: no need to have the store score them all
+        unplaced = [iri for iri in use_cases.all_use_cases(store) if iri not in placed_set]
         without_goal = sorted(_use_case_nodes(store, unplaced).values(), key=by_score)
         all_use_cases.extend(without_goal)
     served = nodes.related(store, sorted({u.iri for u in all_use_cases}), VM.servedBy)
