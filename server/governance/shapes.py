@@ -370,12 +370,17 @@ def plan_queries(checks: Iterable[Check]) -> tuple[Query, ...]:
     return tuple(queries)
 
 
+def shapes_from_graph(graph: Graph) -> Shapes:
+    """The shapes of a shapes graph, compiled (UnsupportedShape for SHACL the engine does not honour)."""
+    checks = compile_shapes(graph)
+    return Shapes(graph=graph, checks=checks, queries=plan_queries(checks), items=mandatory_items(graph))
+
+
 def read_shapes(files: Iterable[Path]) -> Shapes:
     graph = Graph()
     for path in files:
         graph.parse(path, format="turtle")
-    checks = compile_shapes(graph)
-    return Shapes(graph=graph, checks=checks, queries=plan_queries(checks), items=mandatory_items(graph))
+    return shapes_from_graph(graph)
 
 
 @lru_cache(maxsize=1)
