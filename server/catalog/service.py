@@ -19,6 +19,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -51,6 +52,24 @@ from server.validation import CatalogValidation, ValidationReport, validate_stor
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StoredConformance:
+    """How the stored catalog fares under the shapes in force, checked when the server started (`/healthz`)."""
+
+    state: str  # "checking", "done", "failed" or "not checked" (the packaged shapes judged every stored write)
+    products: int = 0  # stored products with at least one violation
+    violations: int = 0
+    examples: tuple[str, ...] = ()  # a few of those products' names
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "state": self.state,
+            "nonconforming_products": self.products,
+            "violations": self.violations,
+            "examples": list(self.examples),
+        }
 
 
 class IndexedStore:
@@ -204,6 +223,7 @@ class Catalog:
         self.shapes = shapes or catalog_shapes() or load_shapes(settings.shapes)
         builtin = all(entry.strip().lower() == BUILTIN for entry in settings.shapes)
         self._shape_files = None if builtin else shape_paths(settings.shapes)
+        self.stored_conformance = StoredConformance("not checked")
         self._given = store
         self._backend: Store | None = store
         self.index: LineageIndex | None = None
@@ -400,6 +420,34 @@ class Catalog:
             ) from None
         except StoreUnavailable:
             raise StoreUnavailable("validating the whole catalog failed; the server log has the details") from None
+
+    def start_conformance_check(self) -> None:
+        """With shapes of its own in force, check the stored catalog against them in the background (the server's
+        lifespan calls it): products that no longer conform are reported (log, `/healthz`), never removed."""
+        if self._shape_files is None:
+            return
+        self.stored_conformance = StoredConformance("checking")
+        threading.Thread(target=self._check_stored, name="valuemesh-conformance", daemon=True).start()
+
+    def _check_stored(self) -> None:
+        try:
+            report = self.validate_catalog()
+        except Exception:
+            log.exception("could not check the stored catalog against the shapes in force")
+            self.stored_conformance = StoredConformance("failed")
+            return
+        failing = sorted({r.record_name or r.record for r in report.violations if r.record})  # type: ignore[misc]
+        self.stored_conformance = StoredConformance("done", len(failing), len(report.violations), tuple(failing[:5]))
+        if failing:
+            log.warning(
+                "%d stored product(s) do not conform to the shapes in force (%d violation(s)), e.g. %s; they are kept: "
+                "`valuemesh validate` lists every violation",
+                len(failing),
+                len(report.violations),
+                ", ".join(failing[:5]),
+            )
+        else:
+            log.info("the stored catalog conforms to the shapes in force")
 
     def close(self) -> None:
         """Stop delivering webhooks and following other replicas; close the store if the catalog opened it."""

@@ -19,6 +19,7 @@ from rdflib.collection import Collection
 from rdflib.plugins.parsers.notation3 import BadSyntax
 from rdflib.plugins.sparql.parser import parseQuery
 from rdflib.plugins.sparql.parserutils import CompValue
+from pyparsing import ParseResults
 from rdflib.term import Node
 
 from server.errors import BadInput
@@ -57,7 +58,7 @@ class ShapesRefused(BadInput):
         first = problems[0]
         listed = "\n".join(f"  {p}" for p in problems)
         super().__init__(
-            f"the shapes cannot be used ({len(problems)} problem(s)); nothing was started:\n{listed}",
+            f"the shapes cannot be put in force ({len(problems)} problem(s)):\n{listed}",
             source=first.file,
             line=first.line,
         )
@@ -94,11 +95,12 @@ def load_shapes(entries: Iterable[str]) -> Shapes:
     if all(entry.strip().lower() == BUILTIN for entry in entries):
         return catalog_shapes()  # the packaged shapes are checked by the tests, not at every start
     files = _parsed(shape_paths(entries))
-    graph = Graph()
+    graph = Graph(bind_namespaces="none")  # the authors' prefixes, not rdflib's defaults, name shapes in messages
     for file_graph in files.values():
         graph += file_graph
-    for prefix, namespace in next(iter(files.values())).namespaces():
-        graph.bind(prefix, namespace, override=False)
+    for file_graph in files.values():
+        for prefix, namespace in file_graph.namespaces():
+            graph.bind(prefix, namespace, override=False)
     origin = _origins(files)
     problems = [*_not_shacl(graph, origin), *_recursion(graph, origin), *_bad_sparql(graph, origin)]
     if not any(graph.subjects(RDF.type, SH.NodeShape)) and not any(graph.subjects(SH.targetClass)):
@@ -233,7 +235,7 @@ def _prefixes(graph: Graph, holder: Node) -> str:
 def _asks_a_service(parsed: object) -> bool:
     if isinstance(parsed, CompValue):
         return parsed.name == "ServiceGraphPattern" or any(_asks_a_service(v) for v in parsed.values())
-    if isinstance(parsed, (list, tuple)):
+    if isinstance(parsed, (list, tuple, ParseResults)):
         return any(_asks_a_service(v) for v in parsed)
     return False
 

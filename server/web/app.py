@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, sha
         app.state.store = catalog.store
         sparql_endpoint.start_query_workers(app)
         catalog.start_workers()
+        catalog.start_conformance_check()
         try:
             yield
         finally:
@@ -110,6 +111,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, sha
                 "store": backend.location.partition(":")[0],  # its kind; where it lives is the server's business
                 "version": __version__,
                 "lineage_index": index.state if index is not None else "not used",
+                "stored_conformance": current.stored_conformance.to_json(),
             }
         )
 
