@@ -118,7 +118,7 @@ def _parsed(paths: tuple[Path, ...]) -> dict[str, Graph]:
     problems: list[Problem] = []
     for path in paths:
         try:
-            files[str(path)] = Graph().parse(path, format="turtle")
+            files[str(path)] = Graph(bind_namespaces="none").parse(path, format="turtle")
         except BadSyntax as error:
             problems.append(Problem(str(path), f"not Turtle: {error._why}", line=error.lines + 1))
         except (OSError, UnicodeDecodeError) as error:
