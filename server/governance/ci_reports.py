@@ -41,25 +41,32 @@ class Sources:
         lines = self._texts.get(path)
         if lines is None:
             lines = self._texts[path] = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        for iri in (result.focus_node, result.record):
-            line = _line_naming(lines, iri) if iri else None
+        # The offending value first (the owner that is no agent, the name in the wrong style), then the node itself.
+        for term in (result.value, result.focus_node, result.record, result.record_name):
+            line = _line_naming(lines, term) if term else None
             if line is not None:
                 return Location(str(path), line)
         return Location(str(path), 1)
 
 
-def _line_naming(lines: list[str], iri: str) -> int | None:
-    """The first line naming `iri`: in full (<iri>), else by its last segment as a prefixed name or an id."""
-    full = f"<{iri}>"
-    local = re.split(r"[/#:]", iri)[-1]
-    by_local = re.compile(rf"(?<![\w.-]){re.escape(local)}(?![\w-])") if local else None
+def _slug(text: str) -> str:
+    return "-" + re.sub(r"[^0-9a-z]+", "-", text.lower()).strip("-") + "-"
+
+
+def _line_naming(lines: list[str], term: str) -> int | None:
+    """The first line naming `term`: an IRI in full (<iri>) or by its last segment, as a prefixed name, a relative
+    IRI or the words a descriptor writes it with ("head-of-customer-insights": "Head of Customer Insights"); a
+    literal by its text."""
+    full = f"<{term}>"
     for number, text in enumerate(lines, start=1):
         if full in text:
             return number
-    if by_local is not None:
-        for number, text in enumerate(lines, start=1):
-            if by_local.search(text):
-                return number
+    local = _slug(re.split(r"[/#:]", term.rstrip("/#"))[-1] if "://" in term else term)
+    if local == "--":
+        return None
+    for number, text in enumerate(lines, start=1):
+        if local in _slug(text):
+            return number
     return None
 
 

@@ -14,12 +14,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyparsing import ParseResults
 from rdflib import RDF, BNode, Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.plugins.parsers.notation3 import BadSyntax
 from rdflib.plugins.sparql.parser import parseQuery
 from rdflib.plugins.sparql.parserutils import CompValue
-from pyparsing import ParseResults
 from rdflib.term import Node
 
 from server.errors import BadInput
