@@ -220,7 +220,7 @@ class Catalog:
 
     def __init__(self, settings: Settings, store: Store | None = None, shapes: Shapes | None = None) -> None:
         self.settings = settings
-        self.shapes = shapes or catalog_shapes() or load_shapes(settings.shapes)
+        self.shapes = shapes or load_shapes(settings.shapes)
         builtin = all(entry.strip().lower() == BUILTIN for entry in settings.shapes)
         self._shape_files = None if builtin else shape_paths(settings.shapes)
         self.stored_conformance = StoredConformance("not checked")
