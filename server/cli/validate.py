@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +16,7 @@ from rdflib import RDF, RDFS
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from server.catalog.records import Records, merge_records, records_of
+from server.catalog.seeding import prepare
 from server.cli.app import app
 from server.cli.common import (
     EXIT_VIOLATIONS,
@@ -26,6 +29,7 @@ from server.cli.common import (
     stdout,
 )
 from server.cli.load import expand_paths, read_all
+from server.errors import BadInput
 from server.formats.conversion import records_from_yaml
 from server.governance.ci_reports import Sources, github_annotations, junit_xml, sarif
 from server.governance.report import human_lines, report_graph
@@ -33,6 +37,7 @@ from server.governance.shapes import Shapes
 from server.namespaces import DPROD, sparql_prefixes
 from server.settings import Settings
 from server.store import Store
+from server.store.memory import MemoryStore
 from server.validation import ValidationReport, check_write, validate_records, validate_store
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -107,6 +112,20 @@ def _records(files: list[Path], opened: Store | None, sources: Sources) -> Recor
     return merge_records(read)
 
 
+@contextmanager
+def _context_store(paths: list[Path]) -> Iterator[Store]:
+    """The catalog as files describe it (an export: `valuemesh export --format trig`, or the records of the domains
+    and teams), held in memory for judging other files against, as a write to it would be judged."""
+    context = MemoryStore()
+    try:
+        prepare(context, with_seed=False)
+        records = merge_records(records_of(d) for d in read_all(expand_paths(paths)))
+        context.replace_records({iri: list(graph) for iri, graph in records.items()})
+        yield context
+    finally:
+        context.close()
+
+
 def _products_of(records: Records) -> list[tuple[str, str]]:
     return [
         (iri, str(graph.value(product, RDFS.label) or iri))
@@ -139,6 +158,14 @@ def validate(
         bool,
         typer.Option("--with-store", help="Check the files as a write to the stored catalog would be checked."),
     ] = False,
+    context: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--context",
+            help="RDF files or directories standing for the catalog (e.g. `valuemesh export --format trig`): the "
+            "files are checked as a write to it would be, and it is not judged itself. Repeatable.",
+        ),
+    ] = None,
     output_format: Annotated[
         ReportFormat,
         typer.Option("--format", "-f", help="human (grouped by product), turtle (sh:ValidationReport) or json."),
@@ -158,8 +185,14 @@ def validate(
     # `--shapes NEW` over the stored catalog is a dry run of NEW against what the catalog holds.
     in_force = configured_shapes(shapes)
     sources = Sources()
+    if context and (with_store or not files):
+        raise BadInput("--context stands for the catalog when checking files: give files, and not --with-store")
     if files:
-        if with_store:
+        if context:
+            with _context_store(context) as held:
+                records = _records(files, held, sources)
+                report = check_write(held, records, in_force)
+        elif with_store:
             with catalog_store(store, no_seed=no_seed, reading=True) as opened:
                 records = _records(files, opened, sources)
                 report = check_write(opened, records, in_force)

@@ -65,7 +65,7 @@ def _line_naming(lines: list[str], term: str) -> int | None:
     if local == "--":
         return None
     for number, text in enumerate(lines, start=1):
-        if local in _slug(text):
+        if local in _slug(text) and not text.lstrip().startswith("#"):  # a comment (Turtle and YAML) names nothing
             return number
     return None
 
