@@ -42,8 +42,8 @@ ShapesOption = Annotated[
     list[str] | None,
     typer.Option(
         "--shapes",
-        help="Shapes to validate with: a Turtle file or a directory of them, repeatable; 'builtin' stands for the "
-        "packaged checklist. Default: VALUEMESH_SHAPES (comma-separated), else builtin.",
+        help="Shapes to validate with: a Turtle file or a directory of them, repeatable or comma-separated; 'builtin' "
+        "stands for the packaged checklist. Default: VALUEMESH_SHAPES (comma-separated), else builtin.",
         show_default=False,
     ),
 ]
@@ -56,10 +56,16 @@ def exit_code_for(error: ValuemeshError) -> int:
     return EXIT_VIOLATIONS if isinstance(error, ValidationRefused) else EXIT_UNUSABLE
 
 
+def shape_entries(option: list[str] | None) -> tuple[str, ...] | None:
+    """`--shapes` as given (repeated, or comma-separated as in VALUEMESH_SHAPES); None when not given."""
+    entries = tuple(part.strip() for given in option or () for part in given.split(",") if part.strip())
+    return entries or None
+
+
 def configured_shapes(option: list[str] | None) -> Shapes:
     """The shapes in force for a command: `--shapes`, else VALUEMESH_SHAPES, else the packaged ones; bad shapes
     stop the command (ShapesRefused, exit 2) before it opens the store."""
-    return load_shapes(Settings.from_env(shapes=tuple(option) if option else None).shapes)
+    return load_shapes(Settings.from_env(shapes=shape_entries(option)).shapes)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import uvicorn
 
 from server.catalog.seeding import prepare
 from server.cli.app import app
-from server.cli.common import NoSeedOption, ShapesOption, StoreOption, stderr
+from server.cli.common import NoSeedOption, ShapesOption, StoreOption, shape_entries, stderr
 from server.errors import BadInput
 from server.governance.sources import load_shapes
 from server.settings import Settings
@@ -29,7 +29,7 @@ def serve(
 ) -> None:
     """Serve the catalog over HTTP. An empty store is seeded with the article's landscape first."""
     settings = Settings.from_env(
-        store=store, host=host, port=port, seed=False if no_seed else None, shapes=tuple(shapes) if shapes else None
+        store=store, host=host, port=port, seed=False if no_seed else None, shapes=shape_entries(shapes)
     )
     if settings.anonymous_writes and not is_loopback(host):
         raise BadInput(
