@@ -103,8 +103,7 @@ def load_shapes(entries: Iterable[str]) -> Shapes:
             graph.bind(prefix, namespace, override=False)
     origin = _origins(files)
     problems = [*_not_shacl(graph, _own(files), origin), *_recursion(graph, origin), *_bad_sparql(graph, origin)]
-    if not any(graph.subjects(RDF.type, SH.NodeShape)) and not any(graph.subjects(SH.targetClass)):
-        problems.append(Problem(", ".join(files), "no shapes at all: is this a data file?"))
+    problems += [Problem(name, "it says nothing in SHACL: is it a data file?") for name in _without_shacl(files)]
     if problems:
         raise ShapesRefused(problems)
     try:
@@ -128,6 +127,16 @@ def _parsed(paths: tuple[Path, ...]) -> dict[str, Graph]:
     if problems:
         raise ShapesRefused(problems)
     return files
+
+
+def _without_shacl(files: dict[str, Graph]) -> list[str]:
+    """Files in which no statement uses SHACL's vocabulary (neither a predicate nor a type of it)."""
+    shacl = str(SH)
+    return [
+        name
+        for name, graph in files.items()
+        if not any(str(p).startswith(shacl) or (p == RDF.type and str(o).startswith(shacl)) for _, p, o in graph)
+    ]
 
 
 def _origins(files: dict[str, Graph]) -> dict[Node, str]:
