@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 from rdflib import Graph
 
 from server.governance.engine import run_checks
+from server.governance.fallback import evaluate
 from server.governance.neighbourhood import dependents, neighbourhood, scratch_store
 from server.governance.results import ValidationReport, ValidationResult
 from server.governance.shapes import Shapes, catalog_shapes, read_shapes
@@ -39,6 +40,7 @@ __all__ = [
     "check_write",
     "checklist",
     "completeness",
+    "run_shapes",
     "shapes_in_force",
     "validate_records",
     "validate_store",
@@ -54,6 +56,14 @@ REGULATED_PRODUCTS = (
     + """
 SELECT DISTINCT ?product WHERE { VALUES ?product { #NODES } ?product dprod:domain/vm:regulated true }"""
 )
+
+
+def run_shapes(
+    store: Store, shapes: Shapes, *, focus_in_records: bool = False, advance: Callable[[], None] | None = None
+) -> ValidationReport:
+    """Every shape over a store: the compiled queries, then the shapes left to a standard validator (if any)."""
+    results = run_checks(store, shapes.queries, focus_in_records=focus_in_records, advance=advance)
+    return ValidationReport(results + evaluate(store, shapes, focus_in_records=focus_in_records))
 
 
 @runtime_checkable
@@ -72,7 +82,7 @@ def shapes_in_force(store: object) -> Shapes:
 def _judge(records: Records, context: Graph | None, shapes: Shapes) -> ValidationReport:
     scratch = scratch_store(records, context)
     try:
-        return ValidationReport(run_checks(scratch, shapes.queries, focus_in_records=True))
+        return run_shapes(scratch, shapes, focus_in_records=True)
     finally:
         scratch.close()
 
@@ -99,7 +109,7 @@ def validate_store(
         # Virtuoso 7's SPARQL compiler fails on the compiled checks (an internal error on a VALUES beside a path),
         # so its catalog is checked on a local copy: one download, then the same queries as everywhere else.
         return _validate_copy(store, shapes, advance)
-    return ValidationReport(run_checks(store, shapes.queries, advance=advance))  # type: ignore[arg-type]
+    return run_shapes(store, shapes, advance=advance)
 
 
 @dataclass(frozen=True)
@@ -121,7 +131,7 @@ def _validate_copy(store: Store, shapes: Shapes, advance: Callable[[], None] | N
     copy = MemoryStore()
     try:
         copy.bulk_load(dataset.getvalue(), "application/n-quads")
-        return ValidationReport(run_checks(copy, shapes.queries, advance=advance))  # type: ignore[arg-type]
+        return run_shapes(copy, shapes, advance=advance)
     finally:
         copy.close()
 

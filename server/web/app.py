@@ -27,13 +27,12 @@ from server.web.hardening import (
     allowed_hosts,
     api_docs_policy,
     graphiql_policy,
-    inline_hashes,
     page_policy,
 )
 from server.web.identify import Identify
 from server.web.linked_data import linked_data_router
-from server.web.record_page import RecordPage, render_record_page
 from server.web.ui.pages import record_pages, static_files, ui_router
+from server.web.ui.record import record_page
 
 
 class CatalogApp(FastAPI):
@@ -118,7 +117,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, sha
     app.include_router(sparql_endpoint.router)
     app.include_router(load_endpoint.router)
     app.include_router(events_feed.router)
-    app.include_router(linked_data_router(settings, record_pages()))
+    app.include_router(linked_data_router(settings, record_pages(), record_page))
     app.include_router(ui_router())
     app.include_router(api_docs.router)
     app.mount("/static", static_files(), name="static")
@@ -144,10 +143,8 @@ def _harden(app: CatalogApp, settings: Settings) -> None:
         BodySizeLimit, max_bytes=settings.max_body_bytes, larger={"/api/v1/load": settings.max_load_bytes}
     )
     app.add_middleware(TrustedHosts, hosts=allowed_hosts(settings))
-    # The record pages' only inline block is their stylesheet, allowed by its hash (of the page as rendered).
-    styles = inline_hashes(render_record_page(RecordPage(iri="", label="", sections=[])), "style")
     app.security_headers = partial(
         SecurityHeaders,
-        policy=page_policy(styles),
+        policy=page_policy(),
         page_policies={"/graphql": graphiql_policy(), **dict.fromkeys(api_docs.DOCS_PATHS, api_docs_policy())},
     )
