@@ -84,7 +84,7 @@ def test_the_hook_stops_a_commit_with_a_failing_descriptor(descriptor_repo: Path
     refused = _run_hook(descriptor_repo, staged)
     assert refused.returncode == 1, refused.stderr
     assert "scratch table" in refused.stdout and "needs exactly one owner" in refused.stdout
-    assert "needs at least one keyword" in refused.stdout  # the organisation's rule too
+    assert "a keyword is lower-case words joined by hyphens" in refused.stdout  # the organisation's rule too
 
 
 def test_the_hook_lets_a_conforming_descriptor_through(descriptor_repo: Path) -> None:

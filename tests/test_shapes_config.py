@@ -84,7 +84,8 @@ def test_valuemesh_shapes_lists_files_and_directories_separated_by_commas(
     monkeypatch.setenv("VALUEMESH_SHAPES", f"builtin, {folder}")
     assert Settings.from_env().shapes == ("builtin", str(folder))
     shapes = load_shapes(Settings.from_env().shapes)
-    assert len(shapes.checks) == len(catalog_shapes().checks) + 3  # keyword: minCount, datatype; the name's style
+    # keyword: minCount, datatype, pattern; the name's style
+    assert len(shapes.checks) == len(catalog_shapes().checks) + 4
     assert {"Findable by keyword", "Name style"} <= set(shapes.items)
     assert shapes.items[: len(catalog_shapes().items)] == catalog_shapes().items  # the article's items first
 

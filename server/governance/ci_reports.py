@@ -57,9 +57,9 @@ def _line_naming(lines: list[str], term: str) -> int | None:
     """The first line naming `term`: an IRI in full (<iri>) or by its last segment, as a prefixed name, a relative
     IRI or the words a descriptor writes it with ("head-of-customer-insights": "Head of Customer Insights"); a
     literal by its text."""
-    full = f"<{term}>"
+    exact = f"<{term}>" if "://" in term else term  # a literal as written, before any looser match
     for number, text in enumerate(lines, start=1):
-        if full in text:
+        if exact in text and not text.lstrip().startswith("#"):
             return number
     local = _slug(re.split(r"[/#:]", term.rstrip("/#"))[-1] if "://" in term else term)
     if local == "--":
