@@ -135,11 +135,8 @@ def test_sarif_points_each_result_at_its_file_and_line(cli) -> None:  # type: ig
         for r in run["results"]
         if r["ruleId"] == f"{ORG}product-name-capitalised" and "territory" in r["message"]["text"]
     )
-    assert where(style) == (
-        where(style)[0],
-        _line_of(TERRITORY, "<data-product/territory-planning> a dprod:DataProduct"),
-    )
     assert where(style)[0].endswith("descriptor-repo/products/territory-planning.ttl")
+    assert where(style)[1] == _line_of(TERRITORY, 'rdfs:label "territory planning"')  # the offending value's line
     warnings = [r for r in run["results"] if r["level"] == "warning"]
     assert warnings and all("scratch table" in r["message"]["text"] for r in warnings)
 
