@@ -191,13 +191,17 @@ def sarif(report: ValidationReport, sources: Sources | None = None) -> str:
     return json.dumps(log, indent=2) + "\n"
 
 
-def _uri(file: str) -> str:
-    """A path relative to the working directory when it is under it (as code scanning expects), else a file URI."""
+def _relative(file: str) -> str | None:
+    """The path relative to the working directory, as CI systems name a repository's files; None outside it."""
     path = Path(file).resolve()
     try:
         return path.relative_to(Path.cwd()).as_posix()
     except ValueError:
-        return path.as_uri()
+        return None
+
+
+def _uri(file: str) -> str:
+    return _relative(file) or Path(file).resolve().as_uri()
 
 
 # --- GitHub workflow commands ---------------------------------------------------------------------------------------
@@ -220,17 +224,9 @@ def github_annotations(report: ValidationReport, sources: Sources | None = None)
         properties = []
         where = sources.locate(result)
         if where is not None:
-            properties.append(f"file={_escape_property(_uri_or_path(where.file))}")
+            properties.append(f"file={_escape_property(_relative(where.file) or str(Path(where.file).resolve()))}")
             if where.line is not None:
                 properties.append(f"line={where.line}")
         properties.append(f"title={_escape_property(result.item or rule_id(result))}")
         lines.append(f"::{command} {','.join(properties)}::{_escape_data(result.message)}")
     return "".join(line + "\n" for line in lines)
-
-
-def _uri_or_path(file: str) -> str:
-    path = Path(file).resolve()
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
