@@ -90,7 +90,7 @@ def test_valuemesh_shapes_lists_files_and_directories_separated_by_commas(
     assert shapes.items[: len(catalog_shapes().items)] == catalog_shapes().items  # the article's items first
 
 
-def test_the_packaged_shapes_pass_every_check_shapes_of_ones_own_get() -> None:
+def test_the_packaged_shapes_pass_the_checks_an_organisations_shapes_get() -> None:
     """The fast path for `builtin` skips the start checks; they would accept the packaged shapes anyway."""
     shapes = load_shapes([str(resource_dir("shapes"))])
     assert len(shapes.checks) == len(catalog_shapes().checks)
@@ -177,6 +177,16 @@ def test_a_write_is_judged_by_the_organisations_rules_too(organisation_client: T
     assert keyword[0]["sourceShape"] == "https://governance.example/shapes#product-keyword"
     assert keyword[0]["value"] is None  # sh:minCount has no value to show
     assert not len(seeded_store.record(CAT + "data-product/territory-plan"))
+
+
+def test_a_results_value_is_written_in_turtle(organisation_client: TestClient) -> None:
+    document = (DATA / "territory-plan.ttl").read_text().replace('rdfs:label "Territory plan"', 'rdfs:label "plan"')
+    results = post(organisation_client, REGISTER, document=document)["data"]["registerDataProduct"]["report"]["results"]
+    [style] = [r for r in results if r["item"] == "Name style"]
+    assert style["value"] == '"plan"'
+    assert style["component"] == "http://www.w3.org/ns/shacl#SPARQLConstraintComponent"
+    assert style["sourceShape"] == "https://governance.example/shapes#ProductRulesShape"
+    assert 'the product\'s name "plan" must start with a capital letter' in style["message"]
 
 
 def test_the_same_write_passes_under_the_packaged_checklist(client: TestClient) -> None:
