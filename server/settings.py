@@ -111,6 +111,9 @@ class Settings:
     webhooks: tuple[str, ...] | None = None
     webhook_secret: str | None = None
     webhook_backoff_s: float = 1.0
+    # The shapes in force (server/governance/sources.py): files or directories of Turtle shapes; "builtin" stands for
+    # the packaged checklist and recommended shapes. In VALUEMESH_SHAPES, separated by commas.
+    shapes: tuple[str, ...] = ("builtin",)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -149,5 +152,6 @@ class Settings:
             webhooks=_env_names("VALUEMESH_WEBHOOKS"),
             webhook_secret=os.environ.get("VALUEMESH_WEBHOOK_SECRET") or None,
             webhook_backoff_s=_env_number("VALUEMESH_WEBHOOK_BACKOFF", float, cls.webhook_backoff_s),
+            shapes=_env_names("VALUEMESH_SHAPES") or cls.shapes,
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})

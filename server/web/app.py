@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 from server import __version__
 from server.catalog.service import Catalog
 from server.errors import StoreUnavailable
+from server.governance.shapes import Shapes
 from server.graphql.router import graphql_router
 from server.settings import Settings
 from server.store import OxigraphStore, Store
@@ -45,11 +46,12 @@ class CatalogApp(FastAPI):
         return self.security_headers(stack) if self.security_headers is not None else stack
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """Build the app; the store is opened (and seeded when empty) at startup unless one is given."""
+def create_app(settings: Settings | None = None, store: Store | None = None, shapes: Shapes | None = None) -> FastAPI:
+    """Build the app; the store is opened (and seeded when empty) at startup unless one is given. The shapes in
+    force are `settings.shapes`, read and checked now (bad ones raise ShapesRefused), unless given already read."""
     settings = settings or Settings.from_env()
 
-    catalog = Catalog(settings, store)
+    catalog = Catalog(settings, store, shapes)
     if store is not None:
         catalog.open()  # a store of the caller's is ready at once
 
@@ -65,6 +67,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.state.store = catalog.store
         sparql_endpoint.start_query_workers(app)
         catalog.start_workers()
+        catalog.start_conformance_check()
         try:
             yield
         finally:
@@ -107,6 +110,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 "store": backend.location.partition(":")[0],  # its kind; where it lives is the server's business
                 "version": __version__,
                 "lineage_index": index.state if index is not None else "not used",
+                "stored_conformance": current.stored_conformance.to_json(),
             }
         )
 
