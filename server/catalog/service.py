@@ -30,6 +30,7 @@ from rdflib.term import Node
 
 from server.catalog.bulk_load import bulk_applies, read_batch, write_batch
 from server.catalog.changes import EVERYTHING, ChangeFollower, ChangeLog
+from server.catalog.checklists import Checklists
 from server.catalog.events import Event, events_after
 from server.catalog.lineage_index import LineageIndex, shared_by_processes
 from server.catalog.public_view import PublicView, open_public_view
@@ -238,6 +239,7 @@ class Catalog:
         self._restrictions: tuple[str | None, Restrictions] | None = None
         self._restrictions_lock = threading.Lock()
         self.public_view: PublicView | None = None
+        self.checklists = Checklists()  # products' checklist verdicts, remembered between pages until a write
 
     def open(self) -> Catalog:
         """Open the store (seeding an empty one, unless a store was given), and start building the index."""
