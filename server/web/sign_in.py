@@ -248,9 +248,9 @@ def sign_in_router(settings: Settings) -> APIRouter:
     @router.get("/session")
     async def session(request: Request) -> JSONResponse:
         """Who is signed in in this browser, and the CSRF token its forms carry."""
-        principal = signed_in(request.scope)
-        if principal is None:
+        if signed_in(request.scope) is None:
             return JSONResponse({"signedIn": False}, headers={"Cache-Control": "no-store"})
+        principal = request.state.principal  # as of now: the session's, with the graph's memberships read again
         return JSONResponse(
             {
                 "signedIn": True,
