@@ -8,6 +8,7 @@ from fastapi.responses import JSONResponse
 
 from server.errors import (
     BadInput,
+    BadItems,
     Conflict,
     Forbidden,
     LimitExceeded,
@@ -44,6 +45,9 @@ def problem(error: ValuemeshError) -> JSONResponse:
     body["code"] = error.code
     if isinstance(error, BadInput) and error.source is not None:
         body["location"] = error.location()
+    if isinstance(error, BadItems):
+        body["errors"] = [{"index": index, "reason": reason} for index, reason in error.problems]
+        body["refused"] = error.total
     if isinstance(error, ValidationRefused):
         body["violations"] = [
             {"focusNode": r.focus_node, "path": r.path, "message": r.message} for r in error.report.violations

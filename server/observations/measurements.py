@@ -1,0 +1,150 @@
+"""The measurements side of the Catalog service: ingest, SLO statuses, goals at risk (blocking work; faces call
+it through `catalog.run`).
+
+The points live in a SQLite table beside the store (`table.py`); after each batch the statuses of the products it
+touched are computed again and written to the graph as DQV summaries (`summaries.py`) through the catalog's
+store, which tells the index, the public view and other replicas as for any write.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from server.catalog.lineage import EdgeSource
+from server.identity.policy import authorize_records, require_writer
+from server.identity.principal import Principal, Role
+from server.observations.budgets import BurnAlert, BurnAlerts, SloStatus, status_of
+from server.observations.objectives import Objective, objectives, objectives_of
+from server.observations.points import checked_points
+from server.observations.risk import GoalRisk, goals_at_risk
+from server.observations.summaries import summary_graph, summary_triples
+from server.observations.table import PointTable
+from server.settings import Settings
+from server.store.base import Store, Triple
+from server.store.oxigraph import OxigraphStore
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a batch did: points new to the table, and points sent before (counted once)."""
+
+    accepted: int
+    duplicates: int
+    products: list[str]
+
+
+def table_path(settings: Settings, backend: Store) -> Path | None:
+    """The SQLite file: `VALUEMESH_MEASUREMENTS`, else beside the embedded store on disk (`<store>.measurements
+    .sqlite`, as its public view is `<store>.public`); None (in memory) for `memory:` and a remote store, whose
+    points then live as long as the process (docs/measurements.md: one process owns ingest)."""
+    if settings.measurements:
+        return Path(settings.measurements)
+    if isinstance(backend, OxigraphStore) and backend.path is not None:
+        return backend.path.with_name(backend.path.name + ".measurements.sqlite")
+    return None
+
+
+def burn_alerts(settings: Settings) -> BurnAlerts:
+    return BurnAlerts(
+        fast=BurnAlert(settings.slo_fast_burn, settings.slo_fast_window, settings.slo_fast_confirm),
+        slow=BurnAlert(settings.slo_slow_burn, settings.slo_slow_window, settings.slo_slow_confirm),
+    )
+
+
+class Measurements:
+    """See the module docstring; `clock` says what "now" is (tests fix it)."""
+
+    def __init__(self, table: PointTable, settings: Settings, clock: Clock = utc_now) -> None:
+        self.table = table
+        self.settings = settings
+        self.clock = clock
+        self.alerts = burn_alerts(settings)
+        self._known: dict[str, SloStatus] = {}  # statuses computed lately, by SLO (dropped when a point arrives)
+        self._lock = threading.Lock()
+
+    # --- ingest ---------------------------------------------------------------------------------------------
+
+    def record(self, store: Store, batch: Any, principal: Principal) -> Recorded:
+        """Check, authorise and store a batch of points (the dicts of `POST /api/v1/measurements`), all or
+        nothing; then write the touched products' summaries. `store` is the catalog's store (writes notify)."""
+        require_writer(principal)
+        now = self.clock()
+        retention = timedelta(days=self.settings.measurement_retention_days)
+        points, known = checked_points(
+            batch,
+            lambda iris: objectives(store, iris),
+            now=now,
+            oldest=now - retention,
+            max_points=self.settings.max_measurements,
+        )
+        products = sorted({known[p.slo].product for p in points})
+        if not principal.has(Role.ADMIN):
+            for product in products:  # the right to write the product that promises the SLO (identity/policy.py)
+                authorize_records(principal, store, {product: store.record(product)})
+        prune = round((now - retention).timestamp() * 1000)
+        added = self.table.add(points, prune_before_ms=prune)
+        with self._lock:
+            for slo in {p.slo for p in points}:
+                self._known.pop(slo, None)
+        self.write_summaries(store, products)
+        return Recorded(added, len(points) - added, products)
+
+    def write_summaries(self, store: Store, products: Iterable[str]) -> None:
+        """Compute the products' SLO statuses now and replace their summary graphs."""
+        statuses = self.statuses_of(store, list(products))
+        records: dict[str, list[Triple]] = {
+            summary_graph(product): summary_triples(product, found) for product, found in statuses.items()
+        }
+        if records:
+            store.replace_records(records)
+
+    # --- questions ------------------------------------------------------------------------------------------
+
+    def status(self, objective: Objective, now: datetime | None = None) -> SloStatus:
+        """One SLO's status now (reused when computed within `slo_status_max_age_s` and no point came since)."""
+        moment = now or self.clock()
+        with self._lock:
+            known = self._known.get(objective.iri)
+        age = timedelta(seconds=self.settings.slo_status_max_age_s)
+        if known is not None and known.objective == objective and timedelta(0) <= moment - known.computed_at < age:
+            return known
+        found = status_of(objective, self.table, moment, self.alerts)
+        with self._lock:
+            self._known[objective.iri] = found
+        return found
+
+    def statuses_of(self, store: Store, products: list[str]) -> dict[str, list[SloStatus]]:
+        """Each product's SLO statuses (every SLO it promises, UNKNOWN where unmeasured), in SLO order."""
+        now = self.clock()
+        answer: dict[str, list[SloStatus]] = {product: [] for product in products}
+        for objective in sorted(objectives_of(store, products).values(), key=lambda o: o.iri):
+            answer[objective.product].append(self.status(objective, now))
+        return answer
+
+    def measured_statuses(self, store: Store) -> list[SloStatus]:
+        """The statuses of every SLO that has points and that a stored product still promises."""
+        now = self.clock()
+        return [self.status(o, now) for o in sorted(objectives(store, self.table.measured()).values(), key=_iri)]
+
+    def goals_at_risk(
+        self, store: Store, index: EdgeSource | None = None, hidden: Callable[[str], bool] | None = None
+    ) -> list[GoalRisk]:
+        return goals_at_risk(store, self.measured_statuses(store), index=index, hidden=hidden)
+
+    def close(self) -> None:
+        self.table.close()
+
+
+def _iri(objective: Objective) -> str:
+    return objective.iri
