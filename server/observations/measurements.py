@@ -23,7 +23,7 @@ from server.observations.objectives import Objective, objectives, objectives_of
 from server.observations.points import checked_points
 from server.observations.risk import GoalRisk, goals_at_risk
 from server.observations.summaries import summary_graph, summary_triples
-from server.observations.table import PointTable
+from server.observations.table import Point, PointTable
 from server.settings import Settings
 from server.store.base import Store, Triple
 from server.store.oxigraph import OxigraphStore
@@ -33,6 +33,14 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A batch's usable points and the products whose SLOs they measure."""
+
+    points: list[Point]
+    products: list[str]
 
 
 @dataclass(frozen=True)
@@ -78,27 +86,44 @@ class Measurements:
     def record(self, store: Store, batch: Any, principal: Principal) -> Recorded:
         """Check, authorise and store a batch of points (the dicts of `POST /api/v1/measurements`), all or
         nothing; then write the touched products' summaries. `store` is the catalog's store (writes notify)."""
+        checked = self.check(store, batch, principal)
+        recorded = self.keep([checked])
+        self.write_summaries(store, recorded.products)
+        return recorded
+
+    def check(self, store: Store, batch: Any, principal: Principal) -> Checked:
+        """The batch's points, if every one is usable (else BadItems) and `principal` may write each product
+        promising one of their SLOs (else Unauthenticated or Forbidden); nothing is stored yet."""
         require_writer(principal)
         now = self.clock()
-        retention = timedelta(days=self.settings.measurement_retention_days)
         points, known = checked_points(
             batch,
             lambda iris: objectives(store, iris),
             now=now,
-            oldest=now - retention,
+            oldest=now - self.retention,
             max_points=self.settings.max_measurements,
         )
         products = sorted({known[p.slo].product for p in points})
         if not principal.has(Role.ADMIN):
             for product in products:  # the right to write the product that promises the SLO (identity/policy.py)
                 authorize_records(principal, store, {product: store.record(product)})
-        prune = round((now - retention).timestamp() * 1000)
+        return Checked(points, products)
+
+    def keep(self, batches: Iterable[Checked]) -> Recorded:
+        """Store checked batches in one transaction (points older than the retention go in the same one)."""
+        chosen = list(batches)
+        points = [point for batch in chosen for point in batch.points]
+        prune = round((self.clock() - self.retention).timestamp() * 1000)
         added = self.table.add(points, prune_before_ms=prune)
         with self._lock:
             for slo in {p.slo for p in points}:
                 self._known.pop(slo, None)
-        self.write_summaries(store, products)
+        products = sorted({product for batch in chosen for product in batch.products})
         return Recorded(added, len(points) - added, products)
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.settings.measurement_retention_days)
 
     def write_summaries(self, store: Store, products: Iterable[str]) -> None:
         """Compute the products' SLO statuses now and replace their summary graphs."""

@@ -149,9 +149,9 @@ def checked_points(
             if moment is None:
                 raise _Refused('"time" is missing: give when the point was measured, RFC 3339 with a zone')
             if moment > now + CLOCK_SKEW:
-                raise _Refused(f'"time" {item["time"]} is in the future')
+                raise _Refused(f'"time" {item["time"]!r} is in the future')
             if moment < oldest:
-                raise _Refused(f'"time" {item["time"]} is older than the retention (kept from {oldest.isoformat()})')
+                raise _Refused(f'"time" {item["time"]!r} is older than the retention (kept from {oldest.isoformat()})')
             good, total = _counts(item, objective)
             time_ms = round(moment.timestamp() * 1000)
             points.append(Point(slo, time_ms, point_key(time_ms, _point_id(item)), good, total))
