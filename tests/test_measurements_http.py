@@ -23,8 +23,11 @@ from server.settings import Settings
 from server.store import Store
 from server.web.app import create_app
 from tests.test_access_requests import Catalog
-from tests.test_restricted_records import catalog  # noqa: F401 - the fixture: CRM interactions restricted
-from tests.test_restricted_records import CRM, sparql
+from tests.test_restricted_records import (
+    CRM,
+    catalog,  # noqa: F401 - the fixture: CRM interactions restricted
+    sparql,
+)
 
 DATA = Path(__file__).parent / "data" / "measurements"
 CAT = "https://valuemesh.example/"
@@ -54,21 +57,21 @@ def measured(seeded_store: Store, settings: Settings) -> Iterator[Catalog]:
         yield found
 
 
-def post(catalog: Catalog, who: str | None, body: bytes | dict[str, Any]) -> Any:
+def post(app_: Catalog, who: str | None, body: bytes | dict[str, Any]) -> Any:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = {"Content-Type": "application/json", **(catalog.headers.get(who, {}) if who else {})}
-    return catalog.client.post("/api/v1/measurements", content=content, headers=headers)
+    headers = {"Content-Type": "application/json", **(app_.headers.get(who, {}) if who else {})}
+    return app_.client.post("/api/v1/measurements", content=content, headers=headers)
 
 
-def kept(catalog: Catalog) -> tuple[int, bytes]:
+def kept(app_: Catalog) -> tuple[int, bytes]:
     """What a batch could change: the points stored and the graph (the summaries)."""
     out = io.BytesIO()
-    catalog.store.dump(out, "application/n-quads")
-    return catalog.app.state.catalog.measurements.table.count(), b"\n".join(sorted(out.getvalue().splitlines()))
+    app_.store.dump(out, "application/n-quads")
+    return app_.app.state.catalog.measurements.table.count(), b"\n".join(sorted(out.getvalue().splitlines()))
 
 
-def statuses(catalog: Catalog, product: str, who: str | None = None) -> dict[str, dict[str, Any]]:
-    data = catalog.post(who or "", SLO_STATUS, id=product)["data"]["dataProduct"]
+def statuses(app_: Catalog, product: str, who: str | None = None) -> dict[str, dict[str, Any]]:
+    data = app_.post(who or "", SLO_STATUS, id=product)["data"]["dataProduct"]
     return {row["slo"]["id"]: row for row in data["sloStatus"]}
 
 
@@ -178,11 +181,11 @@ def test_a_value_counts_against_the_threshold_of_an_slo_that_states_one(measured
 # --- statuses and goals at risk on the seed --------------------------------------------------------------------
 
 
-def _expected(slo: str, catalog: Catalog) -> tuple[float, float]:
+def _expected(slo: str, app_: Catalog) -> tuple[float, float]:
     """Compliance and budget left of a seed SLO, from the synthetic points themselves (what the period holds)."""
     from server.observations.objectives import objectives
 
-    found = objectives(catalog.store, [slo])[slo]
+    found = objectives(app_.store, [slo])[slo]
     now = datetime.now(UTC)
     start = found.period.start(now).timestamp() * 1000
     points = [p for p in synthetic_points([found], now) if p.time_ms >= start]
@@ -217,12 +220,12 @@ def test_goals_at_risk_are_those_the_products_downstream_of_the_overspent_one_tr
     answer = measured.post("admin", GOALS_AT_RISK)["data"]["goalsAtRisk"]
     downstream = measured.post(
         "admin",
-        '{ lineage(id: "%s", direction: DOWNSTREAM) { nodes { node { ... on DataProduct { id } } } } }' % MASTER_DATA,
+        f'{{ lineage(id: "{MASTER_DATA}", direction: DOWNSTREAM) {{ nodes {{ node {{ ... on DataProduct {{ id }} }} }} }} }}',
     )["data"]["lineage"]["nodes"]
     affected = [MASTER_DATA, *(hop["node"]["id"] for hop in downstream)]
     traced: set[str] = set()
     for product in affected:
-        trace = measured.post("admin", '{ goalTrace(id: "%s") { goals { id } } }' % product)["data"]["goalTrace"]
+        trace = measured.post("admin", f'{{ goalTrace(id: "{product}") {{ goals {{ id }} }} }}')["data"]["goalTrace"]
         traced |= {goal["id"] for goal in trace["goals"]}
     assert {risk["goal"]["id"] for risk in answer} == traced
     assert traced  # the seed's overspent product does put goals at risk
@@ -252,8 +255,8 @@ def test_the_library_question_agrees_with_graphql(measured: Catalog) -> None:
 def test_summaries_are_in_the_graph_and_a_write_of_points_updates_them(measured: Catalog) -> None:
     query = (
         "PREFIX dqv: <http://www.w3.org/ns/dqv#> PREFIX vm: <https://w3id.org/valuemesh/ontology#> "
-        "SELECT ?slo ?count WHERE { ?m dqv:computedOn <%s> ; vm:objective ?slo ; vm:measurementCount ?count }"
-    ) % HCP_360
+        f"SELECT ?slo ?count WHERE {{ ?m dqv:computedOn <{HCP_360}> ; vm:objective ?slo ; vm:measurementCount ?count }}"
+    )
     before = {r["slo"]: int(r["count"]) for r in sparql(measured, "admin", query)}
     assert set(before) == set(statuses(measured, HCP_360))  # one summary per SLO of the product
     now = datetime.now(UTC).replace(microsecond=0)

@@ -12,13 +12,14 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from server.catalog.service import Catalog
 from server.cli.app import app
-from server.cli.common import NoSeedOption, StoreOption, stderr
+from server.cli.common import NoSeedOption, StoreOption, catalog_store, stderr
 from server.errors import BadInput, BadItems
 from server.identity.principal import local_operator
-from server.observations.measurements import Checked
+from server.observations.measurements import Checked, Measurements, table_path
+from server.observations.table import PointTable
 from server.settings import Settings
+from server.store import Store
 
 measurements_app = typer.Typer(help="SLI measurements: the history SLO statuses and error budgets are computed from.")
 app.add_typer(measurements_app, name="measurements")
@@ -84,33 +85,43 @@ def import_measurements(
     rows = list(read_points(file))
     shown = stderr.is_terminal if progress is None else progress
     columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    catalog = Catalog(settings).open()
-    try:
-        operator = local_operator()
-        size = settings.max_measurements
-        checked: list[Checked] = []
-        problems: list[str] = []
-        with Progress(*columns, console=stderr, transient=True, disable=not shown) as bar:
-            task = bar.add_task("checking", total=len(rows))
-            for start in range(0, len(rows), size):
-                chunk = rows[start : start + size]
-                try:
-                    checked.append(catalog.measurements.check(catalog.store, [p for _, p in chunk], operator))
-                except BadItems as error:
-                    problems += [f"{file}:{chunk[i][0]}: {reason}" for i, reason in error.problems]
-                bar.advance(task, len(chunk))
-            if problems:
-                for line in problems[:50]:
-                    stderr.print(line, highlight=False)
-                raise BadInput(f"{len(problems)} unusable measurement(s); nothing was imported", source=str(file))
-            task = bar.add_task("writing", total=len(rows))
-            recorded = catalog.measurements.keep(checked)
-            bar.advance(task, len(rows))
-            catalog.measurements.write_summaries(catalog.store, recorded.products)
-    finally:
-        catalog.close()
+    with catalog_store(store, no_seed=no_seed) as opened:
+        # As `valuemesh load`, on the store's files: the server's public view notices the write when it next opens.
+        measurements = Measurements(PointTable(table_path(settings, opened)), settings)
+        try:
+            with Progress(*columns, console=stderr, transient=True, disable=not shown) as bar:
+                checked = _checked(file, rows, measurements, opened, bar)
+                task = bar.add_task("writing", total=len(rows))
+                recorded = measurements.keep(checked)
+                measurements.write_summaries(opened, recorded.products)
+                bar.advance(task, len(rows))
+        finally:
+            measurements.close()
     stderr.print(
         f"imported {file}: {recorded.accepted} point(s) added, {recorded.duplicates} sent before; the SLO status of "
         f"{len(recorded.products)} product(s) updated",
         highlight=False,
     )
+
+
+def _checked(
+    file: Path, rows: list[tuple[int, Any]], measurements: Measurements, store: Store, bar: Progress
+) -> list[Checked]:
+    """Every chunk checked before any is written; all bad lines named, then BadInput."""
+    operator = local_operator()
+    size = measurements.settings.max_measurements
+    checked: list[Checked] = []
+    problems: list[str] = []
+    task = bar.add_task("checking", total=len(rows))
+    for start in range(0, len(rows), size):
+        chunk = rows[start : start + size]
+        try:
+            checked.append(measurements.check(store, [point for _, point in chunk], operator))
+        except BadItems as error:
+            problems += [f"{file}:{chunk[index][0]}: {reason}" for index, reason in error.problems]
+        bar.advance(task, len(chunk))
+    if problems:
+        for line in problems[:50]:
+            stderr.print(line, highlight=False)
+        raise BadInput(f"{len(problems)} unusable measurement(s); nothing was imported", source=str(file))
+    return checked
