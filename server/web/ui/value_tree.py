@@ -205,4 +205,13 @@ async def value_tree_page(request: Request) -> HTMLResponse:
     visibility = await visibility_of(request)
     tree = await catalog.run(value_tree, catalog.store, visibility.hidden, catalog.index)
     graph = picture(tree, CatalogLinks(request.app.state.settings.base))
-    return render(request, "value_tree.html", tree=tree, graph=graph)
+    risks = await catalog.run(catalog.goals_at_risk, visibility)
+    names = await catalog.run(nodes.labels, catalog.store, sorted({c.product for r in risks for c in r.causes}))
+    at_risk = {
+        risk.goal: (
+            risk.status.value.lower().replace("_", "-"),
+            sorted({names.get(c.product) or c.product for c in risk.causes}),
+        )
+        for risk in risks
+    }
+    return render(request, "value_tree.html", tree=tree, graph=graph, at_risk=at_risk)
