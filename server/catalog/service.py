@@ -244,7 +244,8 @@ class Catalog:
         self._identity = Authenticator(self.settings, self._backend, oidc_verifier(self.settings, self._backend))
         path = table_path(self.settings, self._backend)
         new_table = path is None or not path.exists()
-        self._measurements = Measurements(PointTable(path), self.settings, self._clock)
+        marker = self._backend.marker if isinstance(self._backend, OxigraphStore) else None
+        self._measurements = Measurements(PointTable(path), self.settings, self._clock, marker)
         if seeding and new_table:
             self.seed_measurements()
         self.index.ready()  # start building now, in the background, rather than on the first lineage question

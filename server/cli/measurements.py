@@ -19,7 +19,7 @@ from server.identity.principal import local_operator
 from server.observations.measurements import Checked, Measurements, table_path
 from server.observations.table import PointTable
 from server.settings import Settings
-from server.store import Store
+from server.store import OxigraphStore, Store
 
 measurements_app = typer.Typer(help="SLI measurements: the history SLO statuses and error budgets are computed from.")
 app.add_typer(measurements_app, name="measurements")
@@ -87,7 +87,8 @@ def import_measurements(
     columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with catalog_store(store, no_seed=no_seed) as opened:
         # As `valuemesh load`, on the store's files: the server's public view notices the write when it next opens.
-        measurements = Measurements(PointTable(table_path(settings, opened)), settings)
+        marker = opened.marker if isinstance(opened, OxigraphStore) else None
+        measurements = Measurements(PointTable(table_path(settings, opened)), settings, marker=marker)
         try:
             with Progress(*columns, console=stderr, transient=True, disable=not shown) as bar:
                 checked = _checked(file, rows, measurements, opened, bar)

@@ -70,14 +70,81 @@ def burn_alerts(settings: Settings) -> BurnAlerts:
     )
 
 
-class Measurements:
-    """See the module docstring; `clock` says what "now" is (tests fix it)."""
+class Definitions:
+    """The SLOs stored products promise, remembered while the store's marker (which every write of records
+    changes) stays what it was, or changed only by the summaries' own writes; a store without a marker (a
+    remote one) is asked each time. Every batch needs them, and asking for a thousand SLOs by IRI takes the
+    embedded store a good part of a second (bench/bench_measurements.py)."""
 
-    def __init__(self, table: PointTable, settings: Settings, clock: Clock = utc_now) -> None:
+    def __init__(self, marker: Callable[[], str | None] | None) -> None:
+        self._marker = marker
+        self._lock = threading.Lock()
+        self._as_of: str | None = None
+        self._by_slo: dict[str, Objective | None] = {}
+        self._by_product: dict[str, list[Objective]] = {}
+
+    def _current(self) -> str | None:
+        """The marker now, forgetting what was read under another one."""
+        now = self._marker() if self._marker is not None else None
+        if now is None or now != self._as_of:
+            self._by_slo.clear()
+            self._by_product.clear()
+            self._as_of = now
+        return now
+
+    def of_slos(self, store: Store, iris: Iterable[str]) -> dict[str, Objective]:
+        wanted = list(dict.fromkeys(iris))
+        with self._lock:
+            self._current()
+            missing = [iri for iri in wanted if iri not in self._by_slo]
+        if missing:
+            found = objectives(store, missing)
+            with self._lock:
+                self._by_slo.update({iri: found.get(iri) for iri in missing})
+        with self._lock:
+            known = {iri: self._by_slo.get(iri) for iri in wanted}
+        return {iri: objective for iri, objective in known.items() if objective is not None}
+
+    def of_products(self, store: Store, products: Iterable[str]) -> dict[str, list[Objective]]:
+        wanted = list(dict.fromkeys(products))
+        with self._lock:
+            self._current()
+            missing = [iri for iri in wanted if iri not in self._by_product]
+        if missing:
+            found = objectives_of(store, missing)
+            with self._lock:
+                for product in missing:
+                    self._by_product[product] = []
+                for objective in sorted(found.values(), key=_iri):
+                    self._by_product[objective.product].append(objective)
+                    self._by_slo[objective.iri] = objective
+        with self._lock:
+            return {product: list(self._by_product.get(product, [])) for product in wanted}
+
+    def own_write(self, before: str | None, after: str | None) -> None:
+        """The summaries changed the marker from `before` to `after`: what was read under `before` still holds."""
+        with self._lock:
+            if before is not None and before == self._as_of:
+                self._as_of = after
+
+
+class Measurements:
+    """See the module docstring; `clock` says what "now" is (tests fix it); `marker` is the store's marker
+    (server/store/oxigraph.py), when it has one."""
+
+    def __init__(
+        self,
+        table: PointTable,
+        settings: Settings,
+        clock: Clock = utc_now,
+        marker: Callable[[], str | None] | None = None,
+    ) -> None:
         self.table = table
         self.settings = settings
         self.clock = clock
         self.alerts = burn_alerts(settings)
+        self.marker = marker
+        self.definitions = Definitions(marker)
         self._known: dict[str, SloStatus] = {}  # statuses computed lately, by SLO (dropped when a point arrives)
         self._lock = threading.Lock()
 
@@ -98,7 +165,7 @@ class Measurements:
         now = self.clock()
         points, known = checked_points(
             batch,
-            lambda iris: objectives(store, iris),
+            lambda iris: self.definitions.of_slos(store, iris),
             now=now,
             oldest=now - self.retention,
             max_points=self.settings.max_measurements,
@@ -132,7 +199,9 @@ class Measurements:
             summary_graph(product): summary_triples(product, found) for product, found in statuses.items()
         }
         if records:
+            before = self.marker() if self.marker is not None else None
             store.replace_records(records)
+            self.definitions.own_write(before, self.marker() if self.marker is not None else None)
 
     # --- questions ------------------------------------------------------------------------------------------
 
@@ -152,15 +221,14 @@ class Measurements:
     def statuses_of(self, store: Store, products: list[str]) -> dict[str, list[SloStatus]]:
         """Each product's SLO statuses (every SLO it promises, UNKNOWN where unmeasured), in SLO order."""
         now = self.clock()
-        answer: dict[str, list[SloStatus]] = {product: [] for product in products}
-        for objective in sorted(objectives_of(store, products).values(), key=lambda o: o.iri):
-            answer[objective.product].append(self.status(objective, now))
-        return answer
+        found = self.definitions.of_products(store, products)
+        return {product: [self.status(objective, now) for objective in found[product]] for product in products}
 
     def measured_statuses(self, store: Store) -> list[SloStatus]:
         """The statuses of every SLO that has points and that a stored product still promises."""
         now = self.clock()
-        return [self.status(o, now) for o in sorted(objectives(store, self.table.measured()).values(), key=_iri)]
+        found = self.definitions.of_slos(store, self.table.measured())
+        return [self.status(o, now) for o in sorted(found.values(), key=_iri)]
 
     def goals_at_risk(
         self, store: Store, index: EdgeSource | None = None, hidden: Callable[[str], bool] | None = None
