@@ -12,6 +12,7 @@ threshold is a setting (`BurnAlerts`). EXHAUSTED: the budget is spent (remaining
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
@@ -96,19 +97,23 @@ def _alerting(alert: BurnAlert, long: Sums, short: Sums, budget: float) -> bool:
     return all(rate is not None and rate >= alert.burn for rate in rates)
 
 
-def status_of(objective: Objective, table: PointTable, now: datetime, alerts: BurnAlerts) -> SloStatus:
-    """The SLO's state over the period ending at `now` (one scan of the period's points)."""
+def windows_of(objective: Objective, now: datetime, alerts: BurnAlerts) -> list[Window]:
+    """The period ending at `now`, then each alert's window and confirmation window (fast, then slow)."""
     start = objective.period.start(now)
-    length = now - start
+    length = (now - start).total_seconds()
     end_ms = _ms(now)
-
-    def tail(divisor: float) -> Window:
-        return Window(_ms(now - timedelta(seconds=length.total_seconds() / divisor)), end_ms)
-
     windows = [Window(_ms(start), end_ms)]
     for alert in (alerts.fast, alerts.slow):
-        windows += [tail(alert.window), tail(alert.confirm)]
-    period, fast_long, fast_short, slow_long, slow_short = table.sums(objective.iri, windows)
+        windows += [
+            Window(_ms(now - timedelta(seconds=length / divisor)), end_ms) for divisor in (alert.window, alert.confirm)
+        ]
+    return windows
+
+
+def status_from(objective: Objective, sums: list[Sums], now: datetime, alerts: BurnAlerts) -> SloStatus:
+    """The SLO's state from its sums over `windows_of(objective, now, alerts)`."""
+    period, fast_long, fast_short, slow_long, slow_short = sums
+    start = objective.period.start(now)
     if period.total == 0:
         return SloStatus(objective, BudgetStatus.UNKNOWN, period.points, None, None, None, start, now)
     rate = burn_rate(period, objective.budget)
@@ -123,3 +128,19 @@ def status_of(objective: Objective, table: PointTable, now: datetime, alerts: Bu
         status = BudgetStatus.HEALTHY
     measured = 100.0 * period.good / period.total
     return SloStatus(objective, status, period.points, measured, remaining, rate, start, now)
+
+
+def statuses_of(
+    objectives: Sequence[Objective], table: PointTable, now: datetime, alerts: BurnAlerts
+) -> list[SloStatus]:
+    """Many SLOs' states: one question per distinct period (SLOs of one period share their windows)."""
+    by_period: dict[str, list[Objective]] = {}
+    for objective in objectives:
+        by_period.setdefault(objective.period.text, []).append(objective)
+    found: dict[str, SloStatus] = {}
+    for group in by_period.values():
+        windows = windows_of(group[0], now, alerts)
+        sums = table.sums_of([o.iri for o in group], windows)
+        for objective in group:
+            found[objective.iri] = status_from(objective, sums[objective.iri], now, alerts)
+    return [found[o.iri] for o in objectives]

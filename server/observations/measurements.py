@@ -18,7 +18,7 @@ from typing import Any
 from server.catalog.lineage import EdgeSource
 from server.identity.policy import authorize_records, require_writer
 from server.identity.principal import Principal, Role
-from server.observations.budgets import BurnAlert, BurnAlerts, SloStatus, status_of
+from server.observations.budgets import BurnAlert, BurnAlerts, SloStatus, statuses_of
 from server.observations.objectives import Objective, objectives, objectives_of
 from server.observations.points import checked_points
 from server.observations.risk import GoalRisk, goals_at_risk
@@ -207,28 +207,36 @@ class Measurements:
 
     def status(self, objective: Objective, now: datetime | None = None) -> SloStatus:
         """One SLO's status now (reused when computed within `slo_status_max_age_s` and no point came since)."""
+        return self.statuses([objective], now)[0]
+
+    def statuses(self, objectives: list[Objective], now: datetime | None = None) -> list[SloStatus]:
+        """Many SLOs' statuses now: those computed lately reused, the others in one question per period."""
         moment = now or self.clock()
-        with self._lock:
-            known = self._known.get(objective.iri)
         age = timedelta(seconds=self.settings.slo_status_max_age_s)
-        if known is not None and known.objective == objective and timedelta(0) <= moment - known.computed_at < age:
-            return known
-        found = status_of(objective, self.table, moment, self.alerts)
         with self._lock:
-            self._known[objective.iri] = found
-        return found
+            known = {o.iri: self._known.get(o.iri) for o in objectives}
+        fresh = {
+            iri: found
+            for iri, found in known.items()
+            if found is not None and timedelta(0) <= moment - found.computed_at < age
+        }
+        stale = [o for o in objectives if o.iri not in fresh or fresh[o.iri].objective != o]
+        computed = statuses_of(stale, self.table, moment, self.alerts)
+        with self._lock:
+            self._known.update({status.objective.iri: status for status in computed})
+        by_iri = {**fresh, **{status.objective.iri: status for status in computed}}
+        return [by_iri[o.iri] for o in objectives]
 
     def statuses_of(self, store: Store, products: list[str]) -> dict[str, list[SloStatus]]:
         """Each product's SLO statuses (every SLO it promises, UNKNOWN where unmeasured), in SLO order."""
-        now = self.clock()
         found = self.definitions.of_products(store, products)
-        return {product: [self.status(objective, now) for objective in found[product]] for product in products}
+        computed = iter(self.statuses([o for product in products for o in found[product]]))
+        return {product: [next(computed) for _ in found[product]] for product in products}
 
     def measured_statuses(self, store: Store) -> list[SloStatus]:
         """The statuses of every SLO that has points and that a stored product still promises."""
-        now = self.clock()
         found = self.definitions.of_slos(store, self.table.measured())
-        return [self.status(o, now) for o in sorted(found.values(), key=_iri)]
+        return self.statuses(sorted(found.values(), key=_iri))
 
     def goals_at_risk(
         self, store: Store, index: EdgeSource | None = None, hidden: Callable[[str], bool] | None = None

@@ -1,7 +1,7 @@
 """The SLI measurements themselves: an embedded SQLite table beside the store, not triples (docs/measurements.md).
 
-One row per point, keyed for idempotency by the SLO and the point's id (or its time when it has none), and
-indexed by SLO and time, so a period's sums are one range scan. SQLite from the standard library in WAL mode:
+One row per point, keyed for idempotency by the SLO and the point's id (or its time when it has none: then the
+primary key alone, SLO and time, says it was sent before), so a period's sums are one range scan of that key. SQLite from the standard library in WAL mode:
 readers never wait for the writer, and a batch is one transaction (all or nothing). The Catalog service owns the
 table; every call is blocking store work, made on the catalog's threads.
 """
@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS point (
     total INTEGER NOT NULL,
     PRIMARY KEY (objective, time_ms, key)
 ) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS point_key ON point (objective, key);
+CREATE UNIQUE INDEX IF NOT EXISTS point_id ON point (objective, key) WHERE key != '';
 """
 
 
@@ -34,7 +34,7 @@ class Point:
 
     slo: str
     time_ms: int
-    key: str  # the point's id, or its time: what makes a point sent twice count once
+    key: str  # the point's id ("" without one: then its time is what makes a point sent twice count once)
     good: int
     total: int
 
@@ -59,7 +59,8 @@ class Sums:
 
 
 def point_key(time_ms: int, point_id: str | None) -> str:
-    return f"id:{point_id}" if point_id is not None else f"t:{time_ms}"
+    """What keys a point beside its SLO and time: its id (unique per SLO, whatever the time), or nothing."""
+    return f"id:{point_id}" if point_id is not None else ""
 
 
 class PointTable:
@@ -74,6 +75,7 @@ class PointTable:
         if path is not None:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")  # WAL: a crash may lose the last batches, never corrupt
+        self._db.execute("PRAGMA cache_size=-65536")  # 64 MB: a batch's inserts land all over the SLOs' ranges
         self._db.executescript(SCHEMA)
         self._ids: dict[str, int] = {}
 
@@ -110,25 +112,35 @@ class PointTable:
 
     def sums(self, slo: str, windows: Sequence[Window]) -> list[Sums]:
         """The sums of `slo`'s points over each window, in one scan of the longest."""
-        if not windows:
-            return []
+        return self.sums_of([slo], windows)[slo]
+
+    def sums_of(self, slos: Sequence[str], windows: Sequence[Window]) -> dict[str, list[Sums]]:
+        """The sums of each SLO's points over each window (the same windows for all), in one question."""
+        answer = {slo: [Sums() for _ in windows] for slo in slos}
+        if not windows or not slos:
+            return answer
+        start = min(w.start_ms for w in windows)
+        end = max(w.end_ms for w in windows)
+        columns = ", ".join(
+            f"SUM(time_ms >= {w.start_ms} AND time_ms <= {w.end_ms}), "
+            f"SUM(CASE WHEN time_ms >= {w.start_ms} AND time_ms <= {w.end_ms} THEN good END), "
+            f"SUM(CASE WHEN time_ms >= {w.start_ms} AND time_ms <= {w.end_ms} THEN total END)"
+            for w in windows
+        )  # integers the service computed, never input: safe to write into the text
         with self._lock:
-            found = self._db.execute("SELECT id FROM objective WHERE iri = ?", (slo,)).fetchone()
-            if found is None:
-                return [Sums() for _ in windows]
-            start = min(w.start_ms for w in windows)
-            end = max(w.end_ms for w in windows)
-            columns = ", ".join(
-                f"SUM(time_ms >= {w.start_ms} AND time_ms <= {w.end_ms}), "
-                f"SUM(CASE WHEN time_ms >= {w.start_ms} AND time_ms <= {w.end_ms} THEN good END), "
-                f"SUM(CASE WHEN time_ms >= {w.start_ms} AND time_ms <= {w.end_ms} THEN total END)"
-                for w in windows
-            )  # integers the service computed, never input: safe to write into the text
-            row = self._db.execute(
-                f"SELECT {columns} FROM point WHERE objective = ? AND time_ms >= ? AND time_ms <= ?",
-                (found[0], start, end),
-            ).fetchone()
-        return [Sums(row[i] or 0, row[i + 1] or 0, row[i + 2] or 0) for i in range(0, 3 * len(windows), 3)]
+            for chunk in range(0, len(slos), 500):
+                asked = list(slos[chunk : chunk + 500])
+                marks = ", ".join("?" for _ in asked)
+                rows = self._db.execute(
+                    f"SELECT objective.iri, {columns} FROM objective JOIN point ON point.objective = objective.id "
+                    f"WHERE objective.iri IN ({marks}) AND time_ms >= ? AND time_ms <= ? GROUP BY objective.iri",
+                    (*asked, start, end),
+                ).fetchall()
+                for row in rows:
+                    answer[str(row[0])] = [
+                        Sums(row[i] or 0, row[i + 1] or 0, row[i + 2] or 0) for i in range(1, 3 * len(windows) + 1, 3)
+                    ]
+        return answer
 
     def measured(self) -> list[str]:
         """Every SLO that has points."""
