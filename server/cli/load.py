@@ -24,7 +24,7 @@ from rich.text import Text
 
 from server.catalog.bulk_load import BulkProgress, read_batch, write_batch
 from server.cli.app import app
-from server.cli.common import NoSeedOption, StoreOption, catalog_store, stderr
+from server.cli.common import NoSeedOption, ProgressOption, StoreOption, catalog_store, stderr
 from server.cli.remote import ServerOption, TokenOption, load_remotely
 from server.errors import BadInput
 from server.identity.principal import local_operator
@@ -105,14 +105,7 @@ def load(
     ],
     store: StoreOption = None,
     no_seed: NoSeedOption = False,
-    progress: Annotated[
-        bool | None,
-        typer.Option(
-            "--progress/--no-progress",
-            help="Show a progress bar with rate and time left on stderr (default: when stderr is a terminal).",
-            show_default=False,
-        ),
-    ] = None,
+    progress: ProgressOption = None,
     server: ServerOption = None,
     token: TokenOption = None,
 ) -> None:

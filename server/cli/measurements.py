@@ -10,10 +10,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from server.cli.app import app
-from server.cli.common import NoSeedOption, StoreOption, catalog_store, stderr
+from server.cli.common import NoSeedOption, ProgressOption, StoreOption, catalog_store, stderr
 from server.errors import BadInput, BadItems
 from server.identity.principal import local_operator
 from server.observations.measurements import Checked, Measurements, table_path
@@ -67,14 +75,7 @@ def import_measurements(
     file: Annotated[Path, typer.Argument(help="JSON Lines (one point per line) or CSV with a header row.")],
     store: StoreOption = None,
     no_seed: NoSeedOption = False,
-    progress: Annotated[
-        bool | None,
-        typer.Option(
-            "--progress/--no-progress",
-            help="Show a progress bar on stderr (default: when stderr is a terminal).",
-            show_default=False,
-        ),
-    ] = None,
+    progress: ProgressOption = None,
 ) -> None:
     """Import SLI points (slo, time, good and total or value, optional id) into the local catalog. Every point is
     checked first; one unusable point refuses the whole file, naming each bad line. A point sent before counts
@@ -84,7 +85,14 @@ def import_measurements(
     settings = Settings.from_env(store=store, seed=False if no_seed else None)
     rows = list(read_points(file))
     shown = stderr.is_terminal if progress is None else progress
-    columns = (TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(show_speed=True),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with catalog_store(store, no_seed=no_seed) as opened:
         # As `valuemesh load`, on the store's files: the server's public view notices the write when it next opens.
         marker = opened.marker if isinstance(opened, OxigraphStore) else None

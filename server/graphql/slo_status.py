@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from enum import Enum
+from typing import TypeVar
 
 import strawberry
 from strawberry import Private
@@ -17,6 +18,8 @@ from server.observations import budgets
 from server.observations.risk import GoalRisk
 from server.observations.risk import RiskCause as CauseRow
 
+T = TypeVar("T")
+
 
 @strawberry.enum
 class BudgetStatus(Enum):
@@ -24,6 +27,12 @@ class BudgetStatus(Enum):
     AT_RISK = "AT_RISK"
     EXHAUSTED = "EXHAUSTED"
     UNKNOWN = "UNKNOWN"
+
+
+def _present(found: T | None, what: str, iri: str) -> T:
+    if found is None:
+        raise NotFound(f"no {what} {iri}")
+    return found
 
 
 def _status(status: budgets.BudgetStatus) -> BudgetStatus:
@@ -87,10 +96,7 @@ class RiskCause:
 
     @strawberry.field
     async def data_product(self, info: t.Info) -> t.DataProduct:
-        found = await t.product(info, self.row.product)
-        if found is None:
-            raise NotFound(f"no data product {self.row.product}")
-        return found
+        return _present(await t.product(info, self.row.product), "data product", self.row.product)
 
     @strawberry.field
     async def slo(self, info: t.Info) -> t.ServiceLevelObjective:
@@ -114,10 +120,7 @@ class GoalAtRisk:
 
     @strawberry.field
     async def goal(self, info: t.Info) -> t.Goal:
-        found = await t.goal(info, self.row.goal)
-        if found is None:
-            raise NotFound(f"no goal {self.row.goal}")
-        return found
+        return _present(await t.goal(info, self.row.goal), "goal", self.row.goal)
 
     @strawberry.field
     def status(self) -> BudgetStatus:
