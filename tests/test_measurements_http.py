@@ -288,3 +288,11 @@ def test_a_restricted_products_summaries_are_hidden_from_those_who_may_not_read_
     assert catalog.client.get("/sparql", params={"query": query}).json()["results"]["bindings"] == []
     assert catalog.post("outsider", SLO_STATUS, id=CRM)["data"]["dataProduct"] is None
     assert statuses(catalog, CRM, "member")[slo]["measurements"] == 1
+
+
+def test_removing_a_product_removes_its_summaries(measured: Catalog) -> None:
+    last = CAT + "data-product/next-best-action"  # no product consumes it
+    assert measured.store.record(last + "/slo-status")
+    done = measured.post("admin", f'mutation {{ removeDataProduct(id: "{last}") }}')
+    assert "errors" not in done, done
+    assert not measured.store.record(last + "/slo-status")
