@@ -21,7 +21,7 @@ from server.identity.principal import Principal, Role
 from server.observations.budgets import BurnAlert, BurnAlerts, SloStatus, statuses_of
 from server.observations.objectives import Objective, objectives, objectives_of
 from server.observations.points import checked_points
-from server.observations.risk import GoalRisk, goals_at_risk
+from server.observations.risk import GoalLinks, GoalRisk, goal_links, goals_at_risk
 from server.observations.summaries import summary_graph, summary_triples
 from server.observations.table import Point, PointTable
 from server.settings import Settings
@@ -82,6 +82,7 @@ class Definitions:
         self._as_of: str | None = None
         self._by_slo: dict[str, Objective | None] = {}
         self._by_product: dict[str, list[Objective]] = {}
+        self._links: GoalLinks | None = None
 
     def _current(self) -> str | None:
         """The marker now, forgetting what was read under another one."""
@@ -89,6 +90,7 @@ class Definitions:
         if now is None or now != self._as_of:
             self._by_slo.clear()
             self._by_product.clear()
+            self._links = None
             self._as_of = now
         return now
 
@@ -120,6 +122,17 @@ class Definitions:
                     self._by_slo[objective.iri] = objective
         with self._lock:
             return {product: list(self._by_product.get(product, [])) for product in wanted}
+
+    def links(self, store: Store) -> GoalLinks:
+        """The products' use cases and the goal tree (risk.py), as of the marker."""
+        with self._lock:
+            self._current()
+            known = self._links
+        if known is None:
+            known = goal_links(store)
+            with self._lock:
+                self._links = known
+        return known
 
     def own_write(self, before: str | None, after: str | None) -> None:
         """The summaries changed the marker from `before` to `after`: what was read under `before` still holds."""
@@ -241,7 +254,8 @@ class Measurements:
     def goals_at_risk(
         self, store: Store, index: EdgeSource | None = None, hidden: Callable[[str], bool] | None = None
     ) -> list[GoalRisk]:
-        return goals_at_risk(store, self.measured_statuses(store), index=index, hidden=hidden)
+        links = self.definitions.links(store)
+        return goals_at_risk(store, self.measured_statuses(store), links=links, index=index, hidden=hidden)
 
     def close(self) -> None:
         self.table.close()

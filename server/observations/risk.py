@@ -15,21 +15,34 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from server.catalog.lineage import Direction, EdgeSource, readable_step, sparql_step, walk
-from server.catalog.nodes import unique, with_values
+from server.catalog.nodes import unique
 from server.namespaces import sparql_prefixes
 from server.observations.budgets import SEVERITY, BudgetStatus, SloStatus
 from server.store.base import Store
 
+# The whole catalog's links from products to goals: two scans, cheaper at 10k products than asking for the
+# thousands of products a spent budget reaches by VALUES (bench/bench_measurements.py), and remembered until the
+# catalog changes (measurements.Definitions).
 SERVED = (
-    sparql_prefixes()
-    + """
-SELECT ?product ?useCase ?goal WHERE {
-  VALUES ?product { $nodes }
-  ?useCase vm:servedBy ?product ; vm:helpsAchieve ?goal .
-}
-"""
+    sparql_prefixes() + "SELECT ?product ?useCase ?goal WHERE { ?useCase vm:servedBy ?product ; vm:helpsAchieve ?goal }"
 )
 GOAL_PARENTS = sparql_prefixes() + "SELECT ?goal ?parent WHERE { ?goal vm:subGoalOf ?parent }"
+
+
+@dataclass(frozen=True)
+class GoalLinks:
+    """Which use cases serve each product (with the goal each helps achieve), and each goal's parent."""
+
+    serving: dict[str, list[tuple[str, str]]]
+    parent_of: dict[str, str]
+
+
+def goal_links(store: Store) -> GoalLinks:
+    serving: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in store.select(SERVED):
+        serving[str(row["product"])].append((str(row["useCase"]), str(row["goal"])))
+    parent_of = {str(row["goal"]): str(row["parent"]) for row in store.select(GOAL_PARENTS)}
+    return GoalLinks({product: sorted(found) for product, found in serving.items()}, parent_of)
 
 
 @dataclass(frozen=True)
@@ -69,10 +82,33 @@ def _paths_downstream(root: str, step: Callable[..., Iterable[tuple[str, str, bo
     return paths
 
 
+def _shortest_vias(
+    paths: dict[str, list[str]], links: GoalLinks, hide: Callable[[str], bool]
+) -> dict[str, tuple[str, ...]]:
+    """Each goal the products of `paths` lead to, with the shortest way there (products, use case, sub-goals)."""
+    best: dict[str, tuple[str, ...]] = {}
+    for node, products in paths.items():
+        for use_case, helped in links.serving.get(node, ()):
+            if hide(use_case):
+                continue
+            via = (*products, use_case)
+            goal: str | None = helped
+            seen: set[str] = set()
+            while goal is not None and goal not in seen:
+                seen.add(goal)
+                known = best.get(goal)
+                if known is None or len(via) < len(known) or (len(via) == len(known) and via < known):
+                    best[goal] = via
+                via = (*via, goal)
+                goal = links.parent_of.get(goal)
+    return best
+
+
 def goals_at_risk(
     store: Store,
     statuses: Iterable[SloStatus],
     *,
+    links: GoalLinks | None = None,
     index: EdgeSource | None = None,
     hidden: Callable[[str], bool] | None = None,
 ) -> list[GoalRisk]:
@@ -87,30 +123,12 @@ def goals_at_risk(
     if hidden is not None:
         step = readable_step(step, Direction.DOWNSTREAM, hidden, set())
     paths = {p: _paths_downstream(p, step) for p in unique(c.objective.product for c in causes)}
-    reached = unique(node for found in paths.values() for node in found)
-    serving: dict[str, list[tuple[str, str]]] = defaultdict(list)  # product -> (use case, goal helped)
-    for start in range(0, len(reached), 500):
-        for row in store.select(with_values(SERVED, reached[start : start + 500])):
-            if not hide(str(row["useCase"])):
-                serving[str(row["product"])].append((str(row["useCase"]), str(row["goal"])))
-    parent_of = {str(row["goal"]): str(row["parent"]) for row in store.select(GOAL_PARENTS)}
-    found: dict[str, dict[tuple[str, str], RiskCause]] = defaultdict(dict)
-    for status in causes:
+    found_links = links if links is not None else goal_links(store)
+    reaches = {product: _shortest_vias(found_paths, found_links, hide) for product, found_paths in paths.items()}
+    found: dict[str, list[RiskCause]] = defaultdict(list)
+    for status in sorted(causes, key=lambda s: (s.objective.product, s.objective.iri)):
         product = status.objective.product
-        for node, products in paths[product].items():
-            for use_case, helped in sorted(serving.get(node, ())):
-                via = [*products, use_case]
-                goal: str | None = helped
-                seen: set[str] = set()
-                while goal is not None and goal not in seen:
-                    seen.add(goal)
-                    cause = RiskCause(product, status.objective.iri, status.status, tuple(via))
-                    known = found[goal].get((product, status.objective.iri))
-                    if known is None or len(cause.via) < len(known.via):
-                        found[goal][(product, status.objective.iri)] = cause
-                    via.append(goal)
-                    goal = parent_of.get(goal)
-    risks = [
-        GoalRisk(goal, sorted(by_cause.values(), key=lambda c: (c.product, c.slo))) for goal, by_cause in found.items()
-    ]
+        for goal, via in reaches[product].items():
+            found[goal].append(RiskCause(product, status.objective.iri, status.status, via))
+    risks = [GoalRisk(goal, found_causes) for goal, found_causes in found.items()]
     return sorted(risks, key=lambda r: (-SEVERITY[r.status], r.goal))
