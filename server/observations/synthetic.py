@@ -5,7 +5,7 @@ random numbers are seeded by its IRI). Each SLO spends a share of its budget as 
 availability overspends its monthly budget three times over, so its downstream products (HCP 360, Digital
 engagement, Next best action), their use cases and every goal above them are at risk. Medical inquiries'
 completeness gets no points: it shows UNKNOWN. The Catalog service writes these when it seeds a new catalog
-(`Catalog.open`); docs/measurements.md describes them.
+(`valuemesh serve` and `Catalog.open`); docs/measurements.md describes them.
 """
 
 from __future__ import annotations
