@@ -296,3 +296,29 @@ def test_removing_a_product_removes_its_summaries(measured: Catalog) -> None:
     done = measured.post("admin", f'mutation {{ removeDataProduct(id: "{last}") }}')
     assert "errors" not in done, done
     assert not measured.store.record(last + "/slo-status")
+
+
+def test_batches_arriving_together_each_return_with_their_summaries_written(measured: Catalog) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    service = measured.app.state.catalog
+    now = datetime.now(UTC).replace(microsecond=0)
+    products = [HCP_360, CAT + "data-product/f2f-meetings"]
+    slos = [FRESHNESS, CAT + "data-product/f2f-meetings/slo/timeliness"]
+    before = {
+        p: {s.objective.iri: s.measurements for s in service.slo_statuses(service.store, [p])[p]} for p in products
+    }
+    batches = [
+        [{"slo": slo, "time": (now - timedelta(seconds=k + 3)).isoformat(), "good": 1, "total": 1} for k in range(5)]
+        for slo in slos
+    ]
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda batch: post(measured, "admin", {"measurements": batch}).json(), batches))
+    assert done == [{"accepted": 5, "duplicates": 0}] * 2
+    query = (
+        "PREFIX dqv: <http://www.w3.org/ns/dqv#> PREFIX vm: <https://w3id.org/valuemesh/ontology#> "
+        "SELECT ?slo ?count WHERE { ?m vm:objective ?slo ; vm:measurementCount ?count }"
+    )
+    counts = {r["slo"]: int(r["count"]) for r in sparql(measured, "admin", query)}
+    for product, slo in zip(products, slos, strict=True):
+        assert counts[slo] == before[product][slo] + 5

@@ -160,6 +160,8 @@ class Measurements:
         self.definitions = Definitions(marker)
         self._known: dict[str, SloStatus] = {}  # statuses computed lately, by SLO (dropped when a point arrives)
         self._lock = threading.Lock()
+        self._pending: set[str] = set()  # products whose summaries a batch stored points for, not yet written
+        self._writing = threading.Lock()  # one summary writer at a time
 
     # --- ingest ---------------------------------------------------------------------------------------------
 
@@ -168,8 +170,21 @@ class Measurements:
         nothing; then write the touched products' summaries. `store` is the catalog's store (writes notify)."""
         checked = self.check(store, batch, principal)
         recorded = self.keep([checked])
-        self.write_summaries(store, recorded.products)
+        self.write_pending_summaries(store, recorded.products)
         return recorded
+
+    def write_pending_summaries(self, store: Store, products: Iterable[str]) -> None:
+        """Write these products' summaries, together with those of batches arriving meanwhile: one writer at a
+        time takes every product waiting, so concurrent batches share a write (each product costs a graph write
+        whatever its points: bench/README.md) and each batch returns once its products' summaries are stored."""
+        with self._lock:
+            self._pending.update(products)
+        with self._writing:
+            with self._lock:
+                waiting = sorted(self._pending)
+                self._pending.clear()
+            if waiting:
+                self.write_summaries(store, waiting)
 
     def check(self, store: Store, batch: Any, principal: Principal) -> Checked:
         """The batch's points, if every one is usable (else BadItems) and `principal` may write each product
