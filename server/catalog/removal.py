@@ -72,7 +72,8 @@ def remove_data_product(store: Store, product: str, *, actor: Principal) -> str:
         written: dict[str, Iterable[Triple]] = {iri: after for iri, (_, after) in rewritten.items()}
         written.update(closing)
         # Its SLO status summaries go with it (the measurements stay in their table until the retention ends).
-        write_with_history(store, written, kept, actor, drop=[product, summary_graph(product)])
+        summaries = [summary_graph(product)] if len(store.record(summary_graph(product))) else []
+        write_with_history(store, written, kept, actor, drop=[product, *summaries])
     access_requests.announce_closed(store, closed, actor)
     return product
 
