@@ -237,23 +237,23 @@ class Measurements:
         """One SLO's status now (reused when computed within `slo_status_max_age_s` and no point came since)."""
         return self.statuses([objective], now)[0]
 
-    def statuses(self, objectives: list[Objective], now: datetime | None = None) -> list[SloStatus]:
+    def statuses(self, chosen: list[Objective], now: datetime | None = None) -> list[SloStatus]:
         """Many SLOs' statuses now: those computed lately reused, the others in one question per period."""
         moment = now or self.clock()
         age = timedelta(seconds=self.settings.slo_status_max_age_s)
         with self._lock:
-            known = {o.iri: self._known.get(o.iri) for o in objectives}
+            known = {o.iri: self._known.get(o.iri) for o in chosen}
         fresh = {
             iri: found
             for iri, found in known.items()
             if found is not None and timedelta(0) <= moment - found.computed_at < age
         }
-        stale = [o for o in objectives if o.iri not in fresh or fresh[o.iri].objective != o]
+        stale = [o for o in chosen if o.iri not in fresh or fresh[o.iri].objective != o]
         computed = statuses_of(stale, self.table, moment, self.alerts)
         with self._lock:
             self._known.update({status.objective.iri: status for status in computed})
         by_iri = {**fresh, **{status.objective.iri: status for status in computed}}
-        return [by_iri[o.iri] for o in objectives]
+        return [by_iri[o.iri] for o in chosen]
 
     def statuses_of(self, store: Store, products: list[str]) -> dict[str, list[SloStatus]]:
         """Each product's SLO statuses (every SLO it promises, UNKNOWN where unmeasured), in SLO order."""
