@@ -39,6 +39,17 @@ class BadInput(ValuemeshError):
         return {"source": self.source, "line": self.line, "column": self.column}
 
 
+class BadItems(BadInput):
+    """A batch refused because some of its items are unusable: each with its index in the batch and the reason."""
+
+    def __init__(self, what: str, problems: list[tuple[int, str]], *, shown: int = 100) -> None:
+        self.problems = problems[:shown]  # enough for a client to fix a batch; the count says how many in all
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"{what} [{first[0]}]: {first[1]}{more}; nothing of this batch was stored")
+        self.total = len(problems)
+
+
 class ValidationRefused(ValuemeshError):
     """A write that fails the MVP checklist; nothing was stored."""
 

@@ -114,6 +114,22 @@ class Settings:
     # The shapes in force (server/governance/sources.py): files or directories of Turtle shapes; "builtin" stands for
     # the packaged checklist and recommended shapes. In VALUEMESH_SHAPES, separated by commas.
     shapes: tuple[str, ...] = ("builtin",)
+    # SLI measurements (server/observations/): the SQLite file they are kept in (None: beside the store, in memory
+    # for `memory:` and a remote store), how long points are kept, and the most points one batch may hold.
+    measurements: str | None = None
+    measurement_retention_days: int = 400
+    max_measurements: int = 10_000
+    # Multi-window burn-rate alerting (server/observations/budgets.py): AT_RISK when the budget burns at least
+    # `*_burn` times too fast over the SLO's period divided by `*_window` and by `*_confirm` alike (the SRE
+    # workbook's 1 h / 5 min and 6 h / 30 min of 30 days).
+    slo_fast_burn: float = 14.4
+    slo_fast_window: float = 720.0
+    slo_fast_confirm: float = 8640.0
+    slo_slow_burn: float = 6.0
+    slo_slow_window: float = 120.0
+    slo_slow_confirm: float = 1440.0
+    # A computed SLO status is reused this long when no point of that SLO arrived meanwhile (goalsAtRisk).
+    slo_status_max_age_s: float = 60.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -153,5 +169,17 @@ class Settings:
             webhook_secret=os.environ.get("VALUEMESH_WEBHOOK_SECRET") or None,
             webhook_backoff_s=_env_number("VALUEMESH_WEBHOOK_BACKOFF", float, cls.webhook_backoff_s),
             shapes=_env_names("VALUEMESH_SHAPES") or cls.shapes,
+            measurements=os.environ.get("VALUEMESH_MEASUREMENTS") or None,
+            measurement_retention_days=_env_number(
+                "VALUEMESH_MEASUREMENT_RETENTION_DAYS", int, cls.measurement_retention_days
+            ),
+            max_measurements=_env_number("VALUEMESH_MAX_MEASUREMENTS", int, cls.max_measurements),
+            slo_fast_burn=_env_number("VALUEMESH_SLO_FAST_BURN", float, cls.slo_fast_burn),
+            slo_fast_window=_env_number("VALUEMESH_SLO_FAST_WINDOW", float, cls.slo_fast_window),
+            slo_fast_confirm=_env_number("VALUEMESH_SLO_FAST_CONFIRM", float, cls.slo_fast_confirm),
+            slo_slow_burn=_env_number("VALUEMESH_SLO_SLOW_BURN", float, cls.slo_slow_burn),
+            slo_slow_window=_env_number("VALUEMESH_SLO_SLOW_WINDOW", float, cls.slo_slow_window),
+            slo_slow_confirm=_env_number("VALUEMESH_SLO_SLOW_CONFIRM", float, cls.slo_slow_confirm),
+            slo_status_max_age_s=_env_number("VALUEMESH_SLO_STATUS_MAX_AGE", float, cls.slo_status_max_age_s),
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})

@@ -2,10 +2,10 @@
 
 A product marked `vm:restricted true` is readable only as identity/policy.py `may_read_product` says (its domain,
 its owner, GOVERNANCE, ADMIN, and the assignees of an approved, unexpired access request to one of its output
-ports). What it hides is its record (the product, its ports, agreement and SLOs, and any skolemised node) and the
-access-request records that target its ports. Faces ask a `Visibility` (one per request and caller) whether a node
-is hidden and answer as if it were absent; the SPARQL endpoint runs on a dataset without the hidden records
-(server/catalog/public_view.py).
+ports). What it hides is its record (the product, its ports, agreement and SLOs, and any skolemised node), the
+access-request records that target its ports, and its SLO status summaries (`<product>/slo-status`). Faces ask a
+`Visibility` (one per request and caller) whether a node is hidden and answer as if it were absent; the SPARQL
+endpoint runs on a dataset without the hidden records (server/catalog/public_view.py).
 
 `Restrictions` is what the store says, read in three questions and kept by the Catalog service until the next write
 (at 100k products with 10 % restricted: some 10k products and their nodes). Whether a request is in force is decided
@@ -22,6 +22,7 @@ from server.catalog.access_requests import Status, _status
 from server.identity import policy
 from server.identity.principal import Principal
 from server.namespaces import sparql_prefixes
+from server.observations.summaries import summary_graph
 from server.store.base import Store
 
 # Restricted products with what the policy needs: domains, owners, output ports.
@@ -53,7 +54,7 @@ SELECT ?product ?request ?requester ?status ?until WHERE {
 """
 )
 
-# Every subject of a restricted product's record and of the access requests to its ports.
+# Every subject of a restricted product's record, of the access requests to its ports and of its SLO summaries.
 NODES = (
     sparql_prefixes()
     + """
@@ -64,6 +65,8 @@ SELECT DISTINCT ?product ?node WHERE {
     GRAPH ?product { ?product vm:restricted true ; dprod:outputPort ?port }
     GRAPH ?request { ?request a vm:AccessRequest ; odrl:target ?port . ?node ?p ?o }
   }
+  UNION
+  { GRAPH ?product { ?product vm:restricted true } GRAPH ?summary { ?node dqv:computedOn ?product } }
 }
 """
 )
@@ -97,8 +100,8 @@ class RestrictedProduct:
 
     @property
     def records(self) -> list[str]:
-        """The records hidden with this product: its own and the access requests to its ports."""
-        return [self.iri, *sorted(self.requests)]
+        """The records hidden with this product: its own, the access requests to its ports, its SLO status summaries."""
+        return [self.iri, *sorted(self.requests), summary_graph(self.iri)]
 
 
 @dataclass
@@ -142,6 +145,7 @@ def read_restrictions(store: Store) -> Restrictions:
         found.product_of[str(row["node"])] = str(row["product"])
     for iri, product in found.products.items():
         found.product_of[iri] = iri
+        found.product_of[summary_graph(iri)] = iri
         for request in product.requests:
             found.product_of[request] = iri
     return found

@@ -44,6 +44,12 @@ from server.governance.sources import BUILTIN, load_shapes, shape_paths
 from server.identity.authentication import Authenticator, TokenVerifier
 from server.identity.principal import Principal, Role
 from server.namespaces import VM
+from server.observations.budgets import SloStatus
+from server.observations.measurements import Clock, Measurements, Recorded, table_path, utc_now
+from server.observations.objectives import objectives_of
+from server.observations.risk import GoalRisk
+from server.observations.synthetic import seed_products, synthetic_points
+from server.observations.table import PointTable
 from server.query_workers import QueryWorkers
 from server.query_workers import available as workers_available
 from server.settings import Settings
@@ -219,8 +225,12 @@ class Catalog:
     """See the module docstring. Build it with `Catalog(settings)` (or around a store of your own), then `open()`.
     The shapes in force are read and checked here, so bad ones stop a catalog before anything starts."""
 
-    def __init__(self, settings: Settings, store: Store | None = None, shapes: Shapes | None = None) -> None:
+    def __init__(
+        self, settings: Settings, store: Store | None = None, shapes: Shapes | None = None, *, clock: Clock = utc_now
+    ) -> None:
         self.settings = settings
+        self._clock = clock
+        self._measurements: Measurements | None = None
         self.shapes = shapes or load_shapes(settings.shapes)
         builtin = all(entry.strip().lower() == BUILTIN for entry in settings.shapes)
         self._shape_files = None if builtin else shape_paths(settings.shapes)
@@ -243,9 +253,11 @@ class Catalog:
 
     def open(self) -> Catalog:
         """Open the store (seeding an empty one, unless a store was given), and start building the index."""
+        seeding = False
         if self._backend is None:
             self._backend = open_store(self.settings.store)
             prepare(self._backend, with_seed=self.settings.seed, shapes=self.shapes)
+            seeding = self.settings.seed
         self.index = LineageIndex(self._backend, background=True, after_build=self._settle)
         changes = None
         if shared_by_processes(self._backend):
@@ -265,6 +277,12 @@ class Catalog:
             self._store.public_view = self.public_view
         # Tokens are service data, not records: read and written on the store itself, past the index.
         self._identity = Authenticator(self.settings, self._backend, oidc_verifier(self.settings, self._backend))
+        path = table_path(self.settings, self._backend)
+        new_table = path is None or not path.exists()
+        marker = self._backend.marker if isinstance(self._backend, OxigraphStore) else None
+        self._measurements = Measurements(PointTable(path), self.settings, self._clock, marker)
+        if seeding and new_table:
+            self.seed_measurements()
         self.index.ready()  # start building now, in the background, rather than on the first lineage question
         return self
 
@@ -287,6 +305,39 @@ class Catalog:
         if self._identity is None:
             raise RuntimeError("the catalog is not open")
         return self._identity
+
+    @property
+    def measurements(self) -> Measurements:
+        """SLI measurements: their table, SLO statuses, goals at risk (server/observations/)."""
+        if self._measurements is None:
+            raise RuntimeError("the catalog is not open")
+        return self._measurements
+
+    def record_measurements(self, points: Any, principal: Principal) -> Recorded:
+        """Store SLI points (the dicts of `POST /api/v1/measurements`: slo, time, good and total or value, id),
+        all or nothing, as `principal`, who needs the right to write each product promising one of the SLOs; then
+        the graph's SLO status summaries of those products are written again (blocking: call it through `run`)."""
+        return self.measurements.record(self.store, points, principal)
+
+    def slo_statuses(self, store: Store, products: list[str]) -> dict[str, list[SloStatus]]:
+        """Each product's SLO statuses over their current periods (blocking; a loader's batch)."""
+        return self.measurements.statuses_of(store, products)
+
+    def goals_at_risk(self, visibility: Visibility | None = None) -> list[GoalRisk]:
+        """Goals put at risk by products whose SLO budgets are at risk or spent, as `visibility` may read them."""
+        hidden = visibility.hidden if visibility is not None and visibility.hides_anything else None
+        return self.measurements.goals_at_risk(self.store, self.index, hidden)
+
+    def seed_measurements(self) -> int:
+        """Four weeks of synthetic points for the seed's SLOs (server/observations/synthetic.py), with their
+        summaries; the number of points written."""
+        store = self.store
+        found = objectives_of(store, seed_products(self.settings.base))
+        points = synthetic_points(found.values(), self.measurements.clock(), self.settings.base)
+        if points:
+            self.measurements.table.add(points)
+            self.measurements.write_summaries(store, sorted({found[p.slo].product for p in points}))
+        return len(points)
 
     def restrictions(self) -> Restrictions:
         """The restricted products as the store has them now: read again after a write of records (the store's
@@ -466,6 +517,9 @@ class Catalog:
             self.public_view = None
             if isinstance(self._store, IndexedStore):
                 self._store.public_view = None
+        if self._measurements is not None:
+            self._measurements.close()
+            self._measurements = None
         if self._given is None and self._backend is not None:
             self._backend.close()
 

@@ -37,6 +37,14 @@ NoSeedOption = Annotated[
     bool,
     typer.Option("--no-seed", help="Do not load the article's example landscape into an empty catalog."),
 ]
+ProgressOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Show a progress bar with rate and time left on stderr (default: when stderr is a terminal).",
+        show_default=False,
+    ),
+]
 
 ShapesOption = Annotated[
     list[str] | None,

@@ -24,7 +24,15 @@ from rich.text import Text
 
 from server.catalog.bulk_load import BulkProgress, read_batch, write_batch
 from server.cli.app import app
-from server.cli.common import NoSeedOption, ShapesOption, StoreOption, catalog_store, configured_shapes, stderr
+from server.cli.common import (
+    NoSeedOption,
+    ProgressOption,
+    ShapesOption,
+    StoreOption,
+    catalog_store,
+    configured_shapes,
+    stderr,
+)
 from server.cli.remote import ServerOption, TokenOption, load_remotely
 from server.errors import BadInput
 from server.identity.principal import local_operator
@@ -105,14 +113,7 @@ def load(
     ],
     store: StoreOption = None,
     no_seed: NoSeedOption = False,
-    progress: Annotated[
-        bool | None,
-        typer.Option(
-            "--progress/--no-progress",
-            help="Show a progress bar with rate and time left on stderr (default: when stderr is a terminal).",
-            show_default=False,
-        ),
-    ] = None,
+    progress: ProgressOption = None,
     server: ServerOption = None,
     token: TokenOption = None,
     shapes: ShapesOption = None,

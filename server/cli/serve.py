@@ -61,6 +61,8 @@ def serve(
             highlight=False,
         )
     app = create_app(settings, store=opened, shapes=in_force)
+    if seeded is not None:  # the seed's SLOs get their synthetic history (server/observations/synthetic.py)
+        app.state.catalog.seed_measurements()
     app.state.catalog.keep_long_lived()  # this process serves for good: see Catalog.keep_long_lived
     config = uvicorn.Config(app, host=host, port=port, log_level="info")
     AnnouncingServer(config, f"valuemesh: serving on http://{_url_host(host)}:{port}/").run()

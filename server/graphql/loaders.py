@@ -53,6 +53,7 @@ class Loaders:
         self.use_case = _loader(catalog, use_cases.use_cases_by_iri, v)
         self.goal = _loader(catalog, goals.goals_by_iri, v)
         self.completeness = _loader(catalog, completeness, v)
+        self.slo_status = _loader(catalog, catalog.slo_statuses, v, [])
         self.access_requests = _loader(catalog, access_requests.requests_of_products, v, [])  # all: resolvers filter
         self._related: dict[tuple[str, bool], DataLoader[str, Any]] = {}
         self._literals: dict[str, DataLoader[str, Any]] = {}

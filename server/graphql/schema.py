@@ -25,7 +25,7 @@ from server.catalog import (
 from server.catalog.products import count_products, decode_cursor, encode_cursor, page_of_products
 from server.errors import BadInput, NotFound, ValidationRefused, ValuemeshError
 from server.graphql import access_requests as access
-from server.graphql import execution, tokens
+from server.graphql import execution, slo_status, tokens
 from server.graphql import types as t
 from server.graphql.inputs import DataProductInput, fields_of
 from server.graphql.limits import extensions
@@ -52,7 +52,7 @@ def iris(values: list[strawberry.ID] | None) -> list[str] | None:
     return None if values is None else [iri(v) for v in values]
 
 
-async def _node(info: t.Info, node: str) -> t.Node | None:
+async def node_by_iri(info: t.Info, node: str) -> t.Node | None:
     kind = await info.context.loaders.kind.load(node)
     loaders = info.context.loaders
     if kind == "DataProduct":
@@ -90,7 +90,7 @@ async def _node(info: t.Info, node: str) -> t.Node | None:
 class Query:
     @strawberry.field
     async def node(self, info: t.Info, id: strawberry.ID) -> t.Node | None:
-        return await _node(info, iri(id))
+        return await node_by_iri(info, iri(id))
 
     @strawberry.field
     async def data_product(self, info: t.Info, id: strawberry.ID) -> t.DataProduct | None:
@@ -254,6 +254,12 @@ class Query:
     @strawberry.field(description="Products that trace to no goal: data-lake monsters in the making.")
     async def untraced_data_products(self, info: t.Info) -> list[t.DataProduct]:
         return await t.products_by_iri(info, await info.context.run(goal_trace.untraced_products, info.context.store))
+
+    @strawberry.field(
+        description="Goals of the Lean Value Tree put at risk by products whose SLO budgets are at risk or spent."
+    )
+    async def goals_at_risk(self, info: t.Info) -> list[slo_status.GoalAtRisk]:
+        return await slo_status.goals_at_risk(info)
 
     @strawberry.field(description="Stored versions of any record, newest first.")
     async def history(self, info: t.Info, id: strawberry.ID) -> list[t.RecordVersion]:

@@ -24,9 +24,11 @@ from server.validation import ValidationReport as CatalogReport
 
 if TYPE_CHECKING:
     from server.graphql.access_requests import AccessRequest, AccessRequestStatus
+    from server.graphql.slo_status import SloStatus
 
 Info = strawberry.Info[Any, None]
 ACCESS_REQUESTS = "server.graphql.access_requests"  # its types refer to these: named lazily
+SLO_STATUS = "server.graphql.slo_status"
 
 
 @strawberry.enum
@@ -352,6 +354,12 @@ class DataProduct(Node):
     async def restricted(self, info: Info) -> bool:
         values = await info.context.loaders.literals(VM.restricted).load(self.id)
         return any(str(v).lower() in ("true", "1") for v in values)
+
+    @strawberry.field(description="Each SLO's state over its current period, from ingested measurements.")
+    async def slo_status(self, info: Info) -> list[Annotated[SloStatus, strawberry.lazy(SLO_STATUS)]]:
+        from server.graphql.slo_status import of_product
+
+        return await of_product(info, str(self.id))
 
     @strawberry.field(description="Access requests to this product's output ports (only those the caller may see).")
     async def access_requests(

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from server.errors import (
     BadInput,
+    BadItems,
     Conflict,
     Forbidden,
     LimitExceeded,
@@ -52,6 +53,9 @@ def problem(error: ValuemeshError) -> JSONResponse:
     extra: dict[str, Any] = {"code": error.code}
     if isinstance(error, BadInput) and error.source is not None:
         extra["location"] = error.location()
+    if isinstance(error, BadItems):
+        extra["errors"] = [{"index": index, "reason": reason} for index, reason in error.problems]
+        extra["refused"] = error.total
     if isinstance(error, ValidationRefused):
         extra["violations"] = [
             {"focusNode": r.focus_node, "path": r.path, "message": r.message} for r in error.report.violations

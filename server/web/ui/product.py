@@ -131,6 +131,7 @@ async def product_page(request: Request, iri: str) -> Response | None:
         fragment.headers.update(headers)
         return fragment
     facts = await catalog.run(product_facts, catalog.store, row, catalog.index, visibility.hidden)
+    measured = await catalog.run(catalog.slo_statuses, catalog.store, [iri])
     question = GRAPHQL_QUESTION % (iri, iri, iri)
     response = render(
         request,
@@ -140,6 +141,7 @@ async def product_page(request: Request, iri: str) -> Response | None:
         trace=trace_graph(facts, links),
         rdf_forms=[(f"{page}?format={quote(media, safe='')}", label) for media, label in RDF_FORMS],
         period_words=period_words,
+        slo_status={status.objective.iri: status for status in measured[iri]},
         graphql_href="/graphql?query=" + quote(question, safe=""),
         **context,
     )

@@ -18,6 +18,8 @@ from fastapi.responses import HTMLResponse
 
 from server.catalog import goal_trace, goals, nodes, products, use_cases
 from server.catalog.lineage_index import LineageIndex
+from server.catalog.restrictions import Visibility
+from server.catalog.service import Catalog
 from server.namespaces import VM
 from server.store.base import Store
 from server.web.linked_data import CatalogLinks
@@ -230,16 +232,37 @@ def picture(tree: ValueTree, links: CatalogLinks, max_nodes: int = MAX_DRAWN) ->
     }
 
 
+async def goals_at_risk(catalog: Catalog, visibility: Visibility) -> dict[str, tuple[str, list[str]]]:
+    """Each goal at risk (as GraphQL's goalsAtRisk says) with its status and the products whose budgets cause it."""
+    risks = await catalog.run(catalog.goals_at_risk, visibility)
+    names = await catalog.run(nodes.labels, catalog.store, sorted({c.product for r in risks for c in r.causes}))
+    return {
+        risk.goal: (
+            risk.status.value.lower().replace("_", "-"),
+            sorted({names.get(c.product) or c.product for c in risk.causes}),
+        )
+        for risk in risks
+    }
+
+
 @router.get("/value-tree", response_class=HTMLResponse)
 async def value_tree_page(request: Request, goal: str | None = None) -> HTMLResponse:
     catalog = catalog_of(request)
     visibility = await visibility_of(request)
+    at_risk = await goals_at_risk(catalog, visibility)
     tree = await catalog.run(value_tree, catalog.store, visibility.hidden, catalog.index, goal or None)
+    error = None
     if tree is None:
         error = f"There is no goal {goal!r} in the catalog: here is the whole tree."
         tree = await catalog.run(value_tree, catalog.store, visibility.hidden, catalog.index)
         assert tree is not None
-        graph = picture(tree, CatalogLinks(request.app.state.settings.base))
-        return render(request, "value_tree.html", status_code=404, tree=tree, graph=graph, error=error)
     graph = picture(tree, CatalogLinks(request.app.state.settings.base))
-    return render(request, "value_tree.html", tree=tree, graph=graph, error=None)
+    return render(
+        request,
+        "value_tree.html",
+        status_code=404 if error else 200,
+        tree=tree,
+        graph=graph,
+        error=error,
+        at_risk=at_risk,
+    )

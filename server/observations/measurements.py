@@ -1,0 +1,280 @@
+"""The measurements side of the Catalog service: ingest, SLO statuses, goals at risk (blocking work; faces call
+it through `catalog.run`).
+
+The points live in a SQLite table beside the store (`table.py`); after each batch the statuses of the products it
+touched are computed again and written to the graph as DQV summaries (`summaries.py`) through the catalog's
+store, which tells the index, the public view and other replicas as for any write.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from server.catalog.lineage import EdgeSource
+from server.identity.policy import authorize_records, require_writer
+from server.identity.principal import Principal, Role
+from server.observations.budgets import BurnAlert, BurnAlerts, SloStatus, statuses_of
+from server.observations.objectives import Objective, objectives, objectives_of
+from server.observations.points import checked_points
+from server.observations.risk import GoalLinks, GoalRisk, goal_links, goals_at_risk
+from server.observations.summaries import summary_graph, summary_triples
+from server.observations.table import Point, PointTable
+from server.settings import Settings
+from server.store.base import Store, Triple
+from server.store.oxigraph import OxigraphStore
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A batch's usable points and the products whose SLOs they measure."""
+
+    points: list[Point]
+    products: list[str]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a batch did: points new to the table, and points sent before (counted once)."""
+
+    accepted: int
+    duplicates: int
+    products: list[str]
+
+
+def table_path(settings: Settings, backend: Store) -> Path | None:
+    """The SQLite file: `VALUEMESH_MEASUREMENTS`, else beside the embedded store on disk (`<store>.measurements
+    .sqlite`, as its public view is `<store>.public`); None (in memory) for `memory:` and a remote store, whose
+    points then live as long as the process (docs/measurements.md: one process owns ingest)."""
+    if settings.measurements:
+        return Path(settings.measurements)
+    if isinstance(backend, OxigraphStore) and backend.path is not None:
+        return backend.path.with_name(backend.path.name + ".measurements.sqlite")
+    return None
+
+
+def burn_alerts(settings: Settings) -> BurnAlerts:
+    return BurnAlerts(
+        fast=BurnAlert(settings.slo_fast_burn, settings.slo_fast_window, settings.slo_fast_confirm),
+        slow=BurnAlert(settings.slo_slow_burn, settings.slo_slow_window, settings.slo_slow_confirm),
+    )
+
+
+class Definitions:
+    """The SLOs stored products promise, remembered while the store's marker (which every write of records
+    changes) stays what it was, or changed only by the summaries' own writes; a store without a marker (a
+    remote one) is asked each time. Every batch needs them, and asking for a thousand SLOs by IRI takes the
+    embedded store a good part of a second (bench/bench_measurements.py)."""
+
+    def __init__(self, marker: Callable[[], str | None] | None) -> None:
+        self._marker = marker
+        self._lock = threading.Lock()
+        self._as_of: str | None = None
+        self._by_slo: dict[str, Objective | None] = {}
+        self._by_product: dict[str, list[Objective]] = {}
+        self._links: GoalLinks | None = None
+
+    def _current(self) -> str | None:
+        """The marker now, forgetting what was read under another one."""
+        now = self._marker() if self._marker is not None else None
+        if now is None or now != self._as_of:
+            self._by_slo.clear()
+            self._by_product.clear()
+            self._links = None
+            self._as_of = now
+        return now
+
+    def of_slos(self, store: Store, iris: Iterable[str]) -> dict[str, Objective]:
+        wanted = list(dict.fromkeys(iris))
+        with self._lock:
+            self._current()
+            missing = [iri for iri in wanted if iri not in self._by_slo]
+        if missing:
+            found = objectives(store, missing)
+            with self._lock:
+                self._by_slo.update({iri: found.get(iri) for iri in missing})
+        with self._lock:
+            known = {iri: self._by_slo.get(iri) for iri in wanted}
+        return {iri: objective for iri, objective in known.items() if objective is not None}
+
+    def of_products(self, store: Store, products: Iterable[str]) -> dict[str, list[Objective]]:
+        wanted = list(dict.fromkeys(products))
+        with self._lock:
+            self._current()
+            missing = [iri for iri in wanted if iri not in self._by_product]
+        if missing:
+            found = objectives_of(store, missing)
+            with self._lock:
+                for product in missing:
+                    self._by_product[product] = []
+                for objective in sorted(found.values(), key=_iri):
+                    self._by_product[objective.product].append(objective)
+                    self._by_slo[objective.iri] = objective
+        with self._lock:
+            return {product: list(self._by_product.get(product, [])) for product in wanted}
+
+    def links(self, store: Store) -> GoalLinks:
+        """The products' use cases and the goal tree (risk.py), as of the marker."""
+        with self._lock:
+            self._current()
+            known = self._links
+        if known is None:
+            known = goal_links(store)
+            with self._lock:
+                self._links = known
+        return known
+
+    def own_write(self, before: str | None, after: str | None) -> None:
+        """The summaries changed the marker from `before` to `after`: what was read under `before` still holds."""
+        with self._lock:
+            if before is not None and before == self._as_of:
+                self._as_of = after
+
+
+class Measurements:
+    """See the module docstring; `clock` says what "now" is (tests fix it); `marker` is the store's marker
+    (server/store/oxigraph.py), when it has one."""
+
+    def __init__(
+        self,
+        table: PointTable,
+        settings: Settings,
+        clock: Clock = utc_now,
+        marker: Callable[[], str | None] | None = None,
+    ) -> None:
+        self.table = table
+        self.settings = settings
+        self.clock = clock
+        self.alerts = burn_alerts(settings)
+        self.marker = marker
+        self.definitions = Definitions(marker)
+        self._known: dict[str, SloStatus] = {}  # statuses computed lately, by SLO (dropped when a point arrives)
+        self._lock = threading.Lock()
+        self._pending: set[str] = set()  # products whose summaries a batch stored points for, not yet written
+        self._writing = threading.Lock()  # one summary writer at a time
+
+    # --- ingest ---------------------------------------------------------------------------------------------
+
+    def record(self, store: Store, batch: Any, principal: Principal) -> Recorded:
+        """Check, authorise and store a batch of points (the dicts of `POST /api/v1/measurements`), all or
+        nothing; then write the touched products' summaries. `store` is the catalog's store (writes notify)."""
+        checked = self.check(store, batch, principal)
+        recorded = self.keep([checked])
+        self.write_pending_summaries(store, recorded.products)
+        return recorded
+
+    def write_pending_summaries(self, store: Store, products: Iterable[str]) -> None:
+        """Write these products' summaries, together with those of batches arriving meanwhile: one writer at a
+        time takes every product waiting, so concurrent batches share a write (each product costs a graph write
+        whatever its points: bench/README.md) and each batch returns once its products' summaries are stored."""
+        with self._lock:
+            self._pending.update(products)
+        with self._writing:
+            with self._lock:
+                waiting = sorted(self._pending)
+                self._pending.clear()
+            if waiting:
+                self.write_summaries(store, waiting)
+
+    def check(self, store: Store, batch: Any, principal: Principal) -> Checked:
+        """The batch's points, if every one is usable (else BadItems) and `principal` may write each product
+        promising one of their SLOs (else Unauthenticated or Forbidden); nothing is stored yet."""
+        require_writer(principal)
+        now = self.clock()
+        points, known = checked_points(
+            batch,
+            lambda iris: self.definitions.of_slos(store, iris),
+            now=now,
+            oldest=now - self.retention,
+            max_points=self.settings.max_measurements,
+        )
+        products = sorted({known[p.slo].product for p in points})
+        if not principal.has(Role.ADMIN):
+            for product in products:  # the right to write the product that promises the SLO (identity/policy.py)
+                authorize_records(principal, store, {product: store.record(product)})
+        return Checked(points, products)
+
+    def keep(self, batches: Iterable[Checked]) -> Recorded:
+        """Store checked batches in one transaction (points older than the retention go in the same one)."""
+        chosen = list(batches)
+        points = [point for batch in chosen for point in batch.points]
+        prune = round((self.clock() - self.retention).timestamp() * 1000)
+        added = self.table.add(points, prune_before_ms=prune)
+        with self._lock:
+            for slo in {p.slo for p in points}:
+                self._known.pop(slo, None)
+        products = sorted({product for batch in chosen for product in batch.products})
+        return Recorded(added, len(points) - added, products)
+
+    @property
+    def retention(self) -> timedelta:
+        return timedelta(days=self.settings.measurement_retention_days)
+
+    def write_summaries(self, store: Store, products: Iterable[str]) -> None:
+        """Compute the products' SLO statuses now and replace their summary graphs."""
+        statuses = self.statuses_of(store, list(products))
+        records: dict[str, list[Triple]] = {
+            summary_graph(product): summary_triples(product, found) for product, found in statuses.items()
+        }
+        if records:
+            before = self.marker() if self.marker is not None else None
+            store.replace_records(records)
+            self.definitions.own_write(before, self.marker() if self.marker is not None else None)
+
+    # --- questions ------------------------------------------------------------------------------------------
+
+    def status(self, objective: Objective, now: datetime | None = None) -> SloStatus:
+        """One SLO's status now (reused when computed within `slo_status_max_age_s` and no point came since)."""
+        return self.statuses([objective], now)[0]
+
+    def statuses(self, chosen: list[Objective], now: datetime | None = None) -> list[SloStatus]:
+        """Many SLOs' statuses now: those computed lately reused, the others in one question per period."""
+        moment = now or self.clock()
+        age = timedelta(seconds=self.settings.slo_status_max_age_s)
+        with self._lock:
+            known = {o.iri: self._known.get(o.iri) for o in chosen}
+        fresh = {
+            iri: found
+            for iri, found in known.items()
+            if found is not None and timedelta(0) <= moment - found.computed_at < age
+        }
+        stale = [o for o in chosen if o.iri not in fresh or fresh[o.iri].objective != o]
+        computed = statuses_of(stale, self.table, moment, self.alerts)
+        with self._lock:
+            self._known.update({status.objective.iri: status for status in computed})
+        by_iri = {**fresh, **{status.objective.iri: status for status in computed}}
+        return [by_iri[o.iri] for o in chosen]
+
+    def statuses_of(self, store: Store, products: list[str]) -> dict[str, list[SloStatus]]:
+        """Each product's SLO statuses (every SLO it promises, UNKNOWN where unmeasured), in SLO order."""
+        found = self.definitions.of_products(store, products)
+        computed = iter(self.statuses([o for product in products for o in found[product]]))
+        return {product: [next(computed) for _ in found[product]] for product in products}
+
+    def measured_statuses(self, store: Store) -> list[SloStatus]:
+        """The statuses of every SLO that has points and that a stored product still promises."""
+        found = self.definitions.of_slos(store, self.table.measured())
+        return self.statuses(sorted(found.values(), key=_iri))
+
+    def goals_at_risk(
+        self, store: Store, index: EdgeSource | None = None, hidden: Callable[[str], bool] | None = None
+    ) -> list[GoalRisk]:
+        links = self.definitions.links(store)
+        return goals_at_risk(store, self.measured_statuses(store), links=links, index=index, hidden=hidden)
+
+    def close(self) -> None:
+        self.table.close()
+
+
+def _iri(objective: Objective) -> str:
+    return objective.iri

@@ -1,0 +1,170 @@
+"""Measurements as clients send them (HTTP JSON, JSON Lines, CSV, OpenLineage facets), checked into points.
+
+A batch is refused whole when any point is unusable; every unusable point is named by its index in the batch and
+what is wrong with it, so a client can fix the batch in one go.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyoxigraph as ox
+
+from server.errors import BadInput, BadItems
+from server.observations.objectives import Objective
+from server.observations.table import Point, point_key
+
+FIELDS = frozenset({"slo", "time", "good", "total", "value", "id"})
+# RFC 3339's date-time: a zone is required (Z or an offset), seconds too, fractions optional.
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?(?P<zone>[Zz]|[+-]\d{2}:\d{2})?$")
+# A clock a little ahead of ours is no error; a point from the future is.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+class _Refused(Exception):
+    """Why one point is unusable (collected, then raised as one BadItems)."""
+
+
+def _is_integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (isinstance(value, int | float) and not isinstance(value, bool)) and math.isfinite(value)
+
+
+def parse_time(text: Any) -> datetime:
+    """An RFC 3339 date-time with its zone."""
+    if not isinstance(text, str):
+        raise _Refused('"time" must be an RFC 3339 date-time string, e.g. "2026-11-30T09:00:00Z"')
+    try:
+        # Python reads RFC 3339 itself (and a few ISO 8601 forms more); the separators below hold it to RFC 3339.
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or len(text) < 19 or text[4] != "-" or text[10] not in "Tt " or text[13] != ":":
+        if _RFC3339.match(text.strip()) is None:
+            raise _Refused(f'"time" {text!r} is not an RFC 3339 date-time, e.g. "2026-11-30T09:00:00Z"')
+        raise _Refused(f'"time" {text!r} is no real moment')
+    if moment.tzinfo is None:
+        raise _Refused(f'"time" {text!r} has no zone: add Z (UTC) or an offset such as +01:00')
+    return moment
+
+
+def _slo(item: Mapping[str, Any], checked: set[str]) -> str:
+    slo = item.get("slo")
+    if not isinstance(slo, str) or not slo:
+        raise _Refused('"slo" is missing: give the IRI of the SLO the point measures')
+    if slo in checked:
+        return slo
+    try:
+        ox.NamedNode(slo)
+    except ValueError:
+        raise _Refused(f'"slo" {slo!r} is not an IRI') from None
+    if ":" not in slo:
+        raise _Refused(f'"slo" {slo!r} is not an absolute IRI')
+    checked.add(slo)
+    return slo
+
+
+def _counts(item: Mapping[str, Any], objective: Objective) -> tuple[int, int]:
+    has_counts = "good" in item or "total" in item
+    if "value" in item:
+        if has_counts:
+            raise _Refused('give either "good" and "total" or "value", not both')
+        value = item["value"]
+        if not _is_number(value):
+            raise _Refused(f'"value" must be a number, not {value!r}')
+        if not objective.has_threshold:
+            raise _Refused(
+                f"the SLO <{objective.iri}> defines no threshold (vm:goodAtMost or vm:goodAtLeast), so a point "
+                'for it needs "good" and "total" counts, not a "value"'
+            )
+        return (1 if objective.counts_as_good(float(value)) else 0), 1
+    if not has_counts:
+        raise _Refused('"good" and "total" are missing (or give "value" for an SLO with a threshold)')
+    for name in ("good", "total"):
+        if name not in item:
+            raise _Refused(f'"{name}" is missing')
+        if not _is_integer(item[name]):
+            raise _Refused(f'"{name}" must be a whole number, not {item[name]!r}')
+        if item[name] < 0:
+            raise _Refused(f'"{name}" is negative ({item[name]})')
+    good, total = int(item["good"]), int(item["total"])
+    if good > total:
+        raise _Refused(f'"good" ({good}) is more than "total" ({total})')
+    return good, total
+
+
+def _point_id(item: Mapping[str, Any]) -> str | None:
+    if "id" not in item or item["id"] is None:
+        return None
+    value = item["id"]
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        raise _Refused(f'"id" must be a non-empty string, not {value!r}')
+    return str(value)
+
+
+def checked_points(
+    batch: Any,
+    lookup: Callable[[list[str]], Mapping[str, Objective]],
+    *,
+    now: datetime,
+    oldest: datetime,
+    max_points: int,
+) -> tuple[list[Point], dict[str, Objective]]:
+    """The points of a batch and the SLOs they measure, or BadItems naming every unusable point.
+
+    `lookup` answers which of some SLO IRIs a stored product promises; `oldest` is the retention's horizon."""
+    if not isinstance(batch, Sequence) or isinstance(batch, str | bytes):
+        raise BadInput('"measurements" must be a list of points')
+    if len(batch) > max_points:
+        raise BadInput(
+            f"a batch holds at most {max_points} measurements (VALUEMESH_MAX_MEASUREMENTS), this one {len(batch)}: "
+            "send it in smaller batches"
+        )
+    if not batch:
+        raise BadInput('"measurements" is empty: send at least one point')
+    problems: list[tuple[int, str]] = []
+    slos: list[str | None] = []
+    checked: set[str] = set()
+    for index, item in enumerate(batch):
+        try:
+            if not isinstance(item, dict):
+                raise _Refused("a point must be an object with slo, time and good/total or value")
+            if not item.keys() <= FIELDS:
+                unknown = sorted(item.keys() - FIELDS)
+                raise _Refused(f"unknown field {unknown[0]!r}; a point has {', '.join(sorted(FIELDS))}")
+            slos.append(_slo(item, checked))
+        except _Refused as reason:
+            problems.append((index, str(reason)))
+            slos.append(None)
+    known = dict(lookup(sorted({s for s in slos if s is not None})))
+    points: list[Point] = []
+    for index, (item, slo) in enumerate(zip(batch, slos, strict=True)):
+        if slo is None:
+            continue
+        try:
+            objective = known.get(slo)
+            if objective is None:
+                raise _Refused(f"unknown SLO <{slo}>: no data product in the catalog promises it")
+            moment = parse_time(item.get("time")) if "time" in item else None
+            if moment is None:
+                raise _Refused('"time" is missing: give when the point was measured, RFC 3339 with a zone')
+            if moment > now + CLOCK_SKEW:
+                raise _Refused(f'"time" {item["time"]!r} is in the future')
+            if moment < oldest:
+                raise _Refused(f'"time" {item["time"]!r} is older than the retention (kept from {oldest.isoformat()})')
+            good, total = _counts(item, objective)
+            time_ms = round(moment.timestamp() * 1000)
+            points.append(Point(slo, time_ms, point_key(time_ms, _point_id(item)), good, total))
+        except _Refused as reason:
+            problems.append((index, str(reason)))
+    if problems:
+        problems.sort()
+        raise BadItems("measurement", problems)
+    return points, known

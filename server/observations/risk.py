@@ -1,0 +1,134 @@
+"""Goals at risk: a product whose SLO budget is at risk or spent endangers every product downstream of it
+(lineage), the use cases any of those serve, and every goal those use cases help achieve, up to the vision.
+
+Each goal comes with its causes (product, SLO, status) and, per cause, the shortest path that explains it (`via`:
+the downstream products, the use case, the sub-goals between them and the goal). The downstream walk is the
+catalog's own (server/catalog/lineage.py `walk`, on the lineage index when it is ready); the goal side is the goal
+trace's path (`vm:servedBy`, then `vm:helpsAchieve/vm:subGoalOf*`, server/catalog/goal_trace.py), asked for all
+reached products at once with each step kept, since `via` must name the sub-goals passed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from server.catalog.lineage import Direction, EdgeSource, readable_step, sparql_step, walk
+from server.catalog.nodes import unique
+from server.namespaces import sparql_prefixes
+from server.observations.budgets import SEVERITY, BudgetStatus, SloStatus
+from server.store.base import Store
+
+# The whole catalog's links from products to goals: two scans, cheaper at 10k products than asking for the
+# thousands of products a spent budget reaches by VALUES (bench/bench_measurements.py), and remembered until the
+# catalog changes (measurements.Definitions).
+SERVED = (
+    sparql_prefixes() + "SELECT ?product ?useCase ?goal WHERE { ?useCase vm:servedBy ?product ; vm:helpsAchieve ?goal }"
+)
+GOAL_PARENTS = sparql_prefixes() + "SELECT ?goal ?parent WHERE { ?goal vm:subGoalOf ?parent }"
+
+
+@dataclass(frozen=True)
+class GoalLinks:
+    """Which use cases serve each product (with the goal each helps achieve), and each goal's parent."""
+
+    serving: dict[str, list[tuple[str, str]]]
+    parent_of: dict[str, str]
+
+
+def goal_links(store: Store) -> GoalLinks:
+    serving: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in store.select(SERVED):
+        serving[str(row["product"])].append((str(row["useCase"]), str(row["goal"])))
+    parent_of = {str(row["goal"]): str(row["parent"]) for row in store.select(GOAL_PARENTS)}
+    return GoalLinks({product: sorted(found) for product, found in serving.items()}, parent_of)
+
+
+@dataclass(frozen=True)
+class RiskCause:
+    product: str
+    slo: str
+    status: BudgetStatus
+    via: tuple[str, ...]
+
+
+@dataclass
+class GoalRisk:
+    goal: str
+    causes: list[RiskCause] = field(default_factory=list)
+
+    @property
+    def status(self) -> BudgetStatus:
+        return max((c.status for c in self.causes), key=SEVERITY.__getitem__)
+
+
+def _paths_downstream(root: str, step: Callable[..., Iterable[tuple[str, str, bool]]]) -> dict[str, list[str]]:
+    """Each product downstream of `root` (and `root`) with the shortest path of products after root to it."""
+    answer = walk(root, step, Direction.DOWNSTREAM, None)
+    depth = {root: 0, **{n.iri: n.depth for n in answer.nodes}}
+    parent: dict[str, str] = {}
+    for source, target in answer.edges:
+        if depth.get(source, -2) == depth.get(target, -1) - 1 and (target not in parent or source < parent[target]):
+            parent[target] = source
+    paths: dict[str, list[str]] = {}
+    for node in depth:
+        path: list[str] = []
+        at = node
+        while at != root:
+            path.append(at)
+            at = parent[at]
+        paths[node] = path[::-1]
+    return paths
+
+
+def _shortest_vias(
+    paths: dict[str, list[str]], links: GoalLinks, hide: Callable[[str], bool]
+) -> dict[str, tuple[str, ...]]:
+    """Each goal the products of `paths` lead to, with the shortest way there (products, use case, sub-goals)."""
+    best: dict[str, tuple[str, ...]] = {}
+    for node, products in paths.items():
+        for use_case, helped in links.serving.get(node, ()):
+            if hide(use_case):
+                continue
+            via = (*products, use_case)
+            goal: str | None = helped
+            seen: set[str] = set()
+            while goal is not None and goal not in seen:
+                seen.add(goal)
+                known = best.get(goal)
+                if known is None or len(via) < len(known) or (len(via) == len(known) and via < known):
+                    best[goal] = via
+                via = (*via, goal)
+                goal = links.parent_of.get(goal)
+    return best
+
+
+def goals_at_risk(
+    store: Store,
+    statuses: Iterable[SloStatus],
+    *,
+    links: GoalLinks | None = None,
+    index: EdgeSource | None = None,
+    hidden: Callable[[str], bool] | None = None,
+) -> list[GoalRisk]:
+    """The goals put at risk by the SLOs among `statuses` that are AT_RISK or EXHAUSTED, most severe first."""
+    hide = hidden or (lambda _: False)
+    causes = [s for s in statuses if s.status.at_risk and not hide(s.objective.product)]
+    if not causes:
+        return []
+    step = index.step(Direction.DOWNSTREAM) if index is not None else None
+    if step is None:
+        step = sparql_step(store, Direction.DOWNSTREAM)
+    if hidden is not None:
+        step = readable_step(step, Direction.DOWNSTREAM, hidden, set())
+    paths = {p: _paths_downstream(p, step) for p in unique(c.objective.product for c in causes)}
+    found_links = links if links is not None else goal_links(store)
+    reaches = {product: _shortest_vias(found_paths, found_links, hide) for product, found_paths in paths.items()}
+    found: dict[str, list[RiskCause]] = defaultdict(list)
+    for status in sorted(causes, key=lambda s: (s.objective.product, s.objective.iri)):
+        product = status.objective.product
+        for goal, via in reaches[product].items():
+            found[goal].append(RiskCause(product, status.objective.iri, status.status, via))
+    risks = [GoalRisk(goal, found_causes) for goal, found_causes in found.items()]
+    return sorted(risks, key=lambda r: (-SEVERITY[r.status], r.goal))
