@@ -25,6 +25,7 @@ from rdflib.term import Node
 from server.governance.paths import BadPath, sparql_path
 from server.governance.paths import path_text as path_text_of
 from server.namespaces import DPROD, SH
+from server.rdf_io import read_rdf_file
 from server.resources import shape_files
 from server.store.terms import to_oxigraph
 
@@ -747,7 +748,7 @@ def read_shapes(files: Iterable[Path]) -> Shapes:
     graph = Graph()
     parsed: dict[Path, Graph] = {}
     for path in files:
-        parsed[path] = Graph().parse(path, format="turtle")
+        parsed[path] = read_rdf_file(path).default  # literals as written: "1"^^xsd:boolean is not "true"
         graph += parsed[path]
     try:
         return shapes_from_graph(graph)
