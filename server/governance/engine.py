@@ -69,8 +69,13 @@ def _finding(check: Check, row: dict[str, Node | None]) -> str:
     return ""
 
 
+def message_with_slots(template: str, row: dict[str, Node | None]) -> str:
+    """A message with each `{?var}` / `{$var}` replaced by the variable's value in the result's row."""
+    return _SLOT.sub(lambda m: display(row.get(m.group(1))), template)
+
+
 def _detail(check: Check, row: dict[str, Node | None]) -> str:
-    text = _SLOT.sub(lambda m: display(row.get(m.group(1))), check.message)
+    text = message_with_slots(check.message, row)
     finding = _finding(check, row)
     return f"{text}; {finding}" if finding else text
 

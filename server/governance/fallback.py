@@ -13,9 +13,11 @@ from rdflib import Graph, Literal
 from rdflib.term import Node
 
 from server.governance.engine import Selecting, with_record_names
+from server.governance.neighbourhood import ScratchStore
 from server.governance.paths import BadPath, path_text
 from server.governance.results import ValidationResult
 from server.governance.shapes import Shapes, UnsupportedShape
+from server.governance.shapes_graph_queries import evaluate_querying_shapes
 from server.namespaces import SH
 
 ALL_TRIPLES = "SELECT ?s ?p ?o WHERE { ?s ?p ?o }"
@@ -23,6 +25,8 @@ DESCRIBED_IN_RECORDS = "SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s ?p ?o } }"
 
 
 def _data(store: Selecting) -> Graph:
+    if isinstance(store, ScratchStore):
+        return store.as_written
     data = Graph()
     for row in store.select(ALL_TRIPLES):
         data.add((row["s"], row["p"], row["o"]))  # type: ignore[arg-type]
@@ -50,9 +54,10 @@ def evaluate(store: Selecting, shapes: Shapes, *, focus_in_records: bool = False
         return []
     from pyshacl import validate as pyshacl_validate  # seconds to import: only when some shape needs it
 
+    data = _data(store)
     try:
         _, report, _ = pyshacl_validate(
-            _data(store),
+            data,
             shacl_graph=shapes.evaluated_graph,
             inference="none",
             allow_warnings=True,
@@ -64,7 +69,9 @@ def evaluate(store: Selecting, shapes: Shapes, *, focus_in_records: bool = False
     if not isinstance(report, Graph):  # pyshacl's ValidationFailure: a query SHACL does not allow, say
         raise UnsupportedShape(f"the shapes cannot be evaluated: {report}")
     in_focus = {row["s"] for row in store.select(DESCRIBED_IN_RECORDS)} if focus_in_records else None
-    found: list[ValidationResult] = []
+    found = [
+        result for result in evaluate_querying_shapes(data, shapes) if in_focus is None or result.focus_term in in_focus
+    ]
     for report_node in report.subjects(predicate=SH.conforms):
         for node in report.objects(report_node, SH.result):
             focus = report.value(node, SH.focusNode)

@@ -191,8 +191,25 @@ def neighbourhood(store: Store, records: Records) -> Graph:
     return found
 
 
-def scratch_store(records: Records, context: Graph | None = None) -> MemoryStore:
+class ScratchStore(MemoryStore):
+    """An in-memory store for judging records, which also keeps their triples as written: Oxigraph keeps a literal
+    by its value ("300"^^xsd:byte comes back as 300, an xsd:integer), while SHACL judges the literal itself."""
+
+    def __init__(self, as_written: Graph) -> None:
+        super().__init__()
+        self.as_written = as_written
+
+    def add_quads(self, quads: list[ox.Quad]) -> None:
+        """Add quads keeping their blank nodes' labels (a bulk load renames them), so that results found in the
+        store and in the triples as written name the same blank nodes."""
+        self._store.extend(quads)
+
+
+def scratch_store(records: Records, context: Graph | None = None) -> ScratchStore:
     """An in-memory store holding each record as its named graph and the context in the default graph."""
+    as_written = Graph()
+    for graph in (*records.values(), *([] if context is None else [context])):
+        as_written += graph
     quads = [
         ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), ox.NamedNode(iri))  # type: ignore[arg-type]
         for iri, graph in records.items()
@@ -200,7 +217,6 @@ def scratch_store(records: Records, context: Graph | None = None) -> MemoryStore
     ]
     if context is not None:
         quads.extend(ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in context)  # type: ignore[arg-type]
-    store = MemoryStore()
-    if quads:
-        store.bulk_load(ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b"", "application/n-quads")
+    store = ScratchStore(as_written)
+    store.add_quads(quads)
     return store

@@ -176,6 +176,9 @@ class Shapes:
     # every other targeted shape is deactivated; None when everything is compiled.
     evaluated: tuple[Node, ...] = ()
     evaluated_graph: Graph | None = None
+    # SPARQL constraints that query the shapes graph ($shapesGraph, $currentShape), as (shape, constraint): pyshacl
+    # cannot run them, so server/governance/shapes_graph_queries.py does, with the shapes graph beside the data.
+    querying_shapes: tuple[tuple[Node, Node], ...] = ()
 
 
 def _component(parameter: URIRef) -> str:
@@ -188,7 +191,7 @@ def _sparql_term(term: Node) -> str:
     return str(to_oxigraph(term))
 
 
-def _severity(graph: Graph, shape: Node) -> str:
+def severity_of(graph: Graph, shape: Node) -> str:
     value = graph.value(shape, SH.severity)
     if value is None:
         return "Violation"
@@ -338,7 +341,7 @@ def _wrap(inner: str) -> str:
     return f"SELECT * WHERE {{ {{ {inner} }} {NAMING} }}"
 
 
-def _prefixes(graph: Graph, constraint: Node) -> str:
+def prefix_lines(graph: Graph, constraint: Node) -> str:
     """The PREFIX lines sh:prefixes declares, with those of the ontologies it owl:imports."""
     lines = []
     holders = {
@@ -361,7 +364,7 @@ def _sparql_query(graph: Graph, constraint: Node) -> str:
         raise UnsupportedShape(f"SPARQL constraint {constraint} has no sh:select with a WHERE clause")
     # $this is pre-bound by SHACL; here the target pattern binds it for every target node at once.
     inner = select[: match.end()] + f" {TARGET_SLOT} {FOCUS_SLOT} " + select[match.end() :]
-    return _prefixes(graph, constraint) + "\n" + _wrap(inner)
+    return prefix_lines(graph, constraint) + "\n" + _wrap(inner)
 
 
 _STRIPPED = re.compile(
@@ -426,7 +429,7 @@ def _sparql_compiles(graph: Graph, constraint: Node) -> bool:
     return bool(_WHERE.search(query)) and joins_exactly(query)
 
 
-def _targets(graph: Graph, shape: Node) -> list[str]:
+def target_patterns(graph: Graph, shape: Node) -> list[str]:
     """SPARQL patterns binding ?this to the shape's target nodes, one per kind of target."""
     patterns = []
     classes = set(graph.objects(shape, SH.targetClass))
@@ -535,7 +538,7 @@ def partition(graph: Graph) -> tuple[list[Node], list[Node]]:
     shapes = _all_shapes(graph)
     for shape in shapes:
         _known(graph, shape, custom)
-    targeted = sorted((s for s in shapes if _targets(graph, s) and not _deactivated(graph, s)), key=str)
+    targeted = sorted((s for s in shapes if target_patterns(graph, s) and not _deactivated(graph, s)), key=str)
     evaluated = {s for s in targeted if not _compiles(graph, s, custom)}
     while True:
         more = (_referenced(graph, evaluated) & set(targeted)) - evaluated
@@ -562,7 +565,7 @@ def _core_checks(graph: Graph, prop: Node, target: str) -> list[Check]:
             shape=str(prop),
             constraint=None,
             component=component,
-            severity=_severity(graph, prop),
+            severity=severity_of(graph, prop),
             message=str(graph.value(prop, SH.message) or ""),
             item=_label(graph, graph.value(prop, SH.group)),
             target=target,
@@ -592,7 +595,7 @@ def _checks_of(graph: Graph, shape: Node, target: str) -> list[Check]:
                 shape=str(shape),
                 constraint=str(constraint),
                 component=str(SH.SPARQLConstraintComponent),
-                severity=_severity(graph, shape),
+                severity=severity_of(graph, shape),
                 message=str(graph.value(constraint, SH.message) or graph.value(shape, SH.message) or ""),
                 item=_label(graph, graph.value(constraint, SH.group)),
                 target=target,
@@ -615,7 +618,7 @@ def compile_shapes(graph: Graph, shapes: Iterable[Node] | None = None) -> tuple[
         shapes = partition(graph)[0]
     checks: list[Check] = []
     for shape in shapes:
-        for target in _targets(graph, shape):
+        for target in target_patterns(graph, shape):
             checks.extend(_checks_of(graph, shape, target))
     return tuple(checks)
 
@@ -624,8 +627,8 @@ def mandatory_items(graph: Graph) -> tuple[str, ...]:
     """The checklist items a data product is measured against: groups of Violation shapes on data products."""
     order: dict[str, int] = {}
     for shape in graph.subjects(SH.targetClass, DPROD.DataProduct):
-        members = [(p, _severity(graph, p)) for p in graph.objects(shape, SH.property)]
-        members += [(c, _severity(graph, shape)) for c in graph.objects(shape, SH.sparql)]
+        members = [(p, severity_of(graph, p)) for p in graph.objects(shape, SH.property)]
+        members += [(c, severity_of(graph, shape)) for c in graph.objects(shape, SH.sparql)]
         for member, severity in members:
             group = graph.value(member, SH.group)
             label = _label(graph, group)
@@ -717,13 +720,30 @@ def _refuse_unsupported_queries(graph: Graph) -> None:
                     refuse_unsupported_sparql(str(text), f"validator of {_short(graph, component)}")
 
 
-def _evaluation_graph(graph: Graph, compiled: Iterable[Node]) -> Graph:
+_SHAPES_GRAPH_VARIABLES = re.compile(r"[?$](shapesGraph|currentShape)\b")
+
+
+def _querying_shapes(graph: Graph, shapes: Iterable[Node]) -> list[tuple[Node, Node]]:
+    """The active SPARQL constraints of targeted `shapes` that mention $shapesGraph or $currentShape."""
+    return [
+        (shape, constraint)
+        for shape in shapes
+        for constraint in sorted(graph.objects(shape, SH.sparql), key=str)
+        if not _deactivated(graph, constraint)
+        and _SHAPES_GRAPH_VARIABLES.search(_bare(str(graph.value(constraint, SH.select) or "")))
+    ]
+
+
+def _evaluation_graph(graph: Graph, compiled: Iterable[Node], querying_shapes: Iterable[tuple[Node, Node]]) -> Graph:
     """The shapes graph a standard validator runs: the compiled targeted shapes deactivated, so that nothing is
-    checked twice; the shapes they contain stay active for the evaluated shapes that refer to them."""
+    checked twice (the shapes they contain stay active for the evaluated shapes that refer to them), and the
+    constraints that query the shapes graph taken out (they run on their own)."""
     copy = Graph()
     copy += graph
     for shape in compiled:
         copy.set((shape, SH.deactivated, Literal(True)))
+    for shape, constraint in querying_shapes:
+        copy.remove((shape, SH.sparql, constraint))
     return copy
 
 
@@ -733,13 +753,15 @@ def shapes_from_graph(graph: Graph) -> Shapes:
     _refuse_unsupported_queries(graph)
     compiled, evaluated = partition(graph)
     checks = compile_shapes(graph, compiled)
+    querying_shapes = _querying_shapes(graph, evaluated)
     return Shapes(
         graph=graph,
         checks=checks,
         queries=plan_queries(checks),
         items=mandatory_items(graph),
         evaluated=tuple(evaluated),
-        evaluated_graph=_evaluation_graph(graph, compiled) if evaluated else None,
+        evaluated_graph=_evaluation_graph(graph, compiled, querying_shapes) if evaluated else None,
+        querying_shapes=tuple(querying_shapes),
     )
 
 
