@@ -17,13 +17,20 @@ from server.catalog.records import merge_records, records_of
 from server.catalog.writes import write_documents, write_records
 from server.errors import ValidationRefused
 from server.governance.neighbourhood import Records, neighbourhood
-from server.governance.shapes import UnsupportedShape, catalog_shapes, shapes_from_graph
+from server.governance.shapes import UnsupportedShape, catalog_shapes, read_shapes, shapes_from_graph
 from server.identity.principal import SYSTEM
 from server.namespaces import DPROD, SH, VM
 from server.rdf_io import parse_rdf, read_rdf_file
 from server.resources import seed_files, shape_files
 from server.store import Store
-from server.validation import ValidationReport, check_write, completeness, validate_records, validate_store
+from server.validation import (
+    ValidationReport,
+    ValidationResult,
+    check_write,
+    completeness,
+    validate_records,
+    validate_store,
+)
 
 # The same questions on every store backend: memory, and each remote SPARQL server CI runs.
 pytestmark = pytest.mark.all_backends
@@ -195,6 +202,32 @@ def test_validating_a_write_reads_its_neighbourhood_not_the_catalog(seeded_store
     # The new products serve no purpose here but are visible: the use cases, ports and names they share are not.
     assert len(after) == len(before)
     assert check_write(seeded_store, records).conforms
+
+
+@pytest.mark.parametrize(
+    ("shapes_file", "conforms"),
+    [("shapes-consumed-ports-say-their-kind.ttl", True), ("shapes-domain-described-briefly.ttl", False)],
+)
+def test_a_write_is_judged_on_everything_an_organisations_shapes_reach(
+    seeded_store: Store, shapes_file: str, conforms: bool
+) -> None:
+    """Shapes that look at stored records two steps away (a path sequence, sh:node on a stored domain) judge a
+    write as they judge the whole catalog with it: the consumed port's kind and the domain's description are
+    fetched, though neither is in the packaged shapes' neighbourhood."""
+    shapes = read_shapes([*shape_files(), DATA / shapes_file])
+    records = records_of(read_rdf_file(DATA / "conforming-product.ttl"))
+    seed = merge_records(records_of(read_rdf_file(p)) for p in seed_files())
+    written = {str(s) for graph in records.values() for s in graph.subjects()}
+    whole = [r for r in validate_records({**seed, **records}, shapes).results if r.focus_node in written]
+    report = check_write(seeded_store, records, shapes)
+    assert report.conforms is conforms
+    assert _keys(report.results) == _keys(whole)
+    if not conforms:
+        assert any("Territory planning" in r.message and r.path == str(DPROD.domain) for r in report.violations)
+
+
+def _keys(results: list[ValidationResult]) -> set[tuple[str | None, ...]]:
+    return {(r.focus_node, r.path, r.component, r.value) for r in results}
 
 
 # --- completeness ------------------------------------------------------------------------------------------------

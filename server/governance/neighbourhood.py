@@ -20,6 +20,7 @@ import pyoxigraph as ox
 from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.term import Node
 
+from server.governance.reach import Reach
 from server.namespaces import DPROD, VM, sparql_prefixes
 from server.sparql_text import iri_ref
 from server.store.base import Store
@@ -113,6 +114,17 @@ SELECT DISTINCT ?g WHERE {
 )
 
 
+# Everything stored about the nodes an organisation's shapes can reach from the records (server/governance/reach.py):
+# #PATH is the steps their paths take, repeated as often as their longest chain (or their closure).
+REACHED = """
+CONSTRUCT { ?node ?p ?o } WHERE {
+    VALUES ?start { #NODES }
+    ?start #PATH ?node .
+    GRAPH ?g { ?node ?p ?o }
+    #NOT_IN_BATCH
+}"""
+
+
 def _iri_list(nodes: Iterable[Node | str]) -> str:
     listed = []
     for node in nodes:
@@ -167,12 +179,16 @@ def dependents(store: Store, records: Records) -> set[str]:
     return found - batch
 
 
-def neighbourhood(store: Store, records: Records) -> Graph:
-    """The stored facts the shapes need to judge `records`, fetched by IRI (never the whole store)."""
+def neighbourhood(store: Store, records: Records, reach: Reach | None = None) -> Graph:
+    """The stored facts the shapes need to judge `records`, fetched by IRI (never the whole store); `reach`, how
+    far the shapes in force look, when that is further than the packaged shapes do."""
     batch = set(records)
     described = {s for graph in records.values() for s in graph.subjects()}
     mentioned = {o for graph in records.values() for o in graph.objects() if isinstance(o, URIRef)}
     found = Graph()
+    if reach is not None and reach.beyond_one_step():
+        # From every IRI of the records: a node a record only mentions may be where the stored facts begin.
+        _construct(store, REACHED.replace("#PATH", reach.sparql_path()), described | mentioned, batch, found)
     _construct(store, DESCRIBE_NODES, mentioned - described, batch, found)
     _construct(store, SERVING_AND_CONSUMING, described, batch, found)
     same_name = _without_batch(SAME_NAME, batch)

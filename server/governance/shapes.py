@@ -24,6 +24,7 @@ from rdflib.term import Node
 
 from server.governance.paths import BadPath, sparql_path
 from server.governance.paths import path_text as path_text_of
+from server.governance.reach import Reach, reach_of
 from server.namespaces import DPROD, SH
 from server.rdf_io import read_rdf_file
 from server.resources import shape_files
@@ -166,6 +167,9 @@ class Query:
         return {str(c.parameter) for c in self.checks if SUBCLASSES_SLOT in self.text}
 
 
+NO_REACH = Reach(frozenset(), 0)
+
+
 @dataclass(frozen=True)
 class Shapes:
     graph: Graph
@@ -179,6 +183,7 @@ class Shapes:
     # SPARQL constraints that query the shapes graph ($shapesGraph, $currentShape), as (shape, constraint): pyshacl
     # cannot run them, so server/governance/shapes_graph_queries.py does, with the shapes graph beside the data.
     querying_shapes: tuple[tuple[Node, Node], ...] = ()
+    reach: Reach = NO_REACH  # how far from a focus node the shapes look (a write's neighbourhood)
 
 
 def _component(parameter: URIRef) -> str:
@@ -762,6 +767,7 @@ def shapes_from_graph(graph: Graph) -> Shapes:
         evaluated=tuple(evaluated),
         evaluated_graph=_evaluation_graph(graph, compiled, querying_shapes) if evaluated else None,
         querying_shapes=tuple(querying_shapes),
+        reach=reach_of(graph, [*compiled, *evaluated]),
     )
 
 
