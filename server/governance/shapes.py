@@ -22,6 +22,7 @@ from rdflib import OWL, RDF, RDFS, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
+from server.governance.conditions import LOGICAL, conforms, logical
 from server.governance.paths import BadPath, sparql_path
 from server.governance.paths import path_text as path_text_of
 from server.governance.reach import Reach, reach_of
@@ -101,6 +102,8 @@ _NOT_COMPILED = {
 }
 _KNOWN = _NON_CONSTRAINTS | _VALUE_COMPONENTS | _PATH_COMPONENTS | _FOCUS_COMPONENTS | _NOT_COMPILED | {SH.closed}
 _CORE = _VALUE_COMPONENTS | _PATH_COMPONENTS | _FOCUS_COMPONENTS
+# Constraints that nest shapes, compiled when the nested shapes are SPARQL conditions (conditions.py).
+_NESTING_COMPILED = {*LOGICAL, SH.qualifiedMinCount, SH.qualifiedMaxCount}
 _NODE_KINDS: dict[Node, str] = {
     SH.IRI: "isIRI(?value)",
     SH.BlankNode: "isBlank(?value)",
@@ -310,7 +313,21 @@ def _core_query(component: Node, parameter: Node, path: str | None, graph: Graph
             f"SELECT DISTINCT ?this ?lang WHERE {head} ?this {path} ?v1 . ?this {path} ?v2 . "
             'FILTER (!sameTerm(?v1, ?v2) && lang(?v1) != "" && lang(?v1) = lang(?v2)) BIND (lang(?v1) AS ?lang) }'
         )
+    if component in (SH.qualifiedMinCount, SH.qualifiedMaxCount):
+        qualified = conforms(graph, graph.value(shape, SH.qualifiedValueShape), "?v")  # type: ignore[arg-type]
+        n = int(parameter)  # type: ignore[call-overload]
+        if component == SH.qualifiedMinCount:
+            return (
+                f"SELECT ?this (COUNT(DISTINCT ?v) AS ?count) WHERE {head} OPTIONAL {{ ?this {path} ?v "
+                f"FILTER ({qualified}) }} }} GROUP BY ?this HAVING (COUNT(DISTINCT ?v) < {n})"
+            )
+        return (
+            f"SELECT ?this (COUNT(DISTINCT ?v) AS ?count) WHERE {head} ?this {path} ?v FILTER ({qualified}) }} "
+            f"GROUP BY ?this HAVING (COUNT(DISTINCT ?v) > {n})"
+        )
     values = f"SELECT DISTINCT ?this ?value WHERE {head} "
+    if component in LOGICAL:
+        return f"{values} {_value_nodes(path)} FILTER (!({logical(graph, component, parameter, '?value')})) }}"
     if component == SH.equals:
         # Each branch binds ?this itself: a UNION's branches are evaluated before they meet the target pattern.
         is_value = f"?this {path} ?value" if path else "FILTER (sameTerm(?value, ?this))"
@@ -495,7 +512,7 @@ def _known(graph: Graph, shape: Node, custom: set[Node]) -> None:
 def _compiles_alone(graph: Graph, shape: Node, custom: set[Node], *, nested: bool) -> bool:
     """Whether every constraint of `shape` (a property shape when nested) compiles to SPARQL."""
     predicates = set(graph.predicates(shape))
-    if predicates & (_NOT_COMPILED | custom):
+    if predicates & custom or not _nesting_compiles(graph, shape, predicates & _NOT_COMPILED):
         return False
     path = graph.value(shape, SH.path)
     if path is None and (nested or predicates & _PATH_COMPONENTS):
@@ -508,6 +525,23 @@ def _compiles_alone(graph: Graph, shape: Node, custom: set[Node], *, nested: boo
     if any(n not in _NODE_KINDS for n in graph.objects(shape, SH.nodeKind)):
         return False
     return all(_sparql_compiles(graph, c) for c in graph.objects(shape, SH.sparql))
+
+
+def _nesting_compiles(graph: Graph, shape: Node, nesting: set[Node]) -> bool:
+    """Whether the shape's constraints that nest shapes can be written as SPARQL conditions (conditions.py)."""
+    for component in nesting & set(LOGICAL):
+        if any(logical(graph, component, p, "?value") is None for p in graph.objects(shape, component)):
+            return False
+    if nesting - set(LOGICAL):
+        qualified = list(graph.objects(shape, SH.qualifiedValueShape))
+        if (
+            len(qualified) != 1
+            or graph.value(shape, SH.path) is None
+            or graph.value(shape, SH.qualifiedValueShapesDisjoint) == Literal(True)
+            or conforms(graph, qualified[0], "?value") is None
+        ):
+            return False
+    return True
 
 
 def _compiles(graph: Graph, shape: Node, custom: set[Node]) -> bool:
@@ -559,7 +593,7 @@ def _core_checks(graph: Graph, prop: Node, target: str) -> list[Check]:
     path, path_text = _path(graph, path_node) if path_node is not None else (None, None)
     found: list[tuple[str, Node | None, str]] = [
         (_component(component), parameter, _wrap(_core_query(component, parameter, path, graph, prop)))
-        for component in sorted(_CORE, key=str)
+        for component in sorted(_CORE | _NESTING_COMPILED, key=str)
         for parameter in graph.objects(prop, component)
     ]
     if path_node is None and graph.value(prop, SH.closed) == Literal(True):
