@@ -114,12 +114,19 @@ SELECT DISTINCT ?g WHERE {
 )
 
 
-# Everything stored about the nodes an organisation's shapes can reach from the records (server/governance/reach.py):
-# #PATH is the steps their paths take, repeated as often as their longest chain (or their closure).
+# Everything stored about the nodes at the end of one tail of a chain of path steps that an organisation's shapes
+# take from the records (server/governance/reach.py). One query per tail: as one UNION, Oxigraph's plan is several
+# times slower than all of them one by one.
 REACHED = """
 CONSTRUCT { ?node ?p ?o } WHERE {
     VALUES ?start { #NODES }
     ?start #PATH ?node .
+    GRAPH ?g { ?node ?p ?o }
+    #NOT_IN_BATCH
+}"""
+DESCRIBED = """
+CONSTRUCT { ?node ?p ?o } WHERE {
+    VALUES ?node { #NODES }
     GRAPH ?g { ?node ?p ?o }
     #NOT_IN_BATCH
 }"""
@@ -188,7 +195,9 @@ def neighbourhood(store: Store, records: Records, reach: Reach | None = None) ->
     found = Graph()
     if reach is not None and reach.beyond_one_step():
         # From every IRI of the records: a node a record only mentions may be where the stored facts begin.
-        _construct(store, REACHED.replace("#PATH", reach.sparql_path()), described | mentioned, batch, found)
+        _construct(store, DESCRIBED, described | mentioned, batch, found)
+        for path in reach.sparql_paths():
+            _construct(store, REACHED.replace("#PATH", path), described | mentioned, batch, found)
     _construct(store, DESCRIBE_NODES, mentioned - described, batch, found)
     _construct(store, SERVING_AND_CONSUMING, described, batch, found)
     same_name = _without_batch(SAME_NAME, batch)

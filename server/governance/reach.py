@@ -1,12 +1,13 @@
-"""How far from a focus node the shapes look: the property-path steps they take and how many in a row.
+"""How far from a focus node the shapes look: the chains of path steps that lead to nodes they validate.
 
 A write is judged on its records and a neighbourhood fetched from the store (server/governance/neighbourhood.py).
 The packaged shapes look one step beyond a record, at facts the neighbourhood's own queries fetch. An
 organisation's shapes can look further: a path sequence, sh:node on a value, a qualified value shape, a nested
-property shape. `reach_of` reads that from the shapes: the steps (predicates, forward or inverse) any of their
-paths take, and the longest chain of steps through nested shapes; a zero-or-more or one-or-more path makes the
-chain unbounded (the closure of the steps is fetched then). SPARQL-based constraints are not read here: their
-queries say nothing a shape can bound.
+property shape. `reach_of` reads that from the shapes: each chain of steps (a path, then the paths of the shapes
+nested under it, ...) from a focus node to nodes whose facts a constraint reads. A zero-or-more or one-or-more
+path is one step that SPARQL follows to its closure. Since a record can begin part-way along a chain (a new
+product's input port is in the write; the port it consumes is stored), every tail of every chain is followed from
+every node of the records. SPARQL-based constraints are not read here: their queries say nothing a shape bounds.
 """
 
 from __future__ import annotations
@@ -14,56 +15,41 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rdflib import RDF, BNode, Graph, URIRef
+from rdflib import RDF, BNode, Graph
 from rdflib.collection import Collection
 from rdflib.term import Node
 
+from server.governance.paths import BadPath, sparql_path
 from server.namespaces import SH
 
 _NESTING = (SH.node, SH.property, SH["not"], SH.qualifiedValueShape)
 _LISTS = (SH["and"], SH["or"], SH.xone)
+_SHAPE_VALUED = (SH.node, SH["not"], SH.qualifiedValueShape, *_LISTS)
 
 
 @dataclass(frozen=True)
 class Reach:
-    """The steps the shapes take from a focus node (SPARQL: "<p>" or "^<p>") and how many in a row (None: any)."""
+    """The tails of the chains of steps the shapes take from a focus node (each a tuple of SPARQL paths)."""
 
-    steps: frozenset[str]
-    depth: int | None
-    nests: bool = False  # some shape nests shapes, which may read anything about the nodes they validate
+    tails: frozenset[tuple[str, ...]]
+    # Some shape nests shapes, or has a path of more than one step: it reads facts of nodes beyond a record's
+    # immediate neighbours, or facts of those neighbours other than the few the packaged shapes read.
+    further: bool = False
 
     def beyond_one_step(self) -> bool:
         """Whether the shapes need stored facts beyond what the packaged shapes read one step from a record."""
-        return bool(self.steps) and (self.depth is None or self.depth > 1 or self.nests)
+        return self.further or any(len(tail) > 1 or tail[-1].endswith(("*", "+")) for tail in self.tails if tail)
 
-    def sparql_path(self) -> str:
-        """A SPARQL path from a focus node to every node the shapes can reach (the focus node included)."""
-        step = "(" + "|".join(sorted(self.steps)) + ")"
-        return f"{step}*" if self.depth is None else "/".join([f"{step}?"] * self.depth)
+    def sparql_paths(self) -> list[str]:
+        """Each tail as one SPARQL path, longest first."""
+        return ["/".join(tail) for tail in sorted(self.tails, key=lambda t: (-len(t), t)) if tail]
 
 
-def _path(graph: Graph, path: Node, inverse: bool = False) -> tuple[set[str], int | None]:
-    if isinstance(path, URIRef):
-        return {f"^<{path}>" if inverse else f"<{path}>"}, 1
+def _steps(graph: Graph, path: Node) -> list[str]:
+    """A path as steps: a sequence path's members one by one, any other path as one step."""
     if isinstance(path, BNode) and graph.value(path, RDF.first) is not None:
-        members = [_path(graph, m, inverse) for m in Collection(graph, path)]
-        depths = [d for _, d in members]
-        return set().union(*(s for s, _ in members)), None if None in depths else sum(d for d in depths if d)
-    alternative = graph.value(path, SH.alternativePath)
-    if alternative is not None:
-        members = [_path(graph, m, inverse) for m in Collection(graph, alternative)]
-        depths = [d for _, d in members]
-        return set().union(*(s for s, _ in members)), None if None in depths else max(d for d in depths if d)
-    inner = graph.value(path, SH.inversePath)
-    if inner is not None:
-        return _path(graph, inner, not inverse)
-    inner = graph.value(path, SH.zeroOrOnePath)
-    if inner is not None:
-        return _path(graph, inner, inverse)
-    inner = graph.value(path, SH.zeroOrMorePath) or graph.value(path, SH.oneOrMorePath)
-    if inner is not None:
-        return _path(graph, inner, inverse)[0], None
-    return set(), 0
+        return [step for member in Collection(graph, path) for step in _steps(graph, member)]
+    return [sparql_path(graph, path)]
 
 
 def _nested(graph: Graph, shape: Node) -> list[Node]:
@@ -72,30 +58,41 @@ def _nested(graph: Graph, shape: Node) -> list[Node]:
     return found
 
 
-def _shape(graph: Graph, shape: Node, steps: set[str], seen: frozenset[Node]) -> int | None:
-    """The longest chain of steps from a node that `shape` validates (recursion is refused when shapes are read)."""
-    if shape in seen:
-        return 0
+# Constraints that read a node's own triples (its types, its other properties): the node must be described.
+_READS_NODE = (SH["class"], SH.closed, SH.equals, SH.disjoint, SH.lessThan, SH.lessThanOrEquals)
+
+
+def _chains(graph: Graph, shape: Node, here: tuple[str, ...], seen: frozenset[Node]) -> set[tuple[str, ...]]:
+    """The chains of steps from a focus node to the nodes whose triples `shape` (validating the nodes at the end
+    of `here`) reads: where each step of its path starts, and its value nodes when a constraint reads theirs."""
+    if shape in seen:  # recursion is refused when shapes are read; never loop here either
+        return set()
     path = graph.value(shape, SH.path)
-    own, depth = _path(graph, path) if path is not None else (set(), 0)
-    steps |= own
-    deepest: int | None = 0
+    steps: list[str] = []
+    if path is not None:
+        try:
+            steps = _steps(graph, path)
+        except BadPath:
+            return set()
+    found = {here + tuple(steps[:i]) for i in range(len(steps))}
+    values = here + tuple(steps)
+    if any((shape, kind, None) in graph for kind in _READS_NODE):
+        found.add(values)
     for nested in _nested(graph, shape):
-        inner = _shape(graph, nested, steps, seen | {shape})
-        deepest = None if inner is None or deepest is None else max(deepest, inner)
-    return None if depth is None or deepest is None else depth + deepest
+        found |= _chains(graph, nested, values, seen | {shape})
+    return {chain for chain in found if chain}
 
 
 def reach_of(graph: Graph, shapes: Iterable[Node]) -> Reach:
     """How far from their focus nodes `shapes` look."""
-    steps: set[str] = set()
-    depth: int | None = 0
     shapes = list(shapes)
-    for shape in shapes:
-        found = _shape(graph, shape, steps, frozenset())
-        depth = None if found is None or depth is None else max(depth, found)
+    chains = {chain for shape in shapes for chain in _chains(graph, shape, (), frozenset())}
+    tails = {chain[i:] for chain in chains for i in range(len(chain))}
     members = [m for shape in shapes for m in (shape, *graph.objects(shape, SH.property))]
-    nests = any(
-        (m, kind, None) in graph for m in members for kind in (SH.node, SH["not"], SH.qualifiedValueShape, *_LISTS)
-    ) or any((m, SH.property, None) in graph and (m, SH.path, None) in graph for m in members)
-    return Reach(frozenset(steps), depth, nests)
+    nests = any((m, kind, None) in graph for m in members for kind in _SHAPE_VALUED) or any(
+        (m, SH.property, None) in graph and (m, SH.path, None) in graph for m in members
+    )
+    long_paths = any(
+        isinstance(path, BNode) and graph.value(path, SH.inversePath) is None for path in graph.objects(None, SH.path)
+    )
+    return Reach(frozenset(tails), nests or long_paths)

@@ -170,7 +170,7 @@ class Query:
         return {str(c.parameter) for c in self.checks if SUBCLASSES_SLOT in self.text}
 
 
-NO_REACH = Reach(frozenset(), 0)
+NO_REACH = Reach(frozenset())
 
 
 @dataclass(frozen=True)
