@@ -230,6 +230,17 @@ def _keys(results: list[ValidationResult]) -> set[tuple[str | None, ...]]:
     return {(r.focus_node, r.path, r.component, r.value) for r in results}
 
 
+def test_an_organisations_shape_without_a_message_says_what_it_asks() -> None:
+    shapes = read_shapes([*shape_files(), DATA / "shapes-without-messages.ttl"])
+    records = records_of(read_rdf_file(DATA / "conforming-product.ttl"))
+    packaged = {r.message for r in validate_records(records).violations}
+    messages = {r.message for r in validate_records(records, shapes).violations} - packaged
+    assert messages == {
+        "Territory planning: rdfs:label must match the pattern ^[A-Z]+$",
+        "Territory planning: must have at least 2 values of dct:description; it has 1",
+    }
+
+
 # --- completeness ------------------------------------------------------------------------------------------------
 
 

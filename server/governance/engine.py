@@ -17,9 +17,10 @@ from typing import Protocol
 from rdflib import Literal, URIRef
 from rdflib.term import Node
 
+from server.governance.messages import display
 from server.governance.results import ValidationResult
 from server.governance.shapes import NAMING, Check, Query
-from server.namespaces import PREFIXES, SH
+from server.namespaces import SH
 from server.store.base import SelectResult
 
 
@@ -28,19 +29,6 @@ class Selecting(Protocol):
 
 
 _SLOT = re.compile(r"\{[?$]([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def display(term: Node | None) -> str:
-    """A term as a person reads it: a literal's text, a vocabulary IRI as prefix:name, other IRIs in full."""
-    if term is None:
-        return ""
-    if isinstance(term, Literal):
-        return str(term)
-    text = str(term)
-    for prefix, namespace in PREFIXES.items():
-        if text.startswith(namespace) and len(text) > len(namespace):
-            return f"{prefix}:{text[len(namespace) :]}"
-    return text
 
 
 def _count(row: dict[str, Node | None]) -> int | None:

@@ -23,6 +23,7 @@ from rdflib.collection import Collection
 from rdflib.term import Node
 
 from server.governance.conditions import LOGICAL, conforms, logical
+from server.governance.messages import constraint_in_words
 from server.governance.paths import BadPath, sparql_path
 from server.governance.paths import path_text as path_text_of
 from server.governance.reach import Reach, reach_of
@@ -605,7 +606,8 @@ def _core_checks(graph: Graph, prop: Node, target: str) -> list[Check]:
             constraint=None,
             component=component,
             severity=severity_of(graph, prop),
-            message=str(graph.value(prop, SH.message) or ""),
+            message=str(graph.value(prop, SH.message) or "")
+            or constraint_in_words(component, parameter, path_node, graph),
             item=_label(graph, graph.value(prop, SH.group)),
             target=target,
             path=path_node,
