@@ -1,10 +1,13 @@
-"""The shapes the compiler leaves to a standard validator (sh:not, sh:and, sh:or, sh:xone, sh:node, nested property
-shapes, qualified value shapes, SPARQL-based constraint components...), evaluated by pyshacl over the store's data.
+"""The shapes the compiler leaves to a standard validator (nested shapes that are not conditions on one node, see
+conditions.py; disjoint qualified value shapes, property shapes nested in property shapes, SPARQL-based constraint
+components...), evaluated by pyshacl over the store's data.
 
 Only those shapes run here (shapes.py's `partition`); the compiled ones are deactivated in the shapes graph pyshacl
 gets, so every result comes from exactly one of the two. The data is the store's default graph (the union of its
-records and, for a write, the neighbourhood fetched beside them); for a write only focus nodes its records
-describe are reported, as the compiled checks do.
+records and, for a write, the neighbourhood fetched beside them), or for records judged on a scratch store the
+triples as written (Oxigraph keeps a literal by its value, SHACL judges the literal); for a write only focus nodes
+its records describe are reported, as the compiled checks do. SPARQL constraints that query the shapes graph run
+beside pyshacl (shapes_graph_queries.py).
 """
 
 from __future__ import annotations
