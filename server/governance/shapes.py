@@ -22,7 +22,7 @@ from rdflib import OWL, RDF, RDFS, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from server.governance.conditions import LOGICAL, conforms, logical
+from server.governance.conditions import CASTABLE, LOGICAL, NODE_KINDS, XSD, conforms, logical
 from server.governance.messages import constraint_in_words
 from server.governance.paths import BadPath, sparql_path
 from server.governance.paths import path_text as path_text_of
@@ -40,13 +40,6 @@ SUBCLASSES_SLOT = "#SUBCLASSES"
 # A node is in focus when some record (named graph) of the data says something about it; the neighbourhood that
 # a write fetches from the store sits in the default graph and is context only.
 FOCUS_IN_RECORDS = "FILTER EXISTS { GRAPH ?focusRecord { ?this ?focusP ?focusO } }"
-
-_XSD = "http://www.w3.org/2001/XMLSchema#"
-# Datatypes whose lexical forms the engine can check with a SPARQL cast (an ill-formed literal fails the cast).
-CASTABLE = {
-    f"{_XSD}{name}"
-    for name in ("integer", "decimal", "double", "float", "boolean", "duration", "dateTime", "date", "string")
-}
 
 _TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf)
 # Parameters that say something about a shape but constrain nothing, or are read with another parameter.
@@ -105,14 +98,7 @@ _KNOWN = _NON_CONSTRAINTS | _VALUE_COMPONENTS | _PATH_COMPONENTS | _FOCUS_COMPON
 _CORE = _VALUE_COMPONENTS | _PATH_COMPONENTS | _FOCUS_COMPONENTS
 # Constraints that nest shapes, compiled when the nested shapes are SPARQL conditions (conditions.py).
 _NESTING_COMPILED = {*LOGICAL, SH.qualifiedMinCount, SH.qualifiedMaxCount}
-_NODE_KINDS: dict[Node, str] = {
-    SH.IRI: "isIRI(?value)",
-    SH.BlankNode: "isBlank(?value)",
-    SH.Literal: "isLiteral(?value)",
-    SH.BlankNodeOrIRI: "!isLiteral(?value)",
-    SH.BlankNodeOrLiteral: "!isIRI(?value)",
-    SH.IRIOrLiteral: "!isBlank(?value)",
-}
+_NODE_KINDS: dict[Node, str] = {kind: test.format(v="?value") for kind, test in NODE_KINDS.items()}
 
 NAMING = """
     OPTIONAL { GRAPH ?record { ?this a ?recordType } OPTIONAL { ?record <http://www.w3.org/2000/01/rdf-schema#label> ?recordName } }
@@ -521,7 +507,7 @@ def _compiles_alone(graph: Graph, shape: Node, custom: set[Node], *, nested: boo
     if path is not None and (SH.sparql in predicates or SH.closed in predicates or SH.property in predicates):
         return False  # $PATH substitution, closed value nodes and nested property shapes: evaluated
     datatypes = set(graph.objects(shape, SH.datatype))
-    if any(str(d).startswith(_XSD) and str(d) not in CASTABLE for d in datatypes):
+    if any(str(d).startswith(XSD) and str(d) not in CASTABLE for d in datatypes):
         return False  # ill-formed literals of other XSD types cannot be told in SPARQL
     if any(n not in _NODE_KINDS for n in graph.objects(shape, SH.nodeKind)):
         return False
