@@ -12,14 +12,14 @@ beside pyshacl (shapes_graph_queries.py).
 
 from __future__ import annotations
 
-from rdflib import Graph, Literal
+from rdflib import RDFS, Graph, Literal
 from rdflib.term import Node
 
 from server.governance.engine import Selecting, with_record_names
 from server.governance.neighbourhood import ScratchStore
 from server.governance.paths import BadPath, path_text
 from server.governance.results import ValidationResult
-from server.governance.shapes import Shapes, UnsupportedShape
+from server.governance.shapes import Shapes, UnsupportedShape, target_patterns
 from server.governance.shapes_graph_queries import evaluate_querying_shapes
 from server.namespaces import SH
 
@@ -27,12 +27,39 @@ ALL_TRIPLES = "SELECT ?s ?p ?o WHERE { ?s ?p ?o }"
 DESCRIBED_IN_RECORDS = "SELECT DISTINCT ?s WHERE { GRAPH ?g { ?s ?p ?o } }"
 
 
-def _data(store: Selecting) -> Graph:
+# The triples about the nodes at the end of one chain of path steps from a target node (reach.py), ?this included.
+REACHED = "SELECT DISTINCT ?s ?p ?o WHERE { { SELECT DISTINCT ?s WHERE { #TARGET #STEPS } } ?s ?p ?o }"
+TARGETING_TRIPLES = "SELECT ?s ?p ?o WHERE { ?s ?p ?o FILTER (?p = #PREDICATE) }"
+CLASS_HIERARCHY = f"SELECT ?s ?p ?o WHERE {{ ?s ?p ?o FILTER (?p = <{RDFS.subClassOf}>) }}"
+
+
+def _reached_queries(shapes: Shapes) -> list[str] | None:
+    """The queries for the triples the evaluated shapes can read, from their target nodes; None: every triple."""
+    reach, graph = shapes.evaluated_reach, shapes.graph
+    if reach is None:
+        return None
+    steps = ["BIND (?this AS ?s)", *(f"?this {path} ?s" for path in reach.sparql_paths())]
+    queries = [
+        REACHED.replace("#TARGET", target).replace("#STEPS", step)
+        for shape in shapes.evaluated
+        for target in target_patterns(graph, shape)
+        for step in steps
+    ]
+    # A target by the objects of a predicate is read from the triples that point at the target node.
+    targeting = {p for shape in shapes.evaluated for p in graph.objects(shape, SH.targetObjectsOf)}
+    queries += [TARGETING_TRIPLES.replace("#PREDICATE", f"<{p}>") for p in sorted(targeting, key=str)]
+    return [*queries, CLASS_HIERARCHY]
+
+
+def _data(store: Selecting, shapes: Shapes) -> Graph:
+    """The data pyshacl validates: the triples as written for records being judged; over a whole store, the
+    triples the evaluated shapes can reach from their target nodes (all of them when they cannot be bounded)."""
     if isinstance(store, ScratchStore):
         return store.as_written
     data = Graph()
-    for row in store.select(ALL_TRIPLES):
-        data.add((row["s"], row["p"], row["o"]))  # type: ignore[arg-type]
+    for query in _reached_queries(shapes) or [ALL_TRIPLES]:
+        for row in store.select(query):
+            data.add((row["s"], row["p"], row["o"]))  # type: ignore[arg-type]
     return data
 
 
@@ -57,7 +84,7 @@ def evaluate(store: Selecting, shapes: Shapes, *, focus_in_records: bool = False
         return []
     from pyshacl import validate as pyshacl_validate  # seconds to import: only when some shape needs it
 
-    data = _data(store)
+    data = _data(store, shapes)
     try:
         _, report, _ = pyshacl_validate(
             data,

@@ -173,6 +173,9 @@ class Shapes:
     # SPARQL constraints that query the shapes graph ($shapesGraph, $currentShape), as (shape, constraint): pyshacl
     # cannot run them, so server/governance/shapes_graph_queries.py does, with the shapes graph beside the data.
     querying_shapes: tuple[tuple[Node, Node], ...] = ()
+    # How far from their focus nodes the evaluated shapes look, for the data pyshacl gets from a whole store; None
+    # when some evaluated shape can read anything (a SPARQL constraint or component).
+    evaluated_reach: Reach | None = None
     reach: Reach = NO_REACH  # how far from a focus node the shapes look (a write's neighbourhood)
 
 
@@ -774,6 +777,14 @@ def _evaluation_graph(graph: Graph, compiled: Iterable[Node], querying_shapes: I
     return copy
 
 
+def _bounded_reach(graph: Graph, evaluated: list[Node]) -> Reach | None:
+    custom = _custom_parameters(graph)
+    involved = set(evaluated) | _referenced(graph, evaluated)
+    if any((s, SH.sparql, None) in graph or set(graph.predicates(s)) & custom for s in involved):
+        return None
+    return reach_of(graph, evaluated)
+
+
 def shapes_from_graph(graph: Graph) -> Shapes:
     """A shapes graph ready to run: its shapes compiled to SPARQL where that is exact, the rest left to a standard
     validator; UnsupportedShape for what cannot be honoured."""
@@ -790,6 +801,7 @@ def shapes_from_graph(graph: Graph) -> Shapes:
         evaluated_graph=_evaluation_graph(graph, compiled, querying_shapes) if evaluated else None,
         querying_shapes=tuple(querying_shapes),
         reach=reach_of(graph, [*compiled, *evaluated]),
+        evaluated_reach=_bounded_reach(graph, evaluated),
     )
 
 
