@@ -92,7 +92,7 @@ def check_write(store: Store, records: Records, shapes: Shapes | None = None) ->
     shapes = shapes or shapes_in_force(store)
     affected = dependents(store, records)
     judged = {**records, **{iri: store.record(iri) for iri in sorted(affected)}}
-    return _judge(judged, neighbourhood(store, judged), shapes)
+    return _judge(judged, neighbourhood(store, judged, shapes.reach), shapes)
 
 
 def validate_records(records: Records, shapes: Shapes | None = None) -> ValidationReport:
@@ -165,7 +165,7 @@ def checklist(store: Store, product_iris: Iterable[str], shapes: Shapes | None =
     if not records:
         return {}
     # Judged as stored: the neighbourhood leaves out the records themselves, which are given whole.
-    report = _judge(records, neighbourhood(store, records), shapes)
+    report = _judge(records, neighbourhood(store, records, shapes.reach), shapes)
     listed = " ".join(iri_ref(iri) for iri in records)
     regulated = {str(row[0]) for row in store.select(REGULATED_PRODUCTS.replace("#NODES", listed)).rows}
     failed: dict[str, set[str]] = {iri: set() for iri in records}

@@ -17,13 +17,20 @@ from server.catalog.records import merge_records, records_of
 from server.catalog.writes import write_documents, write_records
 from server.errors import ValidationRefused
 from server.governance.neighbourhood import Records, neighbourhood
-from server.governance.shapes import UnsupportedShape, catalog_shapes, shapes_from_graph
+from server.governance.shapes import UnsupportedShape, catalog_shapes, read_shapes, shapes_from_graph
 from server.identity.principal import SYSTEM
 from server.namespaces import DPROD, SH, VM
 from server.rdf_io import parse_rdf, read_rdf_file
 from server.resources import seed_files, shape_files
 from server.store import Store
-from server.validation import ValidationReport, check_write, completeness, validate_records, validate_store
+from server.validation import (
+    ValidationReport,
+    ValidationResult,
+    check_write,
+    completeness,
+    validate_records,
+    validate_store,
+)
 
 # The same questions on every store backend: memory, and each remote SPARQL server CI runs.
 pytestmark = pytest.mark.all_backends
@@ -195,6 +202,62 @@ def test_validating_a_write_reads_its_neighbourhood_not_the_catalog(seeded_store
     # The new products serve no purpose here but are visible: the use cases, ports and names they share are not.
     assert len(after) == len(before)
     assert check_write(seeded_store, records).conforms
+
+
+@pytest.mark.parametrize(
+    ("shapes_file", "conforms"),
+    [("shapes-consumed-ports-say-their-kind.ttl", True), ("shapes-domain-described-briefly.ttl", False)],
+)
+def test_a_write_is_judged_on_everything_an_organisations_shapes_reach(
+    seeded_store: Store, shapes_file: str, conforms: bool
+) -> None:
+    """Shapes that look at stored records two steps away (a path sequence, sh:node on a stored domain) judge a
+    write as they judge the whole catalog with it: the consumed port's kind and the domain's description are
+    fetched, though neither is in the packaged shapes' neighbourhood."""
+    shapes = read_shapes([*shape_files(), DATA / shapes_file])
+    records = records_of(read_rdf_file(DATA / "conforming-product.ttl"))
+    seed = merge_records(records_of(read_rdf_file(p)) for p in seed_files())
+    written = {str(s) for graph in records.values() for s in graph.subjects()}
+    whole = [r for r in validate_records({**seed, **records}, shapes).results if r.focus_node in written]
+    report = check_write(seeded_store, records, shapes)
+    assert report.conforms is conforms
+    assert _keys(report.results) == _keys(whole)
+    if not conforms:
+        assert any("Territory planning" in r.message and r.path == str(DPROD.domain) for r in report.violations)
+
+
+def _keys(results: list[ValidationResult]) -> set[tuple[str | None, ...]]:
+    return {(r.focus_node, r.path, r.component, r.value) for r in results}
+
+
+def test_an_organisations_shape_without_a_message_says_what_it_asks() -> None:
+    shapes = read_shapes([*shape_files(), DATA / "shapes-without-messages.ttl"])
+    records = records_of(read_rdf_file(DATA / "conforming-product.ttl"))
+    packaged = {r.message for r in validate_records(records).violations}
+    messages = {r.message for r in validate_records(records, shapes).violations} - packaged
+    assert messages == {
+        "Territory planning: rdfs:label must match the pattern ^[A-Z]+$",
+        "Territory planning: must have at least 2 values of dct:description; it has 1",
+    }
+
+
+def test_shapes_left_to_pyshacl_give_pyshacls_results_on_the_catalog(seeded_store: Store) -> None:
+    """The fallback validates a stored catalog on the triples its shapes reach from their targets: the results are
+    those of pyshacl over every triple of the store."""
+    shapes = read_shapes([DATA / "shapes-left-to-pyshacl.ttl"])
+    assert shapes.evaluated and shapes.evaluated_reach is not None
+    everything = Graph()
+    for row in seeded_store.select("SELECT ?s ?p ?o WHERE { ?s ?p ?o }"):
+        everything.add((row["s"], row["p"], row["o"]))  # type: ignore[arg-type]
+    _, report, _ = pyshacl_validate(everything, shacl_graph=shapes.graph, allow_warnings=True)
+    expected = {
+        (str(focus), str(report.value(r, SH.sourceConstraintComponent)))
+        for r in report.subjects(SH.focusNode, None)
+        for focus in report.objects(r, SH.focusNode)
+    }  # type: ignore[union-attr]
+    actual = {(r.focus_node, r.component) for r in validate_store(seeded_store, shapes).results}
+    assert expected, "the seed has products with fewer than two objectives; this test needs some"
+    assert actual == expected
 
 
 # --- completeness ------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from server.governance.paths import path_text
 from server.governance.results import ValidationResult
 from server.governance.shapes import UnsupportedShape, shapes_from_graph
 from server.namespaces import SH
+from server.rdf_io import read_rdf_file
 
 MF = Namespace("http://www.w3.org/2001/sw/DataAccess/tests/test-manifest#")
 SHT = Namespace("http://www.w3.org/ns/shacl-test#")
@@ -126,7 +127,8 @@ def _expected(graph: Graph, report: Node, data: Graph) -> tuple[bool, frozenset[
 
 def _graph(path: Path, parsed: dict[Path, Graph]) -> Graph:
     if path not in parsed:
-        parsed[path] = Graph().parse(path, format="turtle", publicID=path.as_uri())
+        # Read as the catalog reads a file, so literals keep the lexical forms they are written with.
+        parsed[path] = read_rdf_file(path, base_iri=path.as_uri()).default
     return parsed[path]
 
 

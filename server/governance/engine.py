@@ -17,9 +17,10 @@ from typing import Protocol
 from rdflib import Literal, URIRef
 from rdflib.term import Node
 
+from server.governance.messages import display
 from server.governance.results import ValidationResult
 from server.governance.shapes import NAMING, Check, Query
-from server.namespaces import PREFIXES, SH
+from server.namespaces import SH
 from server.store.base import SelectResult
 
 
@@ -28,19 +29,6 @@ class Selecting(Protocol):
 
 
 _SLOT = re.compile(r"\{[?$]([A-Za-z_][A-Za-z0-9_]*)\}")
-
-
-def display(term: Node | None) -> str:
-    """A term as a person reads it: a literal's text, a vocabulary IRI as prefix:name, other IRIs in full."""
-    if term is None:
-        return ""
-    if isinstance(term, Literal):
-        return str(term)
-    text = str(term)
-    for prefix, namespace in PREFIXES.items():
-        if text.startswith(namespace) and len(text) > len(namespace):
-            return f"{prefix}:{text[len(namespace) :]}"
-    return text
 
 
 def _count(row: dict[str, Node | None]) -> int | None:
@@ -69,8 +57,13 @@ def _finding(check: Check, row: dict[str, Node | None]) -> str:
     return ""
 
 
+def message_with_slots(template: str, row: dict[str, Node | None]) -> str:
+    """A message with each `{?var}` / `{$var}` replaced by the variable's value in the result's row."""
+    return _SLOT.sub(lambda m: display(row.get(m.group(1))), template)
+
+
 def _detail(check: Check, row: dict[str, Node | None]) -> str:
-    text = _SLOT.sub(lambda m: display(row.get(m.group(1))), check.message)
+    text = message_with_slots(check.message, row)
     finding = _finding(check, row)
     return f"{text}; {finding}" if finding else text
 

@@ -20,6 +20,7 @@ import pyoxigraph as ox
 from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.term import Node
 
+from server.governance.reach import Reach
 from server.namespaces import DPROD, VM, sparql_prefixes
 from server.sparql_text import iri_ref
 from server.store.base import Store
@@ -113,6 +114,24 @@ SELECT DISTINCT ?g WHERE {
 )
 
 
+# Everything stored about the nodes at the end of one tail of a chain of path steps that an organisation's shapes
+# take from the records (server/governance/reach.py). One query per tail: as one UNION, Oxigraph's plan is several
+# times slower than all of them one by one.
+REACHED = """
+CONSTRUCT { ?node ?p ?o } WHERE {
+    VALUES ?start { #NODES }
+    ?start #PATH ?node .
+    GRAPH ?g { ?node ?p ?o }
+    #NOT_IN_BATCH
+}"""
+DESCRIBED = """
+CONSTRUCT { ?node ?p ?o } WHERE {
+    VALUES ?node { #NODES }
+    GRAPH ?g { ?node ?p ?o }
+    #NOT_IN_BATCH
+}"""
+
+
 def _iri_list(nodes: Iterable[Node | str]) -> str:
     listed = []
     for node in nodes:
@@ -167,12 +186,18 @@ def dependents(store: Store, records: Records) -> set[str]:
     return found - batch
 
 
-def neighbourhood(store: Store, records: Records) -> Graph:
-    """The stored facts the shapes need to judge `records`, fetched by IRI (never the whole store)."""
+def neighbourhood(store: Store, records: Records, reach: Reach | None = None) -> Graph:
+    """The stored facts the shapes need to judge `records`, fetched by IRI (never the whole store); `reach`, how
+    far the shapes in force look, when that is further than the packaged shapes do."""
     batch = set(records)
     described = {s for graph in records.values() for s in graph.subjects()}
     mentioned = {o for graph in records.values() for o in graph.objects() if isinstance(o, URIRef)}
     found = Graph()
+    if reach is not None and reach.beyond_one_step():
+        # From every IRI of the records: a node a record only mentions may be where the stored facts begin.
+        _construct(store, DESCRIBED, described | mentioned, batch, found)
+        for path in reach.sparql_paths():
+            _construct(store, REACHED.replace("#PATH", path), described | mentioned, batch, found)
     _construct(store, DESCRIBE_NODES, mentioned - described, batch, found)
     _construct(store, SERVING_AND_CONSUMING, described, batch, found)
     same_name = _without_batch(SAME_NAME, batch)
@@ -191,8 +216,25 @@ def neighbourhood(store: Store, records: Records) -> Graph:
     return found
 
 
-def scratch_store(records: Records, context: Graph | None = None) -> MemoryStore:
+class ScratchStore(MemoryStore):
+    """An in-memory store for judging records, which also keeps their triples as written: Oxigraph keeps a literal
+    by its value ("300"^^xsd:byte comes back as 300, an xsd:integer), while SHACL judges the literal itself."""
+
+    def __init__(self, as_written: Graph) -> None:
+        super().__init__()
+        self.as_written = as_written
+
+    def add_quads(self, quads: list[ox.Quad]) -> None:
+        """Add quads keeping their blank nodes' labels (a bulk load renames them), so that results found in the
+        store and in the triples as written name the same blank nodes."""
+        self._store.extend(quads)
+
+
+def scratch_store(records: Records, context: Graph | None = None) -> ScratchStore:
     """An in-memory store holding each record as its named graph and the context in the default graph."""
+    as_written = Graph()
+    for graph in (*records.values(), *([] if context is None else [context])):
+        as_written += graph
     quads = [
         ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), ox.NamedNode(iri))  # type: ignore[arg-type]
         for iri, graph in records.items()
@@ -200,7 +242,6 @@ def scratch_store(records: Records, context: Graph | None = None) -> MemoryStore
     ]
     if context is not None:
         quads.extend(ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in context)  # type: ignore[arg-type]
-    store = MemoryStore()
-    if quads:
-        store.bulk_load(ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b"", "application/n-quads")
+    store = ScratchStore(as_written)
+    store.add_quads(quads)
     return store

@@ -22,9 +22,13 @@ from rdflib import OWL, RDF, RDFS, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
+from server.governance.conditions import CASTABLE, LOGICAL, NODE_KINDS, XSD, conforms, logical
+from server.governance.messages import constraint_in_words
 from server.governance.paths import BadPath, sparql_path
 from server.governance.paths import path_text as path_text_of
+from server.governance.reach import Reach, reach_of
 from server.namespaces import DPROD, SH
+from server.rdf_io import read_rdf_file
 from server.resources import shape_files
 from server.store.terms import to_oxigraph
 
@@ -36,13 +40,6 @@ SUBCLASSES_SLOT = "#SUBCLASSES"
 # A node is in focus when some record (named graph) of the data says something about it; the neighbourhood that
 # a write fetches from the store sits in the default graph and is context only.
 FOCUS_IN_RECORDS = "FILTER EXISTS { GRAPH ?focusRecord { ?this ?focusP ?focusO } }"
-
-_XSD = "http://www.w3.org/2001/XMLSchema#"
-# Datatypes whose lexical forms the engine can check with a SPARQL cast (an ill-formed literal fails the cast).
-CASTABLE = {
-    f"{_XSD}{name}"
-    for name in ("integer", "decimal", "double", "float", "boolean", "duration", "dateTime", "date", "string")
-}
 
 _TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf)
 # Parameters that say something about a shape but constrain nothing, or are read with another parameter.
@@ -99,14 +96,9 @@ _NOT_COMPILED = {
 }
 _KNOWN = _NON_CONSTRAINTS | _VALUE_COMPONENTS | _PATH_COMPONENTS | _FOCUS_COMPONENTS | _NOT_COMPILED | {SH.closed}
 _CORE = _VALUE_COMPONENTS | _PATH_COMPONENTS | _FOCUS_COMPONENTS
-_NODE_KINDS: dict[Node, str] = {
-    SH.IRI: "isIRI(?value)",
-    SH.BlankNode: "isBlank(?value)",
-    SH.Literal: "isLiteral(?value)",
-    SH.BlankNodeOrIRI: "!isLiteral(?value)",
-    SH.BlankNodeOrLiteral: "!isIRI(?value)",
-    SH.IRIOrLiteral: "!isBlank(?value)",
-}
+# Constraints that nest shapes, compiled when the nested shapes are SPARQL conditions (conditions.py).
+_NESTING_COMPILED = {*LOGICAL, SH.qualifiedMinCount, SH.qualifiedMaxCount}
+_NODE_KINDS: dict[Node, str] = {kind: test.format(v="?value") for kind, test in NODE_KINDS.items()}
 
 NAMING = """
     OPTIONAL { GRAPH ?record { ?this a ?recordType } OPTIONAL { ?record <http://www.w3.org/2000/01/rdf-schema#label> ?recordName } }
@@ -165,6 +157,9 @@ class Query:
         return {str(c.parameter) for c in self.checks if SUBCLASSES_SLOT in self.text}
 
 
+NO_REACH = Reach(frozenset())
+
+
 @dataclass(frozen=True)
 class Shapes:
     graph: Graph
@@ -175,6 +170,13 @@ class Shapes:
     # every other targeted shape is deactivated; None when everything is compiled.
     evaluated: tuple[Node, ...] = ()
     evaluated_graph: Graph | None = None
+    # SPARQL constraints that query the shapes graph ($shapesGraph, $currentShape), as (shape, constraint): pyshacl
+    # cannot run them, so server/governance/shapes_graph_queries.py does, with the shapes graph beside the data.
+    querying_shapes: tuple[tuple[Node, Node], ...] = ()
+    # How far from their focus nodes the evaluated shapes look, for the data pyshacl gets from a whole store; None
+    # when some evaluated shape can read anything (a SPARQL constraint or component).
+    evaluated_reach: Reach | None = None
+    reach: Reach = NO_REACH  # how far from a focus node the shapes look (a write's neighbourhood)
 
 
 def _component(parameter: URIRef) -> str:
@@ -187,7 +189,7 @@ def _sparql_term(term: Node) -> str:
     return str(to_oxigraph(term))
 
 
-def _severity(graph: Graph, shape: Node) -> str:
+def severity_of(graph: Graph, shape: Node) -> str:
     value = graph.value(shape, SH.severity)
     if value is None:
         return "Violation"
@@ -301,7 +303,21 @@ def _core_query(component: Node, parameter: Node, path: str | None, graph: Graph
             f"SELECT DISTINCT ?this ?lang WHERE {head} ?this {path} ?v1 . ?this {path} ?v2 . "
             'FILTER (!sameTerm(?v1, ?v2) && lang(?v1) != "" && lang(?v1) = lang(?v2)) BIND (lang(?v1) AS ?lang) }'
         )
+    if component in (SH.qualifiedMinCount, SH.qualifiedMaxCount):
+        qualified = conforms(graph, graph.value(shape, SH.qualifiedValueShape), "?v")  # type: ignore[arg-type]
+        n = int(parameter)  # type: ignore[call-overload]
+        if component == SH.qualifiedMinCount:
+            return (
+                f"SELECT ?this (COUNT(DISTINCT ?v) AS ?count) WHERE {head} OPTIONAL {{ ?this {path} ?v "
+                f"FILTER ({qualified}) }} }} GROUP BY ?this HAVING (COUNT(DISTINCT ?v) < {n})"
+            )
+        return (
+            f"SELECT ?this (COUNT(DISTINCT ?v) AS ?count) WHERE {head} ?this {path} ?v FILTER ({qualified}) }} "
+            f"GROUP BY ?this HAVING (COUNT(DISTINCT ?v) > {n})"
+        )
     values = f"SELECT DISTINCT ?this ?value WHERE {head} "
+    if component in LOGICAL:
+        return f"{values} {_value_nodes(path)} FILTER (!({logical(graph, component, parameter, '?value')})) }}"
     if component == SH.equals:
         # Each branch binds ?this itself: a UNION's branches are evaluated before they meet the target pattern.
         is_value = f"?this {path} ?value" if path else "FILTER (sameTerm(?value, ?this))"
@@ -337,7 +353,7 @@ def _wrap(inner: str) -> str:
     return f"SELECT * WHERE {{ {{ {inner} }} {NAMING} }}"
 
 
-def _prefixes(graph: Graph, constraint: Node) -> str:
+def prefix_lines(graph: Graph, constraint: Node) -> str:
     """The PREFIX lines sh:prefixes declares, with those of the ontologies it owl:imports."""
     lines = []
     holders = {
@@ -360,7 +376,7 @@ def _sparql_query(graph: Graph, constraint: Node) -> str:
         raise UnsupportedShape(f"SPARQL constraint {constraint} has no sh:select with a WHERE clause")
     # $this is pre-bound by SHACL; here the target pattern binds it for every target node at once.
     inner = select[: match.end()] + f" {TARGET_SLOT} {FOCUS_SLOT} " + select[match.end() :]
-    return _prefixes(graph, constraint) + "\n" + _wrap(inner)
+    return prefix_lines(graph, constraint) + "\n" + _wrap(inner)
 
 
 _STRIPPED = re.compile(
@@ -425,7 +441,7 @@ def _sparql_compiles(graph: Graph, constraint: Node) -> bool:
     return bool(_WHERE.search(query)) and joins_exactly(query)
 
 
-def _targets(graph: Graph, shape: Node) -> list[str]:
+def target_patterns(graph: Graph, shape: Node) -> list[str]:
     """SPARQL patterns binding ?this to the shape's target nodes, one per kind of target."""
     patterns = []
     classes = set(graph.objects(shape, SH.targetClass))
@@ -486,7 +502,7 @@ def _known(graph: Graph, shape: Node, custom: set[Node]) -> None:
 def _compiles_alone(graph: Graph, shape: Node, custom: set[Node], *, nested: bool) -> bool:
     """Whether every constraint of `shape` (a property shape when nested) compiles to SPARQL."""
     predicates = set(graph.predicates(shape))
-    if predicates & (_NOT_COMPILED | custom):
+    if predicates & custom or not _nesting_compiles(graph, shape, predicates & _NOT_COMPILED):
         return False
     path = graph.value(shape, SH.path)
     if path is None and (nested or predicates & _PATH_COMPONENTS):
@@ -494,11 +510,28 @@ def _compiles_alone(graph: Graph, shape: Node, custom: set[Node], *, nested: boo
     if path is not None and (SH.sparql in predicates or SH.closed in predicates or SH.property in predicates):
         return False  # $PATH substitution, closed value nodes and nested property shapes: evaluated
     datatypes = set(graph.objects(shape, SH.datatype))
-    if any(str(d).startswith(_XSD) and str(d) not in CASTABLE for d in datatypes):
+    if any(str(d).startswith(XSD) and str(d) not in CASTABLE for d in datatypes):
         return False  # ill-formed literals of other XSD types cannot be told in SPARQL
     if any(n not in _NODE_KINDS for n in graph.objects(shape, SH.nodeKind)):
         return False
     return all(_sparql_compiles(graph, c) for c in graph.objects(shape, SH.sparql))
+
+
+def _nesting_compiles(graph: Graph, shape: Node, nesting: set[Node]) -> bool:
+    """Whether the shape's constraints that nest shapes can be written as SPARQL conditions (conditions.py)."""
+    for component in nesting & set(LOGICAL):
+        if any(logical(graph, component, p, "?value") is None for p in graph.objects(shape, component)):
+            return False
+    if nesting - set(LOGICAL):
+        qualified = list(graph.objects(shape, SH.qualifiedValueShape))
+        if (
+            len(qualified) != 1
+            or graph.value(shape, SH.path) is None
+            or graph.value(shape, SH.qualifiedValueShapesDisjoint) == Literal(True)
+            or conforms(graph, qualified[0], "?value") is None
+        ):
+            return False
+    return True
 
 
 def _compiles(graph: Graph, shape: Node, custom: set[Node]) -> bool:
@@ -534,7 +567,7 @@ def partition(graph: Graph) -> tuple[list[Node], list[Node]]:
     shapes = _all_shapes(graph)
     for shape in shapes:
         _known(graph, shape, custom)
-    targeted = sorted((s for s in shapes if _targets(graph, s) and not _deactivated(graph, s)), key=str)
+    targeted = sorted((s for s in shapes if target_patterns(graph, s) and not _deactivated(graph, s)), key=str)
     evaluated = {s for s in targeted if not _compiles(graph, s, custom)}
     while True:
         more = (_referenced(graph, evaluated) & set(targeted)) - evaluated
@@ -550,7 +583,7 @@ def _core_checks(graph: Graph, prop: Node, target: str) -> list[Check]:
     path, path_text = _path(graph, path_node) if path_node is not None else (None, None)
     found: list[tuple[str, Node | None, str]] = [
         (_component(component), parameter, _wrap(_core_query(component, parameter, path, graph, prop)))
-        for component in sorted(_CORE, key=str)
+        for component in sorted(_CORE | _NESTING_COMPILED, key=str)
         for parameter in graph.objects(prop, component)
     ]
     if path_node is None and graph.value(prop, SH.closed) == Literal(True):
@@ -561,8 +594,9 @@ def _core_checks(graph: Graph, prop: Node, target: str) -> list[Check]:
             shape=str(prop),
             constraint=None,
             component=component,
-            severity=_severity(graph, prop),
-            message=str(graph.value(prop, SH.message) or ""),
+            severity=severity_of(graph, prop),
+            message=str(graph.value(prop, SH.message) or "")
+            or constraint_in_words(component, parameter, path_node, graph),
             item=_label(graph, graph.value(prop, SH.group)),
             target=target,
             path=path_node,
@@ -591,7 +625,7 @@ def _checks_of(graph: Graph, shape: Node, target: str) -> list[Check]:
                 shape=str(shape),
                 constraint=str(constraint),
                 component=str(SH.SPARQLConstraintComponent),
-                severity=_severity(graph, shape),
+                severity=severity_of(graph, shape),
                 message=str(graph.value(constraint, SH.message) or graph.value(shape, SH.message) or ""),
                 item=_label(graph, graph.value(constraint, SH.group)),
                 target=target,
@@ -614,7 +648,7 @@ def compile_shapes(graph: Graph, shapes: Iterable[Node] | None = None) -> tuple[
         shapes = partition(graph)[0]
     checks: list[Check] = []
     for shape in shapes:
-        for target in _targets(graph, shape):
+        for target in target_patterns(graph, shape):
             checks.extend(_checks_of(graph, shape, target))
     return tuple(checks)
 
@@ -623,8 +657,8 @@ def mandatory_items(graph: Graph) -> tuple[str, ...]:
     """The checklist items a data product is measured against: groups of Violation shapes on data products."""
     order: dict[str, int] = {}
     for shape in graph.subjects(SH.targetClass, DPROD.DataProduct):
-        members = [(p, _severity(graph, p)) for p in graph.objects(shape, SH.property)]
-        members += [(c, _severity(graph, shape)) for c in graph.objects(shape, SH.sparql)]
+        members = [(p, severity_of(graph, p)) for p in graph.objects(shape, SH.property)]
+        members += [(c, severity_of(graph, shape)) for c in graph.objects(shape, SH.sparql)]
         for member, severity in members:
             group = graph.value(member, SH.group)
             label = _label(graph, group)
@@ -716,14 +750,39 @@ def _refuse_unsupported_queries(graph: Graph) -> None:
                     refuse_unsupported_sparql(str(text), f"validator of {_short(graph, component)}")
 
 
-def _evaluation_graph(graph: Graph, compiled: Iterable[Node]) -> Graph:
+_SHAPES_GRAPH_VARIABLES = re.compile(r"[?$](shapesGraph|currentShape)\b")
+
+
+def _querying_shapes(graph: Graph, shapes: Iterable[Node]) -> list[tuple[Node, Node]]:
+    """The active SPARQL constraints of targeted `shapes` that mention $shapesGraph or $currentShape."""
+    return [
+        (shape, constraint)
+        for shape in shapes
+        for constraint in sorted(graph.objects(shape, SH.sparql), key=str)
+        if not _deactivated(graph, constraint)
+        and _SHAPES_GRAPH_VARIABLES.search(_bare(str(graph.value(constraint, SH.select) or "")))
+    ]
+
+
+def _evaluation_graph(graph: Graph, compiled: Iterable[Node], querying_shapes: Iterable[tuple[Node, Node]]) -> Graph:
     """The shapes graph a standard validator runs: the compiled targeted shapes deactivated, so that nothing is
-    checked twice; the shapes they contain stay active for the evaluated shapes that refer to them."""
+    checked twice (the shapes they contain stay active for the evaluated shapes that refer to them), and the
+    constraints that query the shapes graph taken out (they run on their own)."""
     copy = Graph()
     copy += graph
     for shape in compiled:
         copy.set((shape, SH.deactivated, Literal(True)))
+    for shape, constraint in querying_shapes:
+        copy.remove((shape, SH.sparql, constraint))
     return copy
+
+
+def _bounded_reach(graph: Graph, evaluated: list[Node]) -> Reach | None:
+    custom = _custom_parameters(graph)
+    involved = set(evaluated) | _referenced(graph, evaluated)
+    if any((s, SH.sparql, None) in graph or set(graph.predicates(s)) & custom for s in involved):
+        return None
+    return reach_of(graph, evaluated)
 
 
 def shapes_from_graph(graph: Graph) -> Shapes:
@@ -732,13 +791,17 @@ def shapes_from_graph(graph: Graph) -> Shapes:
     _refuse_unsupported_queries(graph)
     compiled, evaluated = partition(graph)
     checks = compile_shapes(graph, compiled)
+    querying_shapes = _querying_shapes(graph, evaluated)
     return Shapes(
         graph=graph,
         checks=checks,
         queries=plan_queries(checks),
         items=mandatory_items(graph),
         evaluated=tuple(evaluated),
-        evaluated_graph=_evaluation_graph(graph, compiled) if evaluated else None,
+        evaluated_graph=_evaluation_graph(graph, compiled, querying_shapes) if evaluated else None,
+        querying_shapes=tuple(querying_shapes),
+        reach=reach_of(graph, [*compiled, *evaluated]),
+        evaluated_reach=_bounded_reach(graph, evaluated),
     )
 
 
@@ -747,7 +810,7 @@ def read_shapes(files: Iterable[Path]) -> Shapes:
     graph = Graph()
     parsed: dict[Path, Graph] = {}
     for path in files:
-        parsed[path] = Graph().parse(path, format="turtle")
+        parsed[path] = read_rdf_file(path).default  # literals as written: "1"^^xsd:boolean is not "true"
         graph += parsed[path]
     try:
         return shapes_from_graph(graph)
