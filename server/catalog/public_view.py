@@ -31,7 +31,8 @@ from server.store.oxigraph import OxigraphStore, insert_data_text
 
 log = logging.getLogger(__name__)
 
-# Of some records, those hidden from everyone: restricted products, and access requests to their output ports.
+# Of some records, those hidden from everyone: restricted products, the access requests to their output ports, and
+# their observed lineage (server/openlineage/summary.py).
 HIDDEN_AMONG = (
     sparql_prefixes()
     + """
@@ -40,6 +41,8 @@ SELECT DISTINCT ?record WHERE {
   { GRAPH ?record { ?record vm:restricted true } }
   UNION
   { GRAPH ?record { ?record odrl:target ?port } GRAPH ?product { ?product vm:restricted true ; dprod:outputPort ?port } }
+  UNION
+  { GRAPH ?record { ?record vm:observedLineageOf ?product } GRAPH ?product { ?product vm:restricted true } }
 }
 """
 )
@@ -52,18 +55,23 @@ SELECT DISTINCT ?record WHERE {
   { GRAPH ?record { ?record vm:restricted true } }
   UNION
   { GRAPH ?record { ?record odrl:target ?port } GRAPH ?product { ?product vm:restricted true ; dprod:outputPort ?port } }
+  UNION
+  { GRAPH ?record { ?record vm:observedLineageOf ?product } GRAPH ?product { ?product vm:restricted true } }
 }
 """
 )
 
-# The access requests to the output ports of some products (they change visibility with the product).
+# The access requests to the output ports of some products and their observed lineage (they change visibility with
+# the product).
 REQUESTS_TO = (
     sparql_prefixes()
     + """
 SELECT DISTINCT ?request WHERE {
   VALUES ?product { $nodes }
-  GRAPH ?product { ?product dprod:outputPort ?port }
-  GRAPH ?request { ?request a vm:AccessRequest ; odrl:target ?port }
+  { GRAPH ?product { ?product dprod:outputPort ?port }
+    GRAPH ?request { ?request a vm:AccessRequest ; odrl:target ?port } }
+  UNION
+  { GRAPH ?request { ?request vm:observedLineageOf ?product } }
 }
 """
 )

@@ -53,7 +53,7 @@ SELECT ?product ?request ?requester ?status ?until WHERE {
 """
 )
 
-# Every subject of a restricted product's record and of the access requests to its ports.
+# Every subject of a restricted product's record, of the access requests to its ports and of its observed lineage.
 NODES = (
     sparql_prefixes()
     + """
@@ -64,6 +64,20 @@ SELECT DISTINCT ?product ?node WHERE {
     GRAPH ?product { ?product vm:restricted true ; dprod:outputPort ?port }
     GRAPH ?request { ?request a vm:AccessRequest ; odrl:target ?port . ?node ?p ?o }
   }
+  UNION
+  { GRAPH ?product { ?product vm:restricted true } GRAPH ?summary { ?summary vm:observedLineageOf ?product . ?node ?p ?o } }
+}
+"""
+)
+
+
+# The observed-lineage records of restricted products.
+SUMMARIES = (
+    sparql_prefixes()
+    + """
+SELECT ?product ?summary WHERE {
+  GRAPH ?product { ?product vm:restricted true }
+  GRAPH ?summary { ?summary vm:observedLineageOf ?product }
 }
 """
 )
@@ -90,6 +104,7 @@ class RestrictedProduct:
     ports: set[str] = field(default_factory=set)
     grants: dict[str, Grant] = field(default_factory=dict)
     requests: set[str] = field(default_factory=set)  # request records hidden with the product
+    summaries: set[str] = field(default_factory=set)  # its observed lineage (server/openlineage/summary.py)
 
     def readable_by(self, principal: Principal, now: datetime) -> bool:
         approved = [g.requester for g in self.grants.values() if g.in_force(now)]
@@ -97,8 +112,8 @@ class RestrictedProduct:
 
     @property
     def records(self) -> list[str]:
-        """The records hidden with this product: its own and the access requests to its ports."""
-        return [self.iri, *sorted(self.requests)]
+        """The records hidden with this product: its own, the access requests to its ports, its observed lineage."""
+        return [self.iri, *sorted(self.requests), *sorted(self.summaries)]
 
 
 @dataclass
@@ -140,10 +155,12 @@ def read_restrictions(store: Store) -> Restrictions:
         product.requests.add(request)
     for row in store.select(NODES):
         found.product_of[str(row["node"])] = str(row["product"])
+    for row in store.select(SUMMARIES):
+        found.products[str(row["product"])].summaries.add(str(row["summary"]))
     for iri, product in found.products.items():
         found.product_of[iri] = iri
-        for request in product.requests:
-            found.product_of[request] = iri
+        for record in (*product.requests, *product.summaries):
+            found.product_of[record] = iri
     return found
 
 

@@ -40,9 +40,11 @@ from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.identity.authentication import Authenticator, TokenVerifier
 from server.identity.principal import Principal, Role
 from server.namespaces import VM
+from server.openlineage.observed import ObservedLineage
+from server.openlineage.runs import RunTable
 from server.query_workers import QueryWorkers
 from server.query_workers import available as workers_available
-from server.settings import Settings
+from server.settings import Settings, default_store_location
 from server.store import OxigraphStore, Store, open_store
 from server.store.base import SelectResult, Triple, is_service_graph
 from server.validation import CatalogValidation, ValidationReport, validate_store
@@ -207,6 +209,7 @@ class Catalog:
         self._restrictions: tuple[str | None, Restrictions] | None = None
         self._restrictions_lock = threading.Lock()
         self.public_view: PublicView | None = None
+        self._observed: ObservedLineage | None = None
 
     def open(self) -> Catalog:
         """Open the store (seeding an empty one, unless a store was given), and start building the index."""
@@ -232,6 +235,12 @@ class Catalog:
             self._store.public_view = self.public_view
         # Tokens are service data, not records: read and written on the store itself, past the index.
         self._identity = Authenticator(self.settings, self._backend, oidc_verifier(self.settings, self._backend))
+        self._observed = ObservedLineage(
+            self._store,
+            RunTable(run_table_path(self.settings, self._backend)),
+            max_events=self.settings.lineage_max_events,
+            drift_days=self.settings.lineage_drift_days,
+        )
         self.index.ready()  # start building now, in the background, rather than on the first lineage question
         return self
 
@@ -254,6 +263,13 @@ class Catalog:
         if self._identity is None:
             raise RuntimeError("the catalog is not open")
         return self._identity
+
+    @property
+    def observed_lineage(self) -> ObservedLineage:
+        """OpenLineage runs taken in, and lineage drift (server/openlineage/observed.py; blocking: use `run`)."""
+        if self._observed is None:
+            raise RuntimeError("the catalog is not open")
+        return self._observed
 
     def restrictions(self) -> Restrictions:
         """The restricted products as the store has them now: read again after a write of records (the store's
@@ -403,8 +419,22 @@ class Catalog:
             self.public_view = None
             if isinstance(self._store, IndexedStore):
                 self._store.public_view = None
+        if self._observed is not None:
+            self._observed.runs.close()
+            self._observed = None
         if self._given is None and self._backend is not None:
             self._backend.close()
+
+
+def run_table_path(settings: Settings, backend: Store) -> Path | None:
+    """Where the OpenLineage run table lives: as configured; else beside the embedded store on disk
+    (`<store>.lineage-runs.sqlite`), in memory with a store in memory, in the default data directory for a remote
+    store (one process takes events in: docs/openlineage.md)."""
+    if settings.lineage_runs:
+        return Path(settings.lineage_runs).expanduser()
+    if isinstance(backend, OxigraphStore):
+        return None if backend.path is None else backend.path.with_name(backend.path.name + ".lineage-runs.sqlite")
+    return Path(default_store_location()).with_name("lineage-runs.sqlite")
 
 
 def oidc_verifier(settings: Settings, store: Store) -> TokenVerifier | None:

@@ -18,7 +18,7 @@ from server.errors import StoreUnavailable
 from server.graphql.router import graphql_router
 from server.settings import Settings
 from server.store import OxigraphStore, Store
-from server.web import api_docs, events_feed, load_endpoint, sign_in, sparql_endpoint
+from server.web import api_docs, events_feed, lineage_endpoint, load_endpoint, sign_in, sparql_endpoint
 from server.web.hardening import (
     BodySizeLimit,
     SecurityHeaders,
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     app.include_router(sparql_endpoint.router)
     app.include_router(load_endpoint.router)
+    app.include_router(lineage_endpoint.router)
     app.include_router(events_feed.router)
     app.include_router(linked_data_router(settings, record_pages()))
     app.include_router(ui_router())

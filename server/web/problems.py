@@ -17,6 +17,7 @@ from server.errors import (
     ValidationRefused,
     ValuemeshError,
 )
+from server.openlineage.validation import EventRefused
 
 STATUS_OF: dict[type[ValuemeshError], tuple[int, str]] = {
     BadInput: (400, "Bad request"),
@@ -44,6 +45,9 @@ def problem(error: ValuemeshError) -> JSONResponse:
     body["code"] = error.code
     if isinstance(error, BadInput) and error.source is not None:
         body["location"] = error.location()
+    if isinstance(error, EventRefused):
+        body["event"] = error.index  # its place in the request's array (0 for a single event)
+        body["pointer"] = error.pointer  # the failing field in it, as a JSON pointer (RFC 6901)
     if isinstance(error, ValidationRefused):
         body["violations"] = [
             {"focusNode": r.focus_node, "path": r.path, "message": r.message} for r in error.report.violations
