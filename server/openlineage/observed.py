@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from rdflib import URIRef
-
 from server.catalog.nodes import with_values
 from server.catalog.restrictions import Visibility
 from server.errors import Forbidden, NotFound
@@ -67,6 +65,7 @@ DECLARED_INPUTS = (
     sparql_prefixes()
     + """
 SELECT ?port ?namespace ?name WHERE {
+  VALUES ?product { $nodes }
   GRAPH ?product { ?product a dprod:DataProduct ; dprod:inputPort ?port }
   OPTIONAL {
     { GRAPH ?product { ?port vm:dataset ?dataset } }
@@ -77,6 +76,8 @@ SELECT ?port ?namespace ?name WHERE {
 }
 """
 )
+
+IS_PRODUCT = sparql_prefixes() + "ASK { VALUES ?product { $nodes } GRAPH ?product { ?product a dprod:DataProduct } }"
 
 BATCH = 500  # rows per VALUES block
 
@@ -219,10 +220,8 @@ class ObservedLineage:
     def drift(self, product: str, now: datetime | None = None) -> Drift:
         """The product's declared inputs against what its runs read in the last `drift_days` days (NotFound when
         the catalog holds no such product)."""
-        rows = list(self.store.select(DECLARED_INPUTS, {"product": URIRef(product)}))
-        if not rows and not self.store.ask(
-            sparql_prefixes() + "ASK { GRAPH ?product { ?product a dprod:DataProduct } }", {"product": URIRef(product)}
-        ):
+        rows = list(self.store.select(with_values(DECLARED_INPUTS, [product])))
+        if not rows and not self.store.ask(with_values(IS_PRODUCT, [product])):
             raise NotFound(f"no data product {product}")
         declared: dict[str, set[DatasetName]] = defaultdict(set)
         for row in rows:

@@ -1,0 +1,201 @@
+"""`POST /api/v1/lineage` through the ASGI app: OpenLineage run events in, observed lineage and drift out."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from server.identity.principal import Role
+from server.settings import Settings
+from server.store import Store
+from server.web.app import create_app
+from tests.conftest import DATA
+
+CAT = "https://valuemesh.example/"
+HCP_360 = CAT + "data-product/hcp-360"
+COMMERCIAL = CAT + "domain/commercial"
+EVENTS = DATA / "openlineage"
+
+DRIFT = """query($id: ID!) { lineageDrift(id: $id) {
+  dataProduct { name } undeclaredReads runs unobservedInputs { id name }
+} }"""
+
+OBSERVED = """PREFIX vm: <https://w3id.org/valuemesh/ontology#>
+PREFIX prov: <http://www.w3.org/ns/prov#>
+SELECT ?runs ?state ?generated WHERE {
+  ?summary vm:observedLineageOf <%s> ; vm:runCount ?runs ; vm:lastRun ?run .
+  ?run a prov:Activity ; vm:runState ?state ; prov:generated/vm:datasetName ?generated .
+}"""
+
+
+def body(name: str) -> bytes:
+    return (EVENTS / name).read_bytes()
+
+
+def post(client: TestClient, content: bytes, **headers: str) -> Any:
+    return client.post("/api/v1/lineage", content=content, headers={"Content-Type": "application/json", **headers})
+
+
+def observed(client: TestClient, product: str) -> list[dict[str, Any]]:
+    answer = client.post("/sparql", data={"query": OBSERVED % product}, headers={"Accept": "application/json"})
+    assert answer.status_code == 200, answer.text
+    return [{k: v["value"] for k, v in row.items()} for row in answer.json()["results"]["bindings"]]
+
+
+def run_count(client: TestClient) -> int:
+    return int(client.app.state.catalog.observed_lineage.runs.summary(HCP_360).runs)  # type: ignore[attr-defined]
+
+
+def token(client: TestClient, name: str, roles: list[Role], domains: list[str]) -> dict[str, str]:
+    secret, _ = client.app.state.catalog.identity.tokens.create(  # type: ignore[attr-defined]
+        name, agent=CAT + f"agent/{name}", domains=domains, roles=roles, expires_in=None
+    )
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def anonymous(seeded_store: Store, settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings, store=seeded_store)
+    with TestClient(app, base_url="http://localhost") as test_client:
+        yield test_client
+
+
+def test_a_run_writing_a_published_dataset_is_the_products_and_the_graph_shows_its_last_run(client: TestClient) -> None:
+    answer = post(client, body("hcp-360-run.json"))
+    assert answer.status_code == 201, answer.text
+    assert answer.json() == {
+        "received": 2,
+        "stored": 2,
+        "duplicates": 0,
+        "ignored": 0,
+        "unattributed": 0,
+        "dataProducts": [HCP_360],
+    }
+    assert observed(client, HCP_360) == [{"runs": "1", "state": "COMPLETE", "generated": "commercial.hcp360.profiles"}]
+
+
+def test_an_event_sent_twice_counts_once(client: TestClient) -> None:
+    assert post(client, body("hcp-360-start.json")).json()["stored"] == 1
+    again = post(client, body("hcp-360-run.json"))
+    assert again.status_code == 201
+    assert (again.json()["stored"], again.json()["duplicates"]) == (1, 1)
+    assert post(client, body("hcp-360-run.json")).json()["duplicates"] == 2
+    assert run_count(client) == 1
+
+
+def test_events_for_datasets_no_product_publishes_are_kept(client: TestClient) -> None:
+    answer = post(client, body("run-writing-unknown-datasets.json"))
+    assert answer.status_code == 201
+    assert (answer.json()["stored"], answer.json()["unattributed"]) == (1, 1)
+    assert client.app.state.catalog.observed_lineage.runs.unattributed() == 1  # type: ignore[attr-defined]
+
+
+def test_gzip_bodies_as_the_python_client_compresses_them_are_taken(client: TestClient) -> None:
+    answer = post(client, gzip.compress(body("hcp-360-run.json")), **{"Content-Encoding": "gzip"})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["stored"] == 2
+
+
+@pytest.mark.parametrize(
+    ("fixture", "event", "pointer", "words"),
+    [
+        ("event-without-job-name.json", 0, "/job", "'name' is a required property"),
+        ("event-time-without-zone.json", 0, "/eventTime", "no time zone"),
+        (
+            "second-event-with-bad-assertion.json",
+            1,
+            "/outputs/0/facets/dataQualityAssertions/assertions/2/success",
+            "is not of type 'boolean'",
+        ),
+        ("run-naming-an-unknown-product.json", 0, "/run/facets/valuemesh/dataProduct", "no data product"),
+    ],
+)
+def test_an_event_the_schema_refuses_is_named_by_index_and_field_and_nothing_is_stored(
+    client: TestClient, fixture: str, event: int, pointer: str, words: str
+) -> None:
+    answer = post(client, body(fixture))
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == "application/problem+json"
+    problem = answer.json()
+    assert (problem["event"], problem["pointer"], problem["code"]) == (event, pointer, "BAD_INPUT")
+    assert words in problem["detail"] and f"event {event}" in problem["detail"]
+    assert client.app.state.catalog.observed_lineage.runs.unattributed() == 0  # type: ignore[attr-defined]
+
+
+def test_malformed_json_is_refused_with_where_it_breaks(client: TestClient) -> None:
+    problem = post(client, body("malformed.json")).json()
+    assert problem["status"] == 400 and "malformed JSON" in problem["detail"]
+    assert problem["location"]["line"] > 1
+
+
+def test_writing_runs_needs_an_identity(anonymous: TestClient) -> None:
+    answer = post(anonymous, body("hcp-360-run.json"))
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"].startswith("Bearer")
+    assert answer.json()["code"] == "UNAUTHENTICATED"
+
+
+def test_writing_runs_of_a_product_needs_the_right_to_change_it(anonymous: TestClient) -> None:
+    outsider = token(anonymous, "finance-pipeline", [Role.DOMAIN_MEMBER], [CAT + "domain/finance"])
+    refused = post(anonymous, body("hcp-360-run.json"), **outsider)
+    assert refused.status_code == 403
+    assert HCP_360 in refused.json()["detail"] and "nothing of this request was stored" in refused.json()["detail"]
+    assert anonymous.app.state.catalog.observed_lineage.runs.summary(HCP_360).runs == 0  # type: ignore[attr-defined]
+    member = token(anonymous, "commercial-pipeline", [Role.DOMAIN_MEMBER], [COMMERCIAL])
+    assert post(anonymous, body("hcp-360-run.json"), **member).status_code == 201
+
+
+def test_a_body_over_the_size_limit_is_refused_before_it_is_read(seeded_store: Store) -> None:
+    app = create_app(Settings(store="memory:", seed=False, max_body_bytes=2_000), store=seeded_store)
+    with TestClient(app, base_url="http://localhost") as small:
+        answer = post(small, body("hcp-360-run.json"), **token(small, "admin", [Role.ADMIN], []))
+    assert answer.status_code == 413
+
+
+def test_a_gzip_body_unpacking_past_the_size_limit_is_refused(seeded_store: Store) -> None:
+    app = create_app(Settings(store="memory:", seed=False, max_body_bytes=20_000), store=seeded_store)
+    bomb = gzip.compress(b"[" + b" " * 1_000_000 + b"]")
+    with TestClient(app, base_url="http://localhost") as small:
+        answer = post(small, bomb, **{"Content-Encoding": "gzip"}, **token(small, "admin", [Role.ADMIN], []))
+    assert answer.status_code == 400 and "larger than 20000 bytes" in answer.json()["detail"]
+
+
+def test_more_events_than_a_request_may_hold_are_refused(seeded_store: Store) -> None:
+    app = create_app(Settings(store="memory:", seed=False, lineage_max_events=1), store=seeded_store)
+    with TestClient(app, base_url="http://localhost") as small:
+        answer = post(small, body("hcp-360-run.json"), **token(small, "admin", [Role.ADMIN], []))
+    assert answer.status_code == 400 and "at most 1 events" in answer.json()["detail"]
+
+
+def test_drift_on_the_seed_names_undeclared_reads_and_unobserved_inputs(client: TestClient) -> None:
+    before = client.post("/graphql", json={"query": DRIFT, "variables": {"id": HCP_360}}).json()["data"]
+    assert before["lineageDrift"] == {
+        "dataProduct": {"name": "HCP 360"},
+        "undeclaredReads": [],
+        "runs": 0,
+        "unobservedInputs": [],
+    }
+    post(client, json.dumps(json.loads(body("hcp-360-run.json"))).encode())
+    drift = client.post("/graphql", json={"query": DRIFT, "variables": {"id": HCP_360}}).json()["data"]["lineageDrift"]
+    assert drift["runs"] == 1
+    assert drift["undeclaredReads"] == ["postgres://warehouse.roche.example:5432/commercial.web.sessions"]
+    assert [p["name"] for p in drift["unobservedInputs"]] == ["Face-to-face meetings", "HCP master data"]
+
+
+def test_port_datasets_are_served_in_graphql(client: TestClient) -> None:
+    query = "{ dataProduct(id: %s) { outputPorts { name datasets { namespace name qualifiedName } } } }"
+    ports = client.post("/graphql", json={"query": query % json.dumps(HCP_360)}).json()["data"]["dataProduct"]
+    published = {p["name"]: p["datasets"] for p in ports["outputPorts"]}
+    assert published["HCP 360 API"] == [
+        {
+            "namespace": "postgres://warehouse.roche.example:5432",
+            "name": "commercial.hcp360.profiles",
+            "qualifiedName": "postgres://warehouse.roche.example:5432/commercial.hcp360.profiles",
+        }
+    ]
+    assert published["HCP 360 dashboard"] == []
