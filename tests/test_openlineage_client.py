@@ -36,7 +36,7 @@ PRODUCER = "https://github.com/valuemesh/valuemesh/tests"
 class ValuemeshRunFacet(RunFacet):
     """The run facet that names the product a run belongs to, as a producer would define it."""
 
-    dataProduct: str  # noqa: N815
+    dataProduct: str
 
     @staticmethod
     def _get_schema() -> str:
