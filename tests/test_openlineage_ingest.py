@@ -5,12 +5,14 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from server.identity.principal import Role
+from server.query_library import library_query
 from server.settings import Settings
 from server.store import Store
 from server.web.app import create_app
@@ -35,6 +37,17 @@ SELECT ?runs ?state ?generated WHERE {
 
 def body(name: str) -> bytes:
     return (EVENTS / name).read_bytes()
+
+
+def recent(name: str) -> bytes:
+    """A fixture's events moved to yesterday (same spacing), so they fall in the drift window whenever tests run."""
+    events = json.loads(body(name))
+    events = events if isinstance(events, list) else [events]
+    first = min(datetime.fromisoformat(e["eventTime"]) for e in events)
+    shift = datetime.now(UTC) - timedelta(days=1) - first
+    for event in events:
+        event["eventTime"] = (datetime.fromisoformat(event["eventTime"]) + shift).isoformat()
+    return json.dumps(events).encode()
 
 
 def post(client: TestClient, content: bytes, **headers: str) -> Any:
@@ -180,11 +193,31 @@ def test_drift_on_the_seed_names_undeclared_reads_and_unobserved_inputs(client: 
         "runs": 0,
         "unobservedInputs": [],
     }
-    post(client, json.dumps(json.loads(body("hcp-360-run.json"))).encode())
+    post(client, recent("hcp-360-run.json"))
     drift = client.post("/graphql", json={"query": DRIFT, "variables": {"id": HCP_360}}).json()["data"]["lineageDrift"]
     assert drift["runs"] == 1
     assert drift["undeclaredReads"] == ["postgres://warehouse.roche.example:5432/commercial.web.sessions"]
     assert [p["name"] for p in drift["unobservedInputs"]] == ["Face-to-face meetings", "HCP master data"]
+
+
+def test_old_runs_fall_out_of_the_drift_window(client: TestClient) -> None:
+    post(client, body("hcp-360-run.json"))  # November 2026: older than 30 days from now once tests run later
+    stale = datetime.fromisoformat("2026-11-29T02:14:31+00:00") + timedelta(days=31)
+    drift = client.app.state.catalog.observed_lineage.drift(HCP_360, now=stale)  # type: ignore[attr-defined]
+    assert (drift.runs, drift.undeclared_reads, drift.unobserved_inputs) == (0, [], [])
+
+
+def test_the_library_drift_question_over_the_graph_agrees_with_graphql(client: TestClient) -> None:
+    post(client, recent("hcp-360-run.json"))
+    post(client, recent("run-writing-unknown-datasets.json"))
+    entry = library_query("lineage-drift")
+    rows = list(client.app.state.catalog.store.select(entry.text, entry.bindings({})))  # type: ignore[attr-defined]
+    drift = client.post("/graphql", json={"query": DRIFT, "variables": {"id": HCP_360}}).json()["data"]["lineageDrift"]
+    undeclared = [str(r["dataset"]) for r in rows if str(r["drift"]) == "undeclared read"]
+    unobserved = sorted(str(r["port"]) for r in rows if str(r["drift"]) == "unobserved input")
+    assert {str(r["product"]) for r in rows} == {HCP_360}
+    assert undeclared == drift["undeclaredReads"]
+    assert unobserved == sorted(p["id"] for p in drift["unobservedInputs"])
 
 
 def test_port_datasets_are_served_in_graphql(client: TestClient) -> None:

@@ -32,6 +32,7 @@ EXPECTED_NAMES = {
     "products-serving-no-goal",
     "interaction-map",
     "who-has-access",
+    "lineage-drift",
 }
 
 
