@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,12 +16,11 @@ from server.query_library import library_query
 from server.settings import Settings
 from server.store import Store
 from server.web.app import create_app
-from tests.conftest import DATA
+from tests.lineage_events import body, recent
 
 CAT = "https://valuemesh.example/"
 HCP_360 = CAT + "data-product/hcp-360"
 COMMERCIAL = CAT + "domain/commercial"
-EVENTS = DATA / "openlineage"
 
 DRIFT = """query($id: ID!) { lineageDrift(id: $id) {
   dataProduct { name } undeclaredReads runs unobservedInputs { id name }
@@ -33,21 +32,6 @@ SELECT ?runs ?state ?generated WHERE {
   ?summary vm:observedLineageOf <%s> ; vm:runCount ?runs ; vm:lastRun ?run .
   ?run a prov:Activity ; vm:runState ?state ; prov:generated/vm:datasetName ?generated .
 }"""
-
-
-def body(name: str) -> bytes:
-    return (EVENTS / name).read_bytes()
-
-
-def recent(name: str) -> bytes:
-    """A fixture's events moved to yesterday (same spacing), so they fall in the drift window whenever tests run."""
-    events = json.loads(body(name))
-    events = events if isinstance(events, list) else [events]
-    first = min(datetime.fromisoformat(e["eventTime"]) for e in events)
-    shift = datetime.now(UTC) - timedelta(days=1) - first
-    for event in events:
-        event["eventTime"] = (datetime.fromisoformat(event["eventTime"]) + shift).isoformat()
-    return json.dumps(events).encode()
 
 
 def post(client: TestClient, content: bytes, **headers: str) -> Any:

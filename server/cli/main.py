@@ -4,7 +4,7 @@ import os
 import sys
 
 # Importing a command's module registers it on the app.
-from server.cli import export, history, load, query, register, serve, token, validate  # noqa: F401
+from server.cli import export, history, lineage, load, query, register, serve, token, validate  # noqa: F401
 from server.cli.app import app
 from server.cli.common import fail, stderr
 from server.errors import ValuemeshError
