@@ -12,9 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from server.catalog.nodes import with_values
 from server.cli.app import app
 from server.cli.common import NoSeedOption, StoreOption, catalog_store, stdout
-from server.catalog.nodes import with_values
 from server.errors import NotFound
 from server.openlineage.observed import IS_PRODUCT
 from server.query_library import library_query
