@@ -26,6 +26,7 @@ from server.identity.policy import authorize_run_report, require_writer
 from server.identity.principal import Principal
 from server.namespaces import sparql_prefixes
 from server.openlineage.events import RunEvent, run_event
+from server.openlineage.measurements import SloIndicator, measurement_points
 from server.openlineage.runs import RunTable
 from server.openlineage.summary import summary_iri, summary_triples
 from server.openlineage.validation import VALUEMESH_FACET, EventRefused, check_event
@@ -77,6 +78,26 @@ SELECT ?port ?namespace ?name WHERE {
 """
 )
 
+# The SLOs of some products with their indicators, and the datasets their output ports publish.
+SLOS = (
+    sparql_prefixes()
+    + """
+SELECT ?product ?slo ?indicator WHERE {
+  VALUES ?product { $nodes }
+  GRAPH ?product { ?product odrl:hasPolicy/vm:serviceLevelObjective ?slo . ?slo vm:serviceLevelIndicator ?indicator }
+}
+"""
+)
+PUBLISHED = (
+    sparql_prefixes()
+    + """
+SELECT ?product ?namespace ?name WHERE {
+  VALUES ?product { $nodes }
+  GRAPH ?product { ?product dprod:outputPort/vm:dataset ?dataset . ?dataset vm:datasetNamespace ?namespace ; vm:datasetName ?name }
+}
+"""
+)
+
 IS_PRODUCT = sparql_prefixes() + "ASK { VALUES ?product { $nodes } GRAPH ?product { ?product a dprod:DataProduct } }"
 
 BATCH = 500  # rows per VALUES block
@@ -92,6 +113,8 @@ class Ingested:
     ignored: int
     unattributed: int
     products: list[str]
+    # SLI points the events give (measurements.py), for the measurements service to record (idempotent by id).
+    points: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -144,6 +167,7 @@ class ObservedLineage:
             for product in sorted(recorded.products):
                 self.store.replace_records({summary_iri(product): summary_triples(self.runs.summary(product))})
         return Ingested(
+            points=self._points(attributed),
             received=len(documents),
             stored=recorded.stored,
             duplicates=recorded.duplicates,
@@ -214,6 +238,25 @@ class ObservedLineage:
                 if row["owner"] is not None:
                     facts.owners.add(str(row["owner"]))
         return found
+
+    def _points(self, attributed: list[tuple[RunEvent, str | None]]) -> list[dict[str, Any]]:
+        """The SLI points of the attributed events, from their products' SLOs and published datasets."""
+        products = sorted({p for _, p in attributed if p is not None})
+        if not products:
+            return []
+        slos: dict[str, list[SloIndicator]] = defaultdict(list)
+        published: dict[str, set[DatasetName]] = defaultdict(set)
+        for start in range(0, len(products), BATCH):
+            chunk = products[start : start + BATCH]
+            for row in self.store.select(with_values(SLOS, chunk)):
+                slos[str(row["product"])].append(SloIndicator(str(row["slo"]), str(row["indicator"])))
+            for row in self.store.select(with_values(PUBLISHED, chunk)):
+                published[str(row["product"])].add(DatasetName(str(row["namespace"]), str(row["name"])))
+        points: list[dict[str, Any]] = []
+        for event, product in attributed:
+            if product is not None and slos.get(product):
+                points += measurement_points(event, slos[product], published.get(product) or None)
+        return points
 
     # --- drift ---------------------------------------------------------------------------------------------
 
