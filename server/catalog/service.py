@@ -406,6 +406,9 @@ class Catalog:
 
     def close(self) -> None:
         """Stop delivering webhooks and following other replicas; close the store if the catalog opened it."""
+        if self._observed is not None:
+            self._observed.close()  # its pending summaries are written first, while the store and its view are open
+            self._observed = None
         if self._webhooks is not None:
             self._webhooks.stop()
             self._webhooks = None
@@ -419,9 +422,6 @@ class Catalog:
             self.public_view = None
             if isinstance(self._store, IndexedStore):
                 self._store.public_view = None
-        if self._observed is not None:
-            self._observed.runs.close()
-            self._observed = None
         if self._given is None and self._backend is not None:
             self._backend.close()
 

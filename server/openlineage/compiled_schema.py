@@ -63,13 +63,15 @@ class SchemaCompiler:
         if schema is False:
             return lambda v: False
         checks = [self._keyword(name, value, schema, base) for name, value in schema.items() if name not in ANNOTATIONS]
-        return lambda v: all(check(v) for check in checks)
+        return _all_of(checks)
 
     def _keyword(self, name: str, value: Any, schema: Mapping[str, Any], base: str) -> Check:
         if name == "$ref":
             return self.reference(value, base)
         if name == "type":
-            kinds = [_TYPES[t] for t in ([value] if isinstance(value, str) else value)]
+            if isinstance(value, str):
+                return _TYPES[value]
+            kinds = [_TYPES[t] for t in value]
             return lambda v: any(kind(v) for kind in kinds)
         if name == "enum":
             return lambda v: any(_equal(v, option) for option in value)
@@ -98,7 +100,7 @@ class SchemaCompiler:
         if name in ("allOf", "anyOf", "oneOf"):
             parts = [self.compile(sub, base) for sub in value]
             if name == "allOf":
-                return lambda v: all(part(v) for part in parts)
+                return _all_of(parts)
             if name == "anyOf":
                 return lambda v: any(part(v) for part in parts)
             return lambda v: sum(1 for part in parts if part(v)) == 1
@@ -106,6 +108,18 @@ class SchemaCompiler:
             negated = self.compile(value, base)
             return lambda v: not negated(v)
         raise UnsupportedSchema(f"the keyword {name!r} (at {base}) is not one this compiler knows")
+
+
+def _all_of(checks: list[Check]) -> Check:
+    """All of `checks`; the common short lists without a generator per call (this runs for every event)."""
+    if not checks:
+        return lambda v: True
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda v: first(v) and second(v)
+    return lambda v: all(check(v) for check in checks)
 
 
 def _equal(value: Any, expected: Any) -> bool:

@@ -12,7 +12,10 @@ was attributed to. Events of no known product are kept all the same (their datas
 
 from __future__ import annotations
 
+import logging
+import math
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -102,6 +105,8 @@ IS_PRODUCT = sparql_prefixes() + "ASK { VALUES ?product { $nodes } GRAPH ?produc
 
 BATCH = 500  # rows per VALUES block
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Ingested:
@@ -138,13 +143,24 @@ class _Product:
 class ObservedLineage:
     """See the module docstring. `store` is the catalog's store (writes through it reach the index)."""
 
-    def __init__(self, store: Store, runs: RunTable, *, max_events: int, drift_days: int) -> None:
+    def __init__(
+        self, store: Store, runs: RunTable, *, max_events: int, drift_days: int, summary_every_s: float = 5.0
+    ) -> None:
         self.store = store
         self.runs = runs
         self.max_events = max_events
         self.drift_days = drift_days
         # One request at a time stores runs and rewrites summaries, so no summary is written from an older count.
         self._lock = threading.Lock()
+        # A product's summary is rewritten at once, then at most every `summary_every_s` while its runs keep coming
+        # (each rewrite is a store transaction of its own, bench/bench_lineage_ingest.py): later changes wait for
+        # the flusher thread, which `close` stops after writing what is still pending.
+        self.summary_every_s = summary_every_s
+        self._written_at: dict[str, float] = {}
+        self._pending: set[str] = set()
+        self._wake = threading.Condition(self._lock)
+        self._flusher: threading.Thread | None = None
+        self._closed = False
 
     # --- taking events in ----------------------------------------------------------------------------------
 
@@ -164,8 +180,15 @@ class ObservedLineage:
         with self._lock:
             attributed = self._attribute(events, principal, visibility)
             recorded = self.runs.record(attributed)
+            now = time.monotonic()
             for product in sorted(recorded.products):
-                self.store.replace_records({summary_iri(product): summary_triples(self.runs.summary(product))})
+                if now - self._written_at.get(product, -math.inf) >= self.summary_every_s:
+                    self._write_summary(product, now)
+                else:
+                    self._pending.add(product)
+            if self._pending:
+                self._start_flusher()
+                self._wake.notify()
         return Ingested(
             points=self._points(attributed),
             received=len(documents),
@@ -175,6 +198,48 @@ class ObservedLineage:
             unattributed=sum(1 for _, product in attributed if product is None),
             products=sorted({p for _, p in attributed if p is not None}),
         )
+
+    def _write_summary(self, product: str, now: float) -> None:
+        """Rewrite the product's observed-lineage record from the run table (holding `_lock`)."""
+        self.store.replace_records({summary_iri(product): summary_triples(self.runs.summary(product))})
+        self._written_at[product] = now
+        self._pending.discard(product)
+
+    def _start_flusher(self) -> None:
+        if self._flusher is None and not self._closed:
+            self._flusher = threading.Thread(target=self._flush_loop, name="observed-lineage-summaries", daemon=True)
+            self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        with self._lock:
+            while not self._closed:
+                now = time.monotonic()
+                due = [p for p in sorted(self._pending) if now - self._written_at[p] >= self.summary_every_s]
+                for product in due:
+                    try:
+                        self._write_summary(product, now)
+                    except Exception:
+                        log.exception("cannot write the observed lineage of %s; retrying later", product)
+                        self._written_at[product] = now
+                waits = [self._written_at[p] + self.summary_every_s - now for p in self._pending]
+                self._wake.wait(timeout=max(min(waits), 0.05) if waits else None)
+
+    def flush(self) -> None:
+        """Write every pending summary now (blocking)."""
+        with self._lock:
+            now = time.monotonic()
+            for product in sorted(self._pending):
+                self._write_summary(product, now)
+
+    def close(self) -> None:
+        """Write what is pending, stop the flusher, close the run table."""
+        self.flush()
+        with self._lock:
+            self._closed = True
+            self._wake.notify()
+        if self._flusher is not None:
+            self._flusher.join(timeout=10)
+        self.runs.close()
 
     def _attribute(
         self, events: list[tuple[int, RunEvent]], principal: Principal, visibility: Visibility

@@ -1,6 +1,6 @@
 """The run table: OpenLineage run events in an embedded SQLite database beside the store, not as triples.
 
-One row per event, keyed by (runId, eventType, eventTime), so an event sent twice is kept once; one row per dataset
+One row per event, keyed by (eventTime, runId, eventType), so an event sent twice is kept once; one row per dataset
 an event read or wrote. The product a run belongs to is settled when it is known (an event naming it, or one writing
 a dataset a product's output port publishes) and given to the run's earlier events too. A file on disk in WAL mode
 (readers never wait for the writer; a CLI may read while the server writes); in memory for a catalog in memory.
@@ -20,30 +20,37 @@ from pathlib import Path
 from server.formats.description import DatasetName
 from server.openlineage.events import FAILED, FINAL, RunEvent
 
+# Keys lead with the event time: producers send events about as they happen, so rows are appended, not scattered
+# (a key leading with the random run id made each batch touch pages all over the file: bench_lineage_ingest.py).
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS run_events (
+    event_time TEXT NOT NULL,
     run_id TEXT NOT NULL,
     event_type TEXT NOT NULL,
-    event_time TEXT NOT NULL,
     job_namespace TEXT NOT NULL,
     job_name TEXT NOT NULL,
     product TEXT,
     received_at TEXT NOT NULL,
-    PRIMARY KEY (run_id, event_type, event_time)
+    PRIMARY KEY (event_time, run_id, event_type)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS run_events_by_product ON run_events (product, event_time);
+CREATE INDEX IF NOT EXISTS run_events_by_run ON run_events (run_id);
 CREATE TABLE IF NOT EXISTS run_datasets (
+    event_time TEXT NOT NULL,
     run_id TEXT NOT NULL,
     event_type TEXT NOT NULL,
-    event_time TEXT NOT NULL,
     direction TEXT NOT NULL CHECK (direction IN ('input', 'output')),
     namespace TEXT NOT NULL,
     name TEXT NOT NULL,
-    product TEXT,
-    PRIMARY KEY (run_id, event_type, event_time, direction, namespace, name)
+    PRIMARY KEY (event_time, run_id, event_type, direction, namespace, name)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS run_datasets_by_product ON run_datasets (product, direction, event_time);
 """
+
+# The datasets of a product's events (their product is the event's).
+_DATASETS_OF_PRODUCT = """
+FROM run_events AS e JOIN run_datasets AS d
+  ON d.event_time = e.event_time AND d.run_id = e.run_id AND d.event_type = e.event_type
+WHERE e.product = ? AND d.direction = 'input'"""
 
 
 @dataclass(frozen=True)
@@ -131,32 +138,27 @@ class RunTable:
     def record(self, events: list[tuple[RunEvent, str | None]]) -> Recorded:
         """Store the events (each with its product, or None) in one transaction; known ones are skipped."""
         received = _time_text(datetime.now(UTC))
-        stored = 0
-        products: set[str] = set()
+        rows = [
+            (e.time_text, e.run_id, e.event_type, e.job.namespace, e.job.name, product, received)
+            for e, product in events
+        ]
+        datasets = [
+            (e.time_text, e.run_id, e.event_type, direction, d.namespace, d.name)
+            for e, _ in events
+            for direction, named in (("input", e.inputs), ("output", e.outputs))
+            for d in named
+        ]
+        # The runs' earlier events, sent before anything named their product, are their product's too.
+        settled = sorted({(product, e.run_id) for e, product in events if product is not None})
         with self._transaction() as db:
-            for event, product in events:
-                key = (event.run_id, event.event_type, event.time_text)
-                cursor = db.execute(
-                    "INSERT OR IGNORE INTO run_events VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (*key, event.job.namespace, event.job.name, product, received),
-                )
-                if cursor.rowcount == 0:
-                    continue
-                stored += 1
-                db.executemany(
-                    "INSERT OR IGNORE INTO run_datasets VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(*key, "input", d.namespace, d.name, product) for d in event.inputs]
-                    + [(*key, "output", d.namespace, d.name, product) for d in event.outputs],
-                )
-                if product is not None:
-                    products.add(product)
-                    # The run's earlier events, sent before anything named its product, are its product's too.
-                    for table in ("run_events", "run_datasets"):
-                        db.execute(
-                            f"UPDATE {table} SET product = ? WHERE run_id = ? AND product IS NULL",
-                            (product, event.run_id),
-                        )
-        return Recorded(stored, len(events) - stored, frozenset(products))
+            before = db.total_changes
+            db.executemany("INSERT OR IGNORE INTO run_events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            stored = db.total_changes - before
+            if stored:
+                db.executemany("INSERT OR IGNORE INTO run_datasets VALUES (?, ?, ?, ?, ?, ?)", datasets)
+                db.executemany("UPDATE run_events SET product = ? WHERE run_id = ? AND product IS NULL", settled)
+        products = frozenset(product for product, _ in settled) if stored else frozenset()
+        return Recorded(stored, len(events) - stored, products)
 
     def summary(self, product: str) -> RunSummary:
         """The product's runs in numbers, its last run, and every dataset its runs read."""
@@ -173,8 +175,9 @@ class RunTable:
             reads = {
                 DatasetName(namespace, name): _time(when)
                 for namespace, name, when in db.execute(
-                    "SELECT namespace, name, MAX(event_time) FROM run_datasets "
-                    "WHERE product = ? AND direction = 'input' GROUP BY namespace, name",
+                    "SELECT d.namespace, d.name, MAX(d.event_time)"
+                    + _DATASETS_OF_PRODUCT
+                    + " GROUP BY d.namespace, d.name",
                     (product,),
                 )
             }
@@ -188,7 +191,9 @@ class RunTable:
             (run_id,),
         ).fetchall()
         datasets = self._db.execute(
-            "SELECT DISTINCT direction, namespace, name FROM run_datasets WHERE run_id = ? ORDER BY namespace, name",
+            "SELECT DISTINCT d.direction, d.namespace, d.name FROM run_events AS e JOIN run_datasets AS d "
+            "ON d.event_time = e.event_time AND d.run_id = e.run_id AND d.event_type = e.event_type "
+            "WHERE e.run_id = ? ORDER BY d.namespace, d.name",
             (run_id,),
         ).fetchall()
         starts = [_time(t) for kind, t, _, _ in events if kind == "START"]
@@ -212,8 +217,7 @@ class RunTable:
                 "SELECT COUNT(DISTINCT run_id) FROM run_events WHERE product = ? AND event_time >= ?", (product, start)
             ).fetchone()
             rows = self._db.execute(
-                "SELECT DISTINCT namespace, name FROM run_datasets "
-                "WHERE product = ? AND direction = 'input' AND event_time >= ?",
+                "SELECT DISTINCT d.namespace, d.name" + _DATASETS_OF_PRODUCT + " AND e.event_time >= ?",
                 (product, start),
             ).fetchall()
         return runs, {DatasetName(ns, n) for ns, n in rows}
