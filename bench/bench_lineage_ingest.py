@@ -34,7 +34,12 @@ import httpx
 from bench.timing import Row, machine, machine_line, percentile
 
 WAREHOUSE = "postgres://warehouse.roche.example:5432"
-PUBLISHED = ["commercial.crm.interactions", "commercial.f2f.meetings", "commercial.mdm.hcp", "commercial.hcp360.profiles"]
+PUBLISHED = [
+    "commercial.crm.interactions",
+    "commercial.f2f.meetings",
+    "commercial.mdm.hcp",
+    "commercial.hcp360.profiles",
+]
 PRODUCER = "https://github.com/valuemesh/valuemesh/bench"
 SCHEMA_URL = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
 
