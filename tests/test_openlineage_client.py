@@ -4,9 +4,7 @@ pipeline team would configure it: URL and API key, nothing valuemesh-specific bu
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import attr
@@ -18,12 +16,8 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.facet_v2 import RunFacet, data_quality_assertions_dataset
 from openlineage.client.transport.http import ApiKeyTokenProvider, HttpCompression, HttpConfig, HttpTransport
 
-from server.catalog.seeding import prepare
 from server.identity.principal import Role
-from server.settings import Settings
-from server.store import open_store
-from server.web.app import create_app
-from tests.conftest import free_port, serving
+from tests.test_load_endpoint import running  # noqa: F401 - the fixture: a seeded catalog on disk under uvicorn
 
 CAT = "https://valuemesh.example/"
 WAREHOUSE = "postgres://warehouse.roche.example:5432"
@@ -41,17 +35,6 @@ class ValuemeshRunFacet(RunFacet):
     @staticmethod
     def _get_schema() -> str:
         return "https://valuemesh.example/spec/ValuemeshRunFacet.json"
-
-
-@pytest.fixture
-def live(tmp_path: Path) -> Iterator[tuple[str, Any]]:
-    """A seeded catalog on disk under uvicorn on loopback; yields (url, app)."""
-    store = open_store(str(tmp_path / "store"))
-    prepare(store, with_seed=True)
-    app = create_app(Settings(store=str(tmp_path / "store"), seed=False), store=store)
-    with serving(app, free_port()) as url:
-        yield url, app
-    store.close()
 
 
 def client_for(url: str, app: Any, *, compression: HttpCompression | None = None) -> OpenLineageClient:
@@ -84,8 +67,8 @@ def graphql(url: str, query: str, **variables: Any) -> Any:
 DRIFT = "query($id: ID!) { lineageDrift(id: $id) { runs undeclaredReads unobservedInputs { name } } }"
 
 
-def test_the_python_client_reports_a_run_and_drift_shows_what_it_read(live: tuple[str, Any]) -> None:
-    url, app = live
+def test_the_python_client_reports_a_run_and_drift_shows_what_it_read(running: tuple[str, Any]) -> None:  # noqa: F811
+    url, app = running
     client = client_for(url, app)
     run_id, started = str(uuid.uuid4()), datetime.now(UTC) - timedelta(hours=1)
     reads = ["commercial.crm.interactions", "commercial.web.sessions"]
@@ -105,8 +88,8 @@ def test_the_python_client_reports_a_run_and_drift_shows_what_it_read(live: tupl
     assert [p["name"] for p in drift["unobservedInputs"]] == ["Face-to-face meetings", "HCP master data"]
 
 
-def test_the_run_facet_names_the_product_and_compressed_events_are_taken(live: tuple[str, Any]) -> None:
-    url, app = live
+def test_the_run_facet_names_the_product_and_compressed_events_are_taken(running: tuple[str, Any]) -> None:  # noqa: F811
+    url, app = running
     client = client_for(url, app, compression=HttpCompression.GZIP)
     run_id, started = str(uuid.uuid4()), datetime.now(UTC) - timedelta(minutes=30)
     facet = ValuemeshRunFacet(dataProduct=CRM)
@@ -118,8 +101,8 @@ def test_the_run_facet_names_the_product_and_compressed_events_are_taken(live: t
     assert runs.path.name == "store.lineage-runs.sqlite" and runs.path.exists()  # beside the store on disk
 
 
-def test_a_refusal_reaches_the_client_as_an_http_error(live: tuple[str, Any]) -> None:
-    url, app = live
+def test_a_refusal_reaches_the_client_as_an_http_error(running: tuple[str, Any]) -> None:  # noqa: F811
+    url, app = running
     client = client_for(url, app)
     outsider = event(RunState.START, str(uuid.uuid4()), datetime.now(UTC), "x", [], [], valuemesh=ValuemeshRunFacet(
         dataProduct=CAT + "data-product/no-such-product"))  # fmt: skip
