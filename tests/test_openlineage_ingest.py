@@ -216,3 +216,14 @@ def test_port_datasets_are_served_in_graphql(client: TestClient) -> None:
         }
     ]
     assert published["HCP 360 dashboard"] == []
+
+
+def test_the_observed_lineage_records_pass_the_checklist_and_dereference(client: TestClient) -> None:
+    post(client, recent("hcp-360-run.json"))
+    report = client.post("/graphql", json={"query": "{ validation { conforms results { focusNode message } } }"})
+    validation = report.json()["data"]["validation"]
+    assert validation["conforms"] is True
+    assert not [r for r in validation["results"] if "observed-lineage" in r["focusNode"]]
+    record = client.get("/data-product/hcp-360/observed-lineage", headers={"Accept": "text/turtle"})
+    assert record.status_code == 200
+    assert '"0192a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"' in record.text  # the last run's id, on its prov:Activity
