@@ -182,9 +182,14 @@ class ObservedLineage:
             recorded = self.runs.record(attributed)
             now = time.monotonic()
             for product in sorted(recorded.products):
-                if now - self._written_at.get(product, -math.inf) >= self.summary_every_s:
+                if now - self._written_at.get(product, -math.inf) < self.summary_every_s:
+                    self._pending.add(product)
+                    continue
+                try:
                     self._write_summary(product, now)
-                else:
+                except Exception:  # the runs are stored: the flusher writes their summary once the store answers
+                    log.exception("cannot write the observed lineage of %s; retrying later", product)
+                    self._written_at[product] = now
                     self._pending.add(product)
             if self._pending:
                 self._start_flusher()
