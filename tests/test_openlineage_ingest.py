@@ -227,3 +227,17 @@ def test_the_observed_lineage_records_pass_the_checklist_and_dereference(client:
     record = client.get("/data-product/hcp-360/observed-lineage", headers={"Accept": "text/turtle"})
     assert record.status_code == 200
     assert '"0192a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"' in record.text  # the last run's id, on its prov:Activity
+
+
+def test_removing_a_product_removes_its_observed_lineage_and_keeps_its_runs(client: TestClient) -> None:
+    nba = CAT + "data-product/next-best-action"
+    event = json.loads(body("run-naming-an-unknown-product.json"))
+    event["run"]["facets"]["valuemesh"]["dataProduct"] = nba
+    assert post(client, json.dumps(event).encode()).json()["dataProducts"] == [nba]
+    assert len(client.app.state.catalog.store.record(nba + "/observed-lineage"))  # type: ignore[attr-defined]
+    removed = client.post(
+        "/graphql", json={"query": "mutation($id: ID!) { removeDataProduct(id: $id) }", "variables": {"id": nba}}
+    )
+    assert removed.json()["data"] == {"removeDataProduct": nba}
+    assert not len(client.app.state.catalog.store.record(nba + "/observed-lineage"))  # type: ignore[attr-defined]
+    assert client.app.state.catalog.observed_lineage.runs.summary(nba).runs == 1  # type: ignore[attr-defined]

@@ -19,6 +19,7 @@ from server.errors import Conflict
 from server.identity.policy import authorize_removal
 from server.identity.principal import Principal
 from server.namespaces import DPROD, VM, sparql_prefixes
+from server.openlineage.summary import summary_iri
 from server.store.base import Store, Triple, is_service_graph
 
 CONSUMERS = (
@@ -70,7 +71,8 @@ def remove_data_product(store: Store, product: str, *, actor: Principal) -> str:
         kept += [Change(iri, store.record(iri), Action.UPDATE, graph) for iri, graph in closing.items()]
         written: dict[str, Iterable[Triple]] = {iri: after for iri, (_, after) in rewritten.items()}
         written.update(closing)
-        write_with_history(store, written, kept, actor, drop=[product])
+        # Its observed lineage (server/openlineage/summary.py) goes too; the runs stay in the run table.
+        write_with_history(store, written, kept, actor, drop=[product, summary_iri(product)])
     access_requests.announce_closed(store, closed, actor)
     return product
 
