@@ -71,8 +71,9 @@ def remove_data_product(store: Store, product: str, *, actor: Principal) -> str:
         kept += [Change(iri, store.record(iri), Action.UPDATE, graph) for iri, graph in closing.items()]
         written: dict[str, Iterable[Triple]] = {iri: after for iri, (_, after) in rewritten.items()}
         written.update(closing)
-        # Its observed lineage (server/openlineage/summary.py) goes too; the runs stay in the run table.
-        write_with_history(store, written, kept, actor, drop=[product, summary_iri(product)])
+        # Its observed lineage (server/openlineage/summary.py) goes too, when it has one; the runs stay in the run table.
+        observed = [summary_iri(product)] if len(store.record(summary_iri(product))) else []
+        write_with_history(store, written, kept, actor, drop=[product, *observed])
     access_requests.announce_closed(store, closed, actor)
     return product
 
