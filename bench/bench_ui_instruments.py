@@ -1,5 +1,6 @@
-"""The article's instruments as pages: server time of `/value-tree`, `/use-cases`, `/interaction-map` (the whole
-catalog, cut at its first 200 products, and one domain) and `/overlaps` on synthetic catalogs (bench/generate.py).
+"""The article's instruments as pages: server time of `/value-tree` (whole, and one goal's branch), `/use-cases`
+(its first and third page), `/interaction-map` (the whole catalog, cut at its first 200 products, and one domain)
+and `/overlaps` on synthetic catalogs (bench/generate.py).
 
 Each page is asked through the ASGI app in-process (httpx under TestClient, as the HTTP tests do), after one warm-up
 request and with the lineage index built, so the time is what the server spends: the store's questions, the
@@ -20,6 +21,7 @@ if __package__ in (None, ""):  # run as `python bench/bench_ui_instruments.py`: 
 import argparse
 import shutil
 import tempfile
+from collections import Counter
 from functools import partial
 from urllib.parse import quote
 
@@ -32,11 +34,15 @@ from server.web.app import create_app
 
 
 def pages(n: int, seed: int) -> dict[str, str]:
-    domain = plan_catalog(n, seed).domains[0]
+    plan = plan_catalog(n, seed)
+    domain = plan.domains[0]
     domain_iri = domain if isinstance(domain, str) else domain.iri
+    busiest = Counter(u.goal for u in plan.use_cases).most_common(1)[0][0]  # the goal most use cases help achieve
     return {
         "value tree": "/value-tree",
+        "value tree (the branch of the busiest goal)": "/value-tree?goal=" + quote(busiest, safe=""),
         "use cases (sorted by reach)": "/use-cases?sort=reach&order=asc",
+        "use cases (sorted by reach, page 3)": "/use-cases?sort=reach&order=asc&page=3",
         "interaction map (first 200 products)": "/interaction-map",
         "interaction map (one domain)": f"/interaction-map?domain={quote(domain_iri)}",
         "overlaps": "/overlaps",

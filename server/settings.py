@@ -117,6 +117,9 @@ class Settings:
     lineage_runs: str | None = None
     lineage_max_events: int = 10_000
     lineage_drift_days: int = 30
+    # The shapes in force (server/governance/sources.py): files or directories of Turtle shapes; "builtin" stands for
+    # the packaged checklist and recommended shapes. In VALUEMESH_SHAPES, separated by commas.
+    shapes: tuple[str, ...] = ("builtin",)
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -158,5 +161,6 @@ class Settings:
             lineage_runs=os.environ.get("VALUEMESH_LINEAGE_RUNS") or None,
             lineage_max_events=_env_number("VALUEMESH_LINEAGE_MAX_EVENTS", int, cls.lineage_max_events),
             lineage_drift_days=_env_number("VALUEMESH_LINEAGE_DRIFT_DAYS", int, cls.lineage_drift_days),
+            shapes=_env_names("VALUEMESH_SHAPES") or cls.shapes,
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})

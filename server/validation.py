@@ -16,13 +16,16 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from rdflib import Graph
 
 from server.governance.engine import run_checks
+from server.governance.fallback import evaluate
 from server.governance.neighbourhood import dependents, neighbourhood, scratch_store
 from server.governance.results import ValidationReport, ValidationResult
-from server.governance.shapes import Shapes, catalog_shapes
+from server.governance.shapes import Shapes, catalog_shapes, read_shapes
 from server.namespaces import sparql_prefixes
 from server.sparql_text import iri_ref
 from server.store.base import Store, backend_of
@@ -37,6 +40,8 @@ __all__ = [
     "check_write",
     "checklist",
     "completeness",
+    "run_shapes",
+    "shapes_in_force",
     "validate_records",
     "validate_store",
 ]
@@ -53,17 +58,38 @@ SELECT DISTINCT ?product WHERE { VALUES ?product { #NODES } ?product dprod:domai
 )
 
 
+def run_shapes(
+    store: Store, shapes: Shapes, *, focus_in_records: bool = False, advance: Callable[[], None] | None = None
+) -> ValidationReport:
+    """Every shape over a store: the compiled queries, then the shapes left to a standard validator (if any)."""
+    results = run_checks(store, shapes.queries, focus_in_records=focus_in_records, advance=advance)
+    return ValidationReport(results + evaluate(store, shapes, focus_in_records=focus_in_records))
+
+
+@runtime_checkable
+class Governed(Protocol):
+    """A catalog's store as its faces see it (server/catalog/service.py `IndexedStore`): it knows the shapes in force."""
+
+    shapes: Shapes
+
+
+def shapes_in_force(store: object) -> Shapes:
+    """The shapes a store's catalog validates with: those configured for its Catalog, else the packaged ones (a
+    store opened on its own, as CLI commands do, is given its shapes explicitly)."""
+    return store.shapes if isinstance(store, Governed) else catalog_shapes()
+
+
 def _judge(records: Records, context: Graph | None, shapes: Shapes) -> ValidationReport:
     scratch = scratch_store(records, context)
     try:
-        return ValidationReport(run_checks(scratch, shapes.queries, focus_in_records=True))
+        return run_shapes(scratch, shapes, focus_in_records=True)
     finally:
         scratch.close()
 
 
 def check_write(store: Store, records: Records, shapes: Shapes | None = None) -> ValidationReport:
     """Validate candidate records with the neighbourhood the shapes need, and the stored records they affect."""
-    shapes = shapes or catalog_shapes()
+    shapes = shapes or shapes_in_force(store)
     affected = dependents(store, records)
     judged = {**records, **{iri: store.record(iri) for iri in sorted(affected)}}
     return _judge(judged, neighbourhood(store, judged), shapes)
@@ -78,22 +104,25 @@ def validate_store(
     store: Store, shapes: Shapes | None = None, *, advance: Callable[[], None] | None = None
 ) -> ValidationReport:
     """Validate the whole catalog: about twenty queries over the store; `advance` is called after each."""
-    shapes = shapes or catalog_shapes()
+    shapes = shapes or shapes_in_force(store)
     if getattr(backend_of(store), "dialect", None) == "virtuoso":
         # Virtuoso 7's SPARQL compiler fails on the compiled checks (an internal error on a VALUES beside a path),
         # so its catalog is checked on a local copy: one download, then the same queries as everywhere else.
         return _validate_copy(store, shapes, advance)
-    return ValidationReport(run_checks(store, shapes.queries, advance=advance))  # type: ignore[arg-type]
+    return run_shapes(store, shapes, advance=advance)
 
 
 @dataclass(frozen=True)
 class CatalogValidation:
-    """Whole-catalog validation as a job for a worker process: `run_on` a snapshot gives `validate_store`'s report."""
+    """Whole-catalog validation as a job for a worker process: `run_on` a snapshot gives `validate_store`'s report.
+    `shape_files`: the files of the shapes in force (checked when the catalog started), None for the packaged ones."""
 
     timeout_s: float
+    shape_files: tuple[Path, ...] | None = None
 
     def run_on(self, store: Store) -> ValidationReport:
-        return validate_store(store)
+        shapes = catalog_shapes() if self.shape_files is None else read_shapes(self.shape_files)
+        return validate_store(store, shapes)
 
 
 def _validate_copy(store: Store, shapes: Shapes, advance: Callable[[], None] | None) -> ValidationReport:
@@ -102,7 +131,7 @@ def _validate_copy(store: Store, shapes: Shapes, advance: Callable[[], None] | N
     copy = MemoryStore()
     try:
         copy.bulk_load(dataset.getvalue(), "application/n-quads")
-        return ValidationReport(run_checks(copy, shapes.queries, advance=advance))  # type: ignore[arg-type]
+        return run_shapes(copy, shapes, advance=advance)
     finally:
         copy.close()
 
@@ -130,7 +159,7 @@ def checklist(store: Store, product_iris: Iterable[str], shapes: Shapes | None =
     and privacy classification only where the product's domain is regulated); an item is met when no violation
     of its shapes is about the product or its ports, agreement and SLOs.
     """
-    shapes = shapes or catalog_shapes()
+    shapes = shapes or shapes_in_force(store)
     records = {iri: store.record(iri) for iri in dict.fromkeys(product_iris)}
     records = {iri: graph for iri, graph in records.items() if len(graph)}
     if not records:

@@ -153,3 +153,17 @@ def test_pages_cut_here_equal_pages_cut_by_a_sparql_server(store: Store) -> None
     here = pages("memory:")
     assert here == pages("sparql+http://127.0.0.1:7878/query")
     assert len(here) > 2
+
+
+def test_a_list_longer_than_one_question_takes_is_answered_whole(plan: CatalogPlan, store: Store) -> None:
+    # Lists of nodes are asked CHUNK at a time (nodes.select_each); a long list is answered as a short one would be.
+    from server.catalog import nodes, products
+
+    unknown = [f"https://valuemesh.example/data-product/not-there-{i}" for i in range(2 * nodes.CHUNK)]
+    known = [p.iri for p in plan.products]
+    asked = unknown[: nodes.CHUNK - 1] + known + unknown[nodes.CHUNK - 1 :]
+    rows = products.products_by_iri(store, asked)
+    assert list(rows) == asked
+    assert {iri: row.name for iri, row in rows.items() if row is not None} == {p.iri: p.name for p in plan.products}
+    names = nodes.labels(store, asked)
+    assert all(names[iri] for iri in known) and not any(names[iri] for iri in unknown)

@@ -147,7 +147,7 @@ def test_everything_from_the_graph_is_escaped(seeded_store: Store, settings: Set
     with TestClient(create_app(settings, store=seeded_store), base_url="http://localhost") as client:
         html = client.get("/agent/markup-team", headers=HTML).text
     assert "<script>" not in html and "<img" not in html
-    assert "&lt;script&gt;alert(&#x27;label&#x27;)&lt;/script&gt; &amp; &quot;Co&quot;" in html
+    assert "&lt;script&gt;alert(&#39;label&#39;)&lt;/script&gt; &amp; &#34;Co&#34;" in html
     assert "javascript:" in html  # shown as text ...
     assert 'href="javascript:' not in html  # ... never as a link
 

@@ -5,6 +5,7 @@ names is shown as text on every page of the article's instruments."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -273,3 +274,29 @@ def test_a_tree_too_big_to_read_is_drawn_without_its_products_which_stay_listed(
     goals_only = value_tree.picture(tree, links, max_nodes=6)
     assert goals_only["left_out"] == {"product": 8, "use-case": 3} and len(goals_only["nodes"]) == 6
     assert value_tree.picture(tree, links, max_nodes=5)["nodes"] == []
+
+
+def test_a_tree_too_big_to_list_shows_its_goals_and_each_branch_lists_it_whole(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(value_tree, "MAX_LISTED", 1)  # the seed's three use cases are "too many"
+    whole = client.get("/value-tree").text
+    assert "The tree is too big to list whole" in whole
+    assert "HCP 360 dashboard" not in text(whole)  # use cases are left to the branches
+    branch_link = "/value-tree?goal=" + quote(CAT + "goal/customer-interaction", safe="")
+    assert f'<a class="branch" href="{branch_link}">1 use case</a>' in whole
+    assert "Medical inquiries" in text(whole)  # the untraced products are still listed
+
+    branch = client.get(branch_link)
+    assert branch.status_code == 200
+    assert "<h1>Better support brand customer interaction</h1>" in branch.text
+    listed = text(branch.text)
+    assert "Digital customer engagement dashboard" in listed and "score 34" in listed
+    assert "HCP 360" in listed  # a product serving it
+    assert "Untraced products" not in listed
+
+
+def test_an_unknown_branch_is_a_404_showing_the_whole_tree(client: TestClient) -> None:
+    response = client.get("/value-tree?goal=" + quote(CAT + "goal/nowhere", safe=""))
+    assert response.status_code == 404
+    assert "There is no goal" in response.text and GOALS[0] in text(response.text)

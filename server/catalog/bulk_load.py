@@ -45,9 +45,8 @@ from server.catalog.records import (
 from server.catalog.seeding import ONTOLOGY_GRAPH, shipped_ontology
 from server.catalog.writes import WriteOutcome, write_lock, write_records
 from server.errors import BadInput, StoreUnavailable, ValidationRefused
-from server.governance.engine import run_checks
 from server.governance.neighbourhood import dependents
-from server.governance.shapes import Shapes, catalog_shapes
+from server.governance.shapes import Shapes
 from server.identity.principal import Principal, Role
 from server.namespaces import VM, sparql_prefixes
 from server.rdf_io import format_for, read_rdf_file
@@ -56,7 +55,7 @@ from server.store.base import Store, Triple
 from server.store.memory import MemoryStore
 from server.store.oxigraph import OxigraphStore
 from server.store.terms import to_oxigraph
-from server.validation import ValidationReport
+from server.validation import ValidationReport, run_shapes, shapes_in_force
 
 __all__ = ["BulkProgress", "ScratchStore", "bulk_applies", "load_files", "read_batch", "write_batch"]
 
@@ -353,9 +352,7 @@ def _validate(
     context = set(rest) - set(affected)
     for iri in sorted(context):
         scratch.add_context(target.record(iri))
-    report = ValidationReport(
-        run_checks(scratch, shapes.queries, focus_in_records=True, advance=lambda: progress.advance(1))
-    )
+    report = run_shapes(scratch, shapes, focus_in_records=True, advance=lambda: progress.advance(1))
     scratch.clear_default_graph()
     scratch.drop_graphs(affected)
     return report
@@ -509,9 +506,10 @@ def write_batch(
     rest = sorted(stored - batch)
     if not bulk_applies(store) or len(rest) > len(batch) or not actor.has(Role.ADMIN):
         progress.start("validating", None)
-        return write_records(store, {iri: batch_store.record(iri) for iri in sorted(batch)}, actor=actor)
+        records = {iri: batch_store.record(iri) for iri in sorted(batch)}
+        return write_records(store, records, actor=actor, shapes=shapes)
     assert isinstance(store, OxigraphStore)
-    shapes = shapes or catalog_shapes()
+    shapes = shapes or shapes_in_force(store)
     with write_lock:
         progress.start("validating", len(shapes.queries) + 2)  # ownership, what is new, then each compiled query
         _check_batch_ownership(batch_store, store, rest)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.catalog.nodes import unique, with_values
+from server.catalog.nodes import select_each
 from server.namespaces import sparql_prefixes
 from server.store.base import Store
 
@@ -43,7 +43,7 @@ def domains_by_iri(store: Store, iris: list[str]) -> dict[str, DomainRow | None]
     answer: dict[str, DomainRow | None] = dict.fromkeys(iris)
     if not iris:
         return answer
-    for row in store.select(with_values(DOMAINS, unique(iris))):
+    for row in select_each(store, DOMAINS, iris):
         iri = str(row["domain"])
         if answer.get(iri) is None:
             regulated = row["regulated"] is not None and bool(row["regulated"].toPython())  # type: ignore[union-attr,attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.catalog.nodes import unique, with_values
+from server.catalog.nodes import select_each
 from server.namespaces import sparql_prefixes
 from server.store.base import Store
 
@@ -47,7 +47,7 @@ def goals_by_iri(store: Store, iris: list[str]) -> dict[str, GoalRow | None]:
     answer: dict[str, GoalRow | None] = dict.fromkeys(iris)
     if not iris:
         return answer
-    for row in store.select(with_values(GOALS, unique(iris))):
+    for row in select_each(store, GOALS, iris):
         iri = str(row["goal"])
         if answer.get(iri) is None:
             title = str(row["title"]) if row["title"] is not None else iri

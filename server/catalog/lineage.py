@@ -15,7 +15,7 @@ from typing import Protocol
 
 from rdflib import URIRef
 
-from server.catalog.nodes import with_values
+from server.catalog.nodes import select_each
 from server.catalog.sources import direct_sources
 from server.errors import NotFound
 from server.namespaces import sparql_prefixes
@@ -101,7 +101,7 @@ def sparql_step(store: Store, direction: Direction) -> Step:
             for product, source, is_product in direct_sources(store, frontier):
                 yield source, product, is_product
             return
-        for row in store.select(with_values(DOWNSTREAM_STEP, frontier)):
+        for row in select_each(store, DOWNSTREAM_STEP, frontier):
             yield str(row["source"]), str(row["target"]), True
 
     return step

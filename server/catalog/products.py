@@ -12,7 +12,7 @@ from typing import Protocol
 
 from rdflib import Literal, URIRef
 
-from server.catalog.nodes import unique, with_values
+from server.catalog.nodes import select_each
 from server.errors import BadInput
 from server.formats.description import DatasetName
 from server.namespaces import sparql_prefixes
@@ -226,7 +226,7 @@ def products_by_iri(store: Store, iris: list[str]) -> dict[str, DataProductRow |
     answer: dict[str, DataProductRow | None] = dict.fromkeys(iris)
     if not iris:
         return answer
-    for row in store.select(with_values(PRODUCTS, unique(iris))):
+    for row in select_each(store, PRODUCTS, iris):
         iri = str(row["product"])
         if answer.get(iri) is not None:
             continue  # a second value of a multi-valued property: the first one wins
@@ -248,7 +248,7 @@ def ports_of(store: Store, products: list[str]) -> dict[str, list[PortRow]]:
     """Each product's input and output ports, sorted by IRI."""
     seen: dict[str, dict[str, PortRow]] = {iri: {} for iri in products}
     if products:
-        for row in store.select(with_values(PORTS, unique(products))):
+        for row in select_each(store, PORTS, products):
             port = str(row["port"])
             product = str(row["product"])
             if port in seen[product]:
@@ -268,7 +268,7 @@ def port_datasets(store: Store, ports: list[str]) -> dict[str, list[DatasetName]
     """The datasets each port publishes (output) or reads (input), as OpenLineage names them, sorted."""
     answer: dict[str, list[DatasetName]] = {iri: [] for iri in ports}
     if ports:
-        for row in store.select(with_values(PORT_DATASETS, unique(ports))):
+        for row in select_each(store, PORT_DATASETS, ports):
             answer[str(row["port"])].append(DatasetName(str(row["namespace"]), str(row["name"])))
     return {port: sorted(datasets) for port, datasets in answer.items()}
 
@@ -277,7 +277,7 @@ def port_sources(store: Store, ports: list[str]) -> dict[str, list[SourceRef]]:
     """What feeds each input port: upstream products or data sources."""
     answer: dict[str, list[SourceRef]] = {iri: [] for iri in ports}
     if ports:
-        for row in store.select(with_values(PORT_SOURCES, unique(ports))):
+        for row in select_each(store, PORT_SOURCES, ports):
             ref = SourceRef(str(row["source"]), bool(row["isProduct"].toPython()))  # type: ignore[union-attr]
             if ref not in answer[str(row["port"])]:
                 answer[str(row["port"])].append(ref)
@@ -297,7 +297,7 @@ def agreements_by_iri(store: Store, iris: list[str]) -> dict[str, AgreementRow |
     if not iris:
         return answer
     slos: dict[str, dict[str, SloRow]] = defaultdict(dict)
-    for row in store.select(with_values(SLOS, unique(iris))):
+    for row in select_each(store, SLOS, iris):
         slo = str(row["slo"])
         if slo in slos[str(row["agreement"])]:
             continue
@@ -311,7 +311,7 @@ def agreements_by_iri(store: Store, iris: list[str]) -> dict[str, AgreementRow |
             error_budget=_number(row["budget"], round(100.0 - target, 6)),
             description=_text(row["description"]),
         )
-    for row in store.select(with_values(AGREEMENTS, unique(iris))):
+    for row in select_each(store, AGREEMENTS, iris):
         iri = str(row["agreement"])
         if answer.get(iri) is not None:
             continue
@@ -328,7 +328,7 @@ def agreements_by_iri(store: Store, iris: list[str]) -> dict[str, AgreementRow |
 def products_of_domains(store: Store, domains: list[str]) -> dict[str, list[str]]:
     answer: dict[str, list[str]] = {iri: [] for iri in domains}
     if domains:
-        for row in store.select(with_values(PRODUCTS_OF_DOMAINS, unique(domains))):
+        for row in select_each(store, PRODUCTS_OF_DOMAINS, domains):
             answer[str(row["domain"])].append(str(row["product"]))
     return answer
 

@@ -6,6 +6,8 @@ from rdflib import Graph
 from rdflib.compare import isomorphic
 
 from server.catalog.writes import WriteOutcome, write_documents
+from server.errors import BadInput, ValidationRefused
+from server.governance.shapes import Shapes
 from server.identity.principal import SYSTEM
 from server.rdf_io import read_rdf_file
 from server.resources import ontology_file, seed_files
@@ -30,14 +32,23 @@ def has_catalog_records(store: Store) -> bool:
     return any(iri != ONTOLOGY_GRAPH for iri in store.record_iris())
 
 
-def seed(store: Store) -> WriteOutcome:
-    """Load the seed landscape through the normal, validated write path."""
-    return write_documents(store, [read_rdf_file(path) for path in seed_files()], actor=SYSTEM)
+def seed(store: Store, shapes: Shapes | None = None) -> WriteOutcome:
+    """Load the seed landscape through the normal, validated write path (under the shapes in force)."""
+    documents = [read_rdf_file(path) for path in seed_files()]
+    try:
+        return write_documents(store, documents, actor=SYSTEM, shapes=shapes)
+    except ValidationRefused as refused:
+        names = sorted({r.record_name or r.focus_node for r in refused.report.violations})
+        raise BadInput(
+            f"the article's example landscape does not meet the shapes in force ({len(refused.report.violations)} "
+            f"violation(s), e.g. {', '.join(names[:3])}), so it cannot seed this catalog; start with --no-seed "
+            "(VALUEMESH_SEED=false)"
+        ) from None
 
 
-def prepare(store: Store, *, with_seed: bool) -> WriteOutcome | None:
+def prepare(store: Store, *, with_seed: bool, shapes: Shapes | None = None) -> WriteOutcome | None:
     """Install the ontology; seed the catalog when it holds no records yet and seeding is wanted."""
     install_ontology(store)
     if with_seed and not has_catalog_records(store):
-        return seed(store)
+        return seed(store, shapes)
     return None

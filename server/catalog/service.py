@@ -19,6 +19,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -29,6 +30,7 @@ from rdflib.term import Node
 
 from server.catalog.bulk_load import bulk_applies, read_batch, write_batch
 from server.catalog.changes import EVERYTHING, ChangeFollower, ChangeLog
+from server.catalog.checklists import Checklists
 from server.catalog.events import Event, events_after
 from server.catalog.lineage_index import LineageIndex, shared_by_processes
 from server.catalog.public_view import PublicView, open_public_view
@@ -37,6 +39,8 @@ from server.catalog.seeding import prepare
 from server.catalog.webhooks import WebhookDispatcher, checked_urls
 from server.catalog.writes import WriteOutcome
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
+from server.governance.shapes import Shapes, catalog_shapes
+from server.governance.sources import BUILTIN, load_shapes, shape_paths
 from server.identity.authentication import Authenticator, TokenVerifier
 from server.identity.principal import Principal, Role
 from server.namespaces import VM
@@ -53,15 +57,38 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class StoredConformance:
+    """How the stored catalog fares under the shapes in force, checked when the server started (`/healthz`)."""
+
+    state: str  # "checking", "done", "failed" or "not checked" (the packaged shapes judged every stored write)
+    products: int = 0  # stored products with at least one violation
+    violations: int = 0
+    examples: tuple[str, ...] = ()  # a few of those products' names
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "state": self.state,
+            "nonconforming_products": self.products,
+            "violations": self.violations,
+            "examples": list(self.examples),
+        }
+
+
 class IndexedStore:
     """The catalog's store as faces see it: reads go straight through; every write also updates the index.
 
     It implements the store protocol explicitly, method by method, so a write method added to the protocol cannot
     pass by the index unnoticed (mypy checks this class against `Store`)."""
 
-    def __init__(self, backend: Store, index: LineageIndex, changes: ChangeLog | None = None) -> None:
+    def __init__(
+        self, backend: Store, index: LineageIndex, changes: ChangeLog | None = None, shapes: Shapes | None = None
+    ) -> None:
         self.backend = backend
         self.index = index
+        # The shapes in force: every write through this store, and every check of it, uses them (validation.py
+        # `shapes_in_force`), so no face can judge by other rules than the catalog's.
+        self.shapes = shapes or catalog_shapes()
         self.changes = changes  # on a store other replicas share: where this one notes what it wrote
         self.subscribers: list[Callable[[], None]] = []  # told (without waiting) when a write stored service data
         self.public_view: PublicView | None = None  # the records everyone may read, for SPARQL (public_view.py)
@@ -191,10 +218,15 @@ def refuse_restricted(records: Mapping[str, list[Triple]]) -> None:
 
 
 class Catalog:
-    """See the module docstring. Build it with `Catalog(settings)` (or around a store of your own), then `open()`."""
+    """See the module docstring. Build it with `Catalog(settings)` (or around a store of your own), then `open()`.
+    The shapes in force are read and checked here, so bad ones stop a catalog before anything starts."""
 
-    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+    def __init__(self, settings: Settings, store: Store | None = None, shapes: Shapes | None = None) -> None:
         self.settings = settings
+        self.shapes = shapes or load_shapes(settings.shapes)
+        builtin = all(entry.strip().lower() == BUILTIN for entry in settings.shapes)
+        self._shape_files = None if builtin else shape_paths(settings.shapes)
+        self.stored_conformance = StoredConformance("not checked")
         self._given = store
         self._backend: Store | None = store
         self.index: LineageIndex | None = None
@@ -210,19 +242,20 @@ class Catalog:
         self._restrictions_lock = threading.Lock()
         self.public_view: PublicView | None = None
         self._observed: ObservedLineage | None = None
+        self.checklists = Checklists()  # products' checklist verdicts, remembered between pages until a write
 
     def open(self) -> Catalog:
         """Open the store (seeding an empty one, unless a store was given), and start building the index."""
         if self._backend is None:
             self._backend = open_store(self.settings.store)
-            prepare(self._backend, with_seed=self.settings.seed)
+            prepare(self._backend, with_seed=self.settings.seed, shapes=self.shapes)
         self.index = LineageIndex(self._backend, background=True, after_build=self._settle)
         changes = None
         if shared_by_processes(self._backend):
             changes = ChangeLog(self._backend)
             self._follower = ChangeFollower(changes, self.index)
             self._follower.start()
-        self._store = IndexedStore(self._backend, self.index, changes)
+        self._store = IndexedStore(self._backend, self.index, changes, self.shapes)
         try:
             self.public_view = open_public_view(self._backend)
             if isinstance(self._backend, OxigraphStore):
@@ -312,9 +345,11 @@ class Catalog:
             backend = self.backend
             if bulk_applies(backend) and actor.has(Role.ADMIN) and self.index is not None:
                 written: list[WriteOutcome] = []
-                self.index.store_changed(write=lambda: written.append(write_batch(backend, batch, actor=actor)))
+                self.index.store_changed(
+                    write=lambda: written.append(write_batch(backend, batch, actor=actor, shapes=self.shapes))
+                )
                 return written[0]
-            return write_batch(self.store, batch, actor=actor)
+            return write_batch(self.store, batch, actor=actor, shapes=self.shapes)
         finally:
             batch.close()
 
@@ -383,10 +418,10 @@ class Catalog:
         process on a snapshot showing every write made so far when they are started, else on this thread."""
         workers = self._validation_workers
         if workers is None:
-            return validate_store(self.store)
+            return validate_store(self.store, self.shapes)
         timeout_s = self.settings.validation_timeout_s
         try:
-            return workers.run(CatalogValidation(timeout_s))
+            return workers.run(CatalogValidation(timeout_s, self._shape_files))
         except LimitExceeded as error:
             if error.limit == "memory":
                 raise LimitExceeded(
@@ -403,6 +438,34 @@ class Catalog:
             ) from None
         except StoreUnavailable:
             raise StoreUnavailable("validating the whole catalog failed; the server log has the details") from None
+
+    def start_conformance_check(self) -> None:
+        """With shapes of its own in force, check the stored catalog against them in the background (the server's
+        lifespan calls it): products that no longer conform are reported (log, `/healthz`), never removed."""
+        if self._shape_files is None:
+            return
+        self.stored_conformance = StoredConformance("checking")
+        threading.Thread(target=self._check_stored, name="valuemesh-conformance", daemon=True).start()
+
+    def _check_stored(self) -> None:
+        try:
+            report = self.validate_catalog()
+        except Exception:
+            log.exception("could not check the stored catalog against the shapes in force")
+            self.stored_conformance = StoredConformance("failed")
+            return
+        failing = sorted({r.record_name or r.record for r in report.violations if r.record})  # type: ignore[misc]
+        self.stored_conformance = StoredConformance("done", len(failing), len(report.violations), tuple(failing[:5]))
+        if failing:
+            log.warning(
+                "%d stored product(s) do not conform to the shapes in force (%d violation(s)), e.g. %s; they are kept: "
+                "`valuemesh validate` lists every violation",
+                len(failing),
+                len(report.violations),
+                ", ".join(failing[:5]),
+            )
+        else:
+            log.info("the stored catalog conforms to the shapes in force")
 
     def close(self) -> None:
         """Stop delivering webhooks and following other replicas; close the store if the catalog opened it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.catalog.nodes import unique, with_values
+from server.catalog.nodes import select_each
 from server.namespaces import sparql_prefixes
 from server.store.base import Store
 
@@ -24,7 +24,27 @@ ORDER BY DESC(?score) ?useCase
 """
 )
 
+# One page of the prioritization table, sorted on the store by a criterion, the score or the title: use cases
+# without a value for the column come last either way; ties by score (highest first), then by title.
+SORTED_PAGE = (
+    sparql_prefixes()
+    + f"""
+SELECT ?useCase WHERE {{
+  ?useCase a vm:UseCase .
+  OPTIONAL {{ ?useCase rdfs:label ?label }}
+  {_CRITERIA_PATTERNS}
+  BIND({" + ".join(f"?{name}" for name in CRITERIA)} AS ?score)
+  BIND(LCASE(STR(COALESCE(?label, ?useCase))) AS ?title)
+  BIND(#KEY AS ?key)
+}}
+ORDER BY (!BOUND(?key)) #ORDER(?key) DESC(?score) ?title ?useCase
+LIMIT #LIMIT OFFSET #OFFSET
+"""
+)
+SORT_KEYS = {"score": "?score", "title": "?title", **{name: f"?{name}" for name in CRITERIA}}
+
 COUNT = sparql_prefixes() + "SELECT (COUNT(?useCase) AS ?count) WHERE { ?useCase a vm:UseCase }"
+ALL = sparql_prefixes() + "SELECT ?useCase WHERE { ?useCase a vm:UseCase }"
 
 USE_CASES = (
     sparql_prefixes()
@@ -76,25 +96,30 @@ def ranked_use_cases(store: Store) -> list[str]:
     return [str(iri) for iri in store.select(RANKED).column("useCase")]
 
 
+def sorted_use_cases(store: Store, key: str, descending: bool, offset: int, limit: int) -> list[str]:
+    """Use case IRIs in the table's order by `key` (a criterion's name, "score" or "title"), `limit` from `offset`."""
+    query = (
+        SORTED_PAGE.replace("#KEY", SORT_KEYS[key])
+        .replace("#ORDER", "DESC" if descending else "ASC")
+        .replace("#LIMIT", str(int(limit)))
+        .replace("#OFFSET", str(int(offset)))
+    )
+    return [str(iri) for iri in store.select(query).column("useCase")]
+
+
+def all_use_cases(store: Store) -> list[str]:
+    """Every use case's IRI, in no particular order (ranked_use_cases scores and sorts them)."""
+    return [str(iri) for iri in store.select(ALL).column("useCase")]
+
+
 def count_use_cases(store: Store) -> int:
     """How many use cases the catalog holds (without ranking them: 40k use cases take seconds to score)."""
     return sum(int(value) for value in store.select(COUNT).column("count") if value is not None)  # type: ignore[call-overload]
 
 
-# IRIs per question: Oxigraph answers USE_CASES (a VALUES list joined with nine OPTIONALs) in time quadratic in the
-# list's length (2,000 IRIs took 20x as long as 500), so a long list is asked in chunks.
-CHUNK = 250
-
-
 def use_cases_by_iri(store: Store, iris: list[str]) -> dict[str, UseCaseRow | None]:
     answer: dict[str, UseCaseRow | None] = dict.fromkeys(iris)
-    asked = unique(iris)
-    rows = (
-        row
-        for at in range(0, len(asked), CHUNK)
-        for row in store.select(with_values(USE_CASES, asked[at : at + CHUNK]))
-    )
-    for row in rows:
+    for row in select_each(store, USE_CASES, iris):
         iri = str(row["useCase"])
         if answer.get(iri) is not None:
             continue

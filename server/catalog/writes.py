@@ -20,6 +20,7 @@ from server.catalog.history import Action, Change, refuse_service_names, write_w
 from server.catalog.ownership import check_ownership
 from server.catalog.records import Records, merge_records, normalised, records_of
 from server.errors import Conflict, ValidationRefused
+from server.governance.shapes import Shapes
 from server.identity.policy import ACCESS_REQUESTS, authorize_access_request_records, authorize_records
 from server.identity.principal import Principal
 from server.namespaces import DPROD, VM
@@ -113,6 +114,7 @@ def write_records(
     unchanged_since: Mapping[str, Graph] | None = None,
     action: Action | None = None,
     precondition: Callable[[], None] | None = None,
+    shapes: Shapes | None = None,
 ) -> WriteOutcome:
     """Validate and store `records` in one transaction, or raise ValidationRefused and store nothing.
 
@@ -131,6 +133,9 @@ def write_records(
 
     Each record written gets a version in its history (server/catalog/history.py), committed with it: `action`, or
     REGISTER for a record that was not stored and UPDATE for one replaced.
+
+    The records are judged by `shapes`, by default the shapes in force of the catalog whose store this is
+    (validation.py `shapes_in_force`).
     """
     refuse_service_names(records)
     records = normalised(records)
@@ -153,7 +158,7 @@ def write_records(
         check_ownership(store, records)
         outcome = _classify(store, records)
         if validate:
-            outcome.report = check_write(store, records)
+            outcome.report = check_write(store, records, shapes)
             if not outcome.report.conforms:
                 raise ValidationRefused(outcome.report)
         if not dry_run:
@@ -203,7 +208,8 @@ def write_documents(
     validate: bool = True,
     dry_run: bool = False,
     new: bool = False,
+    shapes: Shapes | None = None,
 ) -> WriteOutcome:
     """Split parsed documents into records and write them all or nothing."""
     records = merge_records(records_of(d) for d in documents)
-    return write_records(store, records, actor=actor, validate=validate, dry_run=dry_run, new=new)
+    return write_records(store, records, actor=actor, validate=validate, dry_run=dry_run, new=new, shapes=shapes)

@@ -15,6 +15,8 @@ from rich.markup import escape
 from server.catalog.seeding import prepare
 from server.errors import StoreUnavailable, ValidationRefused, ValuemeshError
 from server.governance.report import human_lines
+from server.governance.shapes import Shapes
+from server.governance.sources import load_shapes
 from server.settings import Settings, default_store_location
 from server.store import Store, open_store
 
@@ -36,6 +38,16 @@ NoSeedOption = Annotated[
     typer.Option("--no-seed", help="Do not load the article's example landscape into an empty catalog."),
 ]
 
+ShapesOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--shapes",
+        help="Shapes to validate with: a Turtle file or a directory of them, repeatable or comma-separated; 'builtin' "
+        "stands for the packaged checklist. Default: VALUEMESH_SHAPES (comma-separated), else builtin.",
+        show_default=False,
+    ),
+]
+
 EXIT_VIOLATIONS = 1
 EXIT_UNUSABLE = 2
 
@@ -44,11 +56,26 @@ def exit_code_for(error: ValuemeshError) -> int:
     return EXIT_VIOLATIONS if isinstance(error, ValidationRefused) else EXIT_UNUSABLE
 
 
+def shape_entries(option: list[str] | None) -> tuple[str, ...] | None:
+    """`--shapes` as given (repeated, or comma-separated as in VALUEMESH_SHAPES); None when not given."""
+    entries = tuple(part.strip() for given in option or () for part in given.split(",") if part.strip())
+    return entries or None
+
+
+def configured_shapes(option: list[str] | None) -> Shapes:
+    """The shapes in force for a command: `--shapes`, else VALUEMESH_SHAPES, else the packaged ones; bad shapes
+    stop the command (ShapesRefused, exit 2) before it opens the store."""
+    return load_shapes(Settings.from_env(shapes=shape_entries(option)).shapes)
+
+
 @contextmanager
-def catalog_store(store: str | None, *, no_seed: bool = False, reading: bool = False) -> Iterator[Store]:
-    """Open the configured store, prepared (ontology current, seeded when empty) unless it is only read
-    while another process holds it."""
+def catalog_store(
+    store: str | None, *, no_seed: bool = False, reading: bool = False, shapes: Shapes | None = None
+) -> Iterator[Store]:
+    """Open the configured store, prepared (ontology current, seeded when empty, judged by `shapes`, by default
+    those of VALUEMESH_SHAPES) unless it is only read while another process holds it."""
     settings = Settings.from_env(store=store, seed=False if no_seed else None)
+    shapes = shapes or load_shapes(settings.shapes)
     try:
         opened = open_store(settings.store)
     except StoreUnavailable:
@@ -57,7 +84,7 @@ def catalog_store(store: str | None, *, no_seed: bool = False, reading: bool = F
         # A running `valuemesh serve` holds the store's lock; reading a snapshot is still possible.
         opened = open_store(settings.store, read_only=True)
     else:
-        prepare(opened, with_seed=settings.seed)
+        prepare(opened, with_seed=settings.seed, shapes=shapes)
     try:
         yield opened
     finally:

@@ -21,7 +21,7 @@ from server.catalog import history as record_history
 from server.catalog.events import iso
 from server.catalog.restore import restore_version
 from server.cli.app import app
-from server.cli.common import NoSeedOption, StoreOption, catalog_store, stderr, stdout
+from server.cli.common import NoSeedOption, StoreOption, catalog_store, configured_shapes, stderr, stdout
 from server.errors import BadInput
 from server.identity.principal import local_operator
 
@@ -124,8 +124,9 @@ def restore(
     """Write a record as one of its versions left it (a removed product comes back too). It is a new write, checked
     against the MVP checklist like any other: refused, nothing changes (exit 1)."""
     record = _iri(iri)
-    with catalog_store(store, no_seed=no_seed) as opened:
-        outcome = restore_version(opened, record, version, actor=local_operator())
+    shapes = configured_shapes(None)
+    with catalog_store(store, no_seed=no_seed, shapes=shapes) as opened:
+        outcome = restore_version(opened, record, version, actor=local_operator(), shapes=shapes)
         if not outcome.written:
             stderr.print(f"{record} is already as version {version} left it; nothing was written", highlight=False)
             return

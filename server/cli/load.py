@@ -24,7 +24,7 @@ from rich.text import Text
 
 from server.catalog.bulk_load import BulkProgress, read_batch, write_batch
 from server.cli.app import app
-from server.cli.common import NoSeedOption, StoreOption, catalog_store, stderr
+from server.cli.common import NoSeedOption, ShapesOption, StoreOption, catalog_store, configured_shapes, stderr
 from server.cli.remote import ServerOption, TokenOption, load_remotely
 from server.errors import BadInput
 from server.identity.principal import local_operator
@@ -115,6 +115,7 @@ def load(
     ] = None,
     server: ServerOption = None,
     token: TokenOption = None,
+    shapes: ShapesOption = None,
 ) -> None:
     """Add records from RDF files. Each record (product, domain, agent, source, goal, use case) replaces the
     stored one with the same IRI. The batch is checked and stored all or nothing. With --server, the files are
@@ -141,8 +142,9 @@ def load(
                 stderr.print(f"[yellow]warning:[/] {warning}", highlight=False)
             return
         try:
-            with catalog_store(store, no_seed=no_seed) as opened:
-                outcome = write_batch(opened, batch, actor=local_operator(), progress=phases)
+            in_force = configured_shapes(shapes)
+            with catalog_store(store, no_seed=no_seed, shapes=in_force) as opened:
+                outcome = write_batch(opened, batch, actor=local_operator(), progress=phases, shapes=in_force)
         finally:
             batch.close()
     stderr.print(

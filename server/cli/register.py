@@ -16,7 +16,16 @@ from rdflib import Dataset, URIRef
 from server.catalog.records import Records
 from server.catalog.writes import WriteOutcome, write_records
 from server.cli.app import app
-from server.cli.common import EXIT_VIOLATIONS, NoSeedOption, StoreOption, catalog_store, stderr, stdout
+from server.cli.common import (
+    EXIT_VIOLATIONS,
+    NoSeedOption,
+    ShapesOption,
+    StoreOption,
+    catalog_store,
+    configured_shapes,
+    stderr,
+    stdout,
+)
 from server.cli.remote import ServerOption, TokenOption, register_remotely
 from server.errors import BadInput, ValidationRefused
 from server.formats.conversion import Batch, convert_files
@@ -100,6 +109,7 @@ def register(
     show: Annotated[
         bool, typer.Option("--show", help="Print the converted records as TriG on standard output.")
     ] = False,
+    shapes: ShapesOption = None,
     store: StoreOption = None,
     no_seed: NoSeedOption = False,
     server: ServerOption = None,
@@ -115,7 +125,8 @@ def register(
         return
     contracts = [parse_contract_argument(argument) for argument in contract or []]
     # A dry run writes nothing, so it may read a snapshot while `valuemesh serve` holds the store.
-    with catalog_store(store, no_seed=no_seed, reading=dry_run) as opened:
+    in_force = configured_shapes(shapes)
+    with catalog_store(store, no_seed=no_seed, reading=dry_run, shapes=in_force) as opened:
         base = Settings.from_env().base
         batch = convert_files(
             paths, base=base, store=opened, contract_arguments=contracts, official_dir=standard_schemas
@@ -129,7 +140,7 @@ def register(
         if show:
             _show(records)
         try:
-            outcome = write_records(opened, records, actor=local_operator(), dry_run=dry_run)
+            outcome = write_records(opened, records, actor=local_operator(), dry_run=dry_run, shapes=in_force)
         except ValidationRefused as refused:
             stderr.print(
                 f"[bold red]refused:[/] {len(refused.report.violations)} checklist violation(s); nothing was stored",

@@ -5,22 +5,39 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rdflib import RDF, RDFS
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from server.catalog.records import Records, merge_records, records_of
+from server.catalog.seeding import prepare
 from server.cli.app import app
-from server.cli.common import EXIT_VIOLATIONS, NoSeedOption, StoreOption, catalog_store, stderr, stdout
+from server.cli.common import (
+    EXIT_VIOLATIONS,
+    NoSeedOption,
+    ShapesOption,
+    StoreOption,
+    catalog_store,
+    configured_shapes,
+    stderr,
+    stdout,
+)
 from server.cli.load import expand_paths, read_all
+from server.errors import BadInput
 from server.formats.conversion import records_from_yaml
+from server.governance.ci_reports import Sources, github_annotations, junit_xml, sarif
 from server.governance.report import human_lines, report_graph
-from server.governance.shapes import catalog_shapes
+from server.governance.shapes import Shapes
+from server.namespaces import DPROD, sparql_prefixes
 from server.settings import Settings
 from server.store import Store
+from server.store.memory import MemoryStore
 from server.validation import ValidationReport, check_write, validate_records, validate_store
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -32,38 +49,100 @@ class ReportFormat(str, Enum):
     human = "human"
     turtle = "turtle"
     json = "json"
+    junit = "junit"
+    sarif = "sarif"
+    github = "github"
 
 
-def _validate_whole_store(opened: Store) -> ValidationReport:
-    queries = catalog_shapes().queries
+# The stored products, for JUnit's test suites and for saying which products a change of rules would fail.
+STORED_PRODUCTS = (
+    sparql_prefixes()
+    + """
+SELECT ?product (SAMPLE(?label) AS ?name) WHERE { GRAPH ?product { ?product a dprod:DataProduct OPTIONAL { ?product rdfs:label ?label } } }
+GROUP BY ?product ORDER BY ?product"""
+)
+
+
+def _validate_whole_store(opened: Store, shapes: Shapes) -> ValidationReport:
+    queries = shapes.queries
     columns = (TextColumn("validating the catalog"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
     quiet = opened.quad_count() < PROGRESS_FROM_QUADS
     with Progress(*columns, TimeElapsedColumn(), console=stderr, transient=True, disable=quiet) as progress:
         task = progress.add_task("validating", total=len(queries))
-        return validate_store(opened, advance=lambda: progress.advance(task))
+        return validate_store(opened, shapes, advance=lambda: progress.advance(task))
 
 
-def _print(report: ValidationReport, output_format: ReportFormat) -> None:
+def _print(
+    report: ValidationReport,
+    output_format: ReportFormat,
+    products: list[tuple[str, str]],
+    shapes: Shapes,
+    sources: Sources,
+) -> None:
     if output_format is ReportFormat.turtle:
         sys.stdout.write(report_graph(report).serialize(format="turtle"))
     elif output_format is ReportFormat.json:
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+    elif output_format is ReportFormat.junit:
+        sys.stdout.write(junit_xml(report, products, shapes.items))
+    elif output_format is ReportFormat.sarif:
+        sys.stdout.write(sarif(report, sources))
+    elif output_format is ReportFormat.github:
+        sys.stdout.write(github_annotations(report, sources))
     else:
         for line in human_lines(report):
             stdout.print(line, highlight=False)
 
 
-def _records(files: list[Path], opened: Store | None) -> Records:
+def _records(files: list[Path], opened: Store | None, sources: Sources) -> Records:
     """The records of RDF files and of descriptors (ODPS, DPDS, valuemesh YAML), as `load` and `register` read
-    them; with the catalog at hand, descriptors find the domains and agents it holds."""
+    them; with the catalog at hand, descriptors find the domains and agents it holds. `sources` learns which file
+    each record came from."""
     paths = expand_paths(files, YAML_SUFFIXES)
     descriptors = [path for path in paths if path.suffix.lower() in YAML_SUFFIXES]
     rdf = [path for path in paths if path not in descriptors]
     base = Settings.from_env().base
-    converted = [
-        records_from_yaml(path.read_text(encoding="utf-8"), str(path), base=base, store=opened) for path in descriptors
+    read: list[Records] = []
+    for path in descriptors:
+        read.append(records_from_yaml(path.read_text(encoding="utf-8"), str(path), base=base, store=opened))
+        sources.files.update(dict.fromkeys(read[-1], path))
+    for path, document in zip(rdf, read_all(rdf), strict=True):
+        read.append(records_of(document))
+        sources.files.update(dict.fromkeys(read[-1], path))
+    return merge_records(read)
+
+
+@contextmanager
+def _context_store(paths: list[Path]) -> Iterator[Store]:
+    """The catalog as files describe it (an export: `valuemesh export --format trig`, or the records of the domains
+    and teams), held in memory for judging other files against, as a write to it would be judged."""
+    context = MemoryStore()
+    try:
+        prepare(context, with_seed=False)
+        records = merge_records(records_of(d) for d in read_all(expand_paths(paths)))
+        context.replace_records({iri: list(graph) for iri, graph in records.items()})
+        yield context
+    finally:
+        context.close()
+
+
+def _products_of(records: Records) -> list[tuple[str, str]]:
+    return [
+        (iri, str(graph.value(product, RDFS.label) or iri))
+        for iri, graph in records.items()
+        for product in graph.subjects(RDF.type, DPROD.DataProduct)
+        if str(product) == iri
     ]
-    return merge_records([*(records_of(d) for d in read_all(rdf)), *converted])
+
+
+def _stored_products(opened: Store) -> list[tuple[str, str]]:
+    rows = opened.select(STORED_PRODUCTS)
+    return [(str(row["product"]), str(row["name"] or row["product"])) for row in rows if row["product"] is not None]
+
+
+def _failing(report: ValidationReport, products: list[tuple[str, str]]) -> list[str]:
+    failed = {r.record for r in report.violations}
+    return [name for iri, name in products if iri in failed]
 
 
 @app.command()
@@ -79,28 +158,60 @@ def validate(
         bool,
         typer.Option("--with-store", help="Check the files as a write to the stored catalog would be checked."),
     ] = False,
+    context: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--context",
+            help="RDF files or directories standing for the catalog (e.g. `valuemesh export --format trig`): the "
+            "files are checked as a write to it would be, and it is not judged itself. Repeatable.",
+        ),
+    ] = None,
     output_format: Annotated[
         ReportFormat,
         typer.Option("--format", "-f", help="human (grouped by product), turtle (sh:ValidationReport) or json."),
     ] = ReportFormat.human,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 1) on warnings too.")] = False,
+    shapes: ShapesOption = None,
     store: StoreOption = None,
     no_seed: NoSeedOption = False,
 ) -> None:
     """Check the Data Product MVP checklist (shapes/mvp-checklist.ttl) and recommended practice
-    (shapes/recommended.ttl). Exit 0 when it conforms, 1 on violations (or warnings with --strict), 2 when the
-    input cannot be used."""
+    (shapes/recommended.ttl), or the shapes given with --shapes. Over the stored catalog with new shapes, it says
+    which stored products they would fail (a dry run before putting them in force). Exit 0 when it conforms, 1 on
+    violations (or warnings with --strict), 2 when the input or the shapes cannot be used."""
     # rdflib logs a traceback for every ill-typed literal; the report already says what is wrong with it.
     logging.getLogger("rdflib.term").setLevel(logging.CRITICAL)
+    # The shapes judged by; an empty catalog is still seeded under the catalog's own (VALUEMESH_SHAPES), so that
+    # `--shapes NEW` over the stored catalog is a dry run of NEW against what the catalog holds.
+    in_force = configured_shapes(shapes)
+    sources = Sources()
+    if context and (with_store or not files):
+        raise BadInput("--context stands for the catalog when checking files: give files, and not --with-store")
     if files:
-        if with_store:
+        if context:
+            with _context_store(context) as held:
+                records = _records(files, held, sources)
+                report = check_write(held, records, in_force)
+        elif with_store:
             with catalog_store(store, no_seed=no_seed, reading=True) as opened:
-                report = check_write(opened, _records(files, opened))
+                records = _records(files, opened, sources)
+                report = check_write(opened, records, in_force)
         else:
-            report = validate_records(_records(files, None))
+            records = _records(files, None, sources)
+            report = validate_records(records, in_force)
+        products = _products_of(records)
     else:
         with catalog_store(store, no_seed=no_seed, reading=True) as opened:
-            report = _validate_whole_store(opened)
-    _print(report, output_format)
+            report = _validate_whole_store(opened, in_force)
+            products = _stored_products(opened)
+    _print(report, output_format, products, in_force, sources)
+    if not files and output_format is ReportFormat.human:
+        failing = _failing(report, products)
+        shown = ", ".join(failing[:10]) + (f" and {len(failing) - 10} more" if len(failing) > 10 else "")
+        stdout.print(
+            f"{len(failing)} of {len(products)} stored product(s) fail these shapes"
+            + (f": {shown}" if failing else ""),
+            highlight=False,
+        )
     if not report.conforms or (strict and report.warnings):
         raise typer.Exit(EXIT_VIOLATIONS)

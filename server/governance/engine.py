@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Protocol
 
-from rdflib import Literal
+from rdflib import Literal, URIRef
 from rdflib.term import Node
 
 from server.governance.results import ValidationResult
-from server.governance.shapes import Check, Query
+from server.governance.shapes import NAMING, Check, Query
 from server.namespaces import PREFIXES, SH
 from server.store.base import SelectResult
 
@@ -85,7 +86,7 @@ def _who(row: dict[str, Node | None]) -> str:
 
 
 def _result(check: Check, row: dict[str, Node | None]) -> ValidationResult:
-    focus, value = row["this"], row.get("value")
+    focus, value, path = row["this"], row.get("value"), row.get("path")
     if check.constraint is not None and value is None:
         value = focus  # SHACL: a SPARQL-based result without ?value has the focus node as its value
     record = row.get("record")
@@ -94,7 +95,7 @@ def _result(check: Check, row: dict[str, Node | None]) -> ValidationResult:
         severity=check.severity,
         message=f"{_who(row)}: {_detail(check, row)}",
         detail=_detail(check, row),
-        path=check.path_iri,
+        path=check.path_iri if path is None else str(path),
         source_shape=check.shape,
         component=check.component,
         constraint=check.constraint,
@@ -104,7 +105,36 @@ def _result(check: Check, row: dict[str, Node | None]) -> ValidationResult:
         item=check.item,
         focus_term=focus,
         value_term=value,
+        shape_term=check.shape_term,
     )
+
+
+FOCUS_NAMES = "SELECT * WHERE { VALUES ?this { #NODES } " + NAMING + " }"
+
+
+def with_record_names(store: Selecting, results: list[ValidationResult]) -> list[ValidationResult]:
+    """Results found without the store (by a standard validator), named after their focus nodes' records."""
+    focus_nodes = sorted({r.focus_term for r in results if isinstance(r.focus_term, URIRef)})
+    rows: dict[Node, dict[str, Node | None]] = {}
+    if focus_nodes:
+        listed = " ".join(f"<{iri}>" for iri in focus_nodes if ">" not in iri and " " not in iri)
+        for row in store.select(FOCUS_NAMES.replace("#NODES", listed)):
+            known = rows.get(row["this"])  # type: ignore[arg-type]
+            if known is None or (known.get("recordName") is None and row.get("recordName") is not None):
+                rows[row["this"]] = row  # type: ignore[index]
+    named = []
+    for result in results:
+        row = rows.get(result.focus_term, {"this": result.focus_term})  # type: ignore[arg-type]
+        record, record_name = row.get("record"), row.get("recordName")
+        named.append(
+            replace(
+                result,
+                record=None if record is None else str(record),
+                record_name=None if record_name is None else str(record_name),
+                message=f"{_who(row)}: {result.detail}",
+            )
+        )
+    return named
 
 
 # Every subclass statement: a few dozen, from the ontology. The closure is walked here, not by a `+` path: Virtuoso 7

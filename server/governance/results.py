@@ -24,6 +24,7 @@ class ValidationResult:
     detail: str | None = None  # the message without the record's name in front, for output grouped by record
     focus_term: Node | None = field(default=None, compare=False, repr=False)
     value_term: Node | None = field(default=None, compare=False, repr=False)
+    shape_term: Node | None = field(default=None, compare=False, repr=False)  # the shape, blank node or not
 
     def to_json(self) -> dict[str, str | None]:
         return {

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from rdflib import RDF, RDFS, BNode, Graph, Literal, URIRef
+from rdflib import OWL, RDF, RDFS, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
+from server.governance.paths import BadPath, sparql_path
+from server.governance.paths import path_text as path_text_of
 from server.namespaces import DPROD, SH
 from server.resources import shape_files
 from server.store.terms import to_oxigraph
@@ -42,6 +44,8 @@ CASTABLE = {
     for name in ("integer", "decimal", "double", "float", "boolean", "duration", "dateTime", "date", "string")
 }
 
+_TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf)
+# Parameters that say something about a shape but constrain nothing, or are read with another parameter.
 _NON_CONSTRAINTS = {
     SH.path,
     SH.severity,
@@ -51,19 +55,66 @@ _NON_CONSTRAINTS = {
     SH.description,
     SH.order,
     SH.deactivated,
-    SH.targetClass,
+    SH.defaultValue,
     SH.property,
     SH.sparql,
+    SH.flags,
+    SH.ignoredProperties,
+    SH.select,  # a shape can be its own SPARQL constraint
+    SH.ask,
+    SH.prefixes,
+    SH.declare,
+    *_TARGETS,
 }
-_CORE = {SH.minCount, SH.maxCount, SH["class"], SH["in"], SH.datatype, SH.minInclusive, SH.maxInclusive}
+# Core components compiled to SPARQL: each value node checked on its own...
+_VALUE_COMPONENTS = {
+    SH["class"],
+    SH["in"],
+    SH.datatype,
+    SH.nodeKind,
+    SH.minInclusive,
+    SH.maxInclusive,
+    SH.minExclusive,
+    SH.maxExclusive,
+    SH.minLength,
+    SH.maxLength,
+    SH.pattern,
+    SH.languageIn,
+}
+# ...the value nodes of a focus node together (the first four only on property shapes, where SHACL defines them)...
+_PATH_COMPONENTS = {SH.minCount, SH.maxCount, SH.uniqueLang, SH.lessThan, SH.lessThanOrEquals}
+_FOCUS_COMPONENTS = {SH.hasValue, SH.equals, SH.disjoint}
+# ...and components a standard validator evaluates (server/governance/fallback.py): they nest shapes in shapes.
+_SHAPE_REFERENCES = {SH.node, SH.property, SH["not"], SH["and"], SH["or"], SH.xone, SH.qualifiedValueShape}
+_NOT_COMPILED = {
+    SH["not"],
+    SH["and"],
+    SH["or"],
+    SH.xone,
+    SH.node,
+    SH.qualifiedValueShape,
+    SH.qualifiedMinCount,
+    SH.qualifiedMaxCount,
+    SH.qualifiedValueShapesDisjoint,
+}
+_KNOWN = _NON_CONSTRAINTS | _VALUE_COMPONENTS | _PATH_COMPONENTS | _FOCUS_COMPONENTS | _NOT_COMPILED | {SH.closed}
+_CORE = _VALUE_COMPONENTS | _PATH_COMPONENTS | _FOCUS_COMPONENTS
+_NODE_KINDS: dict[Node, str] = {
+    SH.IRI: "isIRI(?value)",
+    SH.BlankNode: "isBlank(?value)",
+    SH.Literal: "isLiteral(?value)",
+    SH.BlankNodeOrIRI: "!isLiteral(?value)",
+    SH.BlankNodeOrLiteral: "!isIRI(?value)",
+    SH.IRIOrLiteral: "!isBlank(?value)",
+}
 
-_NAMING = """
+NAMING = """
     OPTIONAL { GRAPH ?record { ?this a ?recordType } OPTIONAL { ?record <http://www.w3.org/2000/01/rdf-schema#label> ?recordName } }
     OPTIONAL { ?this <http://www.w3.org/2000/01/rdf-schema#label> ?focusName }"""
 
 
 class UnsupportedShape(ValueError):
-    """A shape uses SHACL that valuemesh's engine does not compile."""
+    """A shape uses SHACL that valuemesh cannot honour exactly; it is refused when the shapes are read."""
 
 
 @dataclass(frozen=True)
@@ -74,15 +125,17 @@ class Check:
     shape: str  # sh:sourceShape
     constraint: str | None  # sh:sourceConstraint (SPARQL constraints)
     component: str  # sh:sourceConstraintComponent
-    severity: str  # "Violation" | "Warning" | "Info"
+    severity: str  # "Violation" | "Warning" | "Info", or the IRI of another severity
     message: str
     item: str | None  # the checklist item (sh:group's label)
-    target_class: str
-    path: Node | None  # a predicate IRI, or a blank node [ sh:inversePath p ] in the shapes graph
+    target: str  # a SPARQL pattern binding ?this to each target node
+    path: Node | None  # the sh:path node in the shapes graph; None on a node shape
     path_text: str | None  # the path as written for people: "dprod:domain", "^vm:servedBy"
-    path_iri: str | None  # the predicate's IRI, with "^" in front for an inverse path
+    path_iri: str | None  # the predicate's IRI, "^" and the IRI for an inverse path, the SPARQL path otherwise
     parameter: Node | None  # the constraint's parameter value (the class, the datatype, the count...)
     query: str  # this check alone, with TARGET_SLOT and FOCUS_SLOT still in it
+    shape_term: Node | None = None  # the shape node itself (a blank node stays one)
+    constraint_term: Node | None = None
 
 
 @dataclass(frozen=True)
@@ -91,13 +144,13 @@ class Query:
 
     checks: tuple[Check, ...]
     text: str  # with TARGET_SLOT and FOCUS_SLOT still in it
-    target_class: str
+    target: str
 
     def sparql(self, *, focus_in_records: bool, subclasses: Mapping[str, Iterable[str]] | None = None) -> str:
         """The runnable query, over every target node or only over nodes the records in focus describe;
         `subclasses` maps each sh:class to its subclasses in the data."""
-        target = f"?this <{RDF.type}>/<{RDFS.subClassOf}>* <{self.target_class}> ."
-        text = self.text.replace(TARGET_SLOT, target).replace(FOCUS_SLOT, FOCUS_IN_RECORDS if focus_in_records else "")
+        text = self.text.replace(TARGET_SLOT, self.target)
+        text = text.replace(FOCUS_SLOT, FOCUS_IN_RECORDS if focus_in_records else "")
         if SUBCLASSES_SLOT in text:
             pairs = " ".join(
                 f"(<{c.parameter}> <{sub}>)"
@@ -118,6 +171,10 @@ class Shapes:
     checks: tuple[Check, ...]
     queries: tuple[Query, ...]  # the checks, merged where they share a target and a kind of constraint
     items: tuple[str, ...]  # mandatory checklist items of a data product, in the article's order
+    # The shapes a standard validator evaluates (server/governance/fallback.py), with a shapes graph in which
+    # every other targeted shape is deactivated; None when everything is compiled.
+    evaluated: tuple[Node, ...] = ()
+    evaluated_graph: Graph | None = None
 
 
 def _component(parameter: URIRef) -> str:
@@ -132,7 +189,9 @@ def _sparql_term(term: Node) -> str:
 
 def _severity(graph: Graph, shape: Node) -> str:
     value = graph.value(shape, SH.severity)
-    return str(value).rsplit("#", 1)[-1] if value is not None else "Violation"
+    if value is None:
+        return "Violation"
+    return str(value)[len(str(SH)) :] if value in (SH.Violation, SH.Warning, SH.Info) else str(value)
 
 
 def _label(graph: Graph, node: Node | None) -> str | None:
@@ -149,16 +208,72 @@ def _short(graph: Graph, node: Node) -> str:
 
 
 def _path(graph: Graph, path: Node) -> tuple[str, str]:
-    """The SPARQL path pattern and its text for people, for a predicate or [ sh:inversePath p ]."""
+    """The SPARQL path pattern and its text for people."""
+    try:
+        sparql = sparql_path(graph, path)
+    except BadPath as bad:
+        raise UnsupportedShape(str(bad)) from bad
     if isinstance(path, URIRef):
-        return f"<{path}>", _short(graph, path)
+        return sparql, _short(graph, path)
     inverse = graph.value(path, SH.inversePath)
-    if isinstance(path, BNode) and isinstance(inverse, URIRef) and len(list(graph.predicate_objects(path))) == 1:
-        return f"^<{inverse}>", "^" + _short(graph, inverse)
-    raise UnsupportedShape(f"path {path} is neither a predicate nor an inverse predicate")
+    if isinstance(inverse, URIRef):
+        return sparql, "^" + _short(graph, inverse)
+    return sparql, sparql
 
 
-def _core_query(component: Node, parameter: Node, path: str, graph: Graph) -> str:
+def _value_nodes(path: str | None, var: str = "?value") -> str:
+    """A pattern binding `var` to each value node: the path's objects, or the focus node itself."""
+    return f"?this {path} {var} ." if path else f"BIND (?this AS {var})"
+
+
+def _members(graph: Graph, parameter: Node) -> list[Node]:
+    return list(Collection(graph, parameter))
+
+
+def _value_filter(component: Node, parameter: Node, graph: Graph, shape: Node) -> str:
+    """The condition under which ?value violates a value-node component."""
+    if component == SH["class"]:
+        return f"FILTER NOT EXISTS {{ ?value <{RDF.type}>/<{RDFS.subClassOf}>* <{parameter}> }}"
+    if component == SH["in"]:
+        same = " || ".join(f"sameTerm(?value, {_sparql_term(m)})" for m in _members(graph, parameter)) or "false"
+        return f"FILTER (!({same}))"
+    if component == SH.datatype:
+        datatype = str(parameter)
+        well_formed = (
+            f" || !COALESCE(datatype(<{datatype}>(STR(?value))) = <{datatype}>, false)" if datatype in CASTABLE else ""
+        )
+        return f"FILTER (!isLiteral(?value) || datatype(?value) != <{datatype}>{well_formed})"
+    if component == SH.nodeKind:
+        return f"FILTER (!({_NODE_KINDS[parameter]}))"
+    if component in _COMPARISONS:
+        # A value that cannot be compared (a string, an IRI) is a violation too, as SHACL says.
+        return f"FILTER (!COALESCE(?value {_COMPARISONS[component]} {_sparql_term(parameter)}, false))"
+    if component in (SH.minLength, SH.maxLength):
+        operator = ">=" if component == SH.minLength else "<="
+        return f"FILTER (isBlank(?value) || !(STRLEN(STR(?value)) {operator} {int(parameter)}))"  # type: ignore[call-overload]
+    if component == SH.pattern:
+        flags = graph.value(shape, SH.flags)
+        arguments = f"{_sparql_term(Literal(str(parameter)))}" + (
+            f", {_sparql_term(Literal(str(flags)))}" if flags is not None else ""
+        )
+        return f"FILTER (isBlank(?value) || !REGEX(STR(?value), {arguments}))"
+    if component == SH.languageIn:
+        tags = " || ".join(
+            f"langMatches(lang(?value), {_sparql_term(Literal(str(t)))})" for t in _members(graph, parameter)
+        )
+        return f"FILTER (!COALESCE(isLiteral(?value) && ({tags or 'false'}), false))"
+    raise UnsupportedShape(f"constraint {component} is not compiled")
+
+
+_COMPARISONS: dict[Node, str] = {
+    SH.minInclusive: ">=",
+    SH.maxInclusive: "<=",
+    SH.minExclusive: ">",
+    SH.maxExclusive: "<",
+}
+
+
+def _core_query(component: Node, parameter: Node, path: str | None, graph: Graph, shape: Node) -> str:
     head = f"{{ {TARGET_SLOT} {FOCUS_SLOT} "
     if component == SH.minCount:
         n = int(parameter)  # type: ignore[call-overload]
@@ -174,34 +289,61 @@ def _core_query(component: Node, parameter: Node, path: str, graph: Graph) -> st
             f"SELECT ?this (COUNT(DISTINCT ?v) AS ?count) WHERE {head} ?this {path} ?v }} "
             f"GROUP BY ?this HAVING (COUNT(DISTINCT ?v) > {n})"
         )
-    values = f"SELECT DISTINCT ?this ?value WHERE {head} ?this {path} ?value . "
-    if component == SH["class"]:
-        return values + f"FILTER NOT EXISTS {{ ?value <{RDF.type}>/<{RDFS.subClassOf}>* <{parameter}> }} }}"
-    if component == SH["in"]:
-        members = list(Collection(graph, parameter))
-        same = " || ".join(f"sameTerm(?value, {_sparql_term(m)})" for m in members) or "false"
-        return values + f"FILTER (!({same})) }}"
-    if component == SH.datatype:
-        datatype = str(parameter)
-        well_formed = (
-            f" || !COALESCE(datatype(<{datatype}>(STR(?value))) = <{datatype}>, false)" if datatype in CASTABLE else ""
+    if component == SH.hasValue:
+        term = _sparql_term(parameter)
+        if path is None:
+            return f"SELECT ?this WHERE {head} FILTER (!sameTerm(?this, {term})) }}"
+        return f"SELECT ?this WHERE {head} FILTER NOT EXISTS {{ ?this {path} {term} }} }}"
+    if component == SH.uniqueLang:
+        if parameter != Literal(True):
+            return f"SELECT ?this WHERE {head} FILTER (false) }}"
+        return (
+            f"SELECT DISTINCT ?this ?lang WHERE {head} ?this {path} ?v1 . ?this {path} ?v2 . "
+            'FILTER (!sameTerm(?v1, ?v2) && lang(?v1) != "" && lang(?v1) = lang(?v2)) BIND (lang(?v1) AS ?lang) }'
         )
-        return values + f"FILTER (!isLiteral(?value) || datatype(?value) != <{datatype}>{well_formed}) }}"
-    if component in (SH.minInclusive, SH.maxInclusive):
-        operator = ">=" if component == SH.minInclusive else "<="
-        # A value that cannot be compared (a string, an IRI) is a violation too, as SHACL says.
-        return values + f"FILTER (!COALESCE(?value {operator} {_sparql_term(parameter)}, false)) }}"
-    raise UnsupportedShape(f"constraint {component} is not compiled")
+    values = f"SELECT DISTINCT ?this ?value WHERE {head} "
+    if component == SH.equals:
+        # Each branch binds ?this itself: a UNION's branches are evaluated before they meet the target pattern.
+        is_value = f"?this {path} ?value" if path else "FILTER (sameTerm(?value, ?this))"
+        return (
+            f"SELECT DISTINCT ?this ?value WHERE {{ {head} {_value_nodes(path)} "
+            f"FILTER NOT EXISTS {{ ?this <{parameter}> ?value }} }} UNION "
+            f"{head} ?this <{parameter}> ?value FILTER NOT EXISTS {{ {is_value} }} }} }}"
+        )
+    if component == SH.disjoint:
+        return f"{values} {_value_nodes(path)} FILTER EXISTS {{ ?this <{parameter}> ?value }} }}"
+    if component in (SH.lessThan, SH.lessThanOrEquals):
+        operator = "<" if component == SH.lessThan else "<="
+        return (
+            f"{values} {_value_nodes(path)} ?this <{parameter}> ?other "
+            f"FILTER (!COALESCE(?value {operator} ?other, false)) }}"
+        )
+    return f"{values} {_value_nodes(path)} {_value_filter(component, parameter, graph, shape)} }}"
+
+
+def _closed_query(graph: Graph, shape: Node) -> str:
+    allowed = {p for prop in graph.objects(shape, SH.property) for p in graph.objects(prop, SH.path)}
+    for ignored in graph.objects(shape, SH.ignoredProperties):
+        allowed.update(_members(graph, ignored))
+    listed = ", ".join(f"<{p}>" for p in sorted(a for a in allowed if isinstance(a, URIRef)))
+    return (
+        f"SELECT DISTINCT ?this ?path ?value WHERE {{ {TARGET_SLOT} {FOCUS_SLOT} ?this ?path ?value "
+        f"FILTER (?path NOT IN ({listed})) }}"
+    )
 
 
 def _wrap(inner: str) -> str:
     """Name the focus node's record after the violations are found, so naming costs nothing per target node."""
-    return f"SELECT * WHERE {{ {{ {inner} }} {_NAMING} }}"
+    return f"SELECT * WHERE {{ {{ {inner} }} {NAMING} }}"
 
 
 def _prefixes(graph: Graph, constraint: Node) -> str:
+    """The PREFIX lines sh:prefixes declares, with those of the ontologies it owl:imports."""
     lines = []
-    for holder in graph.objects(constraint, SH.prefixes):
+    holders = {
+        h for start in graph.objects(constraint, SH.prefixes) for h in graph.transitive_objects(start, OWL.imports)
+    }
+    for holder in holders:
         for declaration in graph.objects(holder, SH.declare):
             prefix, namespace = graph.value(declaration, SH.prefix), graph.value(declaration, SH.namespace)
             lines.append(f"PREFIX {prefix}: <{namespace}>")
@@ -221,69 +363,259 @@ def _sparql_query(graph: Graph, constraint: Node) -> str:
     return _prefixes(graph, constraint) + "\n" + _wrap(inner)
 
 
-def _check_known(graph: Graph, shape: Node, allowed: set[URIRef]) -> None:
-    for predicate in set(graph.predicates(shape)):
-        if str(predicate).startswith(str(SH)) and predicate not in allowed:
-            raise UnsupportedShape(f"shape {_short(graph, shape)} uses {_short(graph, predicate)}, not compiled")
+_STRIPPED = re.compile(
+    r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|<[^\s<>"{}]*>|#[^\n]*'
+)
+_FORBIDDEN = re.compile(r"\b(MINUS|SERVICE|VALUES)\b", re.IGNORECASE)
+_PRE_BOUND = ("this", "shapesGraph", "currentShape", "value", "PATH")
+_REBOUND = re.compile(r"\bAS\s*[?$](" + "|".join(_PRE_BOUND) + r")\b")
+_SUBSELECT = re.compile(r"\bSELECT\b([^{]*)", re.IGNORECASE)
+_THIS = re.compile(r"[?$]this\b")
 
 
-def compile_shapes(graph: Graph) -> tuple[Check, ...]:
-    """Every (shape, constraint) pair of a shapes graph as a Check; refuses SHACL it does not compile."""
-    checks: list[Check] = []
-    for shape in sorted(set(graph.subjects(RDF.type, SH.NodeShape)), key=str):
-        if graph.value(shape, SH.deactivated) == Literal(True):
+def _bare(query: str) -> str:
+    """The query without strings, IRIs and comments, whose text could look like syntax."""
+    return _STRIPPED.sub(lambda m: " " if m.group(0).startswith("#") else '""', query)
+
+
+def refuse_unsupported_sparql(query: str, where: str) -> None:
+    """SHACL forbids what would make pre-binding ill-defined: MINUS, SERVICE, VALUES, re-binding a pre-bound
+    variable, and a subquery that does not return them."""
+    bare = _bare(query)
+    found = _FORBIDDEN.search(bare) or _REBOUND.search(bare)
+    if found:
+        raise UnsupportedShape(f"{where}: {found.group(0)} is not allowed in a SHACL-SPARQL query")
+    for subselect in list(_SUBSELECT.finditer(bare))[1:]:
+        if not _THIS.search(subselect.group(1)) and _THIS.search(bare):
+            raise UnsupportedShape(f"{where}: a subquery must return $this, which SHACL pre-binds")
+
+
+def _opening(bare: str, brace: int) -> str:
+    """The keyword in front of a group's opening brace: EXISTS, OPTIONAL, WHERE..."""
+    before = re.findall(r"[A-Za-z]+", bare[max(0, brace - 40) : brace])
+    return before[-1].upper() if before else ""
+
+
+def joins_exactly(query: str) -> bool:
+    """Whether binding $this by a target pattern at the top of WHERE gives SHACL's pre-binding: true when $this
+    appears, below the top group, only in EXISTS bodies or first in an OPTIONAL body (as a subject there)."""
+    bare = _bare(query)
+    start = _WHERE.search(bare)
+    if start is None or len(_SUBSELECT.findall(bare)) > 1 or re.search(r"\$(shapesGraph|currentShape)\b", bare):
+        return False
+    for this in _THIS.finditer(bare, start.end()):
+        groups: list[int] = []
+        for i, char in enumerate(bare[start.end() : this.start()], start.end()):
+            if char == "{":
+                groups.append(i)
+            elif char == "}" and groups:
+                groups.pop()
+        kinds = [_opening(bare, g) for g in groups]
+        if not groups or "EXISTS" in kinds:
             continue
-        _check_known(graph, shape, _NON_CONSTRAINTS)
-        targets = [c for c in graph.objects(shape, SH.targetClass) if isinstance(c, URIRef)]
-        for target in targets:
-            for prop in sorted(graph.objects(shape, SH.property), key=str):
-                if graph.value(prop, SH.deactivated) == Literal(True):
-                    continue
-                _check_known(graph, prop, _NON_CONSTRAINTS | _CORE)
-                path_node = graph.value(prop, SH.path)
-                if path_node is None:
-                    raise UnsupportedShape(f"property shape {prop} has no sh:path")
-                path, path_text = _path(graph, path_node)
-                path_iri = path.replace("<", "").replace(">", "")
-                for component in sorted(_CORE, key=str):
-                    for parameter in graph.objects(prop, component):
-                        checks.append(
-                            Check(
-                                name=_short(graph, prop),
-                                shape=str(prop),
-                                constraint=None,
-                                component=_component(component),
-                                severity=_severity(graph, prop),
-                                message=str(graph.value(prop, SH.message) or ""),
-                                item=_label(graph, graph.value(prop, SH.group)),
-                                target_class=str(target),
-                                path=path_node,
-                                path_text=path_text,
-                                path_iri=path_iri,
-                                parameter=parameter,
-                                query=_wrap(_core_query(component, parameter, path, graph)),
-                            )
-                        )
-            for constraint in sorted(graph.objects(shape, SH.sparql), key=str):
-                if graph.value(constraint, SH.deactivated) == Literal(True):
-                    continue
-                checks.append(
-                    Check(
-                        name=_short(graph, constraint),
-                        shape=str(shape),
-                        constraint=str(constraint),
-                        component=str(SH.SPARQLConstraintComponent),
-                        severity=_severity(graph, shape),
-                        message=str(graph.value(constraint, SH.message) or ""),
-                        item=_label(graph, graph.value(constraint, SH.group)),
-                        target_class=str(target),
-                        path=None,
-                        path_text=None,
-                        path_iri=None,
-                        parameter=None,
-                        query=_sparql_query(graph, constraint),
-                    )
-                )
+        if kinds[-1] == "OPTIONAL" and len(groups) == 1 and not bare[groups[-1] + 1 : this.start()].strip():
+            continue
+        return False
+    return True
+
+
+def _sparql_compiles(graph: Graph, constraint: Node) -> bool:
+    query = str(graph.value(constraint, SH.select) or "")
+    refuse_unsupported_sparql(query, f"SPARQL constraint {_short(graph, constraint)}")
+    return bool(_WHERE.search(query)) and joins_exactly(query)
+
+
+def _targets(graph: Graph, shape: Node) -> list[str]:
+    """SPARQL patterns binding ?this to the shape's target nodes, one per kind of target."""
+    patterns = []
+    classes = set(graph.objects(shape, SH.targetClass))
+    if (shape, RDF.type, RDFS.Class) in graph or any(
+        (shape, RDF.type, c) in graph for c in graph.transitive_subjects(RDFS.subClassOf, RDFS.Class)
+    ):
+        classes.add(shape)  # an implicit class target
+    patterns += [f"?this <{RDF.type}>/<{RDFS.subClassOf}>* <{c}> ." for c in sorted(classes, key=str)]
+    nodes = sorted(graph.objects(shape, SH.targetNode), key=str)
+    if nodes:
+        patterns.append(f"VALUES ?this {{ {' '.join(_sparql_term(n) for n in nodes)} }}")
+    patterns += [
+        f"{{ SELECT DISTINCT ?this WHERE {{ ?this <{p}> ?targetObject_ }} }}"
+        for p in sorted(graph.objects(shape, SH.targetSubjectsOf), key=str)
+    ]
+    patterns += [
+        f"{{ SELECT DISTINCT ?this WHERE {{ ?targetSubject_ <{p}> ?this }} }}"
+        for p in sorted(graph.objects(shape, SH.targetObjectsOf), key=str)
+    ]
+    return patterns
+
+
+def _deactivated(graph: Graph, node: Node) -> bool:
+    return graph.value(node, SH.deactivated) == Literal(True)
+
+
+def _custom_parameters(graph: Graph) -> set[Node]:
+    """Parameters of the SPARQL-based constraint components the shapes graph declares."""
+    kinds = set(graph.transitive_subjects(RDFS.subClassOf, SH.ConstraintComponent))
+    return {
+        path
+        for kind in kinds
+        for component in graph.subjects(RDF.type, kind)
+        for parameter in graph.objects(component, SH.parameter)
+        for path in graph.objects(parameter, SH.path)
+    }
+
+
+def _all_shapes(graph: Graph) -> set[Node]:
+    shapes: set[Node] = set(graph.subjects(RDF.type, SH.NodeShape)) | set(graph.subjects(RDF.type, SH.PropertyShape))
+    for target in _TARGETS:
+        shapes.update(graph.subjects(target))
+    for reference in _SHAPE_REFERENCES:
+        for value in graph.objects(None, reference):
+            if reference in (SH["and"], SH["or"], SH.xone):
+                shapes.update(_members(graph, value))
+            else:
+                shapes.add(value)
+    return shapes
+
+
+def _known(graph: Graph, shape: Node, custom: set[Node]) -> None:
+    for predicate in set(graph.predicates(shape)):
+        if str(predicate).startswith(str(SH)) and predicate not in _KNOWN and predicate not in custom:
+            raise UnsupportedShape(f"shape {_short(graph, shape)} uses {_short(graph, predicate)}, not SHACL Core")
+
+
+def _compiles_alone(graph: Graph, shape: Node, custom: set[Node], *, nested: bool) -> bool:
+    """Whether every constraint of `shape` (a property shape when nested) compiles to SPARQL."""
+    predicates = set(graph.predicates(shape))
+    if predicates & (_NOT_COMPILED | custom):
+        return False
+    path = graph.value(shape, SH.path)
+    if path is None and (nested or predicates & _PATH_COMPONENTS):
+        return False
+    if path is not None and (SH.sparql in predicates or SH.closed in predicates or SH.property in predicates):
+        return False  # $PATH substitution, closed value nodes and nested property shapes: evaluated
+    datatypes = set(graph.objects(shape, SH.datatype))
+    if any(str(d).startswith(_XSD) and str(d) not in CASTABLE for d in datatypes):
+        return False  # ill-formed literals of other XSD types cannot be told in SPARQL
+    if any(n not in _NODE_KINDS for n in graph.objects(shape, SH.nodeKind)):
+        return False
+    return all(_sparql_compiles(graph, c) for c in graph.objects(shape, SH.sparql))
+
+
+def _compiles(graph: Graph, shape: Node, custom: set[Node]) -> bool:
+    if not _compiles_alone(graph, shape, custom, nested=False):
+        return False
+    return all(
+        _compiles_alone(graph, prop, custom, nested=True)
+        for prop in graph.objects(shape, SH.property)
+        if not _deactivated(graph, prop)
+    )
+
+
+def _referenced(graph: Graph, shapes: Iterable[Node]) -> set[Node]:
+    """Every shape `shapes` refer to, directly or not."""
+    found: set[Node] = set()
+    frontier = list(shapes)
+    while frontier:
+        shape = frontier.pop()
+        for reference in _SHAPE_REFERENCES:
+            for value in graph.objects(shape, reference):
+                members = _members(graph, value) if reference in (SH["and"], SH["or"], SH.xone) else [value]
+                for member in members:
+                    if member not in found:
+                        found.add(member)
+                        frontier.append(member)
+    return found
+
+
+def partition(graph: Graph) -> tuple[list[Node], list[Node]]:
+    """The targeted shapes compiled to SPARQL, and those a standard validator evaluates: every shape with a
+    component that nests shapes, and any targeted shape such a shape refers to (so its results stay one set)."""
+    custom = _custom_parameters(graph)
+    shapes = _all_shapes(graph)
+    for shape in shapes:
+        _known(graph, shape, custom)
+    targeted = sorted((s for s in shapes if _targets(graph, s) and not _deactivated(graph, s)), key=str)
+    evaluated = {s for s in targeted if not _compiles(graph, s, custom)}
+    while True:
+        more = (_referenced(graph, evaluated) & set(targeted)) - evaluated
+        if not more:
+            break
+        evaluated |= more
+    return [s for s in targeted if s not in evaluated], [s for s in targeted if s in evaluated]
+
+
+def _core_checks(graph: Graph, prop: Node, target: str) -> list[Check]:
+    """The Core constraints of one shape: on its path's values, or on the focus node itself (a node shape)."""
+    path_node = graph.value(prop, SH.path)
+    path, path_text = _path(graph, path_node) if path_node is not None else (None, None)
+    found: list[tuple[str, Node | None, str]] = [
+        (_component(component), parameter, _wrap(_core_query(component, parameter, path, graph, prop)))
+        for component in sorted(_CORE, key=str)
+        for parameter in graph.objects(prop, component)
+    ]
+    if path_node is None and graph.value(prop, SH.closed) == Literal(True):
+        found.append((str(SH.ClosedConstraintComponent), None, _wrap(_closed_query(graph, prop))))
+    return [
+        Check(
+            name=_short(graph, prop),
+            shape=str(prop),
+            constraint=None,
+            component=component,
+            severity=_severity(graph, prop),
+            message=str(graph.value(prop, SH.message) or ""),
+            item=_label(graph, graph.value(prop, SH.group)),
+            target=target,
+            path=path_node,
+            path_text=path_text,
+            path_iri=None if path_node is None else path_text_of(graph, path_node),
+            parameter=parameter,
+            query=query,
+            shape_term=prop,
+        )
+        for component, parameter, query in found
+    ]
+
+
+def _checks_of(graph: Graph, shape: Node, target: str) -> list[Check]:
+    checks: list[Check] = []
+    members = [] if graph.value(shape, SH.path) is not None else sorted(graph.objects(shape, SH.property), key=str)
+    for prop in [shape, *members]:
+        if not _deactivated(graph, prop):
+            checks.extend(_core_checks(graph, prop, target))
+    for constraint in sorted(graph.objects(shape, SH.sparql), key=str):
+        if _deactivated(graph, constraint):
+            continue
+        checks.append(
+            Check(
+                name=_short(graph, constraint),
+                shape=str(shape),
+                constraint=str(constraint),
+                component=str(SH.SPARQLConstraintComponent),
+                severity=_severity(graph, shape),
+                message=str(graph.value(constraint, SH.message) or graph.value(shape, SH.message) or ""),
+                item=_label(graph, graph.value(constraint, SH.group)),
+                target=target,
+                path=None,
+                path_text=None,
+                path_iri=None,
+                parameter=None,
+                query=_sparql_query(graph, constraint),
+                shape_term=shape,
+                constraint_term=constraint,
+            )
+        )
+    return checks
+
+
+def compile_shapes(graph: Graph, shapes: Iterable[Node] | None = None) -> tuple[Check, ...]:
+    """Every (shape, constraint) pair of the compiled shapes of a shapes graph as a Check (all of `partition`'s
+    compiled shapes unless `shapes` names some); refuses SHACL that cannot be honoured."""
+    if shapes is None:
+        shapes = partition(graph)[0]
+    checks: list[Check] = []
+    for shape in shapes:
+        for target in _targets(graph, shape):
+            checks.extend(_checks_of(graph, shape, target))
     return tuple(checks)
 
 
@@ -342,15 +674,15 @@ def _merged_text(kind: str, members: list[Check]) -> str:
 
 def _merge_key(check: Check) -> tuple[str, ...] | None:
     """Checks with the same key run as one query; None for those that run alone."""
-    if check.constraint is not None or check.path_iri is None or check.path_iri.startswith("^"):
+    if check.constraint is not None or not isinstance(check.path, URIRef):
         return None
     kind = check.component.removeprefix(str(SH)).removesuffix("ConstraintComponent")
     if kind in {"MinCount", "MaxCount"}:
-        return (check.target_class, kind) if int(str(check.parameter)) == 1 else None
+        return (check.target, kind) if int(str(check.parameter)) == 1 else None
     if kind in {"Class", "MinInclusive", "MaxInclusive"}:
-        return (check.target_class, kind)
+        return (check.target, kind)
     if kind == "Datatype":
-        return (check.target_class, kind, str(check.parameter))
+        return (check.target, kind, str(check.parameter))
     return None
 
 
@@ -361,21 +693,68 @@ def plan_queries(checks: Iterable[Check]) -> tuple[Query, ...]:
     for check in checks:
         key = _merge_key(check)
         if key is None:
-            queries.append(Query((check,), check.query, check.target_class))
+            queries.append(Query((check,), check.query, check.target))
         else:
             groups.setdefault(key, []).append(check)
     for key, members in groups.items():
         text = members[0].query if len(members) == 1 else _wrap(_merged_text(key[1], members))
-        queries.append(Query(tuple(members), text, members[0].target_class))
+        queries.append(Query(tuple(members), text, members[0].target))
     return tuple(queries)
 
 
+def _refuse_unsupported_queries(graph: Graph) -> None:
+    """Every SPARQL query of the shapes graph, compiled or not, obeys SHACL's rules for pre-binding."""
+    for constraint in set(graph.objects(None, SH.sparql)):
+        refuse_unsupported_sparql(
+            str(graph.value(constraint, SH.select) or ""), f"SPARQL constraint {_short(graph, constraint)}"
+        )
+    kinds = set(graph.transitive_subjects(RDFS.subClassOf, SH.ConstraintComponent))
+    for component in {c for kind in kinds for c in graph.subjects(RDF.type, kind)}:
+        for kind in (SH.validator, SH.nodeValidator, SH.propertyValidator):
+            for validator in graph.objects(component, kind):
+                for text in (*graph.objects(validator, SH.select), *graph.objects(validator, SH.ask)):
+                    refuse_unsupported_sparql(str(text), f"validator of {_short(graph, component)}")
+
+
+def _evaluation_graph(graph: Graph, compiled: Iterable[Node]) -> Graph:
+    """The shapes graph a standard validator runs: the compiled targeted shapes deactivated, so that nothing is
+    checked twice; the shapes they contain stay active for the evaluated shapes that refer to them."""
+    copy = Graph()
+    copy += graph
+    for shape in compiled:
+        copy.set((shape, SH.deactivated, Literal(True)))
+    return copy
+
+
+def shapes_from_graph(graph: Graph) -> Shapes:
+    """A shapes graph ready to run: its shapes compiled to SPARQL where that is exact, the rest left to a standard
+    validator; UnsupportedShape for what cannot be honoured."""
+    _refuse_unsupported_queries(graph)
+    compiled, evaluated = partition(graph)
+    checks = compile_shapes(graph, compiled)
+    return Shapes(
+        graph=graph,
+        checks=checks,
+        queries=plan_queries(checks),
+        items=mandatory_items(graph),
+        evaluated=tuple(evaluated),
+        evaluated_graph=_evaluation_graph(graph, compiled) if evaluated else None,
+    )
+
+
 def read_shapes(files: Iterable[Path]) -> Shapes:
+    """The shapes of Turtle files; a refusal names the file that holds the shape."""
     graph = Graph()
+    parsed: dict[Path, Graph] = {}
     for path in files:
-        graph.parse(path, format="turtle")
-    checks = compile_shapes(graph)
-    return Shapes(graph=graph, checks=checks, queries=plan_queries(checks), items=mandatory_items(graph))
+        parsed[path] = Graph().parse(path, format="turtle")
+        graph += parsed[path]
+    try:
+        return shapes_from_graph(graph)
+    except UnsupportedShape as refused:
+        text = str(refused)
+        holders = [str(p) for p, g in parsed.items() if any(_short(graph, s) in text for s in set(g.subjects()))]
+        raise UnsupportedShape(f"{', '.join(holders) or 'shapes'}: {text}") from None
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
+from rdflib.term import Node as RdfTerm
 from strawberry import Private
 
 from server.catalog import history
@@ -19,6 +20,7 @@ from server.errors import NotFound
 from server.formats.description import DatasetName
 from server.graphql.paging import page_of_ids
 from server.namespaces import DPROD, VM
+from server.store.terms import to_oxigraph
 from server.validation import ValidationReport as CatalogReport
 
 if TYPE_CHECKING:
@@ -556,6 +558,24 @@ class ValidationResult:
     record: strawberry.ID | None = strawberry.field(
         description="The record (product, use case...) the node is part of."
     )
+    value: str | None = strawberry.field(description="The offending value, in Turtle syntax, when there is one.")
+    component: str | None = strawberry.field(
+        description="The SHACL constraint component, e.g. http://www.w3.org/ns/shacl#MinCountConstraintComponent."
+    )
+    source_shape: str | None = strawberry.field(
+        description="The shape the result comes from (an IRI, or a blank node label)."
+    )
+
+
+def _turtle(term: RdfTerm | None, text: str | None) -> str | None:
+    """A term as Turtle writes it: <iri>, "literal"^^<datatype>, _:label."""
+    if term is not None:
+        return str(to_oxigraph(term))
+    return text
+
+
+def _shape_label(shape: str | None) -> str | None:
+    return None if shape is None else shape if ":" in shape else f"_:{shape}"
 
 
 @strawberry.type
@@ -575,6 +595,9 @@ class ValidationReport:
                 message=r.message,
                 item=getattr(r, "item", None),
                 record=getattr(r, "record", None),
+                value=_turtle(r.value_term, r.value),
+                component=r.component,
+                source_shape=_shape_label(r.source_shape),
             )
             for r in readable
         ]

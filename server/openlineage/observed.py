@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from server.catalog.nodes import with_values
+from server.catalog.nodes import select_each, with_values
 from server.catalog.restrictions import Visibility
 from server.errors import Forbidden, NotFound
 from server.formats.description import DatasetName
@@ -298,15 +298,13 @@ class ObservedLineage:
         return found
 
     def _products(self, iris: list[str]) -> dict[str, _Product]:
-        unique = sorted(set(iris))
         found: dict[str, _Product] = {}
-        for start in range(0, len(unique), BATCH):
-            for row in self.store.select(with_values(PRODUCTS, unique[start : start + BATCH])):
-                facts = found.setdefault(str(row["product"]), _Product())
-                if row["domain"] is not None:
-                    facts.domains.add(str(row["domain"]))
-                if row["owner"] is not None:
-                    facts.owners.add(str(row["owner"]))
+        for row in select_each(self.store, PRODUCTS, sorted(set(iris))):
+            facts = found.setdefault(str(row["product"]), _Product())
+            if row["domain"] is not None:
+                facts.domains.add(str(row["domain"]))
+            if row["owner"] is not None:
+                facts.owners.add(str(row["owner"]))
         return found
 
     def _points(self, attributed: list[tuple[RunEvent, str | None]]) -> list[dict[str, Any]]:
@@ -316,12 +314,10 @@ class ObservedLineage:
             return []
         slos: dict[str, list[SloIndicator]] = defaultdict(list)
         published: dict[str, set[DatasetName]] = defaultdict(set)
-        for start in range(0, len(products), BATCH):
-            chunk = products[start : start + BATCH]
-            for row in self.store.select(with_values(SLOS, chunk)):
-                slos[str(row["product"])].append(SloIndicator(str(row["slo"]), str(row["indicator"])))
-            for row in self.store.select(with_values(PUBLISHED, chunk)):
-                published[str(row["product"])].add(DatasetName(str(row["namespace"]), str(row["name"])))
+        for row in select_each(self.store, SLOS, products):
+            slos[str(row["product"])].append(SloIndicator(str(row["slo"]), str(row["indicator"])))
+        for row in select_each(self.store, PUBLISHED, products):
+            published[str(row["product"])].add(DatasetName(str(row["namespace"]), str(row["name"])))
         points: list[dict[str, Any]] = []
         for event, product in attributed:
             if product is not None and slos.get(product):

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp
 from server import __version__
 from server.catalog.service import Catalog
 from server.errors import StoreUnavailable
+from server.governance.shapes import Shapes
 from server.graphql.router import graphql_router
 from server.settings import Settings
 from server.store import OxigraphStore, Store
@@ -26,13 +27,12 @@ from server.web.hardening import (
     allowed_hosts,
     api_docs_policy,
     graphiql_policy,
-    inline_hashes,
     page_policy,
 )
 from server.web.identify import Identify
 from server.web.linked_data import linked_data_router
-from server.web.record_page import RecordPage, render_record_page
 from server.web.ui.pages import record_pages, static_files, ui_router
+from server.web.ui.record import record_page
 
 
 class CatalogApp(FastAPI):
@@ -46,11 +46,12 @@ class CatalogApp(FastAPI):
         return self.security_headers(stack) if self.security_headers is not None else stack
 
 
-def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
-    """Build the app; the store is opened (and seeded when empty) at startup unless one is given."""
+def create_app(settings: Settings | None = None, store: Store | None = None, shapes: Shapes | None = None) -> FastAPI:
+    """Build the app; the store is opened (and seeded when empty) at startup unless one is given. The shapes in
+    force are `settings.shapes`, read and checked now (bad ones raise ShapesRefused), unless given already read."""
     settings = settings or Settings.from_env()
 
-    catalog = Catalog(settings, store)
+    catalog = Catalog(settings, store, shapes)
     if store is not None:
         catalog.open()  # a store of the caller's is ready at once
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.state.store = catalog.store
         sparql_endpoint.start_query_workers(app)
         catalog.start_workers()
+        catalog.start_conformance_check()
         try:
             yield
         finally:
@@ -108,6 +110,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 "store": backend.location.partition(":")[0],  # its kind; where it lives is the server's business
                 "version": __version__,
                 "lineage_index": index.state if index is not None else "not used",
+                "stored_conformance": current.stored_conformance.to_json(),
             }
         )
 
@@ -115,7 +118,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.include_router(load_endpoint.router)
     app.include_router(lineage_endpoint.router)
     app.include_router(events_feed.router)
-    app.include_router(linked_data_router(settings, record_pages()))
+    app.include_router(linked_data_router(settings, record_pages(), record_page))
     app.include_router(ui_router())
     app.include_router(api_docs.router)
     app.mount("/static", static_files(), name="static")
@@ -141,10 +144,8 @@ def _harden(app: CatalogApp, settings: Settings) -> None:
         BodySizeLimit, max_bytes=settings.max_body_bytes, larger={"/api/v1/load": settings.max_load_bytes}
     )
     app.add_middleware(TrustedHosts, hosts=allowed_hosts(settings))
-    # The record pages' only inline block is their stylesheet, allowed by its hash (of the page as rendered).
-    styles = inline_hashes(render_record_page(RecordPage(iri="", label="", sections=[])), "style")
     app.security_headers = partial(
         SecurityHeaders,
-        policy=page_policy(styles),
+        policy=page_policy(),
         page_policies={"/graphql": graphiql_policy(), **dict.fromkeys(api_docs.DOCS_PATHS, api_docs_policy())},
     )

@@ -7,11 +7,9 @@ the body whole, and the headers are added to the response start without touching
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
@@ -30,10 +28,6 @@ _STRICT_POLICY = (
     "default-src 'self'; script-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-_INLINE = {
-    "script": re.compile(r"<script>(.*?)</script>", re.DOTALL),
-    "style": re.compile(r"<style>(.*?)</style>", re.DOTALL),
-}
 
 
 # --- public URLs ---------------------------------------------------------------------------------------------
@@ -224,19 +218,9 @@ class BodySizeLimit:
 # --- security headers ----------------------------------------------------------------------------------------
 
 
-def inline_hashes(html: str, tag: str) -> list[str]:
-    """CSP sources (`'sha256-...'`) allowing exactly the inline `<script>` or `<style>` blocks of a page."""
-    return [
-        "'sha256-" + base64.b64encode(hashlib.sha256(block.encode()).digest()).decode() + "'"
-        for block in _INLINE[tag].findall(html)
-    ]
-
-
-def page_policy(style_hashes: Iterable[str]) -> str:
-    """The policy of every response: the strict one, allowing the record pages' own stylesheet by its hash."""
-    return _STRICT_POLICY.replace(
-        "default-src 'self';", f"default-src 'self'; style-src 'self' {' '.join(style_hashes)};"
-    )
+def page_policy() -> str:
+    """The policy of every page and response: scripts and stylesheets from this server only, nothing inline."""
+    return _STRICT_POLICY
 
 
 def graphiql_policy() -> str:

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import pyoxigraph as ox
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
@@ -24,7 +24,7 @@ from server.settings import Settings
 from server.store import Store
 from server.store.terms import to_oxigraph
 from server.web.negotiation import negotiate
-from server.web.record_page import NodeSection, Property, RecordPage, Term, render_not_found, render_record_page
+from server.web.record_page import NodeSection, Property, RecordPage, Term
 
 # The record kinds of docs/model.md, each minted as `{base}{kind}/{slug}`.
 RECORD_KINDS = ("data-product", "domain", "agent", "source", "goal", "use-case")
@@ -289,8 +289,6 @@ def dereference(request: Request, iri: str, links: CatalogLinks) -> Response:
         if found is not None and visibility.hidden(found[0]):
             found = None
     if found is None:
-        if media_type == "text/html":
-            return HTMLResponse(render_not_found(iri), status_code=404, headers=headers)
         return JSONResponse(
             {
                 "type": "about:blank",
@@ -302,10 +300,7 @@ def dereference(request: Request, iri: str, links: CatalogLinks) -> Response:
             media_type="application/problem+json",
             headers=headers,
         )
-    record, graph = found
-    if media_type == "text/html":
-        page = build_page(store, links, iri, record, visibility.hidden)
-        return HTMLResponse(render_record_page(page), headers=headers)
+    _, graph = found
     charset = "; charset=utf-8" if media_type.startswith("text/") else ""
     return Response(_serialize(graph, media_type), media_type=media_type + charset, headers=headers)
 
@@ -313,6 +308,8 @@ def dereference(request: Request, iri: str, links: CatalogLinks) -> Response:
 # The UI's page for a record of one kind (server/web/ui/pages.py RECORD_PAGES): its HTML answer to a browser, or None
 # when the IRI is not a record it draws (a port, an SLO inside a product), which then gets the generic record page.
 RecordPageMaker = Callable[[Request, str], Awaitable[Response | None]]
+# The page of any IRI of the catalog (server/web/ui/record.py): the record's statements, or a page saying it is unknown.
+AnyRecordPage = Callable[[Request, str], Awaitable[Response]]
 
 
 def wants_html(request: Request) -> bool:
@@ -322,29 +319,30 @@ def wants_html(request: Request) -> bool:
 
 
 def _route_for(
-    kind: str, links: CatalogLinks, page: RecordPageMaker | None
+    kind: str, links: CatalogLinks, page: RecordPageMaker | None, any_record: AnyRecordPage
 ) -> Callable[[Request, str], Awaitable[Response]]:
     async def record_route(request: Request, rest: str) -> Response:
         iri = f"{links.base}{kind}/{rest}"
-        if page is not None and wants_html(request):
-            answer = await page(request, iri)
-            if answer is not None:
-                return answer
+        if wants_html(request):
+            answer = await page(request, iri) if page is not None else None
+            return answer if answer is not None else await any_record(request, iri)
         return await run_in_threadpool(dereference, request, iri, links)  # store work: never on the event loop
 
     return record_route
 
 
-def linked_data_router(settings: Settings, pages: Mapping[str, RecordPageMaker] | None = None) -> APIRouter:
+def linked_data_router(
+    settings: Settings, pages: Mapping[str, RecordPageMaker], any_record: AnyRecordPage
+) -> APIRouter:
     """Routes for `{base path}{kind}/{rest}` of every record kind; nothing else is claimed. A browser asking for a
-    record of a kind in `pages` gets that page (the product page, the domain page), every other client the RDF."""
-    pages = pages or {}
+    record of a kind in `pages` gets that page (the product page, the domain page), for any other IRI `any_record`'s
+    page (the UI's generic record page, a 404 page for an unknown IRI); every other client gets the RDF."""
     links = CatalogLinks(settings.base)
     router = APIRouter()
     for kind in RECORD_KINDS:
         router.add_api_route(
             f"{links.base_path}{kind}/{{rest:path}}",
-            _route_for(kind, links, pages.get(kind)),
+            _route_for(kind, links, pages.get(kind), any_record),
             methods=["GET"],
             name=f"linked_data_{kind.replace('-', '_')}",
             response_model=None,

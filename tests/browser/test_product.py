@@ -15,7 +15,11 @@ HCP_360 = BASE + "data-product/hcp-360"
 LINEAGE = """query ($id: ID!, $dir: LineageDirection, $depth: Int) {
   lineage(id: $id, direction: $dir, maxDepth: $depth) { nodes { node { ... on DataProduct { id } ... on DataSource { id } } } } }"""
 
-DRAWN = "window.valuemeshGraphs['lineage-graph'].nodes().filter(n => !['focus', 'more'].includes(n.data('kind')))"
+# The nodes a person sees (visible(): cytoscape drew them), less the focus and the "more" nodes.
+DRAWN = (
+    "window.valuemeshGraphs['lineage-graph'].nodes()"
+    ".filter(n => n.visible() && !['focus', 'more'].includes(n.data('kind')))"
+)
 
 
 def graphql_lineage(catalog: Catalog, iri: str, depth: int) -> set[str]:

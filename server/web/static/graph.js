@@ -2,7 +2,8 @@
 // block <script type="application/json" id="ID"> ({nodes: [{id, label, kind, href}], edges: [{source, target,
 // label}], direction: "LR" | "TB"}), laid out in layers by dagre. A big graph whose nodes all carry a `rank` (their
 // layer, known to the server: a lineage node's depth) is laid out by rank at once, as dagre would take seconds to
-// search for a layout of hundreds of nodes. Clicking a node with an href goes to its page.
+// search for a layout of hundreds of nodes; so is one asking for `layout: "columns"` (the interaction map's columns
+// of sources, products and consumers). Clicking a node with an href goes to its page.
 // The drawn graphs are kept in window.valuemeshGraphs by element id, so tests read what was drawn, not pixels.
 (function () {
   "use strict";
@@ -11,11 +12,28 @@
   }
   window.valuemeshGraphs = window.valuemeshGraphs || {};
 
+  // A node's size follows its label, wrapped at 140 px. Computed here: cytoscape's own `"width": "label"` is
+  // deprecated and leaves nodes placed by a preset layout without a size, so they are not drawn at all.
+  var CHAR_PX = 6.4, LINE_PX = 14, WRAP_PX = 140;
+  function labelLines(node) {
+    var words = String(node.data("label") || "").split(/\s+/), lines = 1, used = 0;
+    words.forEach(function (word) {
+      var w = word.length * CHAR_PX;
+      if (used > 0 && used + CHAR_PX + w > WRAP_PX) { lines += 1; used = w; } else { used += (used > 0 ? CHAR_PX : 0) + w; }
+    });
+    return lines;
+  }
+  function labelWidth(node) {
+    var text = String(node.data("label") || "");
+    return Math.min(text.length * CHAR_PX, WRAP_PX);
+  }
+  function labelHeight(node) { return labelLines(node) * LINE_PX; }
+
   var STYLE = [
     { selector: "node", style: {
       "label": "data(label)", "font-size": 11, "text-wrap": "wrap", "text-max-width": 140,
       "text-valign": "center", "text-halign": "center", "color": "#1d2a33",
-      "shape": "round-rectangle", "width": "label", "height": "label", "padding": 8,
+      "shape": "round-rectangle", "width": labelWidth, "height": labelHeight, "padding": 8,
       "background-color": "#dcebf5", "border-width": 1, "border-color": "#4f7ea3" } },
     { selector: "node[kind = 'source']", style: {
       "shape": "barrel", "background-color": "#f3ead2", "border-color": "#9a7b2f" } },
@@ -75,7 +93,7 @@
     var middle = ranks.indexOf(0) >= 0 ? ranks.indexOf(0) : 0;
     sweep(ranks.slice(middle));
     sweep(ranks.slice(0, middle + 1).reverse());
-    var across = data.direction === "TB" ? 90 : 230, along = data.direction === "TB" ? 190 : 46;
+    var across = data.direction === "TB" ? 90 : 210, along = data.direction === "TB" ? 190 : 56;
     var result = {};
     ranks.forEach(function (rank, column) {
       var ids = byRank[rank], offset = (ids.length - 1) / 2;
@@ -88,7 +106,8 @@
   }
 
   function layoutFor(data) {
-    var ranked = data.nodes.length > DAGRE_LIMIT && data.nodes.every(function (n) { return typeof n.rank === "number"; });
+    var ranked = (data.layout === "columns" || data.nodes.length > DAGRE_LIMIT) &&
+      data.nodes.every(function (n) { return typeof n.rank === "number"; });
     if (ranked) {
       var positions = rankedPositions(data);
       return { name: "preset", positions: function (node) { return positions[node.id()]; }, fit: true, padding: 20 };

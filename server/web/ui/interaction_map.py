@@ -136,12 +136,37 @@ def interaction_map(
     return answer
 
 
+def columns(found: InteractionMap) -> dict[str, int]:
+    """Each node's column, left to right as the article draws the map: sources; products, each right of every
+    product feeding it (source-oriented ones first); then the use cases they serve; then the teams consuming them."""
+    column = {iri: 0 if node.kind == "source" else 1 for iri, node in found.nodes.items() if node.kind != "use-case"}
+    fed_by = [(f.source, f.target) for f in found.flows if found.nodes[f.target].kind == "product"]
+    for _ in range(len(found.nodes)):  # longest path from a source; a cycle of products stops at the bound
+        moved = False
+        for source, target in fed_by:
+            if found.nodes[source].kind == "product" and column[target] <= column[source]:
+                column[target] = column[source] + 1
+                moved = True
+        if not moved:
+            break
+    last_product = max((c for iri, c in column.items() if found.nodes[iri].kind == "product"), default=1)
+    for iri, node in found.nodes.items():
+        if node.kind == "use-case":
+            column[iri] = last_product + 1
+        elif node.kind == "consumer":
+            column[iri] = last_product + 2
+    return column
+
+
 def picture(found: InteractionMap, links: CatalogLinks) -> dict[str, Any]:
-    """Left to right, as the article draws it: sources, then products, then the consumers."""
+    """Left to right, as the article draws it: sources, then products, then the consumers, in columns (graph.js
+    orders each column so that flows cross little)."""
+    column = columns(found)
     return {
-        "nodes": [graph_node(links, n.iri, n.label, n.kind) for n in found.nodes.values()],
+        "nodes": [{**graph_node(links, n.iri, n.label, n.kind), "rank": column[n.iri]} for n in found.nodes.values()],
         "edges": [{"source": f.source, "target": f.target, "label": ""} for f in found.flows],
         "direction": "LR",
+        "layout": "columns",
     }
 
 

@@ -3,7 +3,6 @@ catalog functions GraphQL's `DataProduct` fields are read with (products_by_iri,
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 from server.catalog.checklists import Checklists
@@ -14,15 +13,10 @@ from server.catalog.service import Catalog
 from server.store.base import Store
 from server.validation import Checklist
 
-_CHECKLISTS: weakref.WeakKeyDictionary[Catalog, Checklists] = weakref.WeakKeyDictionary()
-
 
 def checklists_of(catalog: Catalog) -> Checklists:
-    """The verdicts one catalog remembers between requests (server/catalog/checklists.py)."""
-    found = _CHECKLISTS.get(catalog)
-    if found is None:
-        found = _CHECKLISTS.setdefault(catalog, Checklists())
-    return found
+    """The verdicts the catalog remembers between requests (server/catalog/checklists.py)."""
+    return catalog.checklists
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ def static_files() -> StaticFiles:
 
 
 def record_pages() -> dict[str, RecordPageMaker]:
-    """The UI's page for each record kind that has one (server/web/linked_data.py serves the rest)."""
+    """The UI's page for each record kind that has its own; `record_page` (server/web/ui/record.py) draws the rest."""
     return {"data-product": product_page, "domain": domain_record_page}
 
 

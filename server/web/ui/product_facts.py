@@ -19,11 +19,10 @@ from server.catalog.lineage_index import LineageIndex
 from server.catalog.products import AgreementRow, DataProductRow, PortRow, agreements_by_iri, port_sources, ports_of
 from server.catalog.products import products_by_iri as product_rows
 from server.catalog.use_cases import UseCaseRow, use_cases_by_iri
-from server.governance.shapes import catalog_shapes
 from server.graphql.validation import validation_report
 from server.namespaces import VM
 from server.store.base import Store
-from server.validation import PRIVACY_ITEM, completeness
+from server.validation import PRIVACY_ITEM, completeness, shapes_in_force
 
 Hidden = Callable[[str], bool]
 OVERLAPS_SHOWN = 20  # merge candidates listed on the page; the overlaps page lists them all
@@ -149,7 +148,7 @@ def _checklist(
         into.setdefault(result.item or "Other", []).append(result.detail or result.message)
     regulated = domain is not None and domain.regulated
     items = []
-    for item in catalog_shapes().items:
+    for item in shapes_in_force(store).items:
         if item in missing:
             items.append(ChecklistItem(item, "missing", missing.pop(item)))
         elif item == PRIVACY_ITEM and not regulated:

@@ -1,6 +1,7 @@
 """Use cases `/use-cases`: the article's data use case prioritization table, one row per use case, the seven
 criteria and their sum, sortable by any column on the server (`?sort=<column>&order=asc|desc`), so it works without
-JavaScript. Read with the functions GraphQL's `useCases` and `UseCase.dataProducts` call."""
+JavaScript, PAGE_SIZE rows a page (`?page=`). The store sorts and cuts the table (a catalog of 10k products has
+thousands of use cases); the rows are read with the functions GraphQL's `useCases` and `UseCase.dataProducts` call."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from server.catalog import nodes, use_cases
 from server.catalog.lineage_index import LineageIndex
-from server.catalog.use_cases import Prioritization, UseCaseRow
+from server.catalog.use_cases import UseCaseRow
 from server.namespaces import VM
 from server.store.base import Store
 from server.web.ui.context import catalog_of, visibility_of
@@ -21,6 +22,7 @@ from server.web.ui.templating import render
 from server.web.ui.value_tree import ProductRef, named_products
 
 router = APIRouter()
+PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -103,63 +105,89 @@ def read_sort(sort: str | None, order: str | None) -> tuple[Column, Order]:
     return column, order  # type: ignore[return-value]
 
 
-def sorted_rows(rows: list[Row], column: Column, order: Order) -> list[Row]:
-    """Sorted by `column`; rows without a value (a missing criterion) come last either way; ties by score, then title."""
-
-    def tie(row: Row) -> tuple[int, str]:
-        p: Prioritization | None = row.use_case.prioritization
-        return (-(p.score if p is not None else -1), row.use_case.title.casefold())
-
-    rows = sorted(rows, key=tie)
-    present = [row for row in rows if row.value(column) is not None]
-    missing = [row for row in rows if row.value(column) is None]
-
-    def key(row: Row) -> int | str:
-        value = row.value(column)
-        return value.casefold() if isinstance(value, str) else (value or 0)
-
-    return sorted(present, key=key, reverse=order == "desc") + missing
+def sort_key(column: Column) -> str:
+    """The column's name in use_cases.SORT_KEYS: a criterion's (businessValue ...), "score" or "title"."""
+    if not column.attribute:
+        return "title"
+    head, *rest = column.attribute.split("_")
+    return head + "".join(word.title() for word in rest)
 
 
-def table_rows(store: Store, hidden: Callable[[str], bool], index: LineageIndex | None = None) -> list[Row]:
-    """Every use case with the products serving it that the caller may read."""
-    ranked = use_cases.ranked_use_cases(store)
-    found = use_cases.use_cases_by_iri(store, ranked)
-    served = nodes.related(store, ranked, VM.servedBy)
+@dataclass(frozen=True)
+class Table:
+    rows: list[Row]
+    total: int
+    page: int
+    pages: int
+
+
+def read_page(page: str | None) -> int:
+    if page is None or page == "":
+        return 1
+    if not page.isdigit() or int(page) < 1:
+        raise BadSort(f"The page must be a whole number of 1 or more, not {page!r}.")
+    return int(page)
+
+
+def table_page(
+    store: Store,
+    hidden: Callable[[str], bool],
+    column: Column,
+    order: Order,
+    page: int,
+    index: LineageIndex | None = None,
+) -> Table:
+    """One page of the table sorted by `column`, with the products serving each use case that the caller may read."""
+    total = use_cases.count_use_cases(store)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = min(page, pages)
+    iris = use_cases.sorted_use_cases(store, sort_key(column), order == "desc", (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    found = use_cases.use_cases_by_iri(store, iris)
+    served = nodes.related(store, iris, VM.servedBy)
     named = named_products(store, sorted({p for ps in served.values() for p in ps}), hidden, index)
-    return [
+    rows = [
         Row(row, sorted((named[p] for p in served[iri] if p in named), key=lambda p: p.name.casefold()))
-        for iri in ranked
+        for iri in iris
         if (row := found.get(iri)) is not None
     ]
+    return Table(rows, total, page, pages)
 
 
 def header_link(column: Column, current: Column, order: Order) -> str:
-    """Where a column's header goes: the column sorted its natural way, or the other way when it is the current one."""
+    """Where a column's header goes: the column sorted its natural way, or the other way when it is the current one
+    (from the first page)."""
     if column == current:
         flipped = "asc" if order == "desc" else "desc"
         return f"?sort={column.key}&order={flipped}"
     return f"?sort={column.key}&order={'desc' if column.numeric else 'asc'}"
 
 
+def page_link(column: Column, order: Order, page: int) -> str:
+    return f"?sort={column.key}&order={order}&page={page}"
+
+
 @router.get("/use-cases", response_class=HTMLResponse)
-async def use_cases_page(request: Request, sort: str | None = None, order: str | None = None) -> HTMLResponse:
+async def use_cases_page(
+    request: Request, sort: str | None = None, order: str | None = None, page: str | None = None
+) -> HTMLResponse:
     try:
         column, direction = read_sort(sort, order)
+        number = read_page(page)
     except BadSort as error:
         return render(request, "use_cases.html", status_code=400, error=str(error), columns=COLUMNS)
     catalog = catalog_of(request)
     visibility = await visibility_of(request)
-    rows = sorted_rows(
-        await catalog.run(table_rows, catalog.store, visibility.hidden, catalog.index), column, direction
-    )
+    table = await catalog.run(table_page, catalog.store, visibility.hidden, column, direction, number, catalog.index)
     return render(
         request,
         "use_cases.html",
         error=None,
-        rows=rows,
+        table=table,
+        rows=table.rows,
         columns=COLUMNS,
         current=column,
         order=direction,
         header_link=header_link,
+        page_link=page_link,
+        page_size=PAGE_SIZE,
     )

@@ -26,6 +26,9 @@ from server.web.ui.templating import render
 
 router = APIRouter()
 MAX_DRAWN = 400  # nodes: a bigger tree is drawn without its products, which stay listed as text
+# Use cases the whole tree lists with their products; a bigger catalog's tree lists its goals, each with how many use
+# cases help achieve it and a link to its own branch (`/value-tree?goal=`), where they are listed in full.
+MAX_LISTED = 300
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class GoalNode:
     title: str
     children: list[GoalNode] = field(default_factory=list)
     use_cases: list[UseCaseNode] = field(default_factory=list)
+    use_case_count: int = 0  # how many help achieve it directly (listed in `use_cases` unless the tree is summarised)
 
 
 @dataclass
@@ -55,6 +59,8 @@ class ValueTree:
     roots: list[GoalNode]
     untraced: list[ProductRef]
     without_goal: list[UseCaseNode] = field(default_factory=list)  # use cases that name no goal of the tree
+    summarised: bool = False  # too big to list whole: goals only, each linking to its branch
+    branch: GoalNode | None = None  # the goal whose branch this is (`?goal=`), None for the whole tree
 
 
 def by_score(use_case: UseCaseNode) -> tuple[int, str]:
@@ -89,19 +95,41 @@ def untraced(store: Store, hidden: Callable[[str], bool]) -> list[str]:
     return [iri for iri in goal_trace.untraced_products(store) if not hidden(iri)]
 
 
-def value_tree(store: Store, hidden: Callable[[str], bool], index: LineageIndex | None = None) -> ValueTree:
-    """The whole tree from its roots; a goal reached twice (a cycle of `vm:subGoalOf`) is drawn once."""
-    found = goals.goals_by_iri(store, goals.root_goals(store))
+def _use_case_nodes(store: Store, iris: list[str]) -> dict[str, UseCaseNode]:
+    found = use_cases.use_cases_by_iri(store, iris)
+    return {
+        iri: UseCaseNode(row.iri, row.title, row.prioritization.score if row.prioritization is not None else None)
+        for iri, row in found.items()
+        if row is not None
+    }
+
+
+def value_tree(
+    store: Store,
+    hidden: Callable[[str], bool],
+    index: LineageIndex | None = None,
+    branch: str | None = None,
+    max_listed: int | None = None,
+) -> ValueTree | None:
+    """The whole tree from its roots, or the branch under the goal `branch` (None when it is no goal); a goal reached
+    twice (a cycle of `vm:subGoalOf`) is drawn once. A whole tree with more than `max_listed` use cases is summarised:
+    its goals with how many use cases each has, without the use cases and their products."""
+    if branch is not None:
+        found = goals.goals_by_iri(store, [branch])
+    else:
+        found = goals.goals_by_iri(store, goals.root_goals(store))
     roots = [GoalNode(row.iri, row.title) for row in found.values() if row is not None]
+    if branch is not None and not roots:
+        return None
     seen = {goal.iri for goal in roots}
+    by_iri = {goal.iri: goal for goal in roots}
     level = roots
-    all_use_cases: list[UseCaseNode] = []
+    helped_by: dict[str, list[str]] = {}
     while level:
         iris = [goal.iri for goal in level]
         children = nodes.related(store, iris, VM.subGoalOf, inverse=True)
-        helped = nodes.related(store, iris, VM.helpsAchieve, inverse=True)
+        helped_by.update(nodes.related(store, iris, VM.helpsAchieve, inverse=True))
         child_rows = goals.goals_by_iri(store, sorted({c for cs in children.values() for c in cs} - seen))
-        case_rows = use_cases.use_cases_by_iri(store, sorted({u for us in helped.values() for u in us}))
         next_level: list[GoalNode] = []
         for goal in level:
             for child in children[goal.iri]:
@@ -110,36 +138,39 @@ def value_tree(store: Store, hidden: Callable[[str], bool], index: LineageIndex 
                     continue
                 seen.add(child)
                 node = GoalNode(row.iri, row.title)
+                by_iri[child] = node
                 goal.children.append(node)
                 next_level.append(node)
             goal.children.sort(key=lambda g: g.title.casefold())
-            for iri in helped[goal.iri]:
-                case = case_rows.get(iri)
-                if case is None:
-                    continue
-                score = case.prioritization.score if case.prioritization is not None else None
-                use_case = UseCaseNode(case.iri, case.title, score)
-                goal.use_cases.append(use_case)
-                all_use_cases.append(use_case)
-            goal.use_cases.sort(key=by_score)
+            goal.use_case_count = len(helped_by[goal.iri])
         level = next_level
-    placed = {u.iri for u in all_use_cases}
-    without_goal = []
-    unplaced = [iri for iri in use_cases.ranked_use_cases(store) if iri not in placed]
-    for case in use_cases.use_cases_by_iri(store, unplaced).values():
-        if case is not None:
-            score = case.prioritization.score if case.prioritization is not None else None
-            without_goal.append(UseCaseNode(case.iri, case.title, score))
-    all_use_cases.extend(without_goal)
+    placed = sorted({u for us in helped_by.values() for u in us})
+    summarised = branch is None and len(placed) > (MAX_LISTED if max_listed is None else max_listed)
+    cases = {} if summarised else _use_case_nodes(store, placed)
+    all_use_cases: list[UseCaseNode] = []
+    for goal_iri, helped in helped_by.items():
+        goal_node = by_iri[goal_iri]
+        goal_node.use_cases = sorted((cases[iri] for iri in helped if iri in cases), key=by_score)
+        all_use_cases.extend(goal_node.use_cases)
+    without_goal: list[UseCaseNode] = []
+    if branch is None:
+        placed_set = set(placed)  # sorted by score below: no need to have the store score them all
+        unplaced = [iri for iri in use_cases.all_use_cases(store) if iri not in placed_set]
+        without_goal = sorted(_use_case_nodes(store, unplaced).values(), key=by_score)
+        all_use_cases.extend(without_goal)
     served = nodes.related(store, sorted({u.iri for u in all_use_cases}), VM.servedBy)
     named = named_products(store, sorted({p for ps in served.values() for p in ps}), hidden, index)
     for use_case in all_use_cases:
         use_case.products = sorted(
             (named[p] for p in served.get(use_case.iri, []) if p in named), key=lambda p: p.name.casefold()
         )
-    untraced_ = named_products(store, untraced(store, hidden), hidden, index)
+    untraced_ = named_products(store, untraced(store, hidden), hidden, index) if branch is None else {}
     return ValueTree(
-        roots, sorted(untraced_.values(), key=lambda p: p.name.casefold()), sorted(without_goal, key=by_score)
+        roots,
+        sorted(untraced_.values(), key=lambda p: p.name.casefold()),
+        without_goal,
+        summarised=summarised,
+        branch=roots[0] if branch is not None else None,
     )
 
 
@@ -179,7 +210,7 @@ def picture(tree: ValueTree, links: CatalogLinks, max_nodes: int = MAX_DRAWN) ->
                 link(use_case.iri, product.iri)
 
     for root in tree.roots:
-        walk(root, "vision")
+        walk(root, "goal" if tree.branch is not None else "vision")
     # Too many nodes to read (or to lay out quickly): leave out the products, then the use cases, then everything.
     drawn = list(graph_nodes.values())
     left_out = {"product": 0, "use-case": 0}
@@ -200,9 +231,15 @@ def picture(tree: ValueTree, links: CatalogLinks, max_nodes: int = MAX_DRAWN) ->
 
 
 @router.get("/value-tree", response_class=HTMLResponse)
-async def value_tree_page(request: Request) -> HTMLResponse:
+async def value_tree_page(request: Request, goal: str | None = None) -> HTMLResponse:
     catalog = catalog_of(request)
     visibility = await visibility_of(request)
-    tree = await catalog.run(value_tree, catalog.store, visibility.hidden, catalog.index)
+    tree = await catalog.run(value_tree, catalog.store, visibility.hidden, catalog.index, goal or None)
+    if tree is None:
+        error = f"There is no goal {goal!r} in the catalog: here is the whole tree."
+        tree = await catalog.run(value_tree, catalog.store, visibility.hidden, catalog.index)
+        assert tree is not None
+        graph = picture(tree, CatalogLinks(request.app.state.settings.base))
+        return render(request, "value_tree.html", status_code=404, tree=tree, graph=graph, error=error)
     graph = picture(tree, CatalogLinks(request.app.state.settings.base))
-    return render(request, "value_tree.html", tree=tree, graph=graph)
+    return render(request, "value_tree.html", tree=tree, graph=graph, error=None)
