@@ -13,8 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from rdflib import RDF, URIRef
 
 from server.errors import BadInput
+from server.namespaces import ORG, PROV
 from server.settings import Settings
 from server.store import Store
 from server.web.app import create_app
@@ -295,3 +297,19 @@ def test_sign_in_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPa
     settings = Settings.from_env()
     assert (settings.oidc_client_id, settings.oidc_client_secret, settings.session_secret) == ("web", "s3cret", SECRET)
     assert "s3cret" not in repr(settings) and SECRET not in repr(settings)
+
+
+def test_a_membership_given_or_taken_in_the_graph_reaches_a_signed_in_browser_at_once(
+    browser: httpx.Client, issuer: Issuer, server: str, seeded_store: Store
+) -> None:
+    issuer.login_claims = {"sub": "bob", "name": "Bob"}  # no groups: no domain from the token
+    assert sign_in(browser).json()["domains"] == []
+    assert register(browser).json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+    bob = URIRef(f"{server}/agent/bob")
+    seeded_store.replace_records({str(bob): [(bob, RDF.type, PROV.Agent), (bob, ORG.memberOf, URIRef(COMMERCIAL))]})
+    assert session_of(browser)["domains"] == [COMMERCIAL]  # the same session, no new sign-in
+    assert register(browser).json()["data"]["registerDataProduct"]["__typename"] == "DataProduct"
+
+    seeded_store.replace_records({}, drop=[str(bob)])
+    assert session_of(browser)["domains"] == []

@@ -30,6 +30,11 @@ class Authenticator:
     def anonymous(self) -> Principal:
         return ANONYMOUS_WRITER if self.settings.anonymous_writes else ANONYMOUS
 
+    def current(self, principal: Principal) -> Principal:
+        """A browser session's principal with its graph memberships as they are now (blocking: it reads the store)."""
+        with_memberships = getattr(self.oidc, "with_memberships", None)
+        return with_memberships(principal) if with_memberships is not None else principal
+
     def principal(self, authorization: str | None) -> Principal:
         """The principal of a request's `Authorization` header (blocking: it may read the store or the issuer)."""
         if authorization is None or not authorization.strip():

@@ -16,7 +16,7 @@ into nested claims when no claim has that exact name.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -181,7 +181,7 @@ class OidcVerifier:
             raise Unauthenticated("the ID token is for several audiences and not authorized for this one (`azp`)")
         if not isinstance(claims.get("nonce"), str) or claims["nonce"] != nonce:
             raise Unauthenticated("the ID token's nonce does not match this sign-in (replayed from another?)")
-        return self.principal(claims)
+        return self.claims_principal(claims)
 
     def checked_claims(self, token: str, *, audience: str) -> dict[str, Any]:
         """The claims of a token whose signature, issuer, audience and times hold."""
@@ -244,6 +244,17 @@ class OidcVerifier:
 
     def principal(self, claims: Mapping[str, Any]) -> Principal:
         """Agent, name, roles and domains from checked claims (domains also from `org:memberOf` in the store)."""
+        return self.with_memberships(self.claims_principal(claims))
+
+    def with_memberships(self, principal: Principal) -> Principal:
+        """`principal` with the domains the graph says it is `org:memberOf` now (a browser session holds only what
+        its ID token said, so a membership given or taken in the graph reaches it at its next request)."""
+        domains = principal.domains | self.member_of(principal.id)
+        roles = principal.roles | {Role.DOMAIN_MEMBER} if domains else principal.roles
+        return replace(principal, domains=frozenset(domains), roles=frozenset(roles))
+
+    def claims_principal(self, claims: Mapping[str, Any]) -> Principal:
+        """Agent, name, roles and domains from checked claims alone (the groups claim mapped to domains)."""
         subject = _claim(claims, self.claims.agent)
         if not isinstance(subject, str) or not subject.strip():
             raise Unauthenticated(
@@ -269,7 +280,6 @@ class OidcVerifier:
             if role is not None:
                 roles.add(role)
         domains = {iri for group in _strings(_claim(claims, self.claims.groups)) for iri in self.groups.get(group, ())}
-        domains |= self.member_of(agent)
         if domains:
             roles.add(Role.DOMAIN_MEMBER)
         return Principal(id=agent, name=name, roles=frozenset(roles), domains=frozenset(domains), via="oidc")

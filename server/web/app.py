@@ -31,6 +31,7 @@ from server.web.hardening import (
 )
 from server.web.identify import Identify
 from server.web.linked_data import linked_data_router
+from server.web.problems import problem
 from server.web.ui.pages import record_pages, static_files, ui_router
 from server.web.ui.record import record_page
 
@@ -82,8 +83,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, sha
     @app.exception_handler(StoreUnavailable)
     async def store_unavailable(request: Request, error: StoreUnavailable) -> JSONResponse:
         """Any face whose store does not answer: 503, and the next request tries the store again."""
-        problem = {"type": "about:blank", "title": "Store unavailable", "status": 503, "detail": str(error)}
-        return JSONResponse(problem, status_code=503, media_type="application/problem+json")
+        return problem(error)
 
     if store is not None:
         app.state.store = catalog.store

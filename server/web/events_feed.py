@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from server.catalog.service import Catalog
 from server.errors import BadInput
+from server.web.problems import problem_response
 
 router = APIRouter()
 
@@ -19,8 +20,7 @@ DEFAULT_LIMIT = 100
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+    return problem_response(status, title, detail)
 
 
 @router.get("/api/v1/events")

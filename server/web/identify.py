@@ -79,7 +79,10 @@ class Identify:
         try:
             # No Authorization header: a browser signed in (server/web/sign_in.py) carries its session instead.
             session_principal = signed_in(scope) if authorization is None else None
-            principal: Principal = session_principal or await self.catalog.authenticate(authorization)
+            if session_principal is not None:
+                principal: Principal = await self.catalog.run(self.catalog.identity.current, session_principal)
+            else:
+                principal = await self.catalog.authenticate(authorization)
         except Unauthenticated as error:
             await _refuse(scope, send, 401, error.code, str(error))
             return

@@ -24,6 +24,7 @@ from server.settings import Settings
 from server.store import Store
 from server.store.terms import to_oxigraph
 from server.web.negotiation import negotiate
+from server.web.problems import problem_response
 from server.web.record_page import NodeSection, Property, RecordPage, Term
 
 # The record kinds of docs/model.md, each minted as `{base}{kind}/{slug}`.
@@ -257,15 +258,8 @@ def _serialize(graph: Graph, media_type: str) -> bytes:
 
 
 def _not_acceptable(offered: str) -> JSONResponse:
-    return JSONResponse(
-        {
-            "type": "about:blank",
-            "title": "Not acceptable",
-            "status": 406,
-            "detail": f"records can be read as {', '.join(MEDIA_TYPES)}; asked for {offered!r}",
-        },
-        status_code=406,
-        media_type="application/problem+json",
+    return problem_response(
+        406, "Not acceptable", f"records can be read as {', '.join(MEDIA_TYPES)}; asked for {offered!r}"
     )
 
 
@@ -289,17 +283,7 @@ def dereference(request: Request, iri: str, links: CatalogLinks) -> Response:
         if found is not None and visibility.hidden(found[0]):
             found = None
     if found is None:
-        return JSONResponse(
-            {
-                "type": "about:blank",
-                "title": "Not found",
-                "status": 404,
-                "detail": f"no record or node has the IRI {iri}",
-            },
-            status_code=404,
-            media_type="application/problem+json",
-            headers=headers,
-        )
+        return problem_response(404, "Not found", f"no record or node has the IRI {iri}", headers)
     _, graph = found
     charset = "; charset=utf-8" if media_type.startswith("text/") else ""
     return Response(_serialize(graph, media_type), media_type=media_type + charset, headers=headers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -38,19 +39,26 @@ def status_of(error: ValuemeshError) -> tuple[int, str]:
     return 500, "Internal error"
 
 
+def problem_response(
+    status: int, title: str, detail: str, headers: Mapping[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    """Problem JSON (RFC 9457) for an answer that is no catalog error (406, a sign-in refused, a SPARQL limit)."""
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+
+
 def problem(error: ValuemeshError) -> JSONResponse:
     """The error as problem JSON, with its code and what a client needs to act (location, violations)."""
     status, title = status_of(error)
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": str(error)}
-    body["code"] = error.code
+    extra: dict[str, Any] = {"code": error.code}
     if isinstance(error, BadInput) and error.source is not None:
-        body["location"] = error.location()
+        extra["location"] = error.location()
     if isinstance(error, EventRefused):
-        body["event"] = error.index  # its place in the request's array (0 for a single event)
-        body["pointer"] = error.pointer  # the failing field in it, as a JSON pointer (RFC 6901)
+        extra["event"] = error.index  # its place in the request's array (0 for a single event)
+        extra["pointer"] = error.pointer  # the failing field in it, as a JSON pointer (RFC 6901)
     if isinstance(error, ValidationRefused):
-        body["violations"] = [
+        extra["violations"] = [
             {"focusNode": r.focus_node, "path": r.path, "message": r.message} for r in error.report.violations
         ]
     headers = {"WWW-Authenticate": 'Bearer realm="valuemesh"'} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
+    return problem_response(status, title, str(error), headers, **extra)

@@ -3,8 +3,10 @@ and the session's CSRF token.
 
 The cookie is Starlette's SessionMiddleware (itsdangerous-signed JSON: readable by its holder, forgeable by no one
 without `VALUEMESH_SESSION_SECRET`), HttpOnly, SameSite=Lax, Secure and `__Host-` prefixed when `VALUEMESH_BASE` is
-https. A session lasts `SESSION_MAX_AGE_S` from sign-in, however much it is used: roles and domains are those of
-the sign-in, so a change at the provider or in the graph reaches a browser at its next sign-in.
+https. A session lasts `SESSION_MAX_AGE_S` from sign-in, however much it is used. It holds what the ID token said
+(roles, and domains from the groups claim): a change at the provider reaches a browser at its next sign-in. Domains
+from `org:memberOf` in the graph are read again at every request (server/web/identify.py), so a membership given
+or taken in the catalog counts at once.
 """
 
 from __future__ import annotations

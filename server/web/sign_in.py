@@ -35,6 +35,7 @@ from server.identity.oidc_keys import HTTP_TIMEOUT_S, IssuerUnreachable, secure_
 from server.identity.principal import Principal
 from server.settings import Settings
 from server.web.hardening import public_url
+from server.web.problems import problem_response
 from server.web.sessions import check_csrf, csrf_token, session_options, signed_in, start_session
 
 SIGN_IN_TIMEOUT_S = 600  # from leaving for the provider to coming back
@@ -82,12 +83,7 @@ def safe_next(value: str | None) -> str:
 
 
 def _problem(status: int, title: str, detail: str) -> JSONResponse:
-    return JSONResponse(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail},
-        status_code=status,
-        media_type="application/problem+json",
-        headers={"Cache-Control": "no-store"},
-    )
+    return problem_response(status, title, detail, {"Cache-Control": "no-store"})
 
 
 def _verifier(request: Request) -> OidcVerifier:
@@ -248,9 +244,9 @@ def sign_in_router(settings: Settings) -> APIRouter:
     @router.get("/session")
     async def session(request: Request) -> JSONResponse:
         """Who is signed in in this browser, and the CSRF token its forms carry."""
-        principal = signed_in(request.scope)
-        if principal is None:
+        if signed_in(request.scope) is None:
             return JSONResponse({"signedIn": False}, headers={"Cache-Control": "no-store"})
+        principal = request.state.principal  # as of now: the session's, with the graph's memberships read again
         return JSONResponse(
             {
                 "signedIn": True,

@@ -36,6 +36,7 @@ from server.store import Store
 from server.store.oxigraph import OxigraphStore
 from server.web.hardening import sparql_endpoint_url
 from server.web.negotiation import negotiate
+from server.web.problems import problem_response
 from server.web.sparql_datasets import Datasets
 
 router = APIRouter()
@@ -314,12 +315,7 @@ def service_description(endpoint: str, accept: str | None) -> Response:
 
 
 def _problem(error: Refused) -> JSONResponse:
-    return JSONResponse(
-        {"type": "about:blank", "title": error.title, "status": error.status, "detail": error.detail},
-        status_code=error.status,
-        media_type="application/problem+json",
-        headers=error.headers,
-    )
+    return problem_response(error.status, error.title, error.detail, error.headers)
 
 
 def _threads(app: FastAPI) -> ThreadPoolExecutor:
