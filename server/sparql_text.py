@@ -248,3 +248,14 @@ def iri_ref(iri: str) -> str:
     if not iri or any(c in iri for c in '<>"{}|^`\\') or any(ord(c) <= 0x20 for c in iri):
         raise ValueError(f"not a usable IRI: {iri!r}")
     return f"<{iri}>"
+
+
+def string_literal(text: str) -> str:
+    """`"text"` for SPARQL text (STRING_LITERAL2): backslash, quote and line breaks escaped; a lone surrogate,
+    which no SPARQL text can carry, is refused."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"not a usable string: {text!r}") from None
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    return f'"{escaped}"'

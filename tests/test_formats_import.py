@@ -172,3 +172,22 @@ def test_text_that_is_no_descriptor_is_refused() -> None:
         records_from_yaml("just: some\nsettings: true\n")
     with pytest.raises(BadInput, match="ODCS data contract"):
         records_from_yaml(ODCS_EXAMPLE.read_text())
+
+
+def test_port_datasets_come_from_each_format(seeded_store: Store) -> None:
+    """valuemesh YAML and DPDS name them on the port; ODPS in a custom property, or through its ODCS contract's
+    servers and tables (OpenLineage's naming: postgres://host:port + database.schema.table, kafka://host + topic)."""
+    from server.formats.reading import describe_product
+
+    batch = convert_files([DESCRIPTORS / "odps-with-contract-servers"], store=seeded_store)
+    (conversion,) = batch.conversions
+    write_records(seeded_store, batch.records(), actor=SYSTEM, validate=False)
+    (port,) = [p for p in describe_product(seeded_store, conversion.product).ports if p.output]
+    assert [str(d) for d in port.datasets] == [
+        "kafka://broker.example.org:9092/order_lines",
+        "postgres://warehouse.example.org:5432/sales.orders.order_lines",
+    ]
+    source = DESCRIPTORS / "call-plan-with-datasets.valuemesh.yaml"
+    records = records_from_yaml(source.read_text(), str(source), store=seeded_store)
+    names = {str(o) for graph in records.values() for o in graph.objects(None, VM.datasetName)}
+    assert names == {"commercial.planning.call_plan"}

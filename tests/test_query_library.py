@@ -33,6 +33,7 @@ EXPECTED_NAMES = {
     "interaction-map",
     "who-has-access",
     "goals-at-risk",
+    "lineage-drift",
 }
 
 

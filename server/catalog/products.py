@@ -14,6 +14,7 @@ from rdflib import Literal, URIRef
 
 from server.catalog.nodes import select_each
 from server.errors import BadInput
+from server.formats.description import DatasetName
 from server.namespaces import sparql_prefixes
 from server.sparql_text import iri_ref
 from server.store.base import Store
@@ -52,6 +53,18 @@ SELECT ?product ?port ?direction ?name ?mechanism ?mechanismName WHERE {
 )
 
 # What feeds each input port: the product owning the consumed output port, or the data source itself.
+# The datasets ports name (vm:dataset: OpenLineage namespace + name).
+PORT_DATASETS = (
+    sparql_prefixes()
+    + """
+SELECT DISTINCT ?port ?namespace ?name WHERE {
+  VALUES ?port { $nodes }
+  ?port vm:dataset ?dataset .
+  ?dataset vm:datasetNamespace ?namespace ; vm:datasetName ?name .
+}
+"""
+)
+
 PORT_SOURCES = (
     sparql_prefixes()
     + """
@@ -249,6 +262,15 @@ def ports_of(store: Store, products: list[str]) -> dict[str, list[PortRow]]:
                 mechanism=mechanism,
             )
     return {product: sorted(ports.values(), key=lambda p: p.iri) for product, ports in seen.items()}
+
+
+def port_datasets(store: Store, ports: list[str]) -> dict[str, list[DatasetName]]:
+    """The datasets each port publishes (output) or reads (input), as OpenLineage names them, sorted."""
+    answer: dict[str, list[DatasetName]] = {iri: [] for iri in ports}
+    if ports:
+        for row in select_each(store, PORT_DATASETS, ports):
+            answer[str(row["port"])].append(DatasetName(str(row["namespace"]), str(row["name"])))
+    return {port: sorted(datasets) for port, datasets in answer.items()}
 
 
 def port_sources(store: Store, ports: list[str]) -> dict[str, list[SourceRef]]:

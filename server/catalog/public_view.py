@@ -31,8 +31,8 @@ from server.store.oxigraph import OxigraphStore, insert_data_text
 
 log = logging.getLogger(__name__)
 
-# Of some records, those hidden from everyone: restricted products, access requests to their output ports, and their
-# SLO status summaries (server/observations/summaries.py).
+# Of some records, those hidden from everyone: restricted products, the access requests to their output ports, their
+# SLO status summaries (server/observations/summaries.py) and their observed lineage (server/openlineage/summary.py).
 HIDDEN_AMONG = (
     sparql_prefixes()
     + """
@@ -43,6 +43,8 @@ SELECT DISTINCT ?record WHERE {
   { GRAPH ?record { ?record odrl:target ?port } GRAPH ?product { ?product vm:restricted true ; dprod:outputPort ?port } }
   UNION
   { GRAPH ?record { ?summary dqv:computedOn ?product } GRAPH ?product { ?product vm:restricted true } }
+  UNION
+  { GRAPH ?record { ?record vm:observedLineageOf ?product } GRAPH ?product { ?product vm:restricted true } }
 }
 """
 )
@@ -57,12 +59,14 @@ SELECT DISTINCT ?record WHERE {
   { GRAPH ?record { ?record odrl:target ?port } GRAPH ?product { ?product vm:restricted true ; dprod:outputPort ?port } }
   UNION
   { GRAPH ?record { ?summary dqv:computedOn ?product } GRAPH ?product { ?product vm:restricted true } }
+  UNION
+  { GRAPH ?record { ?record vm:observedLineageOf ?product } GRAPH ?product { ?product vm:restricted true } }
 }
 """
 )
 
-# The access requests to the output ports of some products, and their SLO status summaries (they change visibility
-# with the product).
+# The access requests to the output ports of some products, their SLO status summaries and their observed lineage
+# (they change visibility with the product).
 REQUESTS_TO = (
     sparql_prefixes()
     + """
@@ -74,6 +78,8 @@ SELECT DISTINCT ?request WHERE {
   }
   UNION
   { GRAPH ?request { ?summary dqv:computedOn ?product } }
+  UNION
+  { GRAPH ?request { ?request vm:observedLineageOf ?product } }
 }
 """
 )

@@ -35,6 +35,7 @@ RECORD_TYPES: frozenset[URIRef] = frozenset(
         VM.Vision,
         VM.UseCase,
         VM.AccessRequest,
+        VM.ObservedLineage,  # written by server/openlineage/ (a dump loads back as it was)
     }
 )
 

@@ -20,6 +20,7 @@ from server.identity.policy import authorize_removal
 from server.identity.principal import Principal
 from server.namespaces import DPROD, VM, sparql_prefixes
 from server.observations.summaries import summary_graph
+from server.openlineage.summary import summary_iri
 from server.store.base import Store, Triple, is_service_graph
 
 CONSUMERS = (
@@ -71,8 +72,9 @@ def remove_data_product(store: Store, product: str, *, actor: Principal) -> str:
         kept += [Change(iri, store.record(iri), Action.UPDATE, graph) for iri, graph in closing.items()]
         written: dict[str, Iterable[Triple]] = {iri: after for iri, (_, after) in rewritten.items()}
         written.update(closing)
-        # Its SLO status summaries go with it (the measurements stay in their table until the retention ends).
-        summaries = [summary_graph(product)] if len(store.record(summary_graph(product))) else []
+        # Its SLO status summaries and its observed lineage go with it, when it has them (the measurements and the runs
+        # stay in their tables).
+        summaries = [graph for graph in (summary_graph(product), summary_iri(product)) if len(store.record(graph))]
         write_with_history(store, written, kept, actor, drop=[product, *summaries])
     access_requests.announce_closed(store, closed, actor)
     return product

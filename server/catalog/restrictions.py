@@ -54,7 +54,8 @@ SELECT ?product ?request ?requester ?status ?until WHERE {
 """
 )
 
-# Every subject of a restricted product's record, of the access requests to its ports and of its SLO summaries.
+# Every subject of a restricted product's record, of the access requests to its ports, of its SLO summaries and of
+# its observed lineage.
 NODES = (
     sparql_prefixes()
     + """
@@ -67,6 +68,20 @@ SELECT DISTINCT ?product ?node WHERE {
   }
   UNION
   { GRAPH ?product { ?product vm:restricted true } GRAPH ?summary { ?node dqv:computedOn ?product } }
+  UNION
+  { GRAPH ?product { ?product vm:restricted true } GRAPH ?summary { ?summary vm:observedLineageOf ?product . ?node ?p ?o } }
+}
+"""
+)
+
+
+# The observed-lineage records of restricted products.
+SUMMARIES = (
+    sparql_prefixes()
+    + """
+SELECT ?product ?summary WHERE {
+  GRAPH ?product { ?product vm:restricted true }
+  GRAPH ?summary { ?summary vm:observedLineageOf ?product }
 }
 """
 )
@@ -93,6 +108,7 @@ class RestrictedProduct:
     ports: set[str] = field(default_factory=set)
     grants: dict[str, Grant] = field(default_factory=dict)
     requests: set[str] = field(default_factory=set)  # request records hidden with the product
+    summaries: set[str] = field(default_factory=set)  # its observed lineage (server/openlineage/summary.py)
 
     def readable_by(self, principal: Principal, now: datetime) -> bool:
         approved = [g.requester for g in self.grants.values() if g.in_force(now)]
@@ -100,8 +116,9 @@ class RestrictedProduct:
 
     @property
     def records(self) -> list[str]:
-        """The records hidden with this product: its own, the access requests to its ports, its SLO status summaries."""
-        return [self.iri, *sorted(self.requests), summary_graph(self.iri)]
+        """The records hidden with this product: its own, the access requests to its ports, its SLO status summaries,
+        its observed lineage."""
+        return [self.iri, *sorted(self.requests), summary_graph(self.iri), *sorted(self.summaries)]
 
 
 @dataclass
@@ -143,11 +160,13 @@ def read_restrictions(store: Store) -> Restrictions:
         product.requests.add(request)
     for row in store.select(NODES):
         found.product_of[str(row["node"])] = str(row["product"])
+    for row in store.select(SUMMARIES):
+        found.products[str(row["product"])].summaries.add(str(row["summary"]))
     for iri, product in found.products.items():
         found.product_of[iri] = iri
         found.product_of[summary_graph(iri)] = iri
-        for request in product.requests:
-            found.product_of[request] = iri
+        for record in (*product.requests, *product.summaries):
+            found.product_of[record] = iri
     return found
 
 

@@ -50,9 +50,11 @@ from server.observations.objectives import objectives_of
 from server.observations.risk import GoalRisk
 from server.observations.synthetic import seed_products, synthetic_points
 from server.observations.table import PointTable
+from server.openlineage.observed import ObservedLineage
+from server.openlineage.runs import RunTable
 from server.query_workers import QueryWorkers
 from server.query_workers import available as workers_available
-from server.settings import Settings
+from server.settings import Settings, default_store_location
 from server.store import OxigraphStore, Store, open_store
 from server.store.base import SelectResult, Triple, is_service_graph
 from server.validation import CatalogValidation, ValidationReport, validate_store
@@ -249,6 +251,7 @@ class Catalog:
         self._restrictions: tuple[str | None, Restrictions] | None = None
         self._restrictions_lock = threading.Lock()
         self.public_view: PublicView | None = None
+        self._observed: ObservedLineage | None = None
         self.checklists = Checklists()  # products' checklist verdicts, remembered between pages until a write
 
     def open(self) -> Catalog:
@@ -283,6 +286,12 @@ class Catalog:
         self._measurements = Measurements(PointTable(path), self.settings, self._clock, marker)
         if seeding and new_table:
             self.seed_measurements()
+        self._observed = ObservedLineage(
+            self._store,
+            RunTable(run_table_path(self.settings, self._backend)),
+            max_events=self.settings.lineage_max_events,
+            drift_days=self.settings.lineage_drift_days,
+        )
         self.index.ready()  # start building now, in the background, rather than on the first lineage question
         return self
 
@@ -338,6 +347,13 @@ class Catalog:
             self.measurements.table.add(points)
             self.measurements.write_summaries(store, sorted({found[p.slo].product for p in points}))
         return len(points)
+
+    @property
+    def observed_lineage(self) -> ObservedLineage:
+        """OpenLineage runs taken in, and lineage drift (server/openlineage/observed.py; blocking: use `run`)."""
+        if self._observed is None:
+            raise RuntimeError("the catalog is not open")
+        return self._observed
 
     def restrictions(self) -> Restrictions:
         """The restricted products as the store has them now: read again after a write of records (the store's
@@ -504,6 +520,9 @@ class Catalog:
 
     def close(self) -> None:
         """Stop delivering webhooks and following other replicas; close the store if the catalog opened it."""
+        if self._observed is not None:
+            self._observed.close()  # its pending summaries are written first, while the store and its view are open
+            self._observed = None
         if self._webhooks is not None:
             self._webhooks.stop()
             self._webhooks = None
@@ -522,6 +541,17 @@ class Catalog:
             self._measurements = None
         if self._given is None and self._backend is not None:
             self._backend.close()
+
+
+def run_table_path(settings: Settings, backend: Store) -> Path | None:
+    """Where the OpenLineage run table lives: as configured; else beside the embedded store on disk
+    (`<store>.lineage-runs.sqlite`), in memory with a store in memory, in the default data directory for a remote
+    store (one process takes events in: docs/openlineage.md)."""
+    if settings.lineage_runs:
+        return Path(settings.lineage_runs).expanduser()
+    if isinstance(backend, OxigraphStore):
+        return None if backend.path is None else backend.path.with_name(backend.path.name + ".lineage-runs.sqlite")
+    return Path(default_store_location()).with_name("lineage-runs.sqlite")
 
 
 def oidc_verifier(settings: Settings, store: Store) -> TokenVerifier | None:

@@ -4,7 +4,18 @@ import os
 import sys
 
 # Importing a command's module registers it on the app.
-from server.cli import export, history, load, measurements, query, register, serve, token, validate  # noqa: F401
+from server.cli import (  # noqa: F401
+    export,
+    history,
+    lineage,
+    load,
+    measurements,
+    query,
+    register,
+    serve,
+    token,
+    validate,
+)
 from server.cli.app import app
 from server.cli.common import fail, stderr
 from server.errors import ValuemeshError

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
+from rdflib import RDF, RDFS, XSD, BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
 from server.catalog.iris import mint, mint_part
@@ -87,6 +87,17 @@ class SharingAgreement:
         return not (self.access or self.policy or self.distribution or self.slos or self.source_fields)
 
 
+@dataclass(frozen=True, order=True)
+class DatasetName:
+    """A dataset as OpenLineage names it: where it lives (`postgres://crm-db:5432`) and its name there."""
+
+    namespace: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
 @dataclass
 class Port:
     label: str
@@ -94,6 +105,7 @@ class Port:
     mechanism: URIRef | None = None
     description: str | None = None
     consumes: list[str] = field(default_factory=list)  # IRIs of upstream output ports or data sources
+    datasets: list[DatasetName] = field(default_factory=list)  # published (output) or read (input), OpenLineage names
     key: str | None = None
     source_fields: dict[str, Any] = field(default_factory=dict)
 
@@ -194,6 +206,8 @@ def product_graph(product: ProductDescription, base: str) -> tuple[str, Graph]:
             g.add((port_node, DCT.description, Literal(port.description)))
         for upstream in port.consumes:
             g.add((port_node, VM.consumes, URIRef(upstream)))
+        for dataset in port.datasets:
+            add_dataset(g, port_node, VM.dataset, dataset)
         _annotate(g, port_node, port.source_fields)
 
     agreement = product.agreement
@@ -229,6 +243,42 @@ def product_graph(product: ProductDescription, base: str) -> tuple[str, Graph]:
                 g.add((slo_node, DCT.description, Literal(slo.description)))
             _annotate(g, slo_node, slo.source_fields)
     return iri, g
+
+
+def add_dataset(graph: Graph, subject: Node, predicate: URIRef, dataset: DatasetName) -> Node:
+    """`subject predicate [a vm:OpenLineageDataset; namespace; name]`: a blank node, skolemised by the write path."""
+    node = BNode()
+    graph.add((subject, predicate, node))
+    graph.add((node, RDF.type, VM.OpenLineageDataset))
+    graph.add((node, VM.datasetNamespace, Literal(dataset.namespace)))
+    graph.add((node, VM.datasetName, Literal(dataset.name)))
+    return node
+
+
+def datasets_of(graph: Graph, subject: Node, predicate: URIRef = VM.dataset) -> list[DatasetName]:
+    """The datasets `subject` names with `predicate`, sorted."""
+    found = set()
+    for node in graph.objects(subject, predicate):
+        namespace, name = graph.value(node, VM.datasetNamespace), graph.value(node, VM.datasetName)
+        if namespace is not None and name is not None:
+            found.add(DatasetName(str(namespace), str(name)))
+    return sorted(found)
+
+
+def dataset_names(entries: Any) -> list[DatasetName]:
+    """Datasets as descriptors write them: a list of `{namespace, name}` objects (others are skipped)."""
+    if not isinstance(entries, list):
+        return []
+    return [
+        DatasetName(str(e["namespace"]), str(e["name"]))
+        for e in entries
+        if isinstance(e, dict) and e.get("namespace") and e.get("name")
+    ]
+
+
+def dataset_entries(datasets: list[DatasetName]) -> list[dict[str, str]] | None:
+    """The descriptor form of `datasets` (None when there are none, so the field is left out)."""
+    return [{"namespace": d.namespace, "name": d.name} for d in datasets] or None
 
 
 def domain_record(reference: Reference) -> Graph:

@@ -21,6 +21,8 @@ from server.formats.description import (
     ProductDescription,
     Reference,
     ServiceLevelObjective,
+    dataset_entries,
+    dataset_names,
     decimal_of,
 )
 from server.formats.loading import LoadedDocument, json_path, load_file
@@ -197,6 +199,7 @@ def product_from_dpds(document: LoadedDocument, referenced: set[Path], notes: li
                     mechanism=mechanism,
                     description=port.get("description"),
                     consumes=[str(c) for c in port.get("x-consumes") or []],
+                    datasets=dataset_names(port.get("x-datasets")),
                     source_fields={"dpds": port, "position": position},
                 )
             )
@@ -248,6 +251,8 @@ def dpds_from_product(product: ProductDescription) -> dict[str, Any]:
                 entry["promises"] = promises
             if port.consumes:
                 entry["x-consumes"] = port.consumes
+            if port.datasets:
+                entry["x-datasets"] = dataset_entries(port.datasets)
             entries.append(entry)
         components[kind] = entries
     doc["interfaceComponents"] = components

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from server.errors import BadInput
-from server.formats.description import ServiceLevelObjective, SharingAgreement, decimal_of
+from server.formats.description import DatasetName, ServiceLevelObjective, SharingAgreement, decimal_of
 from server.formats.loading import DESCRIPTOR_SUFFIXES, LoadedDocument, load_file
 from server.formats.schema_check import check_document
 from server.namespaces import VM
@@ -166,3 +166,46 @@ def parse_contract_argument(argument: str) -> tuple[str | None, Path]:
     if match and not Path(argument).exists():
         return match.group("port"), Path(match.group("file"))
     return None, Path(argument)
+
+
+# ODCS server types whose datasets OpenLineage names `<scheme>://<host>:<port>` + `<database>.<schema>.<table>`.
+_HOSTED = {"postgres": "postgres", "postgresql": "postgres", "mysql": "mysql", "sqlserver": "mssql"}
+
+
+def _dataset_of(server: dict[str, Any], table: str) -> DatasetName | None:
+    """The OpenLineage name of `table` on an ODCS server, as OpenLineage's naming conventions give it (None for a
+    server type they name no way we read)."""
+    kind = str(server.get("type", "")).lower()
+    path = ".".join(str(server[k]) for k in ("database", "schema") if server.get(k))
+    qualified = f"{path}.{table}" if path else table
+    if kind in _HOSTED and server.get("host"):
+        where = f"{_HOSTED[kind]}://{server['host']}" + (f":{server['port']}" if server.get("port") else "")
+        return DatasetName(where, qualified)
+    if kind == "snowflake" and server.get("account"):
+        return DatasetName(f"snowflake://{server['account']}", qualified)
+    if kind == "bigquery" and server.get("project"):
+        return DatasetName("bigquery", f"{server['project']}.{server.get('dataset', '')}.{table}".replace("..", "."))
+    if kind == "kafka" and server.get("host"):
+        return DatasetName(f"kafka://{server['host']}", table)
+    if kind == "s3" and server.get("location"):
+        bucket, _, key = str(server["location"]).removeprefix("s3://").partition("/")
+        return DatasetName(f"s3://{bucket}", key.rstrip("/") or table)
+    return None
+
+
+def datasets_of_contract(contract: dict[str, Any]) -> list[DatasetName]:
+    """The datasets an ODCS contract's servers hold: each server with each schema object (table) it describes."""
+    tables = [
+        str(o["physicalName"] if o.get("physicalName") else o["name"])
+        for o in contract.get("schema") or []
+        if isinstance(o, dict) and (o.get("name") or o.get("physicalName"))
+    ]
+    found: set[DatasetName] = set()
+    for server in contract.get("servers") or []:
+        if not isinstance(server, dict):
+            continue
+        for table in tables or [""]:
+            dataset = _dataset_of(server, table) if table or str(server.get("type")) == "s3" else None
+            if dataset is not None:
+                found.add(dataset)
+    return sorted(found)

@@ -22,11 +22,13 @@ from server.formats.description import (
     ProductDescription,
     Reference,
     ServiceLevelObjective,
+    dataset_entries,
+    dataset_names,
     decimal_of,
     keyword,
 )
 from server.formats.loading import LoadedDocument
-from server.formats.odcs import Contracts, agreement_from_contracts
+from server.formats.odcs import Contracts, agreement_from_contracts, datasets_of_contract
 from server.namespaces import VM
 
 OWNER_ROLES = {"owner", "product owner", "data product owner", "dataproductowner"}
@@ -51,7 +53,7 @@ PRODUCT_PROPERTIES = (
     "useCases",
     "serviceLevelObjectives",
 )
-PORT_PROPERTIES = ("mechanism", "consumes")
+PORT_PROPERTIES = ("mechanism", "consumes", "datasets")
 
 
 def _properties(entry: dict[str, Any]) -> dict[str, Any]:
@@ -110,22 +112,25 @@ def product_from_odps(document: LoadedDocument, contracts: Contracts, notes: lis
                 output=False,
                 mechanism=MECHANISMS.get(str(props.get("mechanism"))),
                 consumes=_as_list(props.get("consumes")),
+                datasets=dataset_names(props.get("datasets")),
                 source_fields={"odps": entry, "position": position},
             )
         )
     for position, entry in enumerate(data.get("outputPorts") or []):
         props = _properties(entry)
         mechanism = MECHANISMS.get(str(props.get("mechanism"))) or PORT_TYPES.get(str(entry.get("type", "")).lower())
+        contract = contracts.find(str(entry["name"]), entry.get("contractId"))
+        datasets = dataset_names(props.get("datasets")) or (datasets_of_contract(contract.data) if contract else [])
         product.ports.append(
             Port(
                 label=str(entry["name"]),
                 output=True,
                 mechanism=mechanism,
                 description=entry.get("description"),
+                datasets=datasets,
                 source_fields={"odps": entry, "position": position},
             )
         )
-        contract = contracts.find(str(entry["name"]), entry.get("contractId"))
         if contract is not None:
             port_contracts.append(contract)
         elif entry.get("contractId"):
@@ -198,7 +203,7 @@ def _port_entry(port: Port) -> dict[str, Any]:
     entry["name"] = port.label
     entry.setdefault("version", "1.0.0")
     written_type = PORT_TYPES.get(str(entry.get("type", "")).lower())
-    props: dict[str, Any] = {}
+    props: dict[str, Any] = {"datasets": dataset_entries(port.datasets)}
     if port.output:
         if port.description:
             entry["description"] = port.description

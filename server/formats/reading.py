@@ -16,6 +16,7 @@ from server.formats.description import (
     ServiceLevelObjective,
     SharingAgreement,
     annotation,
+    datasets_of,
 )
 from server.namespaces import DCAT, DCT, DPROD, DPV, ODRL, PROV, VM
 from server.store.base import Store
@@ -47,6 +48,7 @@ def _port(graph: Graph, node: Node, output: bool) -> Port:
         mechanism=graph.value(node, DCT.type),  # type: ignore[arg-type]
         description=_text(graph, node, DCT.description),
         consumes=sorted(str(o) for o in graph.objects(node, VM.consumes)),
+        datasets=datasets_of(graph, node),
         key=str(node).rsplit("/", 1)[-1],
         source_fields=annotation(graph, node),
     )

@@ -19,6 +19,7 @@ from server.formats.description import (
     Reference,
     ServiceLevelObjective,
     SharingAgreement,
+    dataset_names,
     decimal_of,
 )
 from server.formats.loading import LoadedDocument
@@ -38,6 +39,7 @@ def _port(entry: dict[str, Any], output: bool) -> Port:
         mechanism=MECHANISMS.get(str(entry.get("mechanism"))),
         description=entry.get("description"),
         consumes=[str(c) for c in entry.get("consumes") or []],
+        datasets=dataset_names(entry.get("datasets")),
     )
 
 

@@ -47,6 +47,7 @@ class Loaders:
         self.product = _loader(catalog, products.products_by_iri, v)
         self.ports = _loader(catalog, products.ports_of, v, [])
         self.port_sources = _loader(catalog, products.port_sources, v, [])
+        self.port_datasets = _loader(catalog, products.port_datasets, v, [])
         self.agreement = _loader(catalog, products.agreements_by_iri, v)
         self.domain = _loader(catalog, domains.domains_by_iri, v)
         self.products_of_domain = _loader(catalog, products.products_of_domains, v, [])

@@ -251,6 +251,22 @@ class Query:
         trace = await info.context.run(goal_trace.goal_trace, info.context.store, iri(id))
         return t.GoalTrace(product_iri=trace.product, use_case_iris=trace.use_cases, goal_iris=trace.goals)
 
+    @strawberry.field(
+        description="What the product's OpenLineage runs read in the drift window (VALUEMESH_LINEAGE_DRIFT_DAYS) "
+        "against what its input ports declare."
+    )
+    async def lineage_drift(self, info: t.Info, id: strawberry.ID) -> t.LineageDrift:
+        if info.context.visibility.hidden(iri(id)):
+            raise NotFound(f"no data product {id}")
+        drift = await info.context.run(info.context.catalog.observed_lineage.drift, iri(id))
+        return t.LineageDrift(
+            product_iri=drift.product,
+            unobserved_iris=drift.unobserved_inputs,
+            undeclared_reads=[str(d) for d in drift.undeclared_reads],
+            runs=drift.runs,
+            since=drift.since.isoformat().replace("+00:00", "Z"),
+        )
+
     @strawberry.field(description="Products that trace to no goal: data-lake monsters in the making.")
     async def untraced_data_products(self, info: t.Info) -> list[t.DataProduct]:
         return await t.products_by_iri(info, await info.context.run(goal_trace.untraced_products, info.context.store))

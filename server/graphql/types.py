@@ -17,6 +17,7 @@ from server.catalog.products import AgreementRow, DataProductRow, PortRow, SloRo
 from server.catalog.restrictions import Visibility
 from server.catalog.use_cases import UseCaseRow
 from server.errors import NotFound
+from server.formats.description import DatasetName
 from server.graphql.paging import page_of_ids
 from server.namespaces import DPROD, VM
 from server.store.terms import to_oxigraph
@@ -213,12 +214,63 @@ class InputPort(Node):
         refs: list[SourceRef] = await info.context.loaders.port_sources.load(self.id)
         return await lineage_nodes(info, [(ref.iri, ref.is_product) for ref in refs])
 
+    @strawberry.field(
+        description="The datasets it reads besides those of the ports it consumes, as OpenLineage names them."
+    )
+    async def datasets(self, info: Info) -> list[LineageDataset]:
+        return await port_datasets(info, self.id)
+
 
 @strawberry.type
 class OutputPort(Node):
     id: strawberry.ID
     name: str
     mechanism: str = strawberry.field(description="How data is delivered, e.g. API, dashboard, report, table.")
+
+    @strawberry.field(
+        description="The datasets it publishes, as OpenLineage names them: jobs writing them are runs of its product."
+    )
+    async def datasets(self, info: Info) -> list[LineageDataset]:
+        return await port_datasets(info, self.id)
+
+
+@strawberry.type(description="A dataset as OpenLineage names it: where it lives (namespace) and its name there.")
+class LineageDataset:
+    namespace: str = strawberry.field(description="e.g. postgres://warehouse:5432, s3://bucket, kafka://broker:9092")
+    name: str = strawberry.field(description="e.g. commercial.crm.interactions, a path, a topic")
+
+    @strawberry.field(description="namespace/name, as lineage drift lists it.")
+    def qualified_name(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+async def port_datasets(info: Info, port: str) -> list[LineageDataset]:
+    found: list[DatasetName] = await info.context.loaders.port_datasets.load(port)
+    return [LineageDataset(namespace=d.namespace, name=d.name) for d in found]
+
+
+@strawberry.type(description="Declared lineage (ports) against lineage observed in OpenLineage run events.")
+class LineageDrift:
+    product_iri: Private[str]
+    unobserved_iris: Private[list[str]]
+    undeclared_reads: list[str] = strawberry.field(
+        description="Datasets read by the product's runs but declared on none of its input ports (OpenLineage "
+        "namespace/name)."
+    )
+    runs: int = strawberry.field(description="Runs of the product with an event in the window.")
+    since: str = strawberry.field(description="Where the window starts (RFC 3339); it ends now.")
+
+    @strawberry.field
+    async def data_product(self, info: Info) -> DataProduct:
+        return await _required_product(info, self.product_iri)
+
+    @strawberry.field(description="Input ports whose sources no run of the product read within the window.")
+    async def unobserved_inputs(self, info: Info) -> list[InputPort]:
+        ports: list[PortRow] = await info.context.loaders.ports.load(self.product_iri)
+        wanted = set(self.unobserved_iris)
+        return [
+            InputPort(id=strawberry.ID(p.iri), name=p.name, mechanism=p.mechanism) for p in ports if p.iri in wanted
+        ]
 
 
 @strawberry.type

@@ -139,6 +139,18 @@ def writable_domains(principal: Principal, all_domains: Iterable[str]) -> list[s
     return sorted(d for d in all_domains if principal.member_of(d))
 
 
+def authorize_run_report(principal: Principal, product: str, domains: Iterable[str], owners: Iterable[str]) -> None:
+    """Reporting runs of a product (OpenLineage events) needs the right to change it: its owner, a member of its
+    domain, or ADMIN; `product` is how the refusal names it."""
+    require_writer(principal)
+    if principal.has(Role.ADMIN) or principal.id in set(owners) or any(principal.member_of(d) for d in domains):
+        return
+    raise Forbidden(
+        f"{principal.name} may not report runs of {product}: that needs being its owner, membership of its domain, "
+        "or ADMIN"
+    )
+
+
 # --- access requests ------------------------------------------------------------------------------------------
 
 # What `writes.write_records(authorized_by=...)` accepts: the access-request workflow decided with the functions

@@ -19,7 +19,15 @@ from server.governance.shapes import Shapes
 from server.graphql.router import graphql_router
 from server.settings import Settings
 from server.store import OxigraphStore, Store
-from server.web import api_docs, events_feed, load_endpoint, measurements_endpoint, sign_in, sparql_endpoint
+from server.web import (
+    api_docs,
+    events_feed,
+    lineage_endpoint,
+    load_endpoint,
+    measurements_endpoint,
+    sign_in,
+    sparql_endpoint,
+)
 from server.web.hardening import (
     BodySizeLimit,
     SecurityHeaders,
@@ -117,6 +125,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, sha
     app.include_router(sparql_endpoint.router)
     app.include_router(load_endpoint.router)
     app.include_router(measurements_endpoint.router)
+    app.include_router(lineage_endpoint.router)
     app.include_router(events_feed.router)
     app.include_router(linked_data_router(settings, record_pages(), record_page))
     app.include_router(ui_router())

@@ -19,6 +19,7 @@ from server.errors import (
     ValidationRefused,
     ValuemeshError,
 )
+from server.openlineage.validation import EventRefused
 
 STATUS_OF: dict[type[ValuemeshError], tuple[int, str]] = {
     BadInput: (400, "Bad request"),
@@ -56,6 +57,9 @@ def problem(error: ValuemeshError) -> JSONResponse:
     if isinstance(error, BadItems):
         extra["errors"] = [{"index": index, "reason": reason} for index, reason in error.problems]
         extra["refused"] = error.total
+    if isinstance(error, EventRefused):
+        extra["event"] = error.index  # its place in the request's array (0 for a single event)
+        extra["pointer"] = error.pointer  # the failing field in it, as a JSON pointer (RFC 6901)
     if isinstance(error, ValidationRefused):
         extra["violations"] = [
             {"focusNode": r.focus_node, "path": r.path, "message": r.message} for r in error.report.violations

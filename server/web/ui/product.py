@@ -9,13 +9,19 @@ the same URL with `HX-Target: lineage` and gets the lineage section alone to swa
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import Response
 
+from server.catalog import products
+from server.catalog.service import Catalog
 from server.errors import BadInput
+from server.formats.description import DatasetName
+from server.openlineage.observed import Drift
+from server.openlineage.runs import RunSummary
 from server.web.linked_data import CatalogLinks
 from server.web.ui.context import catalog_of, visibility_of
 from server.web.ui.product_facts import ProductFacts, period_words, product_facts, product_row
@@ -32,11 +38,12 @@ GRAPHQL_QUESTION = """{
   dataProduct(id: "%s") {
     name description job type domain { name } owner { name } completeness
     inputPorts { name mechanism sources { ... on DataProduct { name } ... on DataSource { name } } }
-    outputPorts { name mechanism }
+    outputPorts { name mechanism datasets { namespace name } }
     sharingAgreement { access policy distributionRights slos { indicator target period errorBudget } }
   }
   lineage(id: "%s", maxDepth: 2) { nodes { depth node { ... on DataProduct { name } ... on DataSource { name } } } }
   goalTrace(id: "%s") { useCases { title } goals { title } }
+  lineageDrift(id: "%s") { runs undeclaredReads unobservedInputs { name } }
 }"""
 
 
@@ -92,6 +99,25 @@ def trace_graph(facts: ProductFacts, links: CatalogLinks) -> dict[str, Any]:
     return {"nodes": nodes, "edges": edges, "direction": "TB"}
 
 
+@dataclass(frozen=True)
+class ObservedFacts:
+    """What the product's OpenLineage runs show beside what its ports declare."""
+
+    drift: Drift
+    summary: RunSummary
+    datasets: dict[str, list[DatasetName]]  # port IRI -> the datasets it names
+
+    @property
+    def unobserved(self) -> set[str]:
+        return set(self.drift.unobserved_inputs)
+
+
+def observed_lineage(catalog: Catalog, iri: str, ports: list[str]) -> ObservedFacts:
+    """Drift over the catalog's window, the run counts and last run, and the ports' datasets (blocking)."""
+    lineage = catalog.observed_lineage
+    return ObservedFacts(lineage.drift(iri), lineage.runs.summary(iri), products.port_datasets(catalog.store, ports))
+
+
 async def _lineage(request: Request, iri: str, depth: int) -> LineageView:
     catalog = catalog_of(request)
     visibility = await visibility_of(request)
@@ -132,7 +158,10 @@ async def product_page(request: Request, iri: str) -> Response | None:
         return fragment
     facts = await catalog.run(product_facts, catalog.store, row, catalog.index, visibility.hidden)
     measured = await catalog.run(catalog.slo_statuses, catalog.store, [iri])
-    question = GRAPHQL_QUESTION % (iri, iri, iri)
+    observed = await catalog.run(
+        observed_lineage, catalog, iri, [p.port.iri for p in facts.inputs] + [p.iri for p in facts.outputs]
+    )
+    question = GRAPHQL_QUESTION % (iri, iri, iri, iri)
     response = render(
         request,
         "product.html",
@@ -143,6 +172,8 @@ async def product_page(request: Request, iri: str) -> Response | None:
         period_words=period_words,
         slo_status={status.objective.iri: status for status in measured[iri]},
         graphql_href="/graphql?query=" + quote(question, safe=""),
+        observed=observed,
+        drift_days=catalog.settings.lineage_drift_days,
         **context,
     )
     response.headers.update(headers)
