@@ -12,28 +12,25 @@
   }
   window.valuemeshGraphs = window.valuemeshGraphs || {};
 
-  // A node's size follows its label, wrapped at 140 px. Computed here: cytoscape's own `"width": "label"` is
-  // deprecated and leaves nodes placed by a preset layout without a size, so they are not drawn at all.
-  var CHAR_PX = 6.4, LINE_PX = 14, WRAP_PX = 140;
-  function labelLines(node) {
-    var words = String(node.data("label") || "").split(/\s+/), lines = 1, used = 0;
+  // A node's size follows its label, wrapped at 140 px, worked out once per node when the graph is built:
+  // cytoscape's own `"width": "label"` is deprecated and leaves nodes placed by a preset layout without a size, so
+  // they are not drawn at all.
+  var CHAR_PX = 7, LINE_PX = 14, WRAP_PX = 140;
+  function labelSize(label) {
+    var words = String(label || "").split(/\s+/), lines = 1, used = 0, widest = 0;
     words.forEach(function (word) {
       var w = word.length * CHAR_PX;
       if (used > 0 && used + CHAR_PX + w > WRAP_PX) { lines += 1; used = w; } else { used += (used > 0 ? CHAR_PX : 0) + w; }
+      widest = Math.max(widest, Math.min(used, WRAP_PX));
     });
-    return lines;
+    return { w: Math.max(widest, CHAR_PX) + 6, h: lines * LINE_PX };
   }
-  function labelWidth(node) {
-    var text = String(node.data("label") || "");
-    return Math.min(text.length * CHAR_PX, WRAP_PX);
-  }
-  function labelHeight(node) { return labelLines(node) * LINE_PX; }
 
   var STYLE = [
     { selector: "node", style: {
       "label": "data(label)", "font-size": 11, "text-wrap": "wrap", "text-max-width": 140,
       "text-valign": "center", "text-halign": "center", "color": "#1d2a33",
-      "shape": "round-rectangle", "width": labelWidth, "height": labelHeight, "padding": 8,
+      "shape": "round-rectangle", "width": "data(w)", "height": "data(h)", "padding": 8,
       "background-color": "#dcebf5", "border-width": 1, "border-color": "#4f7ea3" } },
     { selector: "node[kind = 'source']", style: {
       "shape": "barrel", "background-color": "#f3ead2", "border-color": "#9a7b2f" } },
@@ -122,7 +119,12 @@
     var source = document.getElementById(container.getAttribute("data-graph"));
     if (!source || !window.cytoscape) { return; }
     var data = JSON.parse(source.textContent);
-    var elements = data.nodes.map(function (node) { return { group: "nodes", data: node }; });
+    var elements = data.nodes.map(function (node) {
+      var size = labelSize(node.label);
+      node.w = size.w;
+      node.h = size.h;
+      return { group: "nodes", data: node };
+    });
     data.edges.forEach(function (edge, index) {
       elements.push({ group: "edges", data: {
         id: "e" + index, source: edge.source, target: edge.target, label: edge.label || "" } });
