@@ -144,6 +144,33 @@ def test_every_bad_point_of_a_batch_is_named(measured: Catalog) -> None:
     assert [e["index"] for e in refused.json()["errors"]] == [1, 3, 4]
 
 
+def test_what_points_share_is_checked_once_but_every_point_it_spoils_is_named(measured: Catalog) -> None:
+    """Times and SLOs are checked once per distinct string in a batch: each point sharing a bad one is still
+    named, with the same reason, and a good time shared with them is not spoiled by them."""
+    future = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0).isoformat()
+    good = {"slo": FRESHNESS, "time": "2026-11-02T09:00:17Z", "good": 1, "total": 2}
+    batch = [
+        {**good, "time": future},
+        good,
+        {**good, "time": future, "slo": AVAILABILITY},
+        {**good, "slo": "not an iri"},
+        {**good, "slo": "not an iri", "time": future},
+        {**good, "slo": ["a list"]},
+        {**good, "good": True},
+    ]
+    before = kept(measured)
+    errors = post(measured, "admin", {"measurements": batch}).json()["errors"]
+    assert [(e["index"], e["reason"]) for e in errors] == [
+        (0, f'"time" {future!r} is in the future'),
+        (2, f'"time" {future!r} is in the future'),
+        (3, "\"slo\" 'not an iri' is not an IRI"),
+        (4, "\"slo\" 'not an iri' is not an IRI"),
+        (5, '"slo" is missing: give the IRI of the SLO the point measures'),
+        (6, '"good" must be a whole number, not True'),
+    ]
+    assert kept(measured) == before
+
+
 def test_malformed_json_and_an_oversized_batch_are_refused(measured: Catalog, seeded_store: Store) -> None:
     before = kept(measured)
     malformed = post(measured, "admin", (DATA / "malformed.json").read_bytes())
