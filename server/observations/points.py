@@ -154,7 +154,7 @@ def checked_points(
         )
     if not batch:
         raise BadInput('"measurements" is empty: send at least one point')
-    named = {slo for item in batch if type(item) is dict and type(slo := item.get("slo")) is str and slo}
+    named = {iri for item in batch if type(item) is dict and type(iri := item.get("slo")) is str and iri}
     problems_of_slo = _slo_problems(named)
     known = dict(lookup(sorted(named - problems_of_slo.keys())))
     times: dict[str, int] = {}  # each distinct, usable time string, in ms
@@ -168,7 +168,7 @@ def checked_points(
             if not item.keys() <= FIELDS:
                 unknown = sorted(item.keys() - FIELDS)
                 raise _Refused(f"unknown field {unknown[0]!r}; a point has {', '.join(sorted(FIELDS))}")
-            slo = item.get("slo")
+            slo: Any = item.get("slo")  # a str once checked below
             objective = known.get(slo) if type(slo) is str else None
             if objective is None:
                 if type(slo) is not str or not slo:
@@ -176,12 +176,12 @@ def checked_points(
                 raise _Refused(
                     problems_of_slo.get(slo) or f"unknown SLO <{slo}>: no data product in the catalog promises it"
                 )
-            text = item.get("time")
+            text: Any = item.get("time")
             time_ms = times.get(text) if type(text) is str else None
             if time_ms is None:
                 if "time" not in item:
                     raise _Refused('"time" is missing: give when the point was measured, RFC 3339 with a zone')
-                time_ms = times[text] = _moment_ms(text, now, oldest)
+                time_ms = times[text] = _moment_ms(text, now, oldest)  # a str: parse_time refuses others
             good = item.get("good")
             total = item.get("total")
             if not (type(good) is int and type(total) is int and 0 <= good <= total and "value" not in item):
