@@ -7,7 +7,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from server.catalog.nodes import select_each, unique
+from rdflib import URIRef
+
+from server.catalog.nodes import select_each, select_texts, unique
 from server.errors import BadInput
 from server.namespaces import VM, sparql_prefixes
 from server.observations.periods import Period, parse_period
@@ -80,7 +82,8 @@ def _pairs(store: Store, query: str, nodes: Iterable[str]) -> dict[str, list[str
     """Each node's values in `query` (a single pattern with ?node bound by VALUES), sorted."""
     found: dict[str, set[str]] = defaultdict(set)
     for row in select_each(store, query, nodes):
-        found[str(row["node"])].add(str(row["value"]))
+        if isinstance(row["value"], URIRef):  # the catalog skolemises blank nodes; one loaded raw cannot be asked for
+            found[str(row["node"])].add(str(row["value"]))
     return {node: sorted(values) for node, values in found.items()}
 
 
@@ -117,12 +120,11 @@ def _objective(slo: str, products: list[str], facts: Mapping[str, list[str]]) ->
 def _complete(store: Store, product_of: Mapping[str, list[str]]) -> dict[str, Objective]:
     """The objectives of these SLOs (each with its candidate products, not yet known to be data products)."""
     candidates = unique(p for products in product_of.values() for p in products)
-    typed = set(_pairs(store, PRODUCTS, candidates))
+    typed = {node for node, _ in select_texts(store, PRODUCTS, candidates)}
     facts: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
-    for row in select_each(store, FACTS, product_of):
-        predicate = str(row["predicate"])
+    for node, predicate, value in select_texts(store, FACTS, product_of):
         if predicate in _FACT_PREDICATES:
-            facts[str(row["node"])][predicate].append(str(row["value"]))
+            facts[node][predicate].append(value)
     found: dict[str, Objective] = {}
     for slo, products in product_of.items():
         values = {predicate: sorted(texts) for predicate, texts in facts.get(slo, {}).items()}
