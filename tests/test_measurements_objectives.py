@@ -81,3 +81,17 @@ def test_and_after_slos_are_added_changed_and_taken_away(seeded_store: Store) ->
         hcp.remove((None, VM.serviceLevelObjective, URIRef(slo)))
     seeded_store.replace_records({HCP_360: list(hcp)})
     assert not [o for o in agree(seeded_store).values() if o.product == HCP_360]
+
+
+def test_rows_read_as_text_keep_commas_quotes_and_line_breaks(seeded_store: Store) -> None:
+    from rdflib import RDFS
+
+    from server.catalog.nodes import select_texts
+
+    record = seeded_store.record(NBA)
+    label = 'Next, "best"\naction'
+    record.set((URIRef(NBA), RDFS.label, Literal(label)))
+    seeded_store.replace_records({NBA: list(record)})
+    query = "SELECT ?node ?label WHERE { VALUES ?node { $nodes } ?node <http://www.w3.org/2000/01/rdf-schema#label> ?label }"
+    hcp_label = str(seeded_store.record(HCP_360).value(URIRef(HCP_360), RDFS.label))
+    assert sorted(select_texts(seeded_store, query, [NBA, HCP_360])) == sorted([[NBA, label], [HCP_360, hcp_label]])
