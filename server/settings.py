@@ -136,6 +136,9 @@ class Settings:
     slo_slow_confirm: float = 1440.0
     # A computed SLO status is reused this long when no point of that SLO arrived meanwhile (goalsAtRisk).
     slo_status_max_age_s: float = 60.0
+    # The graph's SLO status summaries are written in the background at most this often (the lag SPARQL and linked
+    # data may show behind the table; GraphQL computes from the table): server/observations/summariser.py.
+    slo_summary_interval_s: float = 5.0
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Settings:
@@ -190,5 +193,6 @@ class Settings:
             slo_slow_window=_env_number("VALUEMESH_SLO_SLOW_WINDOW", float, cls.slo_slow_window),
             slo_slow_confirm=_env_number("VALUEMESH_SLO_SLOW_CONFIRM", float, cls.slo_slow_confirm),
             slo_status_max_age_s=_env_number("VALUEMESH_SLO_STATUS_MAX_AGE", float, cls.slo_status_max_age_s),
+            slo_summary_interval_s=_env_number("VALUEMESH_SLO_SUMMARY_INTERVAL", float, cls.slo_summary_interval_s),
         )
         return replace(env, **{k: v for k, v in overrides.items() if v is not None})

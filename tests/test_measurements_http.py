@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from server.identity.principal import Role
+from server.identity.principal import SYSTEM, Role
 from server.namespaces import VM
 from server.observations.synthetic import synthetic_points
 from server.query_library import library_query
@@ -144,6 +144,33 @@ def test_every_bad_point_of_a_batch_is_named(measured: Catalog) -> None:
     assert [e["index"] for e in refused.json()["errors"]] == [1, 3, 4]
 
 
+def test_what_points_share_is_checked_once_but_every_point_it_spoils_is_named(measured: Catalog) -> None:
+    """Times and SLOs are checked once per distinct string in a batch: each point sharing a bad one is still
+    named, with the same reason, and a good time shared with them is not spoiled by them."""
+    future = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0).isoformat()
+    good = {"slo": FRESHNESS, "time": "2026-11-02T09:00:17Z", "good": 1, "total": 2}
+    batch = [
+        {**good, "time": future},
+        good,
+        {**good, "time": future, "slo": AVAILABILITY},
+        {**good, "slo": "not an iri"},
+        {**good, "slo": "not an iri", "time": future},
+        {**good, "slo": ["a list"]},
+        {**good, "good": True},
+    ]
+    before = kept(measured)
+    errors = post(measured, "admin", {"measurements": batch}).json()["errors"]
+    assert [(e["index"], e["reason"]) for e in errors] == [
+        (0, f'"time" {future!r} is in the future'),
+        (2, f'"time" {future!r} is in the future'),
+        (3, "\"slo\" 'not an iri' is not an IRI"),
+        (4, "\"slo\" 'not an iri' is not an IRI"),
+        (5, '"slo" is missing: give the IRI of the SLO the point measures'),
+        (6, '"good" must be a whole number, not True'),
+    ]
+    assert kept(measured) == before
+
+
 def test_malformed_json_and_an_oversized_batch_are_refused(measured: Catalog, seeded_store: Store) -> None:
     before = kept(measured)
     malformed = post(measured, "admin", (DATA / "malformed.json").read_bytes())
@@ -262,8 +289,52 @@ def test_summaries_are_in_the_graph_and_a_write_of_points_updates_them(measured:
     now = datetime.now(UTC).replace(microsecond=0)
     point = {"slo": FRESHNESS, "time": (now - timedelta(seconds=7)).isoformat(), "good": 1, "total": 1}
     assert post(measured, "commercial", {"measurements": [point]}).status_code == 200
+    measured.app.state.catalog.flush_summaries()
     after = {r["slo"]: int(r["count"]) for r in sparql(measured, "admin", query)}
     assert after == {**before, FRESHNESS: before[FRESHNESS] + 1}
+
+
+def test_the_graph_follows_within_the_summary_interval_and_graphql_at_once(measured: Catalog) -> None:
+    """A batch returns once its points are stored; the summaries follow in the background, many batches in one
+    write; GraphQL counts the points at once."""
+    service = measured.app.state.catalog
+    service.flush_summaries()  # nothing waits, and the summariser wrote just now: the next write waits an interval
+    service.measurements.summariser.interval_s = 3600.0
+    query = (
+        "PREFIX dqv: <http://www.w3.org/ns/dqv#> PREFIX vm: <https://w3id.org/valuemesh/ontology#> "
+        "SELECT ?slo ?count WHERE { ?m vm:objective ?slo ; vm:measurementCount ?count }"
+    )
+    before = {r["slo"]: int(r["count"]) for r in sparql(measured, "admin", query)}
+    now = datetime.now(UTC).replace(microsecond=0)
+    for k in range(3):
+        point = {"slo": FRESHNESS, "time": (now - timedelta(seconds=k + 3)).isoformat(), "good": 1, "total": 1}
+        assert post(measured, "commercial", {"measurements": [point]}).json() == {"accepted": 1, "duplicates": 0}
+    assert statuses(measured, HCP_360)[FRESHNESS]["measurements"] == before[FRESHNESS] + 3
+    assert {r["slo"]: int(r["count"]) for r in sparql(measured, "admin", query)} == before  # not yet written
+    assert service.measurements.summariser.waiting == 1  # three batches, one product to write
+    service.flush_summaries()
+    after = {r["slo"]: int(r["count"]) for r in sparql(measured, "admin", query)}
+    assert after == {**before, FRESHNESS: before[FRESHNESS] + 3}
+    assert service.measurements.summariser.waiting == 0
+
+
+def test_summaries_waiting_at_shutdown_are_written(seeded_store: Store, settings: Settings) -> None:
+    from server.catalog.service import Catalog as Service
+
+    service = Service(replace(settings, slo_summary_interval_s=3600.0), seeded_store).open()
+    service.seed_measurements()
+    service.flush_summaries()
+    now = datetime.now(UTC).replace(microsecond=0)
+    point = {"slo": FRESHNESS, "time": (now - timedelta(seconds=5)).isoformat(), "good": 0, "total": 9}
+    count = {s.objective.iri: s.measurements for s in service.slo_statuses(service.store, [HCP_360])[HCP_360]}
+    service.record_measurements([point], SYSTEM)
+    assert service.measurements.summariser.waiting == 1
+    service.close()
+    graph = seeded_store.record(HCP_360 + "/slo-status")
+    counts = {
+        str(o): int(c) for m, o in graph.subject_objects(VM.objective) for c in graph.objects(m, VM.measurementCount)
+    }
+    assert counts[FRESHNESS] == count[FRESHNESS] + 1
 
 
 def test_summaries_do_not_trip_the_checklist(measured: Catalog) -> None:
@@ -282,6 +353,7 @@ def test_a_restricted_products_summaries_are_hidden_from_those_who_may_not_read_
     point = {"slo": slo, "time": datetime.now(UTC).replace(microsecond=0).isoformat(), "good": 9, "total": 10}
     done = post(catalog, "writer", {"measurements": [point]})
     assert done.status_code == 200, done.text
+    catalog.app.state.catalog.flush_summaries()
     query = f"PREFIX dqv: <http://www.w3.org/ns/dqv#> SELECT ?m WHERE {{ ?m dqv:computedOn <{CRM}> }}"
     assert sparql(catalog, "member", query)  # its domain reads it
     assert sparql(catalog, "outsider", query) == []
@@ -298,7 +370,7 @@ def test_removing_a_product_removes_its_summaries(measured: Catalog) -> None:
     assert not measured.store.record(last + "/slo-status")
 
 
-def test_batches_arriving_together_each_return_with_their_summaries_written(measured: Catalog) -> None:
+def test_batches_arriving_together_are_all_in_the_summaries(measured: Catalog) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     service = measured.app.state.catalog
@@ -315,6 +387,7 @@ def test_batches_arriving_together_each_return_with_their_summaries_written(meas
     with ThreadPoolExecutor(2) as pool:
         done = list(pool.map(lambda batch: post(measured, "admin", {"measurements": batch}).json(), batches))
     assert done == [{"accepted": 5, "duplicates": 0}] * 2
+    service.flush_summaries()
     query = (
         "PREFIX dqv: <http://www.w3.org/ns/dqv#> PREFIX vm: <https://w3id.org/valuemesh/ontology#> "
         "SELECT ?slo ?count WHERE { ?m vm:objective ?slo ; vm:measurementCount ?count }"

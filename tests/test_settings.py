@@ -11,9 +11,11 @@ from server.settings import Settings
 def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("VALUEMESH_SPARQL_TIMEOUT", "2.5")
     monkeypatch.setenv("VALUEMESH_MAX_PAGE_SIZE", "40")
+    monkeypatch.setenv("VALUEMESH_SLO_SUMMARY_INTERVAL", "0.5")
     settings = Settings.from_env()
     assert settings.sparql_timeout_s == 2.5
     assert settings.max_page_size == 40
+    assert settings.slo_summary_interval_s == 0.5
 
 
 @pytest.mark.parametrize("value", ["abc", "-1", "0"])

@@ -6,6 +6,8 @@ Every batch question takes a list of IRIs and asks the store once, with the IRIs
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 
@@ -145,3 +147,18 @@ def literals(store: Store, iris: list[str], predicate: URIRef) -> dict[str, list
         for row in select_each(store, OBJECTS, iris, {"predicate": predicate}):
             answer[str(row["node"])].append(str(row["value"]))
     return {iri: sorted(values) for iri, values in answer.items()}
+
+
+def select_texts(store: Store, query: str, iris: Iterable[str] | None = None) -> Iterator[list[str]]:
+    """The rows of a SELECT as the text of each value (an IRI, a literal's lexical form, "" when unbound), read
+    from the store's CSV answer; with `iris`, `$nodes` bound to them CHUNK at a time as in `select_each`. For
+    questions of thousands of rows whose values are only compared and kept as text, where making rdflib terms of
+    each took about half the time (goal links at 10k products: 0.9 s against 0.5 s)."""
+    asked = None if iris is None else unique(iris)
+    texts = (
+        [query] if asked is None else [with_values(query, asked[at : at + CHUNK]) for at in range(0, len(asked), CHUNK)]
+    )
+    for text in texts:
+        rows = csv.reader(io.StringIO(store.query_serialized(text, "text/csv").decode("utf-8"), newline=""))
+        next(rows, None)  # the header: the variables
+        yield from rows

@@ -284,6 +284,7 @@ class Catalog:
         new_table = path is None or not path.exists()
         marker = self._backend.marker if isinstance(self._backend, OxigraphStore) else None
         self._measurements = Measurements(PointTable(path), self.settings, self._clock, marker)
+        self._measurements.summarise_in_background(self._store)
         if seeding and new_table:
             self.seed_measurements()
         self._observed = ObservedLineage(
@@ -324,9 +325,15 @@ class Catalog:
 
     def record_measurements(self, points: Any, principal: Principal) -> Recorded:
         """Store SLI points (the dicts of `POST /api/v1/measurements`: slo, time, good and total or value, id),
-        all or nothing, as `principal`, who needs the right to write each product promising one of the SLOs; then
-        the graph's SLO status summaries of those products are written again (blocking: call it through `run`)."""
+        all or nothing, as `principal`, who needs the right to write each product promising one of the SLOs;
+        returns once they are in the table (blocking: call it through `run`). The graph's SLO status summaries of
+        those products are written again in the background within `slo_summary_interval_s`
+        (`flush_summaries` waits for them); sloStatus and goalsAtRisk count the points at once."""
         return self.measurements.record(self.store, points, principal)
+
+    def flush_summaries(self) -> None:
+        """Write the SLO status summaries still waiting for the background summariser, now (blocking)."""
+        self.measurements.flush_summaries()
 
     def slo_statuses(self, store: Store, products: list[str]) -> dict[str, list[SloStatus]]:
         """Each product's SLO statuses over their current periods (blocking; a loader's batch)."""
@@ -523,6 +530,8 @@ class Catalog:
         if self._observed is not None:
             self._observed.close()  # its pending summaries are written first, while the store and its view are open
             self._observed = None
+        if self._measurements is not None:
+            self._measurements.stop_summaries()  # the waiting summaries, while the store and its views are open
         if self._webhooks is not None:
             self._webhooks.stop()
             self._webhooks = None

@@ -1,9 +1,10 @@
 """The measurements side of the Catalog service: ingest, SLO statuses, goals at risk (blocking work; faces call
 it through `catalog.run`).
 
-The points live in a SQLite table beside the store (`table.py`); after each batch the statuses of the products it
-touched are computed again and written to the graph as DQV summaries (`summaries.py`) through the catalog's
-store, which tells the index, the public view and other replicas as for any write.
+The points live in a SQLite table beside the store (`table.py`); the statuses of the products a batch touched are
+computed again and written to the graph as DQV summaries (`summaries.py`) through the catalog's store, which tells
+the index, the public view and other replicas as for any write: by a background summariser (`summariser.py`),
+coalesced and at most every few seconds, so a batch returns once its points are in the table.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from server.observations.objectives import Objective, objectives, objectives_of
 from server.observations.points import checked_points
 from server.observations.risk import GoalLinks, GoalRisk, goal_links, goals_at_risk
 from server.observations.summaries import summary_graph, summary_triples
+from server.observations.summariser import Summariser
 from server.observations.table import Point, PointTable
 from server.settings import Settings
 from server.store.base import Store, Triple
@@ -160,31 +162,40 @@ class Measurements:
         self.definitions = Definitions(marker)
         self._known: dict[str, SloStatus] = {}  # statuses computed lately, by SLO (dropped when a point arrives)
         self._lock = threading.Lock()
-        self._pending: set[str] = set()  # products whose summaries a batch stored points for, not yet written
-        self._writing = threading.Lock()  # one summary writer at a time
+        self.summariser: Summariser | None = None
 
     # --- ingest ---------------------------------------------------------------------------------------------
 
     def record(self, store: Store, batch: Any, principal: Principal) -> Recorded:
         """Check, authorise and store a batch of points (the dicts of `POST /api/v1/measurements`), all or
-        nothing; then write the touched products' summaries. `store` is the catalog's store (writes notify)."""
+        nothing, and return once they are in the table. The touched products' summaries are then written by the
+        background summariser when there is one (`summarise_in_background`: within its interval), else here.
+        `store` is the catalog's store (writes notify)."""
         checked = self.check(store, batch, principal)
         recorded = self.keep([checked])
-        self.write_pending_summaries(store, recorded.products)
+        if self.summariser is not None:
+            self.summariser.note(recorded.products)
+        else:
+            self.write_summaries(store, recorded.products)
         return recorded
 
-    def write_pending_summaries(self, store: Store, products: Iterable[str]) -> None:
-        """Write these products' summaries, together with those of batches arriving meanwhile: one writer at a
-        time takes every product waiting, so concurrent batches share a write (each product costs a graph write
-        whatever its points: bench/README.md) and each batch returns once its products' summaries are stored."""
-        with self._lock:
-            self._pending.update(products)
-        with self._writing:
-            with self._lock:
-                waiting = sorted(self._pending)
-                self._pending.clear()
-            if waiting:
-                self.write_summaries(store, waiting)
+    def summarise_in_background(self, store: Store) -> None:
+        """Write the summaries of products that batches touched from a background thread, coalesced, at most
+        every `slo_summary_interval_s` (summariser.py), through `store`."""
+        if self.summariser is None:
+            self.summariser = Summariser(
+                lambda products: self.write_summaries(store, products), self.settings.slo_summary_interval_s
+            )
+
+    def flush_summaries(self) -> None:
+        """Write the summaries still waiting for the background summariser now (tests; the catalog's shutdown)."""
+        if self.summariser is not None:
+            self.summariser.flush()
+
+    def stop_summaries(self) -> None:
+        """Write what waits and stop the background summariser (before the store and its views close)."""
+        if self.summariser is not None:
+            self.summariser.close()
 
     def check(self, store: Store, batch: Any, principal: Principal) -> Checked:
         """The batch's points, if every one is usable (else BadItems) and `principal` may write each product
@@ -273,6 +284,7 @@ class Measurements:
         return goals_at_risk(store, self.measured_statuses(store), links=links, index=index, hidden=hidden)
 
     def close(self) -> None:
+        self.stop_summaries()
         self.table.close()
 
 

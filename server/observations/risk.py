@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from server.catalog.lineage import Direction, EdgeSource, readable_step, sparql_step, walk
-from server.catalog.nodes import unique
+from server.catalog.nodes import select_texts, unique
 from server.namespaces import sparql_prefixes
 from server.observations.budgets import SEVERITY, BudgetStatus, SloStatus
 from server.store.base import Store
@@ -39,9 +39,9 @@ class GoalLinks:
 
 def goal_links(store: Store) -> GoalLinks:
     serving: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for row in store.select(SERVED):
-        serving[str(row["product"])].append((str(row["useCase"]), str(row["goal"])))
-    parent_of = {str(row["goal"]): str(row["parent"]) for row in store.select(GOAL_PARENTS)}
+    for product, use_case, goal in select_texts(store, SERVED):
+        serving[product].append((use_case, goal))
+    parent_of = {goal: parent for goal, parent in select_texts(store, GOAL_PARENTS)}
     return GoalLinks({product: sorted(found) for product, found in serving.items()}, parent_of)
 
 

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS objective (id INTEGER PRIMARY KEY, iri TEXT NOT NULL UNIQUE);
@@ -28,9 +29,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS point_id ON point (objective, key) WHERE key !
 """
 
 
-@dataclass(frozen=True)
-class Point:
-    """One measurement as stored: `good` of `total` events at `time_ms` (milliseconds since the epoch, UTC)."""
+class Point(NamedTuple):
+    """One measurement as stored: `good` of `total` events at `time_ms` (milliseconds since the epoch, UTC). A
+    tuple, not a dataclass: a batch makes ten thousand of them (bench/bench_measurements.py)."""
 
     slo: str
     time_ms: int
