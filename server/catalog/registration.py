@@ -12,15 +12,23 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 import pyoxigraph as ox
-from rdflib import RDF, RDFS, XSD, Graph, Literal, URIRef
+from rdflib import RDF, Graph, URIRef
 
 from server.catalog.iris import mint, mint_part
 from server.catalog.product_names import refuse_taken_iri
 from server.catalog.records import Records, records_of, statement_text
 from server.catalog.writes import WriteOutcome, write_records
 from server.errors import BadInput, NotFound
+from server.formats.description import (
+    Port,
+    ProductDescription,
+    Reference,
+    ServiceLevelObjective,
+    SharingAgreement,
+    product_graph,
+)
 from server.identity.principal import Principal
-from server.namespaces import DCAT, DCT, DPROD, DQV, ODRL, VM
+from server.namespaces import DPROD
 from server.rdf_io import RdfDocument, parse_rdf
 from server.store.base import Store
 
@@ -139,75 +147,68 @@ def _iri(value: str, what: str) -> URIRef:
     return URIRef(value)
 
 
-def record_of_fields(iri: str, fields: ProductFields) -> Graph:
-    """The product's record as docs/model.md shapes it: product, ports, agreement and SLOs in one graph."""
-    product = URIRef(iri)
-    g = Graph(identifier=iri)
-    g.add((product, RDF.type, DPROD.DataProduct))
-    g.add((product, RDFS.label, Literal(fields.name)))
-    g.add((product, DCT.title, Literal(fields.name)))
-    g.add((product, DCT.description, Literal(fields.description)))
-    g.add((product, DCT.type, fields.type))
-    g.add((product, DPROD.domain, _iri(fields.domain, "domain")))
-    g.add((product, DPROD.dataProductOwner, _iri(fields.owner, "owner")))
-    if fields.job:
-        g.add((product, DPROD.purpose, Literal(fields.job)))
-    for agent in fields.consumers:
-        g.add((product, VM.consumer, _iri(agent, "consumer")))
-    for agent in fields.producers:
-        g.add((product, VM.producer, _iri(agent, "producer")))
-    for use_case in fields.use_cases:
-        g.add((_iri(use_case, "use case"), VM.servedBy, product))
-    if fields.privacy_classification is not None:
-        g.add((product, VM.privacyClassification, fields.privacy_classification))
-    if fields.restricted:
-        g.add((product, VM.restricted, Literal(True)))
+def description_of_fields(iri: str, fields: ProductFields) -> ProductDescription:
+    """GraphQL's typed fields as the description every import format reads into (server/formats/description.py),
+    refusing what typed input can get wrong: values that are no IRIs, two ports minting one IRI, an output port
+    consuming something."""
     used: set[str] = set()
-    for is_input, ports in ((True, fields.input_ports), (False, fields.output_ports)):
-        for port in ports:
+    ports = []
+    for is_input, given in ((True, fields.input_ports), (False, fields.output_ports)):
+        for port in given:
             port_iri = mint_part(iri, "port", port.slug or port.name)
             if port_iri in used:
                 raise BadInput(f"two ports would both be named {port_iri}; give them distinct names or slugs")
             used.add(port_iri)
-            node = URIRef(port_iri)
-            g.add((product, DPROD.inputPort if is_input else DPROD.outputPort, node))
-            g.add((node, RDF.type, VM.InputPort if is_input else VM.OutputPort))
-            g.add((node, RDF.type, DCAT.DataService))
-            g.add((node, RDFS.label, Literal(port.name)))
-            g.add((node, DCT.type, port.mechanism))
-            for fed in port.consumes:
-                if not is_input:
-                    raise BadInput(f"output port {port.name!r} cannot consume anything; only input ports do")
-                g.add((node, VM.consumes, _iri(fed, "consumed port or source")))
-    agreement = fields.sharing_agreement
-    if agreement is not None:
-        node = URIRef(f"{iri}/agreement")
-        g.add((product, ODRL.hasPolicy, node))
-        g.add((node, RDF.type, VM.DataSharingAgreement))
-        g.add((node, RDF.type, ODRL.Offer))
-        g.add((node, RDFS.label, Literal(f"{fields.name} data sharing agreement")))
-        g.add((node, DCT.accessRights, agreement.access))
-        g.add((node, VM.accessPolicy, Literal(agreement.policy)))
-        g.add((node, VM.distributionRights, Literal(agreement.distribution_rights)))
-        slo_iris: set[str] = set()
-        for slo in agreement.slos:
-            slo_iri = mint_part(iri, "slo", slo.name)
-            if slo_iri in slo_iris:
+            if port.consumes and not is_input:
+                raise BadInput(f"output port {port.name!r} cannot consume anything; only input ports do")
+            consumes = [str(_iri(fed, "consumed port or source")) for fed in port.consumes]
+            ports.append(Port(port.name, not is_input, port.mechanism, consumes=consumes, key=port.slug or port.name))
+    agreement = SharingAgreement()
+    if fields.sharing_agreement is not None:
+        given_agreement = fields.sharing_agreement
+        names: set[str] = set()
+        for slo in given_agreement.slos:
+            if mint_part(iri, "slo", slo.name) in names:
                 raise BadInput(f"two SLOs are both named {slo.name!r}")
-            slo_iris.add(slo_iri)
-            slo_node = URIRef(slo_iri)
-            g.add((node, VM.serviceLevelObjective, slo_node))
-            g.add((slo_node, RDF.type, VM.ServiceLevelObjective))
-            g.add((slo_node, RDF.type, DQV.QualityPolicy))
-            g.add((slo_node, RDFS.label, Literal(slo.name)))
-            g.add((slo_node, VM.serviceLevelIndicator, slo.indicator))
-            g.add((slo_node, VM.target, Literal(Decimal(str(slo.target)), datatype=XSD.decimal)))
-            g.add((slo_node, VM.period, Literal(slo.period, datatype=XSD.duration)))
-            if slo.error_budget is not None:
-                g.add((slo_node, VM.errorBudget, Literal(Decimal(str(slo.error_budget)), datatype=XSD.decimal)))
-            if slo.description:
-                g.add((slo_node, DCT.description, Literal(slo.description)))
-    return g
+            names.add(mint_part(iri, "slo", slo.name))
+        agreement = SharingAgreement(
+            given_agreement.access,
+            given_agreement.policy,
+            given_agreement.distribution_rights,
+            [
+                ServiceLevelObjective(
+                    slo.name,
+                    slo.indicator,
+                    Decimal(str(slo.target)),
+                    slo.period,
+                    None if slo.error_budget is None else Decimal(str(slo.error_budget)),
+                    slo.description or None,
+                )
+                for slo in given_agreement.slos
+            ],
+        )
+    return ProductDescription(
+        fields.name,
+        iri=iri,
+        description=fields.description,
+        purpose=fields.job or None,
+        product_type=fields.type,
+        domain=Reference(fields.domain, str(_iri(fields.domain, "domain"))),
+        owner=Reference(fields.owner, str(_iri(fields.owner, "owner"))),
+        producers=[Reference(a, str(_iri(a, "producer"))) for a in fields.producers],
+        consumers=[Reference(a, str(_iri(a, "consumer"))) for a in fields.consumers],
+        ports=ports,
+        agreement=agreement,
+        privacy=fields.privacy_classification,
+        restricted=fields.restricted,
+        use_cases=[str(_iri(u, "use case")) for u in fields.use_cases],
+    )
+
+
+def record_of_fields(iri: str, fields: ProductFields) -> Graph:
+    """The product's record as docs/model.md shapes it (product, ports, agreement and SLOs in one graph), built by
+    the one builder every import format uses."""
+    return product_graph(description_of_fields(iri, fields), iri)[1]
 
 
 def _exists(store: Store, iri: str) -> bool:
