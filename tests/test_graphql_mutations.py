@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from server.formats.description import SOURCE_DESCRIPTOR, SOURCE_FORMAT
 from server.store import Store
 
 # The same questions on every store backend: memory, and each remote SPARQL server CI runs.
@@ -260,3 +261,17 @@ def test_the_product_listing_follows_registration_and_removal(client: TestClient
 
     post(client, REMOVE, id=TERRITORY_PLAN)
     assert listing(client) == (before, 9)
+
+
+def test_typed_input_and_the_same_descriptor_give_one_product_and_the_same_record(
+    client: TestClient, seeded_store: Store
+) -> None:
+    # One builder and one minter behind both: the descriptor of a product created through GraphQL updates it.
+    assert post(client, CREATE, input=territory_plan_input())["data"]["createDataProduct"]["id"] == TERRITORY_PLAN
+    typed = seeded_store.record(TERRITORY_PLAN)
+    document = (DATA / "descriptors" / "territory-plan.valuemesh.yaml").read_text()
+    registered = post(client, REGISTER, document=document, format="YAML")["data"]["registerDataProduct"]
+    assert registered["id"] == TERRITORY_PLAN
+    described = seeded_store.record(TERRITORY_PLAN)
+    provenance = {SOURCE_FORMAT, SOURCE_DESCRIPTOR}  # which format it came from, kept on the record
+    assert {t for t in described if t[1] not in provenance} == set(typed)
