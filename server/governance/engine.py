@@ -8,7 +8,6 @@ put a product's name into a message, so valuemesh adds it from the record's rdfs
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -32,10 +31,6 @@ _SLOT = re.compile(r"\{[?$]([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def _count(row: dict[str, Node | None]) -> int | None:
-    pairs = row.get("pairs")
-    if pairs is not None:
-        # n distinct values make n(n-1) ordered pairs.
-        return round((1 + math.sqrt(1 + 4 * int(pairs))) / 2)  # type: ignore[call-overload]
     count = row.get("count")
     return None if count is None else int(count)  # type: ignore[call-overload]
 
