@@ -390,7 +390,7 @@ def _sparql_query(graph: Graph, constraint: Node) -> str:
     if not match:
         raise UnsupportedShape(f"SPARQL constraint {constraint} has no sh:select with a WHERE clause")
     # $this is pre-bound by SHACL; here the target pattern binds it for every target node at once.
-    inner = select[: match.end()] + f" {TARGET_SLOT} {FOCUS_SLOT} " + select[match.end() :]
+    inner = select[: match.end()] + f" {FOCUS_NODES} " + select[match.end() :]
     return prefix_lines(graph, constraint) + "\n" + _wrap(inner)
 
 
