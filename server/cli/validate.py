@@ -68,7 +68,8 @@ NAMING_PRODUCTS = {ReportFormat.human, ReportFormat.junit}
 def _validate_whole_store(opened: Store, shapes: Shapes) -> ValidationReport:
     queries = shapes.queries
     columns = (TextColumn("validating the catalog"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
-    quiet = opened.quad_count() < PROGRESS_FROM_QUADS
+    # Counting the quads takes a scan of the store (0.2 s at 10k products on disk): only when a bar could be shown.
+    quiet = not stderr.is_terminal or opened.quad_count() < PROGRESS_FROM_QUADS
     with Progress(*columns, TimeElapsedColumn(), console=stderr, transient=True, disable=quiet) as progress:
         task = progress.add_task("validating", total=len(queries))
         return validate_store(opened, shapes, advance=lambda: progress.advance(task))
