@@ -59,14 +59,17 @@ STORED_PRODUCTS = (
     sparql_prefixes()
     + """
 SELECT ?product (SAMPLE(?label) AS ?name) WHERE { GRAPH ?product { ?product a dprod:DataProduct OPTIONAL { ?product rdfs:label ?label } } }
-GROUP BY ?product ORDER BY ?product"""
+GROUP BY ?product"""
 )
+# The reports that name the stored products (the others list results only).
+NAMING_PRODUCTS = {ReportFormat.human, ReportFormat.junit}
 
 
 def _validate_whole_store(opened: Store, shapes: Shapes) -> ValidationReport:
     queries = shapes.queries
     columns = (TextColumn("validating the catalog"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
-    quiet = opened.quad_count() < PROGRESS_FROM_QUADS
+    # Counting the quads takes a scan of the store (0.2 s at 10k products on disk): only when a bar could be shown.
+    quiet = not stderr.is_terminal or opened.quad_count() < PROGRESS_FROM_QUADS
     with Progress(*columns, TimeElapsedColumn(), console=stderr, transient=True, disable=quiet) as progress:
         task = progress.add_task("validating", total=len(queries))
         return validate_store(opened, shapes, advance=lambda: progress.advance(task))
@@ -137,7 +140,10 @@ def _products_of(records: Records) -> list[tuple[str, str]]:
 
 def _stored_products(opened: Store) -> list[tuple[str, str]]:
     rows = opened.select(STORED_PRODUCTS)
-    return [(str(row["product"]), str(row["name"] or row["product"])) for row in rows if row["product"] is not None]
+    # Sorted here: on disk, ORDER BY ?product made this query 1.8 s instead of 0.3 s at 10k products.
+    return sorted(
+        (str(row["product"]), str(row["name"] or row["product"])) for row in rows if row["product"] is not None
+    )
 
 
 def _failing(report: ValidationReport, products: list[tuple[str, str]]) -> list[str]:
@@ -203,7 +209,7 @@ def validate(
     else:
         with catalog_store(store, no_seed=no_seed, reading=True) as opened:
             report = _validate_whole_store(opened, in_force)
-            products = _stored_products(opened)
+            products = _stored_products(opened) if output_format in NAMING_PRODUCTS else []
     _print(report, output_format, products, in_force, sources)
     if not files and output_format is ReportFormat.human:
         failing = _failing(report, products)

@@ -21,7 +21,7 @@ from server.governance.messages import display
 from server.governance.results import ValidationResult
 from server.governance.shapes import NAMING, Check, Query
 from server.namespaces import SH
-from server.store.base import SelectResult
+from server.store.base import SelectResult, backend_of
 
 
 class Selecting(Protocol):
@@ -165,9 +165,12 @@ def run_checks(
     """Every violation of every check, each once (a node typed in two records is still one result)."""
     queries = list(queries)
     closure = subclasses(store, {c for q in queries for c in q.classes()})
+    # The lookup plans of shapes.py (see FOCUS_NODES) for a store in memory.
+    lookups = getattr(backend_of(store), "location", None) == "memory:"  # type: ignore[arg-type]
     results: dict[tuple[object, ...], ValidationResult] = {}
     for query in queries:
-        for row in store.select(query.sparql(focus_in_records=focus_in_records, subclasses=closure)):
+        text = query.sparql(focus_in_records=focus_in_records, subclasses=closure, lookups=lookups)
+        for row in store.select(text):
             focus = row["this"]
             if focus is None:
                 continue

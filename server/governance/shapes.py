@@ -13,7 +13,7 @@ validator. tests/test_validation.py checks it gives pyshacl's results on the see
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -40,6 +40,14 @@ SUBCLASSES_SLOT = "#SUBCLASSES"
 # A node is in focus when some record (named graph) of the data says something about it; the neighbourhood that
 # a write fetches from the store sits in the default graph and is context only.
 FOCUS_IN_RECORDS = "FILTER EXISTS { GRAPH ?focusRecord { ?this ?focusP ?focusO } }"
+# The focus nodes as a subquery of their own. On the on-disk store a lookup per focus node (a nested-loop join from
+# an inline target pattern) costs ten times a scan of the predicate joined by hash, which is what Oxigraph does when
+# both sides of a join are subqueries or the right side of a MINUS. SHACL also binds $this once per focus node,
+# as DISTINCT does (a node typed with two subclasses of the target class is still one focus node).
+FOCUS_NODES = f"{{ SELECT DISTINCT ?this WHERE {{ {TARGET_SLOT} {FOCUS_SLOT} }} }}"
+# In memory it is the other way round for counting values: a lookup per focus node is two to six times faster than
+# scanning a predicate (labels of everything, say) and joining by hash. So minCount and maxCount have a second plan,
+# the lookup plan, which the engine runs on a store in memory (a write's scratch store, a batch checked alone).
 
 _TARGETS = (SH.targetClass, SH.targetNode, SH.targetSubjectsOf, SH.targetObjectsOf)
 # Parameters that say something about a shape but constrain nothing, or are read with another parameter.
@@ -128,6 +136,7 @@ class Check:
     query: str  # this check alone, with TARGET_SLOT and FOCUS_SLOT still in it
     shape_term: Node | None = None  # the shape node itself (a blank node stays one)
     constraint_term: Node | None = None
+    lookup_query: str | None = None  # `query` planned for a store where looking a node up is cheap (see FOCUS_NODES)
 
 
 @dataclass(frozen=True)
@@ -137,16 +146,19 @@ class Query:
     checks: tuple[Check, ...]
     text: str  # with TARGET_SLOT and FOCUS_SLOT still in it
     target: str
+    lookup_text: str | None = None  # the same, planned for a store where looking a node up is cheap (see FOCUS_NODES)
 
-    def sparql(self, *, focus_in_records: bool, subclasses: Mapping[str, Iterable[str]] | None = None) -> str:
+    def sparql(
+        self, *, focus_in_records: bool, subclasses: Mapping[str, Iterable[str]] | None = None, lookups: bool = False
+    ) -> str:
         """The runnable query, over every target node or only over nodes the records in focus describe;
-        `subclasses` maps each sh:class to its subclasses in the data."""
-        text = self.text.replace(TARGET_SLOT, self.target)
+        `subclasses` maps each sh:class to its subclasses in the data; `lookups` for a store in memory."""
+        text = (self.lookup_text if lookups and self.lookup_text else self.text).replace(TARGET_SLOT, self.target)
         text = text.replace(FOCUS_SLOT, FOCUS_IN_RECORDS if focus_in_records else "")
         if SUBCLASSES_SLOT in text:
             pairs = " ".join(
-                f"(<{c.parameter}> <{sub}>)"
-                for c in self.checks
+                f"({k} <{sub}>)"
+                for k, c in enumerate(self.checks)
                 for sub in sorted({str(c.parameter), *(subclasses or {}).get(str(c.parameter), ())})
             )
             text = text.replace(SUBCLASSES_SLOT, pairs)
@@ -228,6 +240,11 @@ def _value_nodes(path: str | None, var: str = "?value") -> str:
     return f"?this {path} {var} ." if path else f"BIND (?this AS {var})"
 
 
+def _scanned_value_nodes(path: str | None) -> str:
+    """`_value_nodes` for a pattern that follows FOCUS_NODES: the path's pairs as a subquery, joined by hash."""
+    return f"{{ SELECT ?this ?value WHERE {{ ?this {path} ?value }} }}" if path else "BIND (?this AS ?value)"
+
+
 def _members(graph: Graph, parameter: Node) -> list[Node]:
     return list(Collection(graph, parameter))
 
@@ -235,7 +252,7 @@ def _members(graph: Graph, parameter: Node) -> list[Node]:
 def _value_filter(component: Node, parameter: Node, graph: Graph, shape: Node) -> str:
     """The condition under which ?value violates a value-node component."""
     if component == SH["class"]:
-        return f"FILTER NOT EXISTS {{ ?value <{RDF.type}>/<{RDFS.subClassOf}>* <{parameter}> }}"
+        return f"MINUS {{ ?value <{RDF.type}>/<{RDFS.subClassOf}>* <{parameter}> }}"
     if component == SH["in"]:
         same = " || ".join(f"sameTerm(?value, {_sparql_term(m)})" for m in _members(graph, parameter)) or "false"
         return f"FILTER (!({same}))"
@@ -276,21 +293,18 @@ _COMPARISONS: dict[Node, str] = {
 
 
 def _core_query(component: Node, parameter: Node, path: str | None, graph: Graph, shape: Node) -> str:
-    head = f"{{ {TARGET_SLOT} {FOCUS_SLOT} "
+    head = f"{{ {FOCUS_NODES} "
     if component == SH.minCount:
         n = int(parameter)  # type: ignore[call-overload]
         if n == 1:
-            return f"SELECT ?this (0 AS ?count) WHERE {head} FILTER NOT EXISTS {{ ?this {path} ?v }} }}"
+            return f"SELECT ?this (0 AS ?count) WHERE {head} MINUS {{ ?this {path} ?v }} }}"
         return (
             f"SELECT ?this (COUNT(DISTINCT ?v) AS ?count) WHERE {head} OPTIONAL {{ ?this {path} ?v }} }} "
             f"GROUP BY ?this HAVING (COUNT(DISTINCT ?v) < {n})"
         )
     if component == SH.maxCount:
         n = int(parameter)  # type: ignore[call-overload]
-        return (
-            f"SELECT ?this (COUNT(DISTINCT ?v) AS ?count) WHERE {head} ?this {path} ?v }} "
-            f"GROUP BY ?this HAVING (COUNT(DISTINCT ?v) > {n})"
-        )
+        return f"SELECT ?this ?count WHERE {head} {_counted(path, n)} }}"
     if component == SH.hasValue:
         term = _sparql_term(parameter)
         if path is None:
@@ -334,7 +348,28 @@ def _core_query(component: Node, parameter: Node, path: str | None, graph: Graph
             f"{values} {_value_nodes(path)} ?this <{parameter}> ?other "
             f"FILTER (!COALESCE(?value {operator} ?other, false)) }}"
         )
-    return f"{values} {_value_nodes(path)} {_value_filter(component, parameter, graph, shape)} }}"
+    return f"{values} {_scanned_value_nodes(path)} {_value_filter(component, parameter, graph, shape)} }}"
+
+
+def _lookup_query(component: Node, parameter: Node, path: str | None) -> str | None:
+    """minCount 1 and maxCount as lookup plans: the focus nodes' values looked up node by node."""
+    head = f"{{ {TARGET_SLOT} {FOCUS_SLOT} "
+    if component == SH.minCount and int(parameter) == 1:  # type: ignore[call-overload]
+        return f"SELECT ?this (0 AS ?count) WHERE {head} FILTER NOT EXISTS {{ ?this {path} ?v }} }}"
+    if component == SH.maxCount:
+        return (
+            f"SELECT ?this (COUNT(DISTINCT ?v) AS ?count) WHERE {head} ?this {path} ?v }} "
+            f"GROUP BY ?this HAVING (COUNT(DISTINCT ?v) > {int(parameter)})"  # type: ignore[call-overload]
+        )
+    return None
+
+
+def _counted(path: str | None, most: int) -> str:
+    """The nodes with more than `most` values on `path`, counted in one scan of the path."""
+    return (
+        f"{{ SELECT ?this (COUNT(DISTINCT ?v) AS ?count) WHERE {{ ?this {path} ?v }} "
+        f"GROUP BY ?this HAVING (COUNT(DISTINCT ?v) > {most}) }}"
+    )
 
 
 def _closed_query(graph: Graph, shape: Node) -> str:
@@ -375,7 +410,7 @@ def _sparql_query(graph: Graph, constraint: Node) -> str:
     if not match:
         raise UnsupportedShape(f"SPARQL constraint {constraint} has no sh:select with a WHERE clause")
     # $this is pre-bound by SHACL; here the target pattern binds it for every target node at once.
-    inner = select[: match.end()] + f" {TARGET_SLOT} {FOCUS_SLOT} " + select[match.end() :]
+    inner = select[: match.end()] + f" {FOCUS_NODES} " + select[match.end() :]
     return prefix_lines(graph, constraint) + "\n" + _wrap(inner)
 
 
@@ -581,13 +616,18 @@ def _core_checks(graph: Graph, prop: Node, target: str) -> list[Check]:
     """The Core constraints of one shape: on its path's values, or on the focus node itself (a node shape)."""
     path_node = graph.value(prop, SH.path)
     path, path_text = _path(graph, path_node) if path_node is not None else (None, None)
-    found: list[tuple[str, Node | None, str]] = [
-        (_component(component), parameter, _wrap(_core_query(component, parameter, path, graph, prop)))
+    found: list[tuple[str, Node | None, str, str | None]] = [
+        (
+            _component(component),
+            parameter,
+            _wrap(_core_query(component, parameter, path, graph, prop)),
+            None if (lookup := _lookup_query(component, parameter, path)) is None else _wrap(lookup),
+        )
         for component in sorted(_CORE | _NESTING_COMPILED, key=str)
         for parameter in graph.objects(prop, component)
     ]
     if path_node is None and graph.value(prop, SH.closed) == Literal(True):
-        found.append((str(SH.ClosedConstraintComponent), None, _wrap(_closed_query(graph, prop))))
+        found.append((str(SH.ClosedConstraintComponent), None, _wrap(_closed_query(graph, prop)), None))
     return [
         Check(
             name=_short(graph, prop),
@@ -605,8 +645,9 @@ def _core_checks(graph: Graph, prop: Node, target: str) -> list[Check]:
             parameter=parameter,
             query=query,
             shape_term=prop,
+            lookup_query=lookup_query,
         )
-        for component, parameter, query in found
+        for component, parameter, query, lookup_query in found
     ]
 
 
@@ -668,14 +709,44 @@ def mandatory_items(graph: Graph) -> tuple[str, ...]:
 
 
 def _merged_text(kind: str, members: list[Check]) -> str:
-    """One query for checks of the same kind on the same target, each on its own predicate (and parameter)."""
-    rows = " ".join(
-        f"({k} <{c.path_iri}> {_sparql_term(c.parameter) if c.parameter is not None else 'UNDEF'})"
-        for k, c in enumerate(members)
-    )
-    head = f"{TARGET_SLOT} {FOCUS_SLOT} VALUES (?k ?p ?param) {{ {rows} }}"
+    """One query for checks of the same kind on the same target, each on its own predicate (and parameter).
+    Each predicate is scanned on its own and joined by hash with the focus nodes: with the predicate from VALUES,
+    Oxigraph looks each focus node up once per predicate, which on disk is ten times slower."""
     if kind == "MinCount":
-        return f"SELECT ?this ?k (0 AS ?count) WHERE {{ {head} FILTER NOT EXISTS {{ ?this ?p ?v }} }}"
+        return "SELECT ?this ?k (0 AS ?count) WHERE { " + _branches(
+            members, lambda c: f"{FOCUS_NODES} MINUS {{ ?this <{c.path_iri}> ?v }}"
+        )
+    if kind == "MaxCount":
+        return "SELECT ?this ?k ?count WHERE { " + _branches(
+            members, lambda c: f"{FOCUS_NODES} {_counted(f'<{c.path_iri}>', 1)}"
+        )
+    scans = " UNION ".join(f"{{ ?this <{c.path_iri}> ?value BIND ({k} AS ?k) }}" for k, c in enumerate(members))
+    values = f"SELECT DISTINCT ?this ?k ?value WHERE {{ {FOCUS_NODES} {{ SELECT ?this ?k ?value WHERE {{ {scans} }} }} "
+    if kind == "Class":
+        # The subclasses of each class are looked up once per run (SUBCLASSES_SLOT): a property path with the class
+        # as a variable is four times slower here.
+        return values + f"MINUS {{ VALUES (?k ?class) {{ {SUBCLASSES_SLOT} }} ?value <{RDF.type}> ?class }} }}"
+    parameters = " ".join(
+        f"({k} {_sparql_term(c.parameter)})" for k, c in enumerate(members) if c.parameter is not None
+    )
+    if kind in {"MinInclusive", "MaxInclusive"}:
+        operator = ">=" if kind == "MinInclusive" else "<="
+        return values + f"VALUES (?k ?param) {{ {parameters} }} FILTER (!COALESCE(?value {operator} ?param, false)) }}"
+    datatype = str(members[0].parameter)
+    well_formed = (
+        f" || !COALESCE(datatype(<{datatype}>(STR(?value))) = <{datatype}>, false)" if datatype in CASTABLE else ""
+    )
+    return values + f"FILTER (!isLiteral(?value) || datatype(?value) != <{datatype}>{well_formed}) }}"
+
+
+def _merged_lookup_text(kind: str, members: list[Check]) -> str | None:
+    """MinCount and MaxCount checks merged as lookup plans."""
+    if kind == "MinCount":
+        rows = " ".join(f"({k} <{c.path_iri}>)" for k, c in enumerate(members))
+        return (
+            f"SELECT ?this ?k (0 AS ?count) WHERE {{ {TARGET_SLOT} {FOCUS_SLOT} VALUES (?k ?p) {{ {rows} }} "
+            "FILTER NOT EXISTS { ?this ?p ?v } }"
+        )
     if kind == "MaxCount":
         # Pairs of distinct values are much cheaper to find than counting every node's values; n values make
         # n(n-1) pairs, from which the engine recovers n for the message.
@@ -688,22 +759,12 @@ def _merged_text(kind: str, members: list[Check]) -> str:
             f"SELECT ?this ?k (COUNT(*) AS ?pairs) WHERE {{ {TARGET_SLOT} {FOCUS_SLOT} {branches} "
             "FILTER (!sameTerm(?v1, ?v2)) } GROUP BY ?this ?k"
         )
-    values = f"SELECT DISTINCT ?this ?k ?value WHERE {{ {head} ?this ?p ?value . "
-    if kind == "Class":
-        # The subclasses of each class are looked up once per run (SUBCLASSES_SLOT): a property path with the class
-        # as a variable is four times slower here.
-        return (
-            values
-            + f"FILTER NOT EXISTS {{ VALUES (?param ?class) {{ {SUBCLASSES_SLOT} }} ?value <{RDF.type}> ?class }} }}"
-        )
-    if kind in {"MinInclusive", "MaxInclusive"}:
-        operator = ">=" if kind == "MinInclusive" else "<="
-        return values + f"FILTER (!COALESCE(?value {operator} ?param, false)) }}"
-    datatype = str(members[0].parameter)
-    well_formed = (
-        f" || !COALESCE(datatype(<{datatype}>(STR(?value))) = <{datatype}>, false)" if datatype in CASTABLE else ""
-    )
-    return values + f"FILTER (!isLiteral(?value) || datatype(?value) != <{datatype}>{well_formed}) }}"
+    return None
+
+
+def _branches(members: list[Check], branch: Callable[[Check], str]) -> str:
+    """A UNION of one group per check, each binding ?k to the check's index; closes the WHERE clause."""
+    return " UNION ".join(f"{{ {branch(c)} BIND ({k} AS ?k) }}" for k, c in enumerate(members)) + " }"
 
 
 def _merge_key(check: Check) -> tuple[str, ...] | None:
@@ -727,12 +788,16 @@ def plan_queries(checks: Iterable[Check]) -> tuple[Query, ...]:
     for check in checks:
         key = _merge_key(check)
         if key is None:
-            queries.append(Query((check,), check.query, check.target))
+            queries.append(Query((check,), check.query, check.target, check.lookup_query))
         else:
             groups.setdefault(key, []).append(check)
     for key, members in groups.items():
-        text = members[0].query if len(members) == 1 else _wrap(_merged_text(key[1], members))
-        queries.append(Query(tuple(members), text, members[0].target))
+        if len(members) == 1:
+            queries.append(Query(tuple(members), members[0].query, members[0].target, members[0].lookup_query))
+            continue
+        lookup = _merged_lookup_text(key[1], members)
+        text = _wrap(_merged_text(key[1], members))
+        queries.append(Query(tuple(members), text, members[0].target, None if lookup is None else _wrap(lookup)))
     return tuple(queries)
 
 
