@@ -28,6 +28,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from rdflib import RDF, RDFS
 
@@ -98,6 +99,14 @@ NAMED_TYPES = frozenset({DPROD.DataProduct, VM.DataSource})
 SEARCHED = frozenset({RDFS.label, DCT.description})
 
 
+class RecordListener(Protocol):
+    """Told of every change the index follows (see `LineageIndex.listen`)."""
+
+    def records_changed(self, records: Mapping[str, list[Triple]], dropped: list[str]) -> None: ...
+
+    def everything_changed(self) -> None: ...
+
+
 @dataclass
 class _Edges:
     owner: dict[str, str] = field(default_factory=dict)  # output port -> product
@@ -160,6 +169,7 @@ class LineageIndex:
         self._searchable: dict[str, list[str]] | None = None  # product -> its texts in lower case, when first asked
         self._found: tuple[str, list[str]] | None = None  # the last search and its products (a page, then its count)
         self.rebuilds = 0
+        self._listeners: list[RecordListener] = []
 
     # --- keeping it current ------------------------------------------------------------------------------
 
@@ -188,7 +198,16 @@ class LineageIndex:
                     dropped.append(iri)
             self._take(records, dropped)
 
+    def listen(self, listener: RecordListener) -> None:
+        """Tell `listener` of every write the index follows, as it follows it (under the index's lock: the listener
+        must be quick): records written or dropped, here or by another replica, and writes of other kinds. So
+        what other parts of the catalog derive from records follows the same writes, in the same order."""
+        with self._lock:
+            self._listeners.append(listener)
+
     def _take(self, records: Mapping[str, list[Triple]], dropped: list[str]) -> None:
+        for listener in self._listeners:
+            listener.records_changed(records, dropped)
         if self._replay is not None:
             self._replay.append((records, dropped))
         if not self._stale:
@@ -202,6 +221,8 @@ class LineageIndex:
             finally:
                 self._generation += 1
                 self._stale = True
+                for listener in self._listeners:
+                    listener.everything_changed()
 
     def _apply(self, edges: _Edges, records: Mapping[str, list[Triple]], dropped: list[str]) -> None:
         """Re-read the written records: a product's ports, what its input ports consume, what they type as a product;

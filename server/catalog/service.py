@@ -285,6 +285,8 @@ class Catalog:
         marker = self._backend.marker if isinstance(self._backend, OxigraphStore) else None
         self._measurements = Measurements(PointTable(path), self.settings, self._clock, marker)
         self._measurements.summarise_in_background(self._store)
+        self._measurements.definitions.follow_writes()
+        self.index.listen(self._measurements.definitions)
         if seeding and new_table:
             self.seed_measurements()
         self._observed = ObservedLineage(
@@ -468,6 +470,12 @@ class Catalog:
         gc.freeze()
 
     def _settle(self) -> None:
+        """After each build of the index (in its thread): read what goals at risk need, then settle memory."""
+        if self._measurements is not None and self._store is not None:
+            try:
+                self._measurements.warm(self._store)
+            except Exception as error:  # the store may be closing; the first question reads them instead
+                log.warning("SLO definitions not read ahead: %s", error)
         if self._long_lived:
             gc.freeze()
 

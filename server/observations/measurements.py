@@ -10,17 +10,20 @@ coalesced and at most every few seconds, so a batch returns once its points are 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from rdflib import RDF, URIRef
+
 from server.catalog.lineage import EdgeSource
 from server.identity.policy import authorize_records, require_writer
 from server.identity.principal import Principal, Role
+from server.namespaces import DPROD, ODRL, VM
 from server.observations.budgets import BurnAlert, BurnAlerts, SloStatus, statuses_of
-from server.observations.objectives import Objective, objectives, objectives_of
+from server.observations.objectives import FACT_PREDICATES, Objective, objectives, objectives_of
 from server.observations.points import checked_points
 from server.observations.risk import GoalLinks, GoalRisk, goal_links, goals_at_risk
 from server.observations.summaries import summary_graph, summary_triples
@@ -31,6 +34,10 @@ from server.store.base import Store, Triple
 from server.store.oxigraph import OxigraphStore
 
 Clock = Callable[[], datetime]
+
+# What the SLO definitions are read from (objectives.py) and what the goal links are (risk.py).
+DEFINING_PREDICATES = frozenset({ODRL.hasPolicy, VM.serviceLevelObjective, *map(URIRef, FACT_PREDICATES)})
+LINK_PREDICATES = frozenset({VM.servedBy, VM.helpsAchieve, VM.subGoalOf})
 
 
 def utc_now() -> datetime:
@@ -73,67 +80,119 @@ def burn_alerts(settings: Settings) -> BurnAlerts:
 
 
 class Definitions:
-    """The SLOs stored products promise, remembered while the store's marker (which every write of records
-    changes) stays what it was, or changed only by the summaries' own writes; a store without a marker (a
-    remote one) is asked each time. Every batch needs them, and asking for a thousand SLOs by IRI takes the
-    embedded store a good part of a second (bench/bench_measurements.py)."""
+    """The SLOs stored products promise and the goal tree's links, remembered between questions: every batch needs
+    the definitions, and reading a thousand SLOs by IRI takes the embedded store a good part of a second, the
+    links a scan of the use cases (bench/bench_measurements.py).
+
+    Kept current one of two ways. Inside a catalog, the lineage index tells it of every write of records, this
+    process's own and, on a shared SPARQL store, those other replicas note (`records_changed`, `everything_changed`;
+    server/catalog/lineage_index.py), and only what a write touched is read again: after a product is written, its
+    own SLOs. Alone (a store and a marker, no catalog), everything is forgotten when the store's marker changes; with
+    neither, nothing is remembered.
+
+    What a write touches, as the lineage index reads records: a record's IRI and every node its triples link by the
+    predicates the definitions and links are made of. A record stating another record's SLO facts is seen when it is
+    written, not when it is dropped (the catalog's records state their own)."""
 
     def __init__(self, marker: Callable[[], str | None] | None) -> None:
         self._marker = marker
+        self._told = False  # whether writes are told (then the marker is not needed)
         self._lock = threading.Lock()
         self._as_of: str | None = None
+        self._generation = 0  # counts writes told, so that a read that overlapped one is not kept
         self._by_slo: dict[str, Objective | None] = {}
         self._by_product: dict[str, list[Objective]] = {}
         self._links: GoalLinks | None = None
 
-    def _current(self) -> str | None:
-        """The marker now, forgetting what was read under another one."""
+    def follow_writes(self) -> None:
+        """From now on every write of records is told (`records_changed`); the marker is no longer asked."""
+        with self._lock:
+            self._told = True
+            self._forget_all()
+
+    def _forget_all(self) -> None:
+        self._by_slo.clear()
+        self._by_product.clear()
+        self._links = None
+        self._generation += 1
+
+    def _current(self) -> int | None:
+        """The generation reads may be kept under, or None when nothing may be remembered (call under the lock)."""
+        if self._told:
+            return self._generation
         now = self._marker() if self._marker is not None else None
         if now is None or now != self._as_of:
-            self._by_slo.clear()
-            self._by_product.clear()
-            self._links = None
+            self._forget_all()
             self._as_of = now
-        return now
+        return None if now is None else self._generation
+
+    def records_changed(self, records: Mapping[str, Iterable[Triple]], dropped: Iterable[str]) -> None:
+        """Records were written or dropped: forget what they may have changed."""
+        touched = set(records) | set(dropped)
+        links_changed = False
+        for triples in records.values():
+            for s, p, o in triples:
+                if p in LINK_PREDICATES:
+                    links_changed = True
+                elif p in DEFINING_PREDICATES or (p == RDF.type and o == DPROD.DataProduct):
+                    touched.add(str(s))
+                    touched.add(str(o))
+        with self._lock:
+            self._generation += 1
+            if self._links is not None and (links_changed or self._links.mentions(touched)):
+                self._links = None
+            for slo, objective in list(self._by_slo.items()):
+                if objective is None or slo in touched or objective.product in touched:
+                    del self._by_slo[slo]
+            for product, promised in list(self._by_product.items()):
+                if product in touched or any(o.iri in touched for o in promised):
+                    del self._by_product[product]
+
+    def everything_changed(self) -> None:
+        """A write the index cannot read record by record (a bulk load, a SPARQL update): forget everything."""
+        with self._lock:
+            self._forget_all()
 
     def of_slos(self, store: Store, iris: Iterable[str]) -> dict[str, Objective]:
         wanted = list(dict.fromkeys(iris))
         with self._lock:
-            self._current()
+            generation = self._current()
             missing = [iri for iri in wanted if iri not in self._by_slo]
-        if missing:
-            found = objectives(store, missing)
-            with self._lock:
-                self._by_slo.update({iri: found.get(iri) for iri in missing})
+        found = objectives(store, missing) if missing else {}
         with self._lock:
             known = {iri: self._by_slo.get(iri) for iri in wanted}
+            known.update({iri: found.get(iri) for iri in missing})
+            if generation is not None and generation == self._generation:
+                self._by_slo.update({iri: found.get(iri) for iri in missing})
         return {iri: objective for iri, objective in known.items() if objective is not None}
 
     def of_products(self, store: Store, products: Iterable[str]) -> dict[str, list[Objective]]:
         wanted = list(dict.fromkeys(products))
         with self._lock:
-            self._current()
+            generation = self._current()
             missing = [iri for iri in wanted if iri not in self._by_product]
-        if missing:
-            found = objectives_of(store, missing)
-            with self._lock:
-                for product in missing:
-                    self._by_product[product] = []
-                for objective in sorted(found.values(), key=_iri):
-                    self._by_product[objective.product].append(objective)
-                    self._by_slo[objective.iri] = objective
+        read: dict[str, list[Objective]] = {product: [] for product in missing}
+        for objective in sorted(objectives_of(store, missing).values() if missing else (), key=_iri):
+            if objective.product in read:  # an SLO two products claim counts for the first (objectives.py)
+                read[objective.product].append(objective)
         with self._lock:
-            return {product: list(self._by_product.get(product, [])) for product in wanted}
+            known = {product: list(self._by_product.get(product, [])) for product in wanted}
+            known.update(read)
+            if generation is not None and generation == self._generation:
+                self._by_product.update(read)
+                self._by_slo.update({o.iri: o for promised in read.values() for o in promised})
+        return known
 
     def links(self, store: Store) -> GoalLinks:
-        """The products' use cases and the goal tree (risk.py), as of the marker."""
+        """The products' use cases and the goal tree (risk.py)."""
         with self._lock:
-            self._current()
+            generation = self._current()
             known = self._links
         if known is None:
             known = goal_links(store)
             with self._lock:
-                self._links = known
+                if generation is not None and generation == self._generation:
+                    self._links = known
         return known
 
     def own_write(self, before: str | None, after: str | None) -> None:
@@ -276,6 +335,14 @@ class Measurements:
         """The statuses of every SLO that has points and that a stored product still promises."""
         found = self.definitions.of_slos(store, self.table.measured())
         return self.statuses(sorted(found.values(), key=_iri))
+
+    def warm(self, store: Store) -> None:
+        """Read ahead what `goals_at_risk` needs (the measured SLOs' definitions, the goal links), if anything is
+        measured: at 100k products that is seconds, better spent before the first question than in it."""
+        measured = self.table.measured()
+        if measured:
+            self.definitions.of_slos(store, measured)
+            self.definitions.links(store)
 
     def goals_at_risk(
         self, store: Store, index: EdgeSource | None = None, hidden: Callable[[str], bool] | None = None

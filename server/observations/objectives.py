@@ -27,7 +27,7 @@ PRODUCTS = _PATTERN % "?node a dprod:DataProduct . BIND(?node AS ?value)"
 # Every triple of each SLO, the wanted predicates picked here: a second VALUES list for the predicates made
 # Oxigraph take 4 s for 1,266 SLOs, this 0.35 s.
 FACTS = sparql_prefixes() + "SELECT ?node ?predicate ?value WHERE { VALUES ?node { $nodes } ?node ?predicate ?value }"
-_FACT_PREDICATES = frozenset(
+FACT_PREDICATES = frozenset(
     str(p) for p in (VM.target, VM.period, VM.serviceLevelIndicator, VM.errorBudget, VM.goodAtMost, VM.goodAtLeast)
 )
 # The same question as one pattern, kept to check the pieces against (tests/test_measurements_objectives.py).
@@ -123,7 +123,7 @@ def _complete(store: Store, product_of: Mapping[str, list[str]]) -> dict[str, Ob
     typed = {node for node, _ in select_texts(store, PRODUCTS, candidates)}
     facts: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for node, predicate, value in select_texts(store, FACTS, product_of):
-        if predicate in _FACT_PREDICATES:
+        if predicate in FACT_PREDICATES:
             facts[node][predicate].append(value)
     found: dict[str, Objective] = {}
     for slo, products in product_of.items():

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from server.catalog.lineage import Direction, EdgeSource, readable_step, sparql_step, walk
 from server.catalog.nodes import select_texts, unique
@@ -36,12 +37,23 @@ class GoalLinks:
     serving: dict[str, list[tuple[str, str]]]
     parent_of: dict[str, str]
 
+    @cached_property
+    def _nodes(self) -> frozenset[str]:
+        """Every use case and goal the links name."""
+        found = {node for pairs in self.serving.values() for pair in pairs for node in pair}
+        return frozenset(found | set(self.parent_of) | set(self.parent_of.values()))
+
+    def mentions(self, nodes: set[str]) -> bool:
+        """Whether any of `nodes` is a use case or goal of these links (a write of its record may change them)."""
+        return not self._nodes.isdisjoint(nodes)
+
 
 def goal_links(store: Store) -> GoalLinks:
     serving: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for product, use_case, goal in select_texts(store, SERVED):
         serving[product].append((use_case, goal))
-    parent_of = {goal: parent for goal, parent in select_texts(store, GOAL_PARENTS)}
+    # A goal under two parents (the checklist does not forbid it) is walked up through the first, in IRI order.
+    parent_of = {goal: parent for goal, parent in sorted(select_texts(store, GOAL_PARENTS), reverse=True)}
     return GoalLinks({product: sorted(found) for product, found in serving.items()}, parent_of)
 
 

@@ -1,0 +1,134 @@
+"""What goals at risk remember between questions (the SLO definitions and the goal links,
+server/observations/measurements.py `Definitions`) follows every write through the catalog: an owner who relaxes an
+overspent SLO, or a use case that stops being served by a product, changes the next `goalsAtRisk`; what the catalog
+remembers after each write equals what SPARQL reads afresh; a write of one product re-reads that product alone."""
+
+from __future__ import annotations
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import XSD
+
+from server.namespaces import VM
+from server.observations.objectives import objectives
+from server.observations.risk import goal_links
+from server.store.base import Store
+from tests.test_measurements_http import AVAILABILITY, CAT, GOALS_AT_RISK, MASTER_DATA, measured  # noqa: F401
+
+REGISTER = "mutation ($d: String!) { registerDataProduct(document: $d) { __typename } }"
+
+
+def at_risk(app_: object) -> set[str]:
+    answer = app_.post("admin", GOALS_AT_RISK)["data"]["goalsAtRisk"]  # type: ignore[attr-defined]
+    return {risk["goal"]["id"] for risk in answer}
+
+
+def remembered_equals_sparql(app_: object) -> None:
+    """What the catalog remembers for goals at risk is what the store says now."""
+    service = app_.app.state.catalog  # type: ignore[attr-defined]
+    store: Store = service.store
+    definitions = service.measurements.definitions
+    measured_slos = service.measurements.table.measured()
+    assert definitions.of_slos(store, measured_slos) == objectives(store, measured_slos)
+    assert definitions.links(store) == goal_links(store)
+
+
+def with_target(store: Store, slo: str, target: str) -> str:
+    """The Turtle of MASTER_DATA's record with `slo`'s target changed, as its owner would register it."""
+    record = Graph()
+    for triple in store.record(MASTER_DATA):
+        record.add(triple)
+    record.set((URIRef(slo), VM.target, Literal(target, datatype=XSD.decimal)))
+    return record.serialize(format="turtle")
+
+
+def test_relaxing_the_overspent_slo_takes_its_goals_off_the_list_at_once(measured: object) -> None:  # noqa: F811
+    before = at_risk(measured)
+    assert before  # the seed's overspent availability SLO puts goals at risk
+    remembered_equals_sparql(measured)
+    store = measured.store  # type: ignore[attr-defined]
+    done = measured.post("admin", REGISTER, d=with_target(store, AVAILABILITY, "1"))  # type: ignore[attr-defined]
+    assert done["data"]["registerDataProduct"]["__typename"] == "DataProduct", done
+    assert at_risk(measured) == set()
+    remembered_equals_sparql(measured)
+    done = measured.post("admin", REGISTER, d=with_target(store, AVAILABILITY, "99.9"))  # type: ignore[attr-defined]
+    assert done["data"]["registerDataProduct"]["__typename"] == "DataProduct", done
+    assert at_risk(measured) == before
+    remembered_equals_sparql(measured)
+
+
+def test_a_use_case_no_longer_served_takes_its_goals_off_the_list(measured: object) -> None:  # noqa: F811
+    service = measured.app.state.catalog  # type: ignore[attr-defined]
+    store: Store = service.store
+    before = at_risk(measured)
+    links = goal_links(store)
+    reached = {uc for pairs in links.serving.values() for uc, _ in pairs}
+    for use_case in sorted(reached):
+        triples = [t for t in store.record(use_case) if t[1] != VM.servedBy]
+        store.replace_records({use_case: triples})  # the use case still exists, served by nothing
+    assert at_risk(measured) == set()
+    remembered_equals_sparql(measured)
+    assert before
+
+
+def test_a_dropped_goal_record_is_followed(measured: object) -> None:  # noqa: F811
+    service = measured.app.state.catalog  # type: ignore[attr-defined]
+    store: Store = service.store
+    vision = CAT + "goal/vision"
+    assert vision in at_risk(measured)
+    parents = goal_links(store).parent_of
+    children = sorted(goal for goal, parent in parents.items() if parent == vision)
+    for goal in children:
+        store.replace_records({goal: [t for t in store.record(goal) if t[1] != VM.subGoalOf]})
+    assert vision not in at_risk(measured)
+    remembered_equals_sparql(measured)
+
+
+def test_a_write_of_one_product_reads_that_product_again_not_everything(measured: object) -> None:  # noqa: F811
+    service = measured.app.state.catalog  # type: ignore[attr-defined]
+    store: Store = service.store
+    service.index.refresh()  # the index's build, and the reading ahead after it, are done
+    at_risk(measured)
+    other = CAT + "data-product/f2f-meetings"
+    store.replace_records({other: list(store.record(other))})
+    asked = service.backend.queries_run
+    at_risk(measured)
+    after_one_write = service.backend.queries_run - asked
+    service.measurements.definitions.everything_changed()
+    asked = service.backend.queries_run
+    at_risk(measured)
+    after_forgetting = service.backend.queries_run - asked
+    assert after_one_write < after_forgetting
+    remembered_equals_sparql(measured)
+
+
+def test_a_read_that_overlapped_a_write_is_not_kept(measured: object) -> None:  # noqa: F811
+    """A write told while the definitions were being read makes that read a one-off: the next question reads again
+    rather than keep what may predate the write."""
+    service = measured.app.state.catalog  # type: ignore[attr-defined]
+    definitions = service.measurements.definitions
+    store: Store = service.store
+    service.index.refresh()
+    definitions.everything_changed()
+
+    class Interrupted:
+        """The catalog's store, with a write of MASTER_DATA told in the middle of the first read."""
+
+        def __init__(self) -> None:
+            self.told = False
+
+        def select(self, *args: object, **kwargs: object) -> object:
+            if not self.told:
+                self.told = True
+                definitions.records_changed({MASTER_DATA: list(store.record(MASTER_DATA))}, [])
+            return store.select(*args, **kwargs)  # type: ignore[arg-type]
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(store, name)
+
+    assert AVAILABILITY in definitions.of_slos(Interrupted(), [AVAILABILITY])  # type: ignore[arg-type]
+    asked = service.backend.queries_run
+    definitions.of_slos(store, [AVAILABILITY])
+    assert service.backend.queries_run > asked  # read again
+    asked = service.backend.queries_run
+    definitions.of_slos(store, [AVAILABILITY])
+    assert service.backend.queries_run == asked  # now remembered
