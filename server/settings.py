@@ -113,10 +113,12 @@ class Settings:
     webhook_backoff_s: float = 1.0
     # OpenLineage (server/openlineage/): the run table's SQLite file (None: beside the embedded store on disk, in
     # memory for a store in memory, `lineage-runs.sqlite` in the default data directory for a remote store), the most
-    # events one `POST /api/v1/lineage` takes, and the window lineage drift looks back over.
+    # events one `POST /api/v1/lineage` takes, the window lineage drift looks back over, and how long run events
+    # are kept.
     lineage_runs: str | None = None
     lineage_max_events: int = 10_000
     lineage_drift_days: int = 30
+    lineage_retention_days: int = 400
     # The shapes in force (server/governance/sources.py): files or directories of Turtle shapes; "builtin" stands for
     # the packaged checklist and recommended shapes. In VALUEMESH_SHAPES, separated by commas.
     shapes: tuple[str, ...] = ("builtin",)
@@ -180,6 +182,7 @@ class Settings:
             lineage_runs=os.environ.get("VALUEMESH_LINEAGE_RUNS") or None,
             lineage_max_events=_env_number("VALUEMESH_LINEAGE_MAX_EVENTS", int, cls.lineage_max_events),
             lineage_drift_days=_env_number("VALUEMESH_LINEAGE_DRIFT_DAYS", int, cls.lineage_drift_days),
+            lineage_retention_days=_env_number("VALUEMESH_LINEAGE_RETENTION_DAYS", int, cls.lineage_retention_days),
             shapes=_env_names("VALUEMESH_SHAPES") or cls.shapes,
             measurements=os.environ.get("VALUEMESH_MEASUREMENTS") or None,
             measurement_retention_days=_env_number(

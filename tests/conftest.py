@@ -207,8 +207,9 @@ def seeded_store(seed_nquads: bytes, backend: str) -> Iterator[Store]:
 
 @pytest.fixture
 def settings() -> Settings:
-    """Settings for an in-process app: nothing on disk, no seeding (fixtures bring their own store)."""
-    return Settings(store="memory:", seed=False)
+    """Settings for an in-process app: nothing on disk, no seeding (fixtures bring their own store). Run events are
+    kept for good: the OpenLineage fixtures carry fixed dates (tests of the retention set their own)."""
+    return Settings(store="memory:", seed=False, lineage_retention_days=36500)
 
 
 def admin_token(app: FastAPI, name: str = "test-admin") -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from server.query_library import library_query
 from server.settings import Settings
 from server.store import Store
 from server.web.app import create_app
+from tests.conftest import admin_token
 from tests.lineage_events import body, recent
 
 CAT = "https://valuemesh.example/"
@@ -69,6 +71,7 @@ def test_a_run_writing_a_published_dataset_is_the_products_and_the_graph_shows_i
         "received": 2,
         "stored": 2,
         "duplicates": 0,
+        "expired": 0,
         "ignored": 0,
         "unattributed": 0,
         "dataProducts": [HCP_360],
@@ -259,3 +262,26 @@ def test_the_data_quality_of_a_run_becomes_sli_points_of_the_products_slos(clien
         "dataProduct"
     ]["sloStatus"]
     assert sum(status["measurements"] for status in statuses) == 2
+
+
+def test_run_events_older_than_the_retention_are_let_go_and_the_summary_follows(
+    seeded_store: Store, settings: Settings
+) -> None:
+    """`VALUEMESH_LINEAGE_RETENTION_DAYS`: an event older than it is acknowledged as expired and not kept; events
+    stored earlier are let go once they pass it, and their product's observed lineage no longer counts them."""
+    app = create_app(replace(settings, lineage_retention_days=3), store=seeded_store)
+    with TestClient(app, base_url="http://localhost", headers=admin_token(app)) as client:
+        observed_lineage = app.state.catalog.observed_lineage
+        old = post(client, body("hcp-360-run.json"))  # November 2026, older than 3 days whenever this runs after
+        assert old.status_code == 201, old.text
+        assert (old.json()["stored"], old.json()["expired"]) == (0, 2)
+        assert run_count(client) == 0
+        observed_lineage.retention_days = 36500  # stored while within a longer retention...
+        assert post(client, body("hcp-360-run.json")).json()["stored"] == 2
+        assert observed(client, HCP_360)[0]["runs"] == "1"
+        observed_lineage.retention_days = 3  # ...then the next request lets them go
+        fresh = post(client, recent("hcp-360-run.json"))
+        assert (fresh.json()["stored"], fresh.json()["expired"]) == (2, 0)
+        assert run_count(client) == 1  # the recent run alone
+        observed_lineage.flush()
+        assert observed(client, HCP_360)[0]["runs"] == "1"

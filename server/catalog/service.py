@@ -294,6 +294,7 @@ class Catalog:
             RunTable(run_table_path(self.settings, self._backend)),
             max_events=self.settings.lineage_max_events,
             drift_days=self.settings.lineage_drift_days,
+            retention_days=self.settings.lineage_retention_days,
         )
         self.index.ready()  # start building now, in the background, rather than on the first lineage question
         return self

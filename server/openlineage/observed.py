@@ -118,6 +118,7 @@ class Ingested:
     ignored: int
     unattributed: int
     products: list[str]
+    expired: int = 0  # run events older than the retention, not kept
     # SLI points the events give (measurements.py), for the measurements service to record (idempotent by id).
     points: list[dict[str, Any]] = field(default_factory=list)
 
@@ -144,12 +145,20 @@ class ObservedLineage:
     """See the module docstring. `store` is the catalog's store (writes through it reach the index)."""
 
     def __init__(
-        self, store: Store, runs: RunTable, *, max_events: int, drift_days: int, summary_every_s: float = 5.0
+        self,
+        store: Store,
+        runs: RunTable,
+        *,
+        max_events: int,
+        drift_days: int,
+        retention_days: int | None = None,
+        summary_every_s: float = 5.0,
     ) -> None:
         self.store = store
         self.runs = runs
         self.max_events = max_events
         self.drift_days = drift_days
+        self.retention_days = retention_days  # events older than this many days are let go (None: kept for good)
         # One request at a time stores runs and rewrites summaries, so no summary is written from an older count.
         self._lock = threading.Lock()
         # A product's summary is rewritten at once, then at most every `summary_every_s` while its runs keep coming
@@ -179,7 +188,10 @@ class ObservedLineage:
                 events.append((index, run_event(document)))
         with self._lock:
             attributed = self._attribute(events, principal, visibility)
-            recorded = self.runs.record(attributed)
+            keep_after = None
+            if self.retention_days is not None:
+                keep_after = datetime.now(UTC) - timedelta(days=self.retention_days)
+            recorded = self.runs.record(attributed, keep_after=keep_after)
             now = time.monotonic()
             for product in sorted(recorded.products):
                 if now - self._written_at.get(product, -math.inf) < self.summary_every_s:
@@ -194,11 +206,13 @@ class ObservedLineage:
             if self._pending:
                 self._start_flusher()
                 self._wake.notify()
+        current = [(e, p) for e, p in attributed if keep_after is None or e.event_time >= keep_after]
         return Ingested(
-            points=self._points(attributed),
+            points=self._points(current),
             received=len(documents),
             stored=recorded.stored,
             duplicates=recorded.duplicates,
+            expired=recorded.expired,
             ignored=len(documents) - len(events),
             unattributed=sum(1 for _, product in attributed if product is None),
             products=sorted({p for _, p in attributed if p is not None}),

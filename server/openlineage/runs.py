@@ -79,11 +79,13 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class Recorded:
-    """What one request's events did: stored anew, already known, and the products whose runs changed."""
+    """What one request's events did: stored anew, already known, older than the retention (not kept), and the
+    products whose runs changed (new runs, or old ones let go)."""
 
     stored: int
     duplicates: int
     products: frozenset[str]
+    expired: int = 0
 
 
 def _time(text: str) -> datetime:
@@ -135,22 +137,25 @@ class RunTable:
                 found.update({run_id: product for run_id, product in rows})
         return found
 
-    def record(self, events: list[tuple[RunEvent, str | None]]) -> Recorded:
-        """Store the events (each with its product, or None) in one transaction; known ones are skipped."""
+    def record(self, events: list[tuple[RunEvent, str | None]], *, keep_after: datetime | None = None) -> Recorded:
+        """Store the events (each with its product, or None) in one transaction; known ones are skipped. With
+        `keep_after`, events from before it are not kept, and those stored are let go in the same transaction."""
         received = _time_text(datetime.now(UTC))
+        oldest = _time_text(keep_after) if keep_after is not None else None
+        kept = [(e, product) for e, product in events if oldest is None or e.time_text >= oldest]
         rows = [
-            (e.time_text, e.run_id, e.event_type, e.job.namespace, e.job.name, product, received)
-            for e, product in events
+            (e.time_text, e.run_id, e.event_type, e.job.namespace, e.job.name, product, received) for e, product in kept
         ]
         datasets = [
             (e.time_text, e.run_id, e.event_type, direction, d.namespace, d.name)
-            for e, _ in events
+            for e, _ in kept
             for direction, named in (("input", e.inputs), ("output", e.outputs))
             for d in named
         ]
         # The runs' earlier events, sent before anything named their product, are their product's too.
-        settled = sorted({(product, e.run_id) for e, product in events if product is not None})
+        settled = sorted({(product, e.run_id) for e, product in kept if product is not None})
         with self._transaction() as db:
+            let_go = self._let_go(db, oldest) if oldest is not None else set()
             before = db.total_changes
             db.executemany("INSERT OR IGNORE INTO run_events VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
             stored = db.total_changes - before
@@ -158,7 +163,21 @@ class RunTable:
                 db.executemany("INSERT OR IGNORE INTO run_datasets VALUES (?, ?, ?, ?, ?, ?)", datasets)
                 db.executemany("UPDATE run_events SET product = ? WHERE run_id = ? AND product IS NULL", settled)
         products = frozenset(product for product, _ in settled) if stored else frozenset()
-        return Recorded(stored, len(events) - stored, products)
+        return Recorded(stored, len(kept) - stored, products | let_go, len(events) - len(kept))
+
+    @staticmethod
+    def _let_go(db: sqlite3.Connection, oldest: str) -> set[str]:
+        """Delete the events (and their datasets) from before `oldest`; the products whose runs those were. Both
+        tables lead their keys with the event time, so this is a range at the start of each."""
+        products = {
+            str(row[0])
+            for row in db.execute(
+                "SELECT DISTINCT product FROM run_events WHERE event_time < ? AND product IS NOT NULL", (oldest,)
+            )
+        }
+        db.execute("DELETE FROM run_events WHERE event_time < ?", (oldest,))
+        db.execute("DELETE FROM run_datasets WHERE event_time < ?", (oldest,))
+        return products
 
     def summary(self, product: str) -> RunSummary:
         """The product's runs in numbers, its last run, and every dataset its runs read."""

@@ -64,6 +64,7 @@ def _answer(outcome: Ingested, measurements: dict[str, Any]) -> JSONResponse:
             "received": outcome.received,
             "stored": outcome.stored,
             "duplicates": outcome.duplicates,
+            "expired": outcome.expired,
             "ignored": outcome.ignored,
             "unattributed": outcome.unattributed,
             "dataProducts": outcome.products,
