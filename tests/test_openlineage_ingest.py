@@ -18,7 +18,7 @@ from server.settings import Settings
 from server.store import Store
 from server.web.app import create_app
 from tests.conftest import admin_token
-from tests.lineage_events import body, recent
+from tests.lineage_events import aged, body, recent
 
 CAT = "https://valuemesh.example/"
 HCP_360 = CAT + "data-product/hcp-360"
@@ -272,12 +272,12 @@ def test_run_events_older_than_the_retention_are_let_go_and_the_summary_follows(
     app = create_app(replace(settings, lineage_retention_days=3), store=seeded_store)
     with TestClient(app, base_url="http://localhost", headers=admin_token(app)) as client:
         observed_lineage = app.state.catalog.observed_lineage
-        old = post(client, body("hcp-360-run.json"))  # November 2026, older than 3 days whenever this runs after
+        old = post(client, aged("hcp-360-run.json", days=10))
         assert old.status_code == 201, old.text
         assert (old.json()["stored"], old.json()["expired"]) == (0, 2)
         assert run_count(client) == 0
         observed_lineage.retention_days = 36500  # stored while within a longer retention...
-        assert post(client, body("hcp-360-run.json")).json()["stored"] == 2
+        assert post(client, aged("hcp-360-run.json", days=10)).json()["stored"] == 2
         assert observed(client, HCP_360)[0]["runs"] == "1"
         observed_lineage.retention_days = 3  # ...then the next request lets them go
         fresh = post(client, recent("hcp-360-run.json"))
