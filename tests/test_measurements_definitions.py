@@ -62,12 +62,36 @@ def test_a_use_case_no_longer_served_takes_its_goals_off_the_list(measured: obje
     before = at_risk(measured)
     links = goal_links(store)
     reached = {uc for pairs in links.serving.values() for uc, _ in pairs}
-    for use_case in sorted(reached):
-        triples = [t for t in store.record(use_case) if t[1] != VM.servedBy]
-        store.replace_records({use_case: triples})  # the use case still exists, served by nothing
+    stored = {use_case: list(store.record(use_case)) for use_case in sorted(reached)}
+    for use_case, triples in stored.items():
+        store.replace_records({use_case: [t for t in triples if t[1] != VM.servedBy]})  # served by nothing
     assert at_risk(measured) == set()
     remembered_equals_sparql(measured)
     assert before
+    store.replace_records(stored)  # served again
+    assert at_risk(measured) == before
+    remembered_equals_sparql(measured)
+
+
+def test_a_write_of_one_use_case_reads_that_use_case_again_not_every_link(measured: object) -> None:  # noqa: F811
+    service = measured.app.state.catalog  # type: ignore[attr-defined]
+    store: Store = service.store
+    service.index.refresh()
+    at_risk(measured)
+    use_case = sorted({uc for pairs in goal_links(store).serving.values() for uc, _ in pairs})[0]
+    definitions = service.measurements.definitions
+
+    def queries_for_links() -> int:
+        asked = service.backend.queries_run
+        definitions.links(store)
+        return int(service.backend.queries_run - asked)
+
+    store.replace_records({use_case: list(store.record(use_case))})
+    after_one_write = queries_for_links()
+    definitions.everything_changed()
+    after_forgetting = queries_for_links()
+    assert (after_one_write, after_forgetting) == (1, 3)  # the use case's facts; the three scans
+    remembered_equals_sparql(measured)
 
 
 def test_a_dropped_goal_record_is_followed(measured: object) -> None:  # noqa: F811

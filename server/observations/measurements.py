@@ -25,7 +25,7 @@ from server.namespaces import DPROD, ODRL, VM
 from server.observations.budgets import BurnAlert, BurnAlerts, SloStatus, statuses_of
 from server.observations.objectives import FACT_PREDICATES, Objective, objectives, objectives_of
 from server.observations.points import checked_points
-from server.observations.risk import GoalLinks, GoalRisk, goal_links, goals_at_risk
+from server.observations.risk import GoalLinks, GoalRisk, LinkFacts, goal_links, goals_at_risk
 from server.observations.summaries import summary_graph, summary_triples
 from server.observations.summariser import Summariser
 from server.observations.table import Point, PointTable
@@ -87,7 +87,7 @@ class Definitions:
     Kept current one of two ways. Inside a catalog, the lineage index tells it of every write of records, this
     process's own and, on a shared SPARQL store, those other replicas note (`records_changed`, `everything_changed`;
     server/catalog/lineage_index.py), and only what a write touched is read again: after a product is written, its
-    own SLOs. Alone (a store and a marker, no catalog), everything is forgotten when the store's marker changes; with
+    own SLOs; after a use case or goal is written, its own links (risk.py `LinkFacts`). Alone (a store and a marker, no catalog), everything is forgotten when the store's marker changes; with
     neither, nothing is remembered.
 
     What a write touches, as the lineage index reads records: a record's IRI and every node its triples link by the
@@ -102,7 +102,11 @@ class Definitions:
         self._generation = 0  # counts writes told, so that a read that overlapped one is not kept
         self._by_slo: dict[str, Objective | None] = {}
         self._by_product: dict[str, list[Objective]] = {}
-        self._links: GoalLinks | None = None
+        self._links: LinkFacts | None = None
+        self._links_lock = threading.Lock()  # one thread reads the links at a time (LinkFacts is not thread-safe)
+        self._links_epoch = 0  # counts writes that make every link fact unknown
+        self._links_dirty: set[str] = set()  # nodes whose link facts a write may have changed
+        self._links_reading = False  # a full read of the link facts is under way
 
     def follow_writes(self) -> None:
         """From now on every write of records is told (`records_changed`); the marker is no longer asked."""
@@ -114,6 +118,8 @@ class Definitions:
         self._by_slo.clear()
         self._by_product.clear()
         self._links = None
+        self._links_epoch += 1
+        self._links_dirty.clear()
         self._generation += 1
 
     def _current(self) -> int | None:
@@ -128,19 +134,25 @@ class Definitions:
 
     def records_changed(self, records: Mapping[str, Iterable[Triple]], dropped: Iterable[str]) -> None:
         """Records were written or dropped: forget what they may have changed."""
-        touched = set(records) | set(dropped)
-        links_changed = False
+        written = set(records) | set(dropped)
+        touched = set(written)
+        linking: set[str] = set()  # subjects of link facts in the new triples
         for triples in records.values():
             for s, p, o in triples:
                 if p in LINK_PREDICATES:
-                    links_changed = True
+                    linking.add(str(s))
                 elif p in DEFINING_PREDICATES or (p == RDF.type and o == DPROD.DataProduct):
                     touched.add(str(s))
                     touched.add(str(o))
         with self._lock:
             self._generation += 1
-            if self._links is not None and (links_changed or self._links.mentions(touched)):
-                self._links = None
+            facts = self._links
+            # A record states its own node's facts: those of a use case or goal known before, or stating links now.
+            # With no facts read yet, the next full read sees the write, unless it is under way now.
+            if facts is not None:
+                self._links_dirty |= linking | {iri for iri in written if facts.knows(iri)}
+            elif self._links_reading:
+                self._links_dirty |= linking | written
             for slo, objective in list(self._by_slo.items()):
                 if objective is None or slo in touched or objective.product in touched:
                     del self._by_slo[slo]
@@ -184,16 +196,27 @@ class Definitions:
         return known
 
     def links(self, store: Store) -> GoalLinks:
-        """The products' use cases and the goal tree (risk.py)."""
-        with self._lock:
-            generation = self._current()
-            known = self._links
-        if known is None:
-            known = goal_links(store)
+        """The products' use cases and the goal tree (risk.py): read once, then only what writes touched."""
+        with self._links_lock:
             with self._lock:
-                if generation is not None and generation == self._generation:
-                    self._links = known
-        return known
+                remembered = self._current() is not None
+                facts, epoch = self._links, self._links_epoch
+                dirty, self._links_dirty = self._links_dirty, set()
+            if not remembered:
+                return goal_links(store)
+            if facts is None:
+                with self._lock:
+                    self._links_reading = True
+                try:
+                    facts = LinkFacts(store)  # writes told while it reads are read again by the next question
+                finally:
+                    with self._lock:
+                        self._links_reading = False
+            facts.reread(store, dirty)
+            with self._lock:
+                if epoch == self._links_epoch:
+                    self._links = facts
+            return facts.links
 
     def own_write(self, before: str | None, after: str | None) -> None:
         """The summaries changed the marker from `before` to `after`: what was read under `before` still holds."""

@@ -13,17 +13,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 
 from server.catalog.lineage import Direction, EdgeSource, readable_step, sparql_step, walk
 from server.catalog.nodes import select_texts, unique
-from server.namespaces import sparql_prefixes
+from server.namespaces import VM, sparql_prefixes
 from server.observations.budgets import SEVERITY, BudgetStatus, SloStatus
 from server.store.base import Store
 
-# The whole catalog's links from products to goals: two scans, cheaper at 10k products than asking for the
-# thousands of products a spent budget reaches by VALUES (bench/bench_measurements.py), and remembered until the
-# catalog changes (measurements.Definitions).
+# The whole catalog's links from products to goals, as one question (the reference `LinkFacts` is tested equal to):
+# scans are cheaper at 10k products than asking for the thousands of products a spent budget reaches by VALUES
+# (bench/bench_measurements.py); the catalog reads them once and then follows writes (measurements.Definitions).
 SERVED = (
     sparql_prefixes() + "SELECT ?product ?useCase ?goal WHERE { ?useCase vm:servedBy ?product ; vm:helpsAchieve ?goal }"
 )
@@ -37,15 +36,91 @@ class GoalLinks:
     serving: dict[str, list[tuple[str, str]]]
     parent_of: dict[str, str]
 
-    @cached_property
-    def _nodes(self) -> frozenset[str]:
-        """Every use case and goal the links name."""
-        found = {node for pairs in self.serving.values() for pair in pairs for node in pair}
-        return frozenset(found | set(self.parent_of) | set(self.parent_of.values()))
 
-    def mentions(self, nodes: set[str]) -> bool:
-        """Whether any of `nodes` is a use case or goal of these links (a write of its record may change them)."""
-        return not self._nodes.isdisjoint(nodes)
+# What the links are made of, one predicate at a time (each a scan of one predicate), or for chosen nodes.
+LINK_SCANS = {
+    "servedBy": sparql_prefixes() + "SELECT ?node ?value WHERE { ?node vm:servedBy ?value }",
+    "helpsAchieve": sparql_prefixes() + "SELECT ?node ?value WHERE { ?node vm:helpsAchieve ?value }",
+    "subGoalOf": sparql_prefixes() + "SELECT ?node ?value WHERE { ?node vm:subGoalOf ?value }",
+}
+LINK_FACTS_OF = (
+    sparql_prefixes()
+    + """SELECT ?node ?predicate ?value WHERE {
+  VALUES ?node { $nodes }
+  VALUES ?predicate { vm:servedBy vm:helpsAchieve vm:subGoalOf }
+  ?node ?predicate ?value
+}"""
+)
+_LOCAL = {str(VM[name]): name for name in LINK_SCANS}
+
+
+class LinkFacts:
+    """The facts goal links are made of (what each use case serves and helps achieve, each goal's parents), read
+    once and then only for the nodes writes touch (`reread`), with the links derived from them kept current: a
+    use case written changes the products it served and serves, not the whole catalog's links. Not thread-safe:
+    measurements.Definitions holds it under its lock and hands out the `links` it derives, which are never
+    changed after."""
+
+    def __init__(self, store: Store) -> None:
+        self.facts: dict[str, dict[str, set[str]]] = {name: defaultdict(set) for name in LINK_SCANS}
+        for name, query in LINK_SCANS.items():
+            for node, value in select_texts(store, query):
+                self.facts[name][node].add(value)
+        self.serves: dict[str, set[str]] = defaultdict(set)  # product -> the use cases it serves
+        for use_case, products in self.facts["servedBy"].items():
+            for product in products:
+                self.serves[product].add(use_case)
+        serving = {p: self._serving(p) for p in self.serves}
+        self.links = GoalLinks(
+            {p: pairs for p, pairs in serving.items() if pairs},
+            {goal: self._parent(goal) for goal in self.facts["subGoalOf"]},
+        )
+
+    def _serving(self, product: str) -> list[tuple[str, str]]:
+        helps = self.facts["helpsAchieve"]
+        return sorted((uc, goal) for uc in self.serves.get(product, ()) for goal in helps.get(uc, ()))
+
+    def _parent(self, goal: str) -> str:
+        # A goal under two parents (the checklist does not forbid it) is walked up through the first, in IRI order.
+        return min(self.facts["subGoalOf"][goal])
+
+    def knows(self, node: str) -> bool:
+        return any(node in by_node for by_node in self.facts.values())
+
+    def reread(self, store: Store, nodes: Iterable[str]) -> None:
+        """Read the link facts of `nodes` afresh (a write changed what they state) and derive the links again where
+        they changed."""
+        asked = unique(nodes)
+        if not asked:
+            return
+        products: set[str] = set()
+        for node in asked:
+            products |= self.facts["servedBy"].get(node, set())
+            for by_node in self.facts.values():
+                by_node.pop(node, None)
+        for node, predicate, value in select_texts(store, LINK_FACTS_OF, asked):
+            self.facts[_LOCAL[predicate]][node].add(value)
+        for node in asked:
+            products |= self.facts["servedBy"].get(node, set())
+        for product in products:
+            self.serves[product].difference_update(asked)
+        for node in asked:
+            for product in self.facts["servedBy"].get(node, ()):
+                self.serves[product].add(node)
+        serving = dict(self.links.serving)
+        for product in products:
+            pairs = self._serving(product)
+            if pairs:
+                serving[product] = pairs
+            else:
+                serving.pop(product, None)
+        parent_of = dict(self.links.parent_of)
+        for node in asked:
+            if node in self.facts["subGoalOf"]:
+                parent_of[node] = self._parent(node)
+            else:
+                parent_of.pop(node, None)
+        self.links = GoalLinks(serving, parent_of)
 
 
 def goal_links(store: Store) -> GoalLinks:
