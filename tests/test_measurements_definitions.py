@@ -10,7 +10,7 @@ from rdflib.namespace import XSD
 
 from server.namespaces import VM
 from server.observations.objectives import objectives
-from server.observations.risk import goal_links
+from server.observations.risk import goal_links, goals_at_risk
 from server.store.base import Store
 from tests.test_measurements_http import AVAILABILITY, CAT, GOALS_AT_RISK, MASTER_DATA, measured  # noqa: F401
 
@@ -156,3 +156,50 @@ def test_a_read_that_overlapped_a_write_is_not_kept(measured: object) -> None:  
     asked = service.backend.queries_run
     definitions.of_slos(store, [AVAILABILITY])
     assert service.backend.queries_run == asked  # now remembered
+
+
+def risks_now(service: object) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """The catalog's answer, as (goal, product, slo, via) rows."""
+    return sorted(
+        (risk.goal, cause.product, cause.slo, cause.via)
+        for risk in service.goals_at_risk()  # type: ignore[attr-defined]
+        for cause in risk.causes
+    )
+
+
+def risks_fresh(service: object) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """The same question asked from nothing remembered: lineage by SPARQL, links read by one question."""
+    store: Store = service.store  # type: ignore[attr-defined]
+    statuses = service.measurements.measured_statuses(store)  # type: ignore[attr-defined]
+    return sorted(
+        (risk.goal, cause.product, cause.slo, cause.via)
+        for risk in goals_at_risk(store, statuses, links=goal_links(store))
+        for cause in risk.causes
+    )
+
+
+def test_what_products_reach_follows_lineage_written_away_and_back(measured: object) -> None:  # noqa: F811
+    """Each product's reach is remembered between questions; a write that cuts the lineage below the overspent
+    product takes the goals it reached off the list, and writing it back (an input port consuming it again: a new
+    edge its remembered walk never passed) brings them back."""
+    service = measured.app.state.catalog  # type: ignore[attr-defined]
+    store: Store = service.store
+    assert risks_now(service) == risks_fresh(service)
+    serving = [uc for uc, _ in goal_links(store).serving[MASTER_DATA]]
+    for use_case in serving:  # the goals are reached only through the products downstream of the overspent one
+        triples = store.record(use_case)
+        store.replace_records({use_case: [t for t in triples if t[1:] != (VM.servedBy, URIRef(MASTER_DATA))]})
+    before = risks_now(service)
+    assert before == risks_fresh(service)
+    hcp_360 = CAT + "data-product/hcp-360"
+    assert before and all(via[0] == hcp_360 for _, _, _, via in before)  # the one product downstream of it
+    stored = list(store.record(hcp_360))
+    feed = URIRef(MASTER_DATA + "/port/api")
+    assert any(t[1] == VM.consumes and t[2] == feed for t in stored)
+    store.replace_records({hcp_360: [t for t in stored if not (t[1] == VM.consumes and t[2] == feed)]})
+    cut = risks_now(service)
+    assert cut == risks_fresh(service)
+    assert not any(hcp_360 in via for _, _, _, via in cut)
+    assert cut == []  # everything downstream of the overspent product was reached through HCP 360
+    store.replace_records({hcp_360: stored})
+    assert risks_now(service) == before == risks_fresh(service)

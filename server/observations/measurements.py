@@ -18,14 +18,14 @@ from typing import Any
 
 from rdflib import RDF, URIRef
 
-from server.catalog.lineage import EdgeSource
+from server.catalog.lineage import Direction, EdgeSource, sparql_step
 from server.identity.policy import authorize_records, require_writer
 from server.identity.principal import Principal, Role
 from server.namespaces import DPROD, ODRL, VM
 from server.observations.budgets import BurnAlert, BurnAlerts, SloStatus, statuses_of
 from server.observations.objectives import FACT_PREDICATES, Objective, objectives, objectives_of
 from server.observations.points import checked_points
-from server.observations.risk import GoalLinks, GoalRisk, LinkFacts, goal_links, goals_at_risk
+from server.observations.risk import GoalLinks, GoalRisk, LinkFacts, Reaches, goal_links, goals_at_risk
 from server.observations.summaries import summary_graph, summary_triples
 from server.observations.summariser import Summariser
 from server.observations.table import Point, PointTable
@@ -38,6 +38,9 @@ Clock = Callable[[], datetime]
 # What the SLO definitions are read from (objectives.py) and what the goal links are (risk.py).
 DEFINING_PREDICATES = frozenset({ODRL.hasPolicy, VM.serviceLevelObjective, *map(URIRef, FACT_PREDICATES)})
 LINK_PREDICATES = frozenset({VM.servedBy, VM.helpsAchieve, VM.subGoalOf})
+# Records written since the last goals-at-risk question beyond which every product's reach is walked again rather
+# than the written records' sources asked for (a bulk write).
+FORGET_ALL_AFTER = 2000
 
 
 def utc_now() -> datetime:
@@ -107,6 +110,7 @@ class Definitions:
         self._links_epoch = 0  # counts writes that make every link fact unknown
         self._links_dirty: set[str] = set()  # nodes whose link facts a write may have changed
         self._links_reading = False  # a full read of the link facts is under way
+        self._written: set[str] | None = set()  # records written since `take_written` (None: everything may have)
 
     def follow_writes(self) -> None:
         """From now on every write of records is told (`records_changed`); the marker is no longer asked."""
@@ -115,6 +119,7 @@ class Definitions:
             self._forget_all()
 
     def _forget_all(self) -> None:
+        self._written = None
         self._by_slo.clear()
         self._by_product.clear()
         self._links = None
@@ -146,6 +151,8 @@ class Definitions:
                     touched.add(str(o))
         with self._lock:
             self._generation += 1
+            if self._written is not None:
+                self._written |= written
             facts = self._links
             # A record states its own node's facts: those of a use case or goal known before, or stating links now.
             # With no facts read yet, the next full read sees the write, unless it is under way now.
@@ -218,6 +225,14 @@ class Definitions:
                     self._links = facts
             return facts.links
 
+    def take_written(self) -> set[str] | None:
+        """The records written or dropped since the last call (None: anything may have changed; with no writes told,
+        the marker's changes count as such)."""
+        with self._lock:
+            self._current()
+            written, self._written = self._written, set()
+        return written
+
     def own_write(self, before: str | None, after: str | None) -> None:
         """The summaries changed the marker from `before` to `after`: what was read under `before` still holds."""
         with self._lock:
@@ -242,6 +257,7 @@ class Measurements:
         self.alerts = burn_alerts(settings)
         self.marker = marker
         self.definitions = Definitions(marker)
+        self.reaches = Reaches()  # what each product reaches downstream, kept current by `goals_at_risk`
         self._known: dict[str, SloStatus] = {}  # statuses computed lately, by SLO (dropped when a point arrives)
         self._lock = threading.Lock()
         self.summariser: Summariser | None = None
@@ -371,7 +387,15 @@ class Measurements:
         self, store: Store, index: EdgeSource | None = None, hidden: Callable[[str], bool] | None = None
     ) -> list[GoalRisk]:
         links = self.definitions.links(store)
-        return goals_at_risk(store, self.measured_statuses(store), links=links, index=index, hidden=hidden)
+        written = self.definitions.take_written()
+        if written is None or len(written) > FORGET_ALL_AFTER:
+            self.reaches.forget_all()
+        elif written:
+            upstream = index.step(Direction.UPSTREAM) if index is not None else None
+            sources = {source for source, _, _ in (upstream or sparql_step(store, Direction.UPSTREAM))(sorted(written))}
+            self.reaches.forget(written | sources)
+        statuses = self.measured_statuses(store)
+        return goals_at_risk(store, statuses, links=links, index=index, hidden=hidden, remembered=self.reaches)
 
     def close(self) -> None:
         self.stop_summaries()
