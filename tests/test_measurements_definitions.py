@@ -203,3 +203,27 @@ def test_what_products_reach_follows_lineage_written_away_and_back(measured: obj
     assert cut == []  # everything downstream of the overspent product was reached through HCP 360
     store.replace_records({hcp_360: stored})
     assert risks_now(service) == before == risks_fresh(service)
+
+
+def test_points_that_spend_a_budget_put_its_goals_at_risk_at_once(measured: object) -> None:  # noqa: F811
+    """The answer is reused between questions, but never past a point: a batch that spends F2F meetings' weekly
+    budget makes it a cause on the very next question."""
+    from datetime import UTC, datetime, timedelta
+
+    from tests.test_measurements_http import post
+
+    f2f = CAT + "data-product/f2f-meetings"
+    slo = f2f + "/slo/timeliness"
+
+    def causes() -> set[str]:
+        answer = measured.post("admin", GOALS_AT_RISK)["data"]["goalsAtRisk"]  # type: ignore[attr-defined]
+        return {cause["dataProduct"]["id"] for risk in answer for cause in risk["causes"]}
+
+    assert f2f not in causes()
+    assert f2f not in causes()  # asked again: the same answer, reused
+    now = datetime.now(UTC).replace(microsecond=0)
+    late = [
+        {"slo": slo, "time": (now - timedelta(minutes=k + 1)).isoformat(), "good": 0, "total": 50} for k in range(20)
+    ]
+    assert post(measured, "admin", {"measurements": late}).status_code == 200  # type: ignore[arg-type]
+    assert f2f in causes()

@@ -103,6 +103,7 @@ class Definitions:
         self._lock = threading.Lock()
         self._as_of: str | None = None
         self._generation = 0  # counts writes told, so that a read that overlapped one is not kept
+        self._content = 0  # counts changes to the definitions remembered (`version`)
         self._by_slo: dict[str, Objective | None] = {}
         self._by_product: dict[str, list[Objective]] = {}
         self._links: LinkFacts | None = None
@@ -120,6 +121,7 @@ class Definitions:
 
     def _forget_all(self) -> None:
         self._written = None
+        self._content += 1
         self._by_slo.clear()
         self._by_product.clear()
         self._links = None
@@ -163,6 +165,7 @@ class Definitions:
             for slo, objective in list(self._by_slo.items()):
                 if objective is None or slo in touched or objective.product in touched:
                     del self._by_slo[slo]
+                    self._content += 1
             for product, promised in list(self._by_product.items()):
                 if product in touched or any(o.iri in touched for o in promised):
                     del self._by_product[product]
@@ -225,6 +228,11 @@ class Definitions:
                     self._links = facts
             return facts.links
 
+    def version(self) -> int | None:
+        """A number that changes whenever a definition remembered may have (None: nothing is remembered)."""
+        with self._lock:
+            return None if self._current() is None else self._content
+
     def take_written(self) -> set[str] | None:
         """The records written or dropped since the last call (None: anything may have changed; with no writes told,
         the marker's changes count as such)."""
@@ -259,6 +267,8 @@ class Measurements:
         self.definitions = Definitions(marker)
         self.reaches = Reaches()  # what each product reaches downstream, kept current by `goals_at_risk`
         self._known: dict[str, SloStatus] = {}  # statuses computed lately, by SLO (dropped when a point arrives)
+        self._measured_memo: tuple[tuple[int | None, int], datetime, list[SloStatus]] | None = None
+        self._risks_memo: tuple[tuple[Any, GoalLinks, int], list[GoalRisk]] | None = None
         self._lock = threading.Lock()
         self.summariser: Summariser | None = None
 
@@ -371,9 +381,23 @@ class Measurements:
         return {product: [next(computed) for _ in found[product]] for product in products}
 
     def measured_statuses(self, store: Store) -> list[SloStatus]:
-        """The statuses of every SLO that has points and that a stored product still promises."""
+        """The statuses of every SLO that has points and that a stored product still promises: the list computed
+        last is reused while no point arrived, no definition changed and it is younger than `slo_status_max_age_s`
+        (each status in it would be reused as such anyway; at 100k products the list of 13k took ~0.5 s)."""
+        now = self.clock()
+        version = self.definitions.version()
+        key = (version, self.table.version)
+        with self._lock:
+            memo = self._measured_memo
+        age = timedelta(seconds=self.settings.slo_status_max_age_s)
+        if version is not None and memo is not None and memo[0] == key and timedelta(0) <= now - memo[1] < age:
+            return memo[2]
         found = self.definitions.of_slos(store, self.table.measured())
-        return self.statuses(sorted(found.values(), key=_iri))
+        computed = self.statuses(sorted(found.values(), key=_iri), now)
+        if version is not None and key == (self.definitions.version(), self.table.version):
+            with self._lock:
+                self._measured_memo = (key, now, computed)
+        return computed
 
     def warm(self, store: Store) -> None:
         """Read ahead what `goals_at_risk` needs (the measured SLOs' definitions, the goal links), if anything is
@@ -395,7 +419,20 @@ class Measurements:
             sources = {source for source, _, _ in (upstream or sparql_step(store, Direction.UPSTREAM))(sorted(written))}
             self.reaches.forget(written | sources)
         statuses = self.measured_statuses(store)
-        return goals_at_risk(store, statuses, links=links, index=index, hidden=hidden, remembered=self.reaches)
+        if hidden is not None:
+            return goals_at_risk(store, statuses, links=links, index=index, hidden=hidden)
+        # The same causes over the same links and reaches give the same answer: the last one is reused.
+        causes = tuple((s.objective.iri, s.objective.product, s.status) for s in statuses if s.status.at_risk)
+        key = (causes, links, self.reaches.version)
+        with self._lock:
+            memo = self._risks_memo
+        if memo is not None and memo[0][0] == causes and memo[0][1] is links and memo[0][2] == key[2]:
+            return list(memo[1])
+        risks = goals_at_risk(store, statuses, links=links, index=index, remembered=self.reaches)
+        if self.reaches.version == key[2]:
+            with self._lock:
+                self._risks_memo = (key, risks)
+        return list(risks)
 
     def close(self) -> None:
         self.stop_summaries()

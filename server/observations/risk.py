@@ -208,6 +208,7 @@ class Reaches:
         self._known: dict[str, tuple[frozenset[str], dict[str, tuple[str, ...]]]] = {}
         self._links: GoalLinks | None = None
         self._generation = 0  # counts forgetting, so that a walk that overlapped one is not kept
+        self.version = 0  # counts changes to what is remembered, so that answers made from it can be reused
 
     def forget(self, products: set[str]) -> None:
         """Forget the reach of `products` and of every product whose walk passed one of them."""
@@ -218,10 +219,12 @@ class Reaches:
             for product, (passed, _) in list(self._known.items()):
                 if product in products or not passed.isdisjoint(products):
                     del self._known[product]
+                    self.version += 1
 
     def forget_all(self) -> None:
         with self._lock:
             self._generation += 1
+            self.version += 1
             self._known.clear()
             self._links = None
 
@@ -232,6 +235,7 @@ class Reaches:
         if before is links:
             return
         self._generation += 1
+        self.version += 1
         if before is None or before.parent_of != links.parent_of:
             self._known.clear()
             return
