@@ -56,7 +56,7 @@ def _catalog(n: int, seed: int, out: Path) -> tuple[list[str], list[str]]:
         for iri in restricted:
             file.write(f'<{iri}> <{VM.restricted}> "true"^^<http://www.w3.org/2001/XMLSchema#boolean> <{iri}> .\n')
     hidden = set(restricted)
-    deep = [p.iri for p in plan.products if p.layer == plan.max_depth and p.iri not in hidden]
+    deep = [iri for iri in plan.products_at_depth(plan.max_depth) if iri not in hidden]  # max_depth scans: once
     return restricted, random.Random(seed).sample(deep, min(INPUTS, len(deep)))
 
 
