@@ -474,7 +474,7 @@ class Catalog:
         """After each build of the index (in its thread): read what goals at risk need, then settle memory."""
         if self._measurements is not None and self._store is not None:
             try:
-                self._measurements.warm(self._store)
+                self._measurements.warm(self._store, self.index)
             except Exception as error:  # the store may be closing; the first question reads them instead
                 log.warning("SLO definitions not read ahead: %s", error)
         if self._long_lived:

@@ -399,13 +399,12 @@ class Measurements:
                 self._measured_memo = (key, now, computed)
         return computed
 
-    def warm(self, store: Store) -> None:
-        """Read ahead what `goals_at_risk` needs (the measured SLOs' definitions, the goal links), if anything is
-        measured: at 100k products that is seconds, better spent before the first question than in it."""
-        measured = self.table.measured()
-        if measured:
-            self.definitions.of_slos(store, measured)
-            self.definitions.links(store)
+    def warm(self, store: Store, index: EdgeSource | None = None) -> None:
+        """Work out ahead what `goals_at_risk` needs (the measured SLOs' definitions and statuses, the goal links,
+        what the products at risk reach), if anything is measured: at 100k products that is seconds, better spent
+        before the first question than in it."""
+        if self.table.measured():
+            self.goals_at_risk(store, index)
 
     def goals_at_risk(
         self, store: Store, index: EdgeSource | None = None, hidden: Callable[[str], bool] | None = None
