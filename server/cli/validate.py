@@ -28,9 +28,7 @@ from server.cli.common import (
     stderr,
     stdout,
 )
-from server.cli.load import expand_paths, read_all
 from server.errors import BadInput
-from server.formats.conversion import records_from_yaml
 from server.governance.ci_reports import Sources, github_annotations, junit_xml, sarif
 from server.governance.report import human_lines, report_graph
 from server.governance.shapes import Shapes
@@ -101,6 +99,10 @@ def _records(files: list[Path], opened: Store | None, sources: Sources) -> Recor
     """The records of RDF files and of descriptors (ODPS, DPDS, valuemesh YAML), as `load` and `register` read
     them; with the catalog at hand, descriptors find the domains and agents it holds. `sources` learns which file
     each record came from."""
+    # Imported here: the descriptor formats and the loader take half a second, which checking the catalog skips.
+    from server.cli.load import expand_paths, read_all
+    from server.formats.conversion import records_from_yaml
+
     paths = expand_paths(files, YAML_SUFFIXES)
     descriptors = [path for path in paths if path.suffix.lower() in YAML_SUFFIXES]
     rdf = [path for path in paths if path not in descriptors]
@@ -119,6 +121,8 @@ def _records(files: list[Path], opened: Store | None, sources: Sources) -> Recor
 def _context_store(paths: list[Path]) -> Iterator[Store]:
     """The catalog as files describe it (an export: `valuemesh export --format trig`, or the records of the domains
     and teams), held in memory for judging other files against, as a write to it would be judged."""
+    from server.cli.load import expand_paths, read_all
+
     context = MemoryStore()
     try:
         prepare(context, with_seed=False)
