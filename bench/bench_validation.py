@@ -14,6 +14,7 @@ Side by side, on catalogs from bench/generate.py (every product conforms):
     .venv/bin/python bench/bench_validation.py --sizes 1000 10000 100000
     .venv/bin/python bench/bench_validation.py --sizes 1000 --repeat 3 --out /tmp/validation.json
     .venv/bin/python bench/bench_validation.py --sizes 1000 10000 100000 --writes-only --on-disk
+    .venv/bin/python bench/bench_validation.py --sizes 1000 10000 --on-disk --no-pyshacl
 
 With --on-disk the whole catalog is also checked as users check it: `valuemesh validate` on a snapshot of the store
 that no other process holds, in a new process (Python start, imports, opening the store for writing and checking its
@@ -292,7 +293,9 @@ def _cli_row(store: OxigraphStore, store_dir: Path, n: int, repeat: int) -> Row:
     )
 
 
-def _whole_catalog(store: OxigraphStore, n: int, repeat: int, workdir: Path, store_dir: Path | None) -> list[Row]:
+def _whole_catalog(
+    store: OxigraphStore, n: int, repeat: int, workdir: Path, store_dir: Path | None, *, pyshacl: bool = True
+) -> list[Row]:
     rows = []
     samples = [time_ms(lambda: validate_store(store)) for _ in range(max(repeat, 3))]
     report = validate_store(store)
@@ -320,7 +323,9 @@ def _whole_catalog(store: OxigraphStore, n: int, repeat: int, workdir: Path, sto
     empty.write_text("")
 
     budget = PYSHACL_BUDGET_S.get(n)
-    if budget is None:
+    if not pyshacl:
+        rows.append(Row(FULL, PYSHACL_FULL, n, note="not run (--no-pyshacl)"))
+    elif budget is None:
         rows.append(Row(FULL, PYSHACL_FULL, n, note="skipped: at 10k it already takes minutes and grows faster than N"))
     else:
         found = pyshacl_full(data, shapes, budget)
@@ -397,7 +402,13 @@ def _with_org_shapes(store: OxigraphStore, n: int, repeat: int, whole_catalog: b
 
 
 def run(
-    sizes: list[int], repeat: int, workdir: Path, *, whole_catalog: bool = True, on_disk: bool = False
+    sizes: list[int],
+    repeat: int,
+    workdir: Path,
+    *,
+    whole_catalog: bool = True,
+    on_disk: bool = False,
+    pyshacl: bool = True,
 ) -> list[dict[str, Any]]:
     """The bench/README.md contract: rows for one write and (unless told not to) the whole catalog at each size."""
     shapes_graph = _shapes_graph()
@@ -416,7 +427,7 @@ def run(
                 row.note = f"p50 is {row.p50_ms / first_p50:.2f}x that at {sizes[0]:,}"
         rows.extend(write_rows)
         if whole_catalog:
-            rows.extend(_whole_catalog(store, n, repeat, workdir, store_dir))
+            rows.extend(_whole_catalog(store, n, repeat, workdir, store_dir, pyshacl=pyshacl))
         rows.extend(_with_org_shapes(store, n, repeat, whole_catalog))
         del store
     return [row.as_dict() for row in rows]
@@ -428,10 +439,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--writes-only", action="store_true", help="only the one-write question (fast)")
     parser.add_argument("--on-disk", action="store_true", help="catalogs in on-disk stores (the default backend)")
+    parser.add_argument(
+        "--no-pyshacl", action="store_true", help="skip pyshacl over the whole catalog (minutes at 1k, over 10 at 10k)"
+    )
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/validation-<time>.json)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="valuemesh-bench-") as workdir:
-        rows = run(args.sizes, args.repeat, Path(workdir), whole_catalog=not args.writes_only, on_disk=args.on_disk)
+        rows = run(
+            args.sizes,
+            args.repeat,
+            Path(workdir),
+            whole_catalog=not args.writes_only,
+            on_disk=args.on_disk,
+            pyshacl=not args.no_pyshacl,
+        )
     info = machine()
     print(machine_line(info))
     print(markdown_table(rows, args.sizes))
