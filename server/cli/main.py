@@ -30,8 +30,11 @@ COMMAND_MODULES = {
 
 
 def register_commands(arguments: Sequence[str]) -> None:
-    """Import the module of the command in `arguments`, or every command's when none is named (help, a typo)."""
+    """Import the module of the command in `arguments`, or every command's when none is named (help, a typo);
+    none for `valuemesh --version`."""
     named = next((argument for argument in arguments if not argument.startswith("-")), None)
+    if named is None and "--version" in arguments and "--help" not in arguments:
+        return
     modules = [COMMAND_MODULES[named]] if named in COMMAND_MODULES else sorted(set(COMMAND_MODULES.values()))
     for module in modules:
         importlib.import_module(f"server.cli.{module}")
