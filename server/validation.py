@@ -59,10 +59,16 @@ SELECT DISTINCT ?product WHERE { VALUES ?product { #NODES } ?product dprod:domai
 
 
 def run_shapes(
-    store: Store, shapes: Shapes, *, focus_in_records: bool = False, advance: Callable[[], None] | None = None
+    store: Store,
+    shapes: Shapes,
+    *,
+    focus_in_records: bool = False,
+    advance: Callable[[], None] | None = None,
+    threads: int = 1,
 ) -> ValidationReport:
-    """Every shape over a store: the compiled queries, then the shapes left to a standard validator (if any)."""
-    results = run_checks(store, shapes.queries, focus_in_records=focus_in_records, advance=advance)
+    """Every shape over a store: the compiled queries (`threads` at a time), then the shapes left to a standard
+    validator (if any)."""
+    results = run_checks(store, shapes.queries, focus_in_records=focus_in_records, advance=advance, threads=threads)
     return ValidationReport(results + evaluate(store, shapes, focus_in_records=focus_in_records))
 
 
@@ -101,15 +107,16 @@ def validate_records(records: Records, shapes: Shapes | None = None) -> Validati
 
 
 def validate_store(
-    store: Store, shapes: Shapes | None = None, *, advance: Callable[[], None] | None = None
+    store: Store, shapes: Shapes | None = None, *, advance: Callable[[], None] | None = None, threads: int = 1
 ) -> ValidationReport:
-    """Validate the whole catalog: about twenty queries over the store; `advance` is called after each."""
+    """Validate the whole catalog: about twenty queries over the store, `threads` at a time; `advance` is called
+    after each."""
     shapes = shapes or shapes_in_force(store)
     if getattr(backend_of(store), "dialect", None) == "virtuoso":
         # Virtuoso 7's SPARQL compiler fails on the compiled checks (an internal error on a VALUES beside a path),
         # so its catalog is checked on a local copy: one download, then the same queries as everywhere else.
-        return _validate_copy(store, shapes, advance)
-    return run_shapes(store, shapes, advance=advance)
+        return _validate_copy(store, shapes, advance, threads)
+    return run_shapes(store, shapes, advance=advance, threads=threads)
 
 
 @dataclass(frozen=True)
@@ -125,13 +132,13 @@ class CatalogValidation:
         return validate_store(store, shapes)
 
 
-def _validate_copy(store: Store, shapes: Shapes, advance: Callable[[], None] | None) -> ValidationReport:
+def _validate_copy(store: Store, shapes: Shapes, advance: Callable[[], None] | None, threads: int) -> ValidationReport:
     dataset = io.BytesIO()
     store.dump(dataset, "application/n-quads")
     copy = MemoryStore()
     try:
         copy.bulk_load(dataset.getvalue(), "application/n-quads")
-        return run_shapes(copy, shapes, advance=advance)
+        return run_shapes(copy, shapes, advance=advance, threads=threads)
     finally:
         copy.close()
 

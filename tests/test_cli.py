@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from server import __version__
-from server.cli.main import app
+from server.cli.main import COMMAND_MODULES, app, register_commands
 from tests.conftest import DATA, REPO, CliResult, free_port
 
 MALFORMED = ["malformed.ttl", "malformed.nt", "malformed.nq", "malformed.trig", "malformed.jsonld", "malformed.rdf"]
@@ -203,6 +203,7 @@ def test_every_commands_help_names_values_plainly(
     cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("COLUMNS", "120")
+    register_commands([])
     commands = _commands(typer.main.get_group(app))
     assert ("token", "create") in commands and ("validate",) in commands
     for command in commands:
@@ -210,6 +211,33 @@ def test_every_commands_help_names_values_plainly(
         assert shown.exit_code == 0, command
         assert not re.search(r"<(bool|str|int|Path|list\[)", shown.stdout), (command, shown.stdout)
         assert "…" not in shown.stdout, command  # no sentence cut short
+
+
+def test_the_help_lists_every_command_and_each_is_found_by_its_name(cli: Callable[..., CliResult]) -> None:
+    shown = cli("--help")
+    assert shown.exit_code == 0
+    registered = {name for name, *_ in _commands(typer.main.get_group(app))}
+    # `valuemesh NAME` imports only COMMAND_MODULES[NAME]: a command missing from it could not be run by name.
+    assert registered == set(COMMAND_MODULES)
+    for name in registered:
+        assert re.search(rf"\b{name}\b", shown.stdout), name
+
+
+def test_validate_imports_neither_the_web_stack_nor_pyshacl(tmp_path: Path) -> None:
+    store = str(tmp_path / "store")
+    script = (
+        "import sys\n"
+        "from server.cli.main import main\n"
+        f"sys.argv = ['valuemesh', 'validate', '--store', {store!r}, '--no-seed', '--format', 'json']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = {'fastapi', 'strawberry', 'uvicorn', 'pyshacl', 'httpx', 'jsonschema', 'yaml'} & set(sys.modules)\n"
+        "print(sorted(heavy), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "[]"
+    assert json.loads(done.stdout)["conforms"] is True
 
 
 def test_serve_says_it_seeded_an_empty_store_and_where_it_serves_once_the_port_is_bound(tmp_path: Path) -> None:

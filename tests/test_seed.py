@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rdflib import Dataset
+from rdflib import RDFS, Dataset
 from rdflib.compare import isomorphic
 
-from server.catalog.seeding import ONTOLOGY_GRAPH, prepare
-from server.store import MemoryStore, Store
+from server.catalog.seeding import ONTOLOGY_GRAPH, prepare, shipped_ontology
+from server.store import MemoryStore, Store, open_store
 
 CAT = "https://valuemesh.example/"
 
@@ -37,6 +37,29 @@ def test_no_seed_leaves_the_catalog_empty() -> None:
     store = MemoryStore()
     prepare(store, with_seed=False)
     assert store.record_iris() == [ONTOLOGY_GRAPH]
+
+
+def test_a_start_puts_back_the_shipped_ontology_whatever_changed_it(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "store"))
+    try:
+        prepare(store, with_seed=False)
+        assert isomorphic(store.record(ONTOLOGY_GRAPH), shipped_ontology())
+        # Changed behind the write path (no marker changes): labels edited (as many statements as before), a
+        # statement about a blank node added, statements taken away.
+        changes = [
+            f"""DELETE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s <{RDFS.label}> ?l }} }}
+            INSERT {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s <{RDFS.label}> ?renamed }} }}
+            WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s <{RDFS.label}> ?l }} BIND (CONCAT(?l, "!") AS ?renamed) }}""",
+            f'INSERT DATA {{ GRAPH <{ONTOLOGY_GRAPH}> {{ [] <{RDFS.comment}> "extra" }} }}',
+            f"DELETE WHERE {{ GRAPH <{ONTOLOGY_GRAPH}> {{ ?s <{RDFS.comment}> ?c }} }}",
+        ]
+        for change in changes:
+            store.update(change)
+            assert not isomorphic(store.record(ONTOLOGY_GRAPH), shipped_ontology())
+            prepare(store, with_seed=False)
+            assert isomorphic(store.record(ONTOLOGY_GRAPH), shipped_ontology()), change
+    finally:
+        store.close()
 
 
 def test_the_three_use_cases_score_as_in_the_article(seeded_store: Store) -> None:

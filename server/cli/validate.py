@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,9 +29,7 @@ from server.cli.common import (
     stderr,
     stdout,
 )
-from server.cli.load import expand_paths, read_all
 from server.errors import BadInput
-from server.formats.conversion import records_from_yaml
 from server.governance.ci_reports import Sources, github_annotations, junit_xml, sarif
 from server.governance.report import human_lines, report_graph
 from server.governance.shapes import Shapes
@@ -43,6 +42,9 @@ from server.validation import ValidationReport, check_write, validate_records, v
 YAML_SUFFIXES = (".yaml", ".yml")
 # Above this many quads a whole-store validation shows a progress bar (one step per compiled query).
 PROGRESS_FROM_QUADS = 200_000
+# The compiled queries of a whole-store validation run this many at a time, each on a core of its own (Oxigraph
+# evaluates them without Python's lock); the report is the same as one at a time.
+QUERY_THREADS = min(4, os.cpu_count() or 1)
 
 
 class ReportFormat(str, Enum):
@@ -72,7 +74,7 @@ def _validate_whole_store(opened: Store, shapes: Shapes) -> ValidationReport:
     quiet = not stderr.is_terminal or opened.quad_count() < PROGRESS_FROM_QUADS
     with Progress(*columns, TimeElapsedColumn(), console=stderr, transient=True, disable=quiet) as progress:
         task = progress.add_task("validating", total=len(queries))
-        return validate_store(opened, shapes, advance=lambda: progress.advance(task))
+        return validate_store(opened, shapes, advance=lambda: progress.advance(task), threads=QUERY_THREADS)
 
 
 def _print(
@@ -101,6 +103,10 @@ def _records(files: list[Path], opened: Store | None, sources: Sources) -> Recor
     """The records of RDF files and of descriptors (ODPS, DPDS, valuemesh YAML), as `load` and `register` read
     them; with the catalog at hand, descriptors find the domains and agents it holds. `sources` learns which file
     each record came from."""
+    # Imported here: the descriptor formats and the loader take half a second, which checking the catalog skips.
+    from server.cli.load import expand_paths, read_all
+    from server.formats.conversion import records_from_yaml
+
     paths = expand_paths(files, YAML_SUFFIXES)
     descriptors = [path for path in paths if path.suffix.lower() in YAML_SUFFIXES]
     rdf = [path for path in paths if path not in descriptors]
@@ -119,6 +125,8 @@ def _records(files: list[Path], opened: Store | None, sources: Sources) -> Recor
 def _context_store(paths: list[Path]) -> Iterator[Store]:
     """The catalog as files describe it (an export: `valuemesh export --format trig`, or the records of the domains
     and teams), held in memory for judging other files against, as a write to it would be judged."""
+    from server.cli.load import expand_paths, read_all
+
     context = MemoryStore()
     try:
         prepare(context, with_seed=False)

@@ -14,12 +14,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyparsing import ParseResults
 from rdflib import RDF, BNode, Graph, URIRef
 from rdflib.collection import Collection
 from rdflib.plugins.parsers.notation3 import BadSyntax
-from rdflib.plugins.sparql.parser import parseQuery
-from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.term import Node
 
 from server.errors import BadInput
@@ -262,6 +259,9 @@ def _prefixes(graph: Graph, holder: Node) -> str:
 
 
 def _asks_a_service(parsed: object) -> bool:
+    from pyparsing import ParseResults
+    from rdflib.plugins.sparql.parserutils import CompValue
+
     if isinstance(parsed, CompValue):
         return parsed.name == "ServiceGraphPattern" or any(_asks_a_service(v) for v in parsed.values())
     if isinstance(parsed, (list, tuple, ParseResults)):
@@ -271,6 +271,10 @@ def _asks_a_service(parsed: object) -> bool:
 
 def _bad_sparql(graph: Graph, origin: dict[Node, str]) -> Iterator[Problem]:
     """SPARQL-based constraints and validators whose query does not parse or sends data to another service."""
+    # Imported here: rdflib's SPARQL grammar takes a quarter of a second to build, and only an organisation's own
+    # shapes are checked with it.
+    from rdflib.plugins.sparql.parser import parseQuery
+
     for keyword in (SH.select, SH.ask):
         for holder, text in sorted(graph.subject_objects(keyword), key=str):
             query = _prefixes(graph, holder) + "\n" + str(text)

@@ -284,6 +284,20 @@ class OxigraphStore:
             graph.add(triple)
         return graph
 
+    def holds_graph(self, iri: str, quads: Iterable[ox.Quad]) -> bool:
+        """Whether the named graph `iri` holds exactly the triples of `quads` (their graph ignored), blank nodes
+        matched by structure: an isomorphism test, done by canonicalising both sides in Oxigraph."""
+        stored = ox.Dataset(
+            ox.Quad(q.subject, q.predicate, q.object)
+            for q in self._store.quads_for_pattern(None, None, None, ox.NamedNode(iri))
+        )
+        given = ox.Dataset(ox.Quad(q.subject, q.predicate, q.object) for q in quads)
+        if len(stored) != len(given):
+            return False
+        stored.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
+        given.canonicalize(ox.CanonicalizationAlgorithm.UNSTABLE)
+        return stored == given
+
     def record_iris(self) -> list[str]:
         graphs = (g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
         return sorted(g for g in graphs if not is_service_graph(g))
