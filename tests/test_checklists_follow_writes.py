@@ -54,6 +54,15 @@ def raw_write(client: TestClient, turtle: str) -> None:
     catalog_of(client).store.replace_records({iri: list(graph) for iri, graph in records.items()})
 
 
+def without_input_ports(turtle: str) -> str:
+    """The document with its products' input ports left out: it then points at no other product."""
+    graph = Graph().parse(data=turtle, format="turtle")
+    for product, port in list(graph.subject_objects(DPROD.inputPort)):
+        graph.remove((product, DPROD.inputPort, port))
+        graph.remove((port, None, None))
+    return graph.serialize(format="turtle")
+
+
 def register(client: TestClient, turtle: str) -> None:
     response = client.post("/graphql", json={"query": REGISTER, "variables": {"document": turtle}})
     assert response.json()["data"]["registerDataProduct"]["__typename"] == "DataProduct", response.text
@@ -99,7 +108,7 @@ def test_renaming_a_product_clears_the_name_clash_of_the_other_at_once(client: T
     assert "passes" not in row_of(page, "HCP 360")  # two "HCP 360" in Commercial: both fail the name item
     store = catalog_of(client).store
     renamed = turtle_of(store, TERRITORY_PLANNING).replace('"HCP 360"', '"Territory planning"')
-    register(client, renamed)
+    register(client, without_input_ports(renamed))  # nothing in it points at HCP 360 any more
     page = client.get("/").text
     assert "100 % passes" in row_of(page, "HCP 360")
     assert completeness(client, HCP_360) == checklist(store, [HCP_360])[HCP_360].completeness == 1.0
@@ -164,19 +173,25 @@ def test_a_write_of_one_unrelated_product_keeps_the_other_verdicts(client: TestC
 
 def test_remembered_verdicts_equal_fresh_ones_after_a_series_of_writes(client: TestClient) -> None:
     store = catalog_of(client).store
+
+    def unregulated(domain: str) -> None:
+        record = store.record(domain)
+        record.set((URIRef(domain), VM.regulated, Literal(False)))
+        store.replace_records({domain: list(record)})
+
+    writes = [
+        lambda: raw_write(client, without_input_ports((DATA / "duplicate-name-in-domain.ttl").read_text())),
+        lambda: raw_write(client, (DATA / "consumes-missing-port.ttl").read_text()),  # renamed, consuming
+        lambda: unregulated(COMMERCIAL),
+        lambda: store.replace_records({}, drop=[TERRITORY_PLANNING]),
+        lambda: create(client, product_input("Another one", domain=COMMERCIAL)),
+        lambda: store.replace_records({}, drop=[HCP_360 + "/no-such-record", CAT + "agent/pjp"]),
+    ]
     show_every_product(client)
-    raw_write(client, (DATA / "duplicate-name-in-domain.ttl").read_text())
-    show_every_product(client)
-    raw_write(client, (DATA / "consumes-missing-port.ttl").read_text())  # the same product, renamed, consuming
-    show_every_product(client)
-    domain = store.record(COMMERCIAL)
-    domain.set((URIRef(COMMERCIAL), VM.regulated, Literal(False)))
-    store.replace_records({COMMERCIAL: list(domain)})
-    show_every_product(client)
-    store.replace_records({}, drop=[TERRITORY_PLANNING])
-    show_every_product(client)
-    create(client, product_input("Another one", domain=COMMERCIAL))
-    show_every_product(client)
+    for write in writes:
+        write()
+        remembered_equals_fresh(client)  # before the page judges what was forgotten
+        show_every_product(client)
     remembered = catalog_of(client).checklists.known()
     assert set(remembered) == set(products_of(store))
     assert remembered == checklist(store, products_of(store))
@@ -206,3 +221,20 @@ def test_judged_verdicts_equal_checklist_on_the_seed(seeded_store: Store) -> Non
     everyone = products_of(seeded_store)
     found = judge(seeded_store, everyone)
     assert {iri: judged.verdict for iri, judged in found.judged.items()} == checklist(seeded_store, everyone)
+
+
+def test_a_judgement_that_overlapped_a_write_keeps_only_what_the_write_cannot_change(client: TestClient) -> None:
+    catalog = catalog_of(client)
+    filled(client)
+    store, checklists = catalog.store, catalog.checklists
+    everyone = products_of(store)
+    begun = checklists.generation
+    judgement = judge(store, everyone)  # as a page or the filler judges, outside the lock
+    record = store.record(HCP_360)
+    record.remove((URIRef(HCP_360), DCT.description, None))
+    store.replace_records({HCP_360: list(record)})  # lands before the judgement is kept
+    checklists.keep(judgement, begun)
+    kept = checklists.known()
+    assert HCP_360 not in kept  # judged with its description: the write made that verdict stale
+    assert CAT + "data-product/medical-inquiries" in kept  # no write touched it
+    assert kept == checklist(store, kept)

@@ -27,6 +27,7 @@ import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -221,10 +222,8 @@ class Checklists:
 
 def _lowest_priority() -> None:
     """Give this thread the lowest CPU priority (Linux sets niceness per thread): requests come first."""
-    try:
+    with suppress(AttributeError, OSError):  # elsewhere the filler runs at the server's priority
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):
-        pass  # elsewhere the filler runs at the server's priority
 
 
 @dataclass(frozen=True)
