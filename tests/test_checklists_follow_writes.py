@@ -21,7 +21,10 @@ from server.catalog.service import Catalog
 from server.namespaces import DCT, DPROD, VM
 from server.store.base import Store
 from server.store.memory import MemoryStore
+from server.settings import Settings
 from server.validation import checklist
+from server.web.app import create_app
+from tests.conftest import admin_token
 from tests.test_ui_home import row_of
 from tests.ui_helpers import CAT, create, product_input
 
@@ -238,3 +241,20 @@ def test_a_judgement_that_overlapped_a_write_keeps_only_what_the_write_cannot_ch
     assert HCP_360 not in kept  # judged with its description: the write made that verdict stale
     assert CAT + "data-product/medical-inquiries" in kept  # no write touched it
     assert kept == checklist(store, kept)
+
+
+def test_shapes_that_look_further_than_one_step_make_any_write_forget_every_verdict(seeded_store: Store) -> None:
+    further = DATA / "shapes-domain-described-briefly.ttl"  # reads the description of each product's domain
+    settings = Settings(store="memory:", seed=False, shapes=("builtin", str(further)))
+    app = create_app(settings, store=seeded_store)
+    with TestClient(app, base_url="http://localhost", headers=admin_token(app)) as client:
+        filled(client)
+        show_every_product(client)
+        checklists = catalog_of(client).checklists
+        assert set(checklists.known()) == set(products_of(seeded_store))
+        medical = CAT + "data-product/medical-inquiries"  # feeds nothing, in another domain than most
+        store = catalog_of(client).store
+        store.replace_records({medical: list(store.record(medical))})
+        assert checklists.known() == {}
+        show_every_product(client)
+        remembered_equals_fresh(client)
