@@ -19,9 +19,9 @@ from server.catalog.checklist_reads import judge
 from server.catalog.records import normalised, split_records
 from server.catalog.service import Catalog
 from server.namespaces import DCT, DPROD, VM
+from server.settings import Settings
 from server.store.base import Store
 from server.store.memory import MemoryStore
-from server.settings import Settings
 from server.validation import checklist
 from server.web.app import create_app
 from tests.conftest import admin_token

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
-from server.catalog.checklist_reads import Judged, Judgement, Touch, judge, touch_of
+from server.catalog.checklist_reads import Judged, Judgement, Reads, Touch, judge, touch_of
 from server.catalog.products import Page, ProductListing, page_of_products
 from server.governance.shapes import Shapes
 from server.store.base import Store, Triple
@@ -111,13 +111,7 @@ class Checklists:
                     continue
                 self._forget(iri)
                 self._known[iri] = found
-                reads = found.reads
-                for index, keys in (
-                    (self._by_record, reads.records),
-                    (self._by_subject, reads.subjects),
-                    (self._by_target, reads.targets),
-                    (self._by_key, reads.keys),
-                ):
+                for index, keys in self._indexes(found.reads):
                     for key in keys:
                         index.setdefault(key, set()).add(iri)
 
@@ -134,12 +128,7 @@ class Checklists:
                 self._forget_all()
                 return
             affected: set[str] = set()
-            for index, keys in (
-                (self._by_record, touch.records),
-                (self._by_subject, touch.subjects),
-                (self._by_target, touch.targets),
-                (self._by_key, touch.keys),
-            ):
+            for index, keys in self._indexes(touch):
                 for key in keys:
                     affected |= index.get(key, set())
             for iri in affected:
@@ -152,17 +141,20 @@ class Checklists:
             self._writes.append((self._generation, Touch(everything=True)))
             self._forget_all()
 
+    def _indexes(self, read: Reads | Touch) -> list[tuple[dict[str, set[str]], Iterable[str]]]:
+        """Each index of who read what, with the keys `read` has in it."""
+        return [
+            (self._by_record, read.records),
+            (self._by_subject, read.subjects),
+            (self._by_target, read.targets),
+            (self._by_key, read.keys),
+        ]
+
     def _forget(self, iri: str) -> None:
         found = self._known.pop(iri, None)
         if found is None:
             return
-        reads = found.reads
-        for index, keys in (
-            (self._by_record, reads.records),
-            (self._by_subject, reads.subjects),
-            (self._by_target, reads.targets),
-            (self._by_key, reads.keys),
-        ):
+        for index, keys in self._indexes(found.reads):
             for key in keys:
                 readers = index.get(key)
                 if readers is not None:
