@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 Status = Literal["conforming", "failing"]
 STATUSES: tuple[Status, ...] = ("conforming", "failing")
 CHUNK = 100  # products judged at once while looking for those of one status, and while filling ahead
-REMEMBERED = 200_000  # verdicts kept at most (with what each read, about a kilobyte each)
+REMEMBERED = 200_000  # verdicts kept at most (with what each read: about 4 kB each, 1k generated catalog)
 WRITES_KEPT = 10_000  # writes remembered for judgements in flight; one that began before them keeps nothing
 
 Judge = Callable[[list[str]], Judgement]
@@ -58,10 +58,10 @@ class Checklists:
         self._bounded = shapes is None or not shapes.reach.beyond_one_step()
         self._known: dict[str, Judged] = {}
         # Who read what: record, subject, target and key -> the products whose remembered verdict read it.
-        self._by_record: dict[str, set[str]] = {}
-        self._by_subject: dict[str, set[str]] = {}
-        self._by_target: dict[str, set[str]] = {}
-        self._by_key: dict[str, set[str]] = {}
+        self._by_record = _Readers()
+        self._by_subject = _Readers()
+        self._by_target = _Readers()
+        self._by_key = _Readers()
         self._subclass_records: frozenset[str] = frozenset()
         self._generation = 0  # counts writes told
         self._writes: deque[tuple[int, Touch]] = deque(maxlen=WRITES_KEPT)
@@ -113,7 +113,7 @@ class Checklists:
                 self._known[iri] = found
                 for index, keys in self._indexes(found.reads):
                     for key in keys:
-                        index.setdefault(key, set()).add(iri)
+                        index.add(key, iri)
 
     # --- following writes (told by the lineage index: see `LineageIndex.listen`) --------------------------
 
@@ -130,7 +130,7 @@ class Checklists:
             affected: set[str] = set()
             for index, keys in self._indexes(touch):
                 for key in keys:
-                    affected |= index.get(key, set())
+                    affected.update(index.of(key))
             for iri in affected:
                 self._forget(iri)
 
@@ -141,7 +141,7 @@ class Checklists:
             self._writes.append((self._generation, Touch(everything=True)))
             self._forget_all()
 
-    def _indexes(self, read: Reads | Touch) -> list[tuple[dict[str, set[str]], Iterable[str]]]:
+    def _indexes(self, read: Reads | Touch) -> list[tuple[_Readers, Iterable[str]]]:
         """Each index of who read what, with the keys `read` has in it."""
         return [
             (self._by_record, read.records),
@@ -156,11 +156,7 @@ class Checklists:
             return
         for index, keys in self._indexes(found.reads):
             for key in keys:
-                readers = index.get(key)
-                if readers is not None:
-                    readers.discard(iri)
-                    if not readers:
-                        del index[key]
+                index.discard(key, iri)
 
     def _forget_all(self) -> None:
         self._known.clear()
@@ -210,6 +206,34 @@ class Checklists:
         if filling is not None and filling is not threading.current_thread():
             filling.join(timeout_s)
         self._filling = None
+
+
+class _Readers(dict[str, str | set[str]]):
+    """Key -> the products whose verdict read it: most keys (a product's own nodes) have one, kept as the bare
+    string (a set of one costs ten times as much)."""
+
+    def add(self, key: str, product: str) -> None:
+        known = self.get(key)
+        if known is None:
+            self[key] = product
+        elif isinstance(known, str):
+            if known != product:
+                self[key] = {known, product}
+        else:
+            known.add(product)
+
+    def of(self, key: str) -> Iterable[str]:
+        known = self.get(key)
+        return () if known is None else (known,) if isinstance(known, str) else known
+
+    def discard(self, key: str, product: str) -> None:
+        known = self.get(key)
+        if known == product:
+            del self[key]
+        elif isinstance(known, set):
+            known.discard(product)
+            if len(known) == 1:
+                self[key] = known.pop()
 
 
 def _lowest_priority() -> None:
