@@ -11,11 +11,14 @@ rule is exact): a write forgets the verdicts of the products it rewrites or drop
 read a statement of a record it rewrites or drops, and of those whose verdict reads what its new statements are
 about (a product whose domain's regulated flag changes, whose consumed port is gone, that shares its name with
 a product written in its domain). With shapes that look further than one step from a record, and after a write
-that is not record by record (a bulk load, a SPARQL update), every verdict is forgotten.
+that is not record by record (a bulk load, a SPARQL update), every verdict is forgotten. On a shared SPARQL store
+another replica's write is followed when this one's follower reads the change log (server/catalog/changes.py):
+until then its verdicts lag behind it, as its lineage does.
 
 After each build of the lineage index the catalog fills the verdicts ahead (`fill`), in chunks on a background
 thread, judged in the validation worker process on a snapshot when there is one: the first visitor finds them
-there. A judgement that overlapped a write (a page's or the filler's) keeps only the verdicts the write cannot
+there. (Not from the whole-catalog validation report: it says which products fail, not what each verdict read,
+which following writes needs.) A judgement that overlapped a write (a page's or the filler's) keeps only the verdicts the write cannot
 have changed: writes are counted, and those since the judgement began are applied to its verdicts before they
 are kept.
 """
