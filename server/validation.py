@@ -40,6 +40,7 @@ __all__ = [
     "check_write",
     "checklist",
     "completeness",
+    "judged_checklists",
     "run_shapes",
     "shapes_in_force",
     "validate_records",
@@ -166,13 +167,22 @@ def checklist(store: Store, product_iris: Iterable[str], shapes: Shapes | None =
     and privacy classification only where the product's domain is regulated); an item is met when no violation
     of its shapes is about the product or its ports, agreement and SLOs.
     """
+    return judged_checklists(store, product_iris, shapes)[0]
+
+
+def judged_checklists(
+    store: Store, product_iris: Iterable[str], shapes: Shapes | None = None
+) -> tuple[dict[str, Checklist], Records, Graph]:
+    """`checklist`, with what it was judged from: the products' records as stored, and the stored facts of their
+    neighbourhood (server/catalog/checklist_reads.py derives from both what a verdict depends on)."""
     shapes = shapes or shapes_in_force(store)
     records = {iri: store.record(iri) for iri in dict.fromkeys(product_iris)}
     records = {iri: graph for iri, graph in records.items() if len(graph)}
     if not records:
-        return {}
+        return {}, {}, Graph()
     # Judged as stored: the neighbourhood leaves out the records themselves, which are given whole.
-    report = _judge(records, neighbourhood(store, records, shapes.reach), shapes)
+    context = neighbourhood(store, records, shapes.reach)
+    report = _judge(records, context, shapes)
     listed = " ".join(iri_ref(iri) for iri in records)
     regulated = {str(row[0]) for row in store.select(REGULATED_PRODUCTS.replace("#NODES", listed)).rows}
     failed: dict[str, set[str]] = {iri: set() for iri in records}
@@ -183,7 +193,7 @@ def checklist(store: Store, product_iris: Iterable[str], shapes: Shapes | None =
     for iri in records:
         items = tuple(i for i in shapes.items if i != PRIVACY_ITEM or iri in regulated)
         answer[iri] = Checklist(items, tuple(i for i in items if i in failed[iri]))
-    return answer
+    return answer, records, context
 
 
 def completeness(store: Store, product_iris: Iterable[str], shapes: Shapes | None = None) -> dict[str, float]:

@@ -6,6 +6,7 @@ validation is stopped at a limit, while the server keeps answering everyone else
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,13 @@ from server.catalog.service import Catalog
 from server.errors import LimitExceeded
 from server.settings import Settings
 from server.store.oxigraph import OxigraphStore
-from server.validation import CatalogValidation, ValidationReport, validate_store
+from server.validation import CatalogValidation, ValidationReport, checklist, validate_store
 from server.web.app import create_app
 
 Served = tuple[TestClient, OxigraphStore]
 REPORT = "{ validation { conforms results { focusNode severity message } } }"
 UNFINISHED_PRODUCT = "https://example.org/unfinished"
+PRODUCTS = "SELECT ?p WHERE { GRAPH ?p { ?p a <https://ekgf.github.io/dprod/DataProduct> } }"
 
 
 @pytest.fixture
@@ -123,3 +125,19 @@ def test_whole_catalog_validation_stays_in_process_without_a_store_on_disk() -> 
         assert catalog.validate_catalog().results == validate_store(catalog.store).results
     finally:
         catalog.close()
+
+
+def test_checklist_verdicts_are_filled_ahead_in_the_worker_equal_to_checklist(
+    serve_on_disk: Callable[..., Served],
+) -> None:
+    client, store = serve_on_disk()
+    catalog: Catalog = client.app.state.catalog  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 120
+    while client.get("/healthz").json()["checklists"] == "filling" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    everyone = [str(row[0]) for row in store.select(PRODUCTS).rows]
+    judged = catalog._judge_checklists(everyone)  # what the filler asks: in the worker, on a snapshot
+    assert {iri: found.verdict for iri, found in judged.judged.items()} == checklist(store, everyone)
+    assert catalog.checklists.known() == checklist(store, everyone)  # what the filler kept
+    assert store.path is not None
+    assert store.path.with_name("store.validation-snapshots").is_dir()  # judged on a snapshot

@@ -30,6 +30,7 @@ from rdflib.term import Node
 
 from server.catalog.bulk_load import bulk_applies, read_batch, write_batch
 from server.catalog.changes import EVERYTHING, ChangeFollower, ChangeLog
+from server.catalog.checklist_reads import ChecklistJudging, Judgement, judge
 from server.catalog.checklists import Checklists
 from server.catalog.events import Event, events_after
 from server.catalog.lineage_index import LineageIndex, shared_by_processes
@@ -252,7 +253,7 @@ class Catalog:
         self._restrictions_lock = threading.Lock()
         self.public_view: PublicView | None = None
         self._observed: ObservedLineage | None = None
-        self.checklists = Checklists()  # products' checklist verdicts, remembered between pages until a write
+        self.checklists = Checklists(self.shapes)  # products' checklist verdicts, following writes (checklists.py)
 
     def open(self) -> Catalog:
         """Open the store (seeding an empty one, unless a store was given), and start building the index."""
@@ -287,6 +288,7 @@ class Catalog:
         self._measurements.summarise_in_background(self._store)
         self._measurements.definitions.follow_writes()
         self.index.listen(self._measurements.definitions)
+        self.index.listen(self.checklists)
         if seeding and new_table:
             self.seed_measurements()
         self._observed = ObservedLineage(
@@ -471,14 +473,25 @@ class Catalog:
         gc.freeze()
 
     def _settle(self) -> None:
-        """After each build of the index (in its thread): read what goals at risk need, then settle memory."""
+        """After each build of the index (in its thread): read what goals at risk need, start filling the
+        checklist verdicts ahead, then settle memory."""
         if self._measurements is not None and self._store is not None:
             try:
                 self._measurements.warm(self._store, self.index)
             except Exception as error:  # the store may be closing; the first question reads them instead
                 log.warning("SLO definitions not read ahead: %s", error)
+        if self._store is not None and self.index is not None:
+            self.checklists.fill(self.index.products, self._judge_checklists)
         if self._long_lived:
             gc.freeze()
+
+    def _judge_checklists(self, iris: list[str]) -> Judgement:
+        """Products' checklist verdicts with what each read (blocking): in the validation worker process on a
+        snapshot when there is one, so the filler takes neither this process's CPU nor its interpreter lock."""
+        workers = self._validation_workers
+        if workers is None:
+            return judge(self.store, iris)
+        return workers.run(ChecklistJudging(tuple(iris), self.settings.validation_timeout_s, self._shape_files))
 
     def validate_catalog(self) -> ValidationReport:
         """The checklist report of the whole stored catalog (blocking; call it through `run_heavy`): in a worker
@@ -536,6 +549,7 @@ class Catalog:
 
     def close(self) -> None:
         """Stop delivering webhooks and following other replicas; close the store if the catalog opened it."""
+        self.checklists.stop_filling()
         if self._observed is not None:
             self._observed.close()  # its pending summaries are written first, while the store and its view are open
             self._observed = None

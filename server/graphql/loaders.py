@@ -12,7 +12,6 @@ from server.catalog import access_requests, domains, goals, nodes, products, use
 from server.catalog.restrictions import EVERYTHING_VISIBLE, Visibility
 from server.catalog.service import Catalog
 from server.store.base import Store
-from server.validation import completeness
 
 Batch = Callable[[Store, list[str]], dict[str, Any]]
 
@@ -53,11 +52,15 @@ class Loaders:
         self.products_of_domain = _loader(catalog, products.products_of_domains, v, [])
         self.use_case = _loader(catalog, use_cases.use_cases_by_iri, v)
         self.goal = _loader(catalog, goals.goals_by_iri, v)
-        self.completeness = _loader(catalog, completeness, v)
+        self.completeness = _loader(catalog, self._completeness, v)
         self.slo_status = _loader(catalog, catalog.slo_statuses, v, [])
         self.access_requests = _loader(catalog, access_requests.requests_of_products, v, [])  # all: resolvers filter
         self._related: dict[tuple[str, bool], DataLoader[str, Any]] = {}
         self._literals: dict[str, DataLoader[str, Any]] = {}
+
+    def _completeness(self, store: Store, iris: list[str]) -> dict[str, float]:
+        """`validation.completeness`, from the verdicts the catalog keeps (server/catalog/checklists.py)."""
+        return {iri: verdict.completeness for iri, verdict in self.catalog.checklists.of(store, iris).items()}
 
     def related(self, predicate: URIRef, *, inverse: bool = False) -> DataLoader[str, Any]:
         """Nodes one `predicate` hop away, batched per predicate and direction."""

@@ -118,6 +118,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None, sha
                 "store": backend.location.partition(":")[0],  # its kind; where it lives is the server's business
                 "version": __version__,
                 "lineage_index": index.state if index is not None else "not used",
+                "checklists": current.checklists.state,  # "filling" while verdicts are judged ahead
                 "stored_conformance": current.stored_conformance.to_json(),
             }
         )
