@@ -182,11 +182,11 @@ def run(n: int, batch: int, repeat: int, workdir: Path, seed: int = 1) -> list[s
         for product in edited:
             after_a_change(product)
         rows.append(_row("goalsAtRisk, first after a product is written", n, cold, "its SLO definitions read again"))
-        served = sorted(
+        use_cases = sorted(
             {uc for pairs in catalog.measurements.definitions.links(catalog.store).serving.values() for uc, _ in pairs}
         )
         cold = []
-        for use_case in random.Random(seed).sample(served, min(3, len(served))):
+        for use_case in random.Random(seed).sample(use_cases, min(3, len(use_cases))):
             after_a_change(use_case)
         rows.append(_row("goalsAtRisk, first after a use case is written", n, cold, "the goal links read again"))
     finally:
