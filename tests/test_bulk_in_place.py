@@ -8,7 +8,9 @@ import io
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from rdflib.compare import isomorphic
@@ -18,16 +20,17 @@ from server.catalog import bulk_load
 from server.catalog.bulk_in_place import in_place_applies, load_files_alone
 from server.catalog.bulk_load import BulkProgress, dump_everything, load_files
 from server.catalog.events import event_count
-from server.catalog.seeding import install_ontology, prepare
+from server.catalog.seeding import prepare
+from server.catalog.writes import WriteOutcome
 from server.errors import BadInput, ValidationRefused
 from server.identity.principal import SYSTEM, Role
 from server.identity.tokens import ApiTokens
-from server.store import MemoryStore
 from server.store.oxigraph import OxigraphStore
 from tests.conftest import CliResult
-from tests.test_bulk_load import CAT, DPROD, OWNER, PRODUCTS, version_count, with_product_lines_removed
+from tests.test_bulk_load import CAT, DPROD, OWNER, PRODUCTS, empty_catalog, version_count, with_product_lines_removed
 
 ROOT = Path(__file__).resolve().parents[1]
+E = TypeVar("E", bound=Exception)
 
 
 @pytest.fixture(autouse=True)
@@ -48,12 +51,13 @@ def catalog_file(tmp_path: Path, catalog_lines: list[str]) -> Path:
 
 
 @pytest.fixture
-def fresh(tmp_path: Path) -> OxigraphStore:
+def fresh(tmp_path: Path) -> Iterator[OxigraphStore]:
     """A catalog on disk as `valuemesh load --no-seed` opens it the first time, with an API token already issued."""
     store = OxigraphStore(tmp_path / "catalog")
     prepare(store, with_seed=False)
     ApiTokens(store).create("pipeline", agent=f"{CAT}agent/platform", domains=[], roles=[Role.ADMIN], expires_in=None)
-    return store
+    yield store
+    store.close()
 
 
 def silent() -> BulkProgress:
@@ -67,17 +71,27 @@ def everything(store: OxigraphStore) -> list[str]:
     return sorted(out.getvalue().decode().splitlines())
 
 
-def load_alone(store: OxigraphStore, path: Path) -> object:
+def load_alone(store: OxigraphStore, path: Path) -> WriteOutcome:
     return load_files_alone(store, [path], actor=SYSTEM, progress=silent())
+
+
+def refusals(store: OxigraphStore, path: Path, error: type[E]) -> tuple[E, E]:
+    """How `path` is refused in place (the store left as it was, every quad) and by the scratch path."""
+    before = everything(store)
+    with pytest.raises(error) as in_place:
+        load_alone(store, path)
+    assert everything(store) == before
+    with pytest.raises(error) as by_scratch:
+        load_files(empty_catalog(), [path], actor=SYSTEM)
+    return in_place.value, by_scratch.value
 
 
 def test_a_migration_is_loaded_in_place_and_stored_as_the_scratch_path_stores_it(
     fresh: OxigraphStore, catalog_file: Path
 ) -> None:
     assert in_place_applies(fresh, [catalog_file], SYSTEM)
-    outcome = load_files_alone(fresh, [catalog_file], actor=SYSTEM, progress=silent())
-    scratch = MemoryStore()
-    install_ontology(scratch)
+    outcome = load_alone(fresh, catalog_file)
+    scratch = empty_catalog()
     expected = load_files(scratch, [catalog_file], actor=SYSTEM)
     assert outcome.added == sorted(expected.added) and len(outcome.added) > PRODUCTS
     assert {w.message for w in outcome.report.warnings} == {w.message for w in expected.report.warnings}
@@ -90,7 +104,7 @@ def test_a_migration_is_loaded_in_place_and_stored_as_the_scratch_path_stores_it
     # Now the catalog holds records: a second load takes the scratch path and finds nothing changed.
     assert not in_place_applies(fresh, [catalog_file], SYSTEM)
     again = load_alone(fresh, catalog_file)
-    assert again.added == [] and sorted(again.unchanged) == outcome.added  # type: ignore[attr-defined]
+    assert again.added == [] and sorted(again.unchanged) == outcome.added
 
 
 def test_a_refused_migration_leaves_the_store_as_it_was_with_the_scratch_paths_report(
@@ -99,16 +113,9 @@ def test_a_refused_migration_leaves_the_store_as_it_was_with_the_scratch_paths_r
     product = plan_catalog(PRODUCTS, seed=3).products[11]
     bad = tmp_path / "bad.nq"
     bad.write_text("".join(with_product_lines_removed(catalog_lines, product.iri, OWNER)))
-    before = everything(fresh)
-    with pytest.raises(ValidationRefused) as in_place:
-        load_alone(fresh, bad)
-    assert everything(fresh) == before
-    scratch = MemoryStore()
-    install_ontology(scratch)
-    with pytest.raises(ValidationRefused) as by_scratch:
-        load_files(scratch, [bad], actor=SYSTEM)
-    refused = [r.message for r in in_place.value.report.violations]
-    assert refused == [r.message for r in by_scratch.value.report.violations] and refused
+    in_place, by_scratch = refusals(fresh, bad, ValidationRefused)
+    refused = [r.message for r in in_place.report.violations]
+    assert refused == [r.message for r in by_scratch.report.violations] and refused
 
 
 @pytest.mark.parametrize(
@@ -130,15 +137,8 @@ def test_bad_input_is_refused_in_the_scratch_paths_words_and_the_store_is_as_it_
 ) -> None:
     path = tmp_path / "catalog.trig"
     path.write_text(document)
-    before = everything(fresh)
-    with pytest.raises(BadInput) as in_place:
-        load_alone(fresh, path)
-    assert everything(fresh) == before
-    scratch = MemoryStore()
-    install_ontology(scratch)
-    with pytest.raises(BadInput) as by_scratch:
-        load_files(scratch, [path], actor=SYSTEM)
-    assert str(in_place.value) == str(by_scratch.value)
+    in_place, by_scratch = refusals(fresh, path, BadInput)
+    assert str(in_place) == str(by_scratch)
 
 
 def test_triples_outside_named_graphs_are_split_into_records_as_the_scratch_path_does(
@@ -151,7 +151,7 @@ def test_triples_outside_named_graphs_are_split_into_records_as_the_scratch_path
         f'<{CAT}domain/x> <http://www.w3.org/2000/01/rdf-schema#label> "X" .\n'
     )
     outcome = load_alone(fresh, path)
-    assert outcome.added == [f"{CAT}domain/x"]  # type: ignore[attr-defined]
+    assert outcome.added == [f"{CAT}domain/x"]
     assert len(fresh.record(f"{CAT}domain/x")) == 2
 
 
@@ -159,7 +159,9 @@ def test_triples_outside_named_graphs_are_split_into_records_as_the_scratch_path
 # ignored: the write fails with EFBIG, as on a full disk; see tests/test_store_disk_full.py); prints what it saw.
 FAULT = r"""
 import io, json, resource, signal, sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 from server.catalog import bulk_load
 from server.catalog.bulk_in_place import load_files_alone
 from server.catalog.bulk_load import BulkProgress, dump_everything
