@@ -68,7 +68,7 @@ IN_MEMORY_LIMIT_BYTES = 400_000_000
 _CHUNK = 2000
 
 # Formats that hold only triples: a document in one of them is split into records by its main nodes (rdflib).
-_TRIPLE_FORMATS = {ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.RDF_XML}
+TRIPLE_FORMATS = {ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.RDF_XML}
 
 RECORD_TYPES = "SELECT ?g ?type WHERE { GRAPH ?g { ?g a ?type } }"
 
@@ -77,18 +77,20 @@ _OWNING_PATH = "(dprod:inputPort|dprod:outputPort|odrl:hasPolicy|vm:serviceLevel
 # Subjects of a record that the record may not describe, approximately: not the record, not reached from it by up
 # to three owning properties (MINUS: one anti-join for the whole batch, where a path per subject costs a walk each),
 # not a blank node nor a skolemised one. The exact rule (records.owned_by) owns a little more (deeper chains, nodes
-# reached through blank nodes), so each graph found is checked again exactly before it is refused.
+# reached through blank nodes), so each graph found is checked again exactly before it is refused. The test on the
+# IRI's text comes after the anti-joins, on the few pairs left: on the store on disk, reading the text of every
+# (record, subject) pair cost a third of the query.
 FOREIGN_CANDIDATES = (
     sparql_prefixes()
     + f"""
 SELECT DISTINCT ?g WHERE {{
-    {{ SELECT DISTINCT ?g ?s WHERE {{
-        GRAPH ?g {{ ?s ?p ?o }}
-        FILTER (isIRI(?g) && !isBlank(?s) && ?s != ?g && !STRSTARTS(STR(?s), CONCAT(STR(?g), "{GENID}")))
+    {{ SELECT ?g ?s WHERE {{
+        {{ SELECT DISTINCT ?g ?s WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER (isIRI(?g) && !isBlank(?s) && ?s != ?g) }} }}
+        MINUS {{ GRAPH ?g {{ ?g {_OWNING_PATH} ?s }} }}
+        MINUS {{ GRAPH ?g {{ ?g {_OWNING_PATH} ?x . ?x {_OWNING_PATH} ?s }} }}
+        MINUS {{ GRAPH ?g {{ ?g {_OWNING_PATH} ?x . ?x {_OWNING_PATH} ?y . ?y {_OWNING_PATH} ?s }} }}
     }} }}
-    MINUS {{ GRAPH ?g {{ ?g {_OWNING_PATH} ?s }} }}
-    MINUS {{ GRAPH ?g {{ ?g {_OWNING_PATH} ?x . ?x {_OWNING_PATH} ?s }} }}
-    MINUS {{ GRAPH ?g {{ ?g {_OWNING_PATH} ?x . ?x {_OWNING_PATH} ?y . ?y {_OWNING_PATH} ?s }} }}
+    FILTER (!STRSTARTS(STR(?s), CONCAT(STR(?g), "{GENID}")))
     # `<use case> vm:servedBy <product>` is the one statement about another node a record may hold: a subject
     # with only such statements is a candidate when one names a product that is not the record's.
     FILTER (EXISTS {{ GRAPH ?g {{ ?s ?p2 ?o2 FILTER (?p2 != vm:servedBy || !isIRI(?o2)) }} }}
@@ -145,7 +147,7 @@ def _silent() -> BulkProgress:
     return BulkProgress(start=lambda phase, total: None, advance=lambda amount: None)
 
 
-class _CountingReader(io.RawIOBase):
+class CountingReader(io.RawIOBase):
     """A binary file that reports how many bytes have been read, so a progress bar can follow the parser."""
 
     def __init__(self, raw: IO[bytes], advance: Callable[[float], None]) -> None:
@@ -170,47 +172,10 @@ class ScratchStore(OxigraphStore):
 
     def load_file(self, path: Path, fmt: ox.RdfFormat, advance: Callable[[float], None]) -> None:
         with path.open("rb") as raw:
-            self._store.bulk_load(_CountingReader(raw, advance), fmt)  # type: ignore[arg-type]
+            load_raw(self, CountingReader(raw, advance), fmt)
 
     def load_nquads(self, data: IO[bytes] | bytes) -> None:
-        self._store.bulk_load(data, ox.RdfFormat.N_QUADS)
-
-    def has_default_graph_triples(self) -> bool:
-        default = self._store.quads_for_pattern(None, None, None, ox.DefaultGraph())
-        return next(iter(default), None) is not None
-
-    def record_kinds(self) -> dict[str, str]:
-        """What each record of the batch is (`history.record_kind`), read set-at-a-time."""
-        kinds: dict[str, str] = {}
-        for record, kind in self.select(RECORD_TYPES).rows:
-            found = RECORD_KINDS.get(kind) if isinstance(kind, URIRef) else None
-            if found is not None:
-                kinds.setdefault(str(record), found)
-        return kinds
-
-    def graph_names(self) -> list[str]:
-        """Every named graph, service graphs included (`record_iris` leaves those out)."""
-        return sorted(g.value for g in self._store.named_graphs() if isinstance(g, ox.NamedNode))
-
-    def drop_graphs(self, iris: Iterable[str]) -> None:
-        for iri in iris:
-            self._store.remove_graph(ox.NamedNode(iri))
-
-    def clear_default_graph(self) -> None:
-        self._store.clear_graph(ox.DefaultGraph())
-
-    def add_context(self, graph: Graph) -> None:
-        """Add stored facts to the default graph, where the checks read them as context, never as records."""
-        if len(graph):
-            triples = [ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in graph]  # type: ignore[arg-type]
-            self._store.bulk_extend(triples)
-
-    def add_quads(self, quads: Iterable[ox.Quad]) -> None:
-        self._store.bulk_extend(quads)
-
-    def add_record(self, iri: str, graph: Graph) -> None:
-        name = ox.NamedNode(iri)
-        self._store.bulk_extend(ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), name) for s, p, o in graph)  # type: ignore[arg-type]
+        load_raw(self, data, ox.RdfFormat.N_QUADS)
 
     def holds_as_stored(self, target: OxigraphStore, iri: str) -> bool:
         """Whether the record `iri` here is the one `target` stores (isomorphic; without blank nodes, which stored
@@ -223,7 +188,7 @@ class ScratchStore(OxigraphStore):
         return mine == theirs
 
     def dump_nquads(self, out: IO[bytes] | str) -> None:
-        self._store.dump(out, ox.RdfFormat.N_QUADS)
+        dump_everything(self, out)
 
     def close(self) -> None:
         super().close()
@@ -237,7 +202,66 @@ def bulk_applies(store: Store) -> bool:
     return isinstance(store, OxigraphStore)
 
 
-def _iri_chunks(iris: Iterable[str]) -> list[str]:
+# A batch being checked is an Oxigraph store holding the batch's records as named graphs and nothing else (a scratch
+# store, or the catalog's own store while only the load uses it: bulk_in_place.py). These edit it past the store's
+# write path, as the checks need.
+
+
+def load_raw(batch: OxigraphStore, data: IO[bytes] | io.RawIOBase | bytes, fmt: ox.RdfFormat) -> None:
+    """The engine's bulk loader, without the marker `OxigraphStore.bulk_load` sets (the batch is not stored yet)."""
+    batch._store.bulk_load(data, fmt)  # type: ignore[arg-type]
+
+
+def dump_everything(batch: OxigraphStore, out: IO[bytes] | str) -> None:
+    """Every quad as N-Quads, service graphs included (`OxigraphStore.dump` leaves those out)."""
+    batch._store.dump(out, ox.RdfFormat.N_QUADS)
+
+
+def has_default_graph_triples(batch: OxigraphStore) -> bool:
+    default = batch._store.quads_for_pattern(None, None, None, ox.DefaultGraph())
+    return next(iter(default), None) is not None
+
+
+def record_kinds(batch: OxigraphStore) -> dict[str, str]:
+    """What each record of the batch is (`history.record_kind`), read set-at-a-time."""
+    kinds: dict[str, str] = {}
+    for record, kind in batch.select(RECORD_TYPES).rows:
+        found = RECORD_KINDS.get(kind) if isinstance(kind, URIRef) else None
+        if found is not None:
+            kinds.setdefault(str(record), found)
+    return kinds
+
+
+def graph_names(batch: OxigraphStore) -> list[str]:
+    """Every named graph, service graphs included (`record_iris` leaves those out)."""
+    return sorted(g.value for g in batch._store.named_graphs() if isinstance(g, ox.NamedNode))
+
+
+def drop_graphs(batch: OxigraphStore, iris: Iterable[str]) -> None:
+    for iri in iris:
+        batch._store.remove_graph(ox.NamedNode(iri))
+
+
+def clear_default_graph(batch: OxigraphStore) -> None:
+    batch._store.clear_graph(ox.DefaultGraph())
+
+
+def add_context(batch: OxigraphStore, graph: Graph) -> None:
+    """Add stored facts to the default graph, where the checks read them as context, never as records."""
+    if len(graph):
+        add_quads(batch, [ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o)) for s, p, o in graph])  # type: ignore[arg-type]
+
+
+def add_quads(batch: OxigraphStore, quads: Iterable[ox.Quad]) -> None:
+    batch._store.bulk_extend(quads)
+
+
+def add_record(batch: OxigraphStore, iri: str, graph: Graph) -> None:
+    name = ox.NamedNode(iri)
+    add_quads(batch, (ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), name) for s, p, o in graph))  # type: ignore[arg-type]
+
+
+def iri_chunks(iris: Iterable[str]) -> list[str]:
     texts = []
     for iri in sorted(set(iris)):
         try:
@@ -252,8 +276,8 @@ def _read_document(path: Path, on_disk: bool, progress: BulkProgress) -> Scratch
     fmt = format_for(path)
     scratch = ScratchStore(on_disk)
     try:
-        if fmt in _TRIPLE_FORMATS:
-            _add_records(scratch, records_of(read_rdf_file(path)))
+        if fmt in TRIPLE_FORMATS:
+            add_records(scratch, records_of(read_rdf_file(path)))
             progress.advance(path.stat().st_size)
             return scratch
         try:
@@ -261,49 +285,50 @@ def _read_document(path: Path, on_disk: bool, progress: BulkProgress) -> Scratch
         except (SyntaxError, ValueError, OSError):
             read_rdf_file(path)  # the reader's own refusal names the file, line and column
             raise BadInput("cannot read the file", source=str(path)) from None
-        if scratch.has_default_graph_triples():
+        if has_default_graph_triples(scratch):
             # Triples outside named graphs are split into records by their main nodes: rdflib, as records_of does.
             scratch.close()
             scratch = ScratchStore(on_disk)
-            _add_records(scratch, records_of(read_rdf_file(path)))
+            add_records(scratch, records_of(read_rdf_file(path)))
             return scratch
-        _check_document(scratch, str(path))
+        check_document(scratch, str(path))
         return scratch
     except BaseException:
         scratch.close()
         raise
 
 
-def _add_records(scratch: ScratchStore, records: Records) -> None:
+def add_records(scratch: OxigraphStore, records: Records) -> None:
     for iri, graph in records.items():
-        scratch.add_record(iri, graph)
+        add_record(scratch, iri, graph)
 
 
-def _check_document(scratch: ScratchStore, source: str) -> None:
+def check_document(scratch: OxigraphStore, source: str) -> None:
     """What `records_of` does to a document's named graphs, set-at-a-time."""
     if ONTOLOGY_GRAPH in scratch.record_iris() and isomorphic(scratch.record(ONTOLOGY_GRAPH), shipped_ontology()):
-        scratch.drop_graphs([ONTOLOGY_GRAPH])  # an exported catalog holds the ontology; the catalog installs its own
+        drop_graphs(scratch, [ONTOLOGY_GRAPH])  # an exported catalog holds the ontology; the catalog installs its own
     candidates = sorted(str(row[0]) for row in scratch.select(FOREIGN_CANDIDATES).rows)
     for iri in candidates:
         check_named_graph(scratch.record(iri), iri, source)
     with_blank_nodes = sorted(str(row[0]) for row in scratch.select(GRAPHS_WITH_BLANK_NODES).rows)
     for iri in with_blank_nodes:
         skolemised = normalised({iri: scratch.record(iri)})[iri]
-        scratch.drop_graphs([iri])
-        scratch.add_record(iri, skolemised)
+        drop_graphs(scratch, [iri])
+        add_record(scratch, iri, skolemised)
 
 
-def _derive_name_keys(scratch: ScratchStore) -> None:
+def derive_name_keys(scratch: OxigraphStore) -> None:
     """Each product's `vm:nameKey` from its names, as `records.normalised` derives it (a given key is replaced)."""
     scratch.update(DROP_NAME_KEYS)
     key = ox.NamedNode(str(VM.nameKey))
-    scratch.add_quads(
+    quads = (
         ox.Quad(to_oxigraph(product), key, ox.Literal(name_key(str(name))), ox.NamedNode(str(graph)))  # type: ignore[arg-type]
         for graph, product, name in scratch.select(PRODUCT_NAMES).rows
     )
+    add_quads(scratch, quads)
 
 
-def _check_batch_ownership(scratch: ScratchStore, target: Store, rest: list[str]) -> None:
+def check_batch_ownership(scratch: OxigraphStore, target: Store, rest: list[str]) -> None:
     """No node described by two records of the batch, nor by a stored record the batch does not replace."""
     twice = scratch.select(DESCRIBED_TWICE).rows
     if twice:
@@ -314,10 +339,10 @@ def _check_batch_ownership(scratch: ScratchStore, target: Store, rest: list[str]
         finally:
             alone.close()
     described_elsewhere: dict[str, str] = {}
-    for chunk in _iri_chunks(rest):
+    for chunk in iri_chunks(rest):
         for node, graph in target.select(DESCRIBED_BY_GRAPHS.replace("#GRAPHS", chunk)).rows:
             described_elsewhere.setdefault(str(node), str(graph))
-    for chunk in _iri_chunks(described_elsewhere):
+    for chunk in iri_chunks(described_elsewhere):
         found = scratch.select(DESCRIBED_IN_BATCH.replace("#NODES", chunk)).rows
         if found:
             node, record = found[0][0], str(found[0][1])
@@ -326,7 +351,7 @@ def _check_batch_ownership(scratch: ScratchStore, target: Store, rest: list[str]
             raise foreign_statement(triple, record, described_by=described_elsewhere[str(node)])
 
 
-def _classify(scratch: ScratchStore, target: OxigraphStore, batch: set[str], stored: set[str]) -> WriteOutcome:
+def classify(scratch: ScratchStore, target: OxigraphStore, batch: set[str], stored: set[str]) -> WriteOutcome:
     outcome = WriteOutcome()
     for iri in sorted(batch):
         if iri not in stored:
@@ -338,8 +363,13 @@ def _classify(scratch: ScratchStore, target: OxigraphStore, batch: set[str], sto
     return outcome
 
 
-def _validate(
-    scratch: ScratchStore, target: Store, outcome: WriteOutcome, rest: list[str], shapes: Shapes, progress: BulkProgress
+def validate_batch(
+    scratch: OxigraphStore,
+    target: Store,
+    outcome: WriteOutcome,
+    rest: list[str],
+    shapes: Shapes,
+    progress: BulkProgress,
 ) -> ValidationReport:
     """The compiled shapes over the batch and the stored records it affects, with the rest of the catalog as context."""
     batch = set(outcome.added + outcome.replaced + outcome.unchanged)
@@ -348,13 +378,13 @@ def _validate(
     changing = {iri: scratch.record(iri) for iri in sorted(set(outcome.replaced) | (regulated & batch))}
     affected = sorted(dependents(target, changing) - batch) if changing else []
     for iri in affected:
-        scratch.add_record(iri, target.record(iri))
+        add_record(scratch, iri, target.record(iri))
     context = set(rest) - set(affected)
     for iri in sorted(context):
-        scratch.add_context(target.record(iri))
+        add_context(scratch, target.record(iri))
     report = run_shapes(scratch, shapes, focus_in_records=True, advance=lambda: progress.advance(1))
-    scratch.clear_default_graph()
-    scratch.drop_graphs(affected)
+    clear_default_graph(scratch)
+    drop_graphs(scratch, affected)
     return report
 
 
@@ -379,11 +409,11 @@ def _write(
 ) -> None:
     """Replace the stored versions and bulk-load the batch (with the access requests it closes, `closing`) and a
     version of each record for its history; on failure, put the catalog back as it was."""
-    scratch.drop_graphs(outcome.unchanged)
+    drop_graphs(scratch, outcome.unchanged)
     if not outcome.written:
         return
     closing = closing or {}
-    _add_records(scratch, closing)
+    add_records(scratch, closing)
     with tempfile.TemporaryDirectory(prefix="valuemesh-load-") as workdir, numbering(target, held=True) as first:
         backup = Path(workdir) / "replaced.nq"
         closed_before: dict[str, Graph] = {}
@@ -397,7 +427,7 @@ def _write(
                 elif iri in closing:
                     closed_before[iri] = stored
                 out.write(_nquads(iri, stored))
-        added, kinds = set(outcome.added), scratch.record_kinds()
+        added, kinds = set(outcome.added), record_kinds(scratch)
         changes = [
             Change(
                 iri,
@@ -412,21 +442,21 @@ def _write(
         batch_file = Path(workdir) / "batch.nq"
         scratch.dump_nquads(str(batch_file))
         with batch_file.open("ab") as out:
-            out.write(_graphs_nquads(versions))
+            out.write(graphs_nquads(versions))
         progress.start("writing", batch_file.stat().st_size)
         try:
-            for chunk in _iri_chunks(replaced):
+            for chunk in iri_chunks(replaced):
                 target.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
             with batch_file.open("rb") as raw:
-                target.bulk_load(_CountingReader(raw, progress.advance), NQUADS)  # type: ignore[arg-type]
+                target.bulk_load(CountingReader(raw, progress.advance), NQUADS)  # type: ignore[arg-type]
         except (OSError, StoreUnavailable, RuntimeError) as error:
-            _restore(target, [*outcome.written, *closing, *versions], backup)
+            restore(target, [*outcome.written, *closing, *versions], backup)
             if isinstance(error, StoreUnavailable):
                 raise
             raise StoreUnavailable(f"the store could not write the batch ({error}); nothing was stored") from None
 
 
-def _graphs_nquads(graphs: dict[str, list[Triple]]) -> bytes:
+def graphs_nquads(graphs: dict[str, list[Triple]]) -> bytes:
     """Many graphs as N-Quads; a term repeated across them (a predicate, the agent, a kind) is converted once."""
     convert = functools.lru_cache(maxsize=None)(to_oxigraph)
     quads = [
@@ -443,11 +473,11 @@ def _nquads(iri: str, graph: Graph) -> bytes:
     return ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
 
 
-def _restore(target: OxigraphStore, written: list[str], backup: Path) -> None:
+def restore(target: OxigraphStore, written: list[str], backup: Path) -> None:
     """Drop what the failed write added (records and their versions) and load the replaced records' stored
     versions again."""
     try:
-        for chunk in _iri_chunks(written):
+        for chunk in iri_chunks(written):
             target.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
         if backup.stat().st_size:
             with backup.open("rb") as raw:
@@ -459,7 +489,7 @@ def _restore(target: OxigraphStore, written: list[str], backup: Path) -> None:
         ) from None
 
 
-def _batch_size(files: list[Path]) -> int:
+def batch_size(files: list[Path]) -> int:
     return sum(path.stat().st_size for path in files)
 
 
@@ -467,8 +497,8 @@ def read_batch(files: list[Path], progress: BulkProgress | None = None) -> Scrat
     """Every file parsed and checked into one scratch store of records (named graphs), as `records_of` and
     `merge_records` would make them; a malformed file is BadInput naming its line and column."""
     progress = progress or _silent()
-    on_disk = _batch_size(files) > IN_MEMORY_LIMIT_BYTES
-    progress.start("reading", _batch_size(files))
+    on_disk = batch_size(files) > IN_MEMORY_LIMIT_BYTES
+    progress.start("reading", batch_size(files))
     batch: ScratchStore | None = None
     try:
         for path in files:
@@ -481,7 +511,7 @@ def read_batch(files: list[Path], progress: BulkProgress | None = None) -> Scrat
             document.close()
             batch.load_nquads(data.getvalue())
         batch = batch or ScratchStore(on_disk)
-        _derive_name_keys(batch)
+        derive_name_keys(batch)
         return batch
     except BaseException:
         if batch is not None:
@@ -500,7 +530,7 @@ def write_batch(
     """Validate the records `read_batch` gathered and store them all or nothing (see the module's docstring).
     Only an ADMIN loads in bulk; anyone else's records take the ordinary write path, record by record judged."""
     progress = progress or _silent()
-    refuse_service_names(dict.fromkeys(batch_store.graph_names()))
+    refuse_service_names(dict.fromkeys(graph_names(batch_store)))
     batch = set(batch_store.record_iris())
     stored = set(store.record_iris())
     rest = sorted(stored - batch)
@@ -512,11 +542,11 @@ def write_batch(
     shapes = shapes or shapes_in_force(store)
     with write_lock:
         progress.start("validating", len(shapes.queries) + 2)  # ownership, what is new, then each compiled query
-        _check_batch_ownership(batch_store, store, rest)
+        check_batch_ownership(batch_store, store, rest)
         progress.advance(1)
-        outcome = _classify(batch_store, store, batch, stored)
+        outcome = classify(batch_store, store, batch, stored)
         progress.advance(1)
-        outcome.report = _validate(batch_store, store, outcome, rest, shapes, progress)
+        outcome.report = validate_batch(batch_store, store, outcome, rest, shapes, progress)
         if not outcome.report.conforms:
             raise ValidationRefused(outcome.report)
         closing, closed = _closing(batch_store, store, outcome, actor)

@@ -22,7 +22,9 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from server.catalog.bulk_in_place import files_fit, load_files_alone
 from server.catalog.bulk_load import BulkProgress, read_batch, write_batch
+from server.catalog.writes import WriteOutcome
 from server.cli.app import app
 from server.cli.common import (
     NoSeedOption,
@@ -124,6 +126,14 @@ def load(
     paths = expand_paths(files)
     shown = stderr.is_terminal if progress is None else progress
     with load_progress(shown) as phases:
+        if not server and files_fit(paths):
+            # Possibly a migration into a catalog without records: loaded into the store itself (bulk_in_place.py),
+            # which this process holds alone; a refused file is taken out again.
+            in_force = configured_shapes(shapes)
+            with catalog_store(store, no_seed=no_seed, shapes=in_force) as opened:
+                outcome = load_files_alone(opened, paths, actor=local_operator(), progress=phases, shapes=in_force)
+            report_outcome(len(paths), outcome)
+            return
         # Every file is read and checked first, so that an unusable one stops the load before the catalog opens.
         batch = read_batch(paths, phases)
         if server:
@@ -148,8 +158,12 @@ def load(
                 outcome = write_batch(opened, batch, actor=local_operator(), progress=phases, shapes=in_force)
         finally:
             batch.close()
+    report_outcome(len(paths), outcome)
+
+
+def report_outcome(files: int, outcome: WriteOutcome) -> None:
     stderr.print(
-        f"loaded {len(paths)} file(s): {len(outcome.added)} record(s) added, "
+        f"loaded {files} file(s): {len(outcome.added)} record(s) added, "
         f"{len(outcome.replaced)} replaced, {len(outcome.unchanged)} unchanged",
         highlight=False,
     )

@@ -1,0 +1,214 @@
+"""The migration case of `valuemesh load`: a large batch loaded straight into a catalog that holds no records yet.
+
+When the catalog holds no records (only the ontology and its own service data: a fresh `--no-seed` store), the batch
+is the whole catalog and there is nothing stored to judge it against, so the scratch store of bulk_load.py buys
+nothing and costs a second full write (the batch is written to the scratch store, dumped, and written again). Here
+the store itself plays the scratch store: its own graphs, few and small, are copied to a file and to a store in
+memory and dropped; the file is bulk-loaded into the emptied store; the checks and the compiled shapes of
+bulk_load.py run there as they run on a scratch store (same queries, same refusals in the same words); then the
+store's own graphs come back, with a version of each record for its history and the events counter moved on.
+A refusal or a failure drops everything the load added and loads the store's own graphs again: the catalog is as
+it was.
+
+It applies only where the scratch store would be on disk anyway (a batch over `IN_MEMORY_LIMIT_BYTES`: below it the
+checks run faster in memory than on disk), to one file in a dataset format (several files, or triples to split
+into records, take the scratch path, as does a file the checks here do not cover: it is put back and read again
+there), and only for a caller that holds the store alone while it runs: meanwhile the store shows the unchecked
+batch, so a serving catalog never takes this path; the CLI does (its process holds the store's lock).
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import tempfile
+from pathlib import Path
+
+import pyoxigraph as ox
+from rdflib import Graph
+
+from server.catalog import bulk_load
+from server.catalog.bulk_load import (
+    NQUADS,
+    TRIPLE_FORMATS,
+    BulkProgress,
+    CountingReader,
+    ScratchStore,
+    batch_size,
+    check_batch_ownership,
+    check_document,
+    clear_default_graph,
+    derive_name_keys,
+    drop_graphs,
+    dump_everything,
+    graph_names,
+    graphs_nquads,
+    has_default_graph_triples,
+    iri_chunks,
+    load_raw,
+    read_batch,
+    record_kinds,
+    validate_batch,
+    write_batch,
+)
+from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
+from server.catalog.history import Action, Change, refuse_service_names, version_graphs
+from server.catalog.seeding import ONTOLOGY_GRAPH
+from server.catalog.writes import WriteOutcome, write_lock
+from server.errors import StoreUnavailable, ValidationRefused
+from server.governance.shapes import Shapes
+from server.identity.principal import Principal, Role
+from server.rdf_io import format_for
+from server.store.base import Store
+from server.store.oxigraph import OxigraphStore, write_failure_reason
+from server.validation import shapes_in_force
+
+__all__ = ["files_fit", "in_place_applies", "load_files_alone", "load_in_place"]
+
+
+class _ScratchPathNeeded(Exception):
+    """The batch holds something only the scratch path judges (it gives the refusal in its own words)."""
+
+
+def files_fit(files: list[Path]) -> bool:
+    """Whether `files` are what `load_in_place` takes: one file in a dataset format, too large to check in memory."""
+    if len(files) != 1 or format_for(files[0]) in TRIPLE_FORMATS:
+        return False
+    return batch_size(files) > bulk_load.IN_MEMORY_LIMIT_BYTES
+
+
+def in_place_applies(store: Store, files: list[Path], actor: Principal) -> bool:
+    """Whether `load_in_place` may take `files` into `store` (see the module docstring)."""
+    if not isinstance(store, OxigraphStore) or not actor.has(Role.ADMIN) or not files_fit(files):
+        return False
+    return set(store.record_iris()) <= {ONTOLOGY_GRAPH}
+
+
+def load_in_place(
+    store: OxigraphStore, path: Path, *, actor: Principal, progress: BulkProgress, shapes: Shapes
+) -> WriteOutcome | None:
+    """The records of `path` in `store`, validated, all or nothing; None when the batch needs the scratch path
+    (nothing of it is left in the store then)."""
+    with write_lock, tempfile.TemporaryDirectory(prefix="valuemesh-load-") as workdir:
+        backup = Path(workdir) / "catalog-before.nq"
+        dump_everything(store, str(backup))
+        was = ScratchStore(on_disk=False)  # the catalog as it was, where the checks read what it held
+        try:
+            with backup.open("rb") as raw:
+                was.load_nquads(raw)
+            try:
+                return _judge_and_store(store, was, path, backup, actor=actor, progress=progress, shapes=shapes)
+            except _ScratchPathNeeded:
+                _put_back(store, backup)
+                return None
+            except (OSError, RuntimeError) as error:  # the store failed to write: a full disk, a size limit
+                _put_back(store, backup)
+                reason = write_failure_reason(error) if isinstance(error, OSError) else str(error)
+                raise StoreUnavailable(f"the store could not write the batch ({reason}); nothing was stored") from None
+            except BaseException:
+                _put_back(store, backup)
+                raise
+        finally:
+            was.close()
+
+
+def _judge_and_store(
+    store: OxigraphStore,
+    was: ScratchStore,
+    path: Path,
+    backup: Path,
+    *,
+    actor: Principal,
+    progress: BulkProgress,
+    shapes: Shapes,
+) -> WriteOutcome:
+    drop_graphs(store, graph_names(store))  # the store's own graphs, copied to `backup` and `was`
+    clear_default_graph(store)
+    progress.start("reading", path.stat().st_size)
+    try:
+        with path.open("rb") as raw:
+            load_raw(store, CountingReader(raw, progress.advance), format_for(path))
+    except (SyntaxError, ValueError):
+        raise _ScratchPathNeeded from None  # the scratch path names the line and column
+    if has_default_graph_triples(store):
+        raise _ScratchPathNeeded  # triples to split into records by their main nodes
+    check_document(store, str(path))
+    derive_name_keys(store)
+    refuse_service_names(dict.fromkeys(graph_names(store)))
+    batch, stored = set(store.record_iris()), set(was.record_iris())
+    if batch & stored:
+        raise _ScratchPathNeeded  # a stored graph (the ontology) in the batch: replaced as the scratch path does
+    rest = sorted(stored)
+    progress.start("validating", len(shapes.queries) + 2)  # ownership, what is new, then each compiled query
+    check_batch_ownership(store, was, rest)
+    progress.advance(1)
+    outcome = WriteOutcome(added=sorted(batch))
+    progress.advance(1)
+    outcome.report = validate_batch(store, was, outcome, rest, shapes, progress)
+    if not outcome.report.conforms:
+        raise ValidationRefused(outcome.report)
+    _store_with_history(store, was, outcome, backup, actor, progress)
+    return outcome
+
+
+def _store_with_history(
+    store: OxigraphStore,
+    was: ScratchStore,
+    outcome: WriteOutcome,
+    backup: Path,
+    actor: Principal,
+    progress: BulkProgress,
+) -> None:
+    """The store's own graphs back, a version of each record for its history, the events counter moved on."""
+    kinds = record_kinds(store)
+    changes = [Change(iri, Graph(), Action.REGISTER, kind=kinds.get(iri, "record")) for iri in outcome.added]
+    with numbering(was, held=True) as first:
+        versions = {**version_graphs(was, changes, actor, first), **counter_graph(first + len(changes) - 1)}
+    history = graphs_nquads(versions)
+    progress.start("writing", backup.stat().st_size + len(history))
+    with backup.open("rb") as raw:
+        load_raw(store, CountingReader(raw, progress.advance), ox.RdfFormat.N_QUADS)
+    store.update(f"DROP SILENT GRAPH <{COUNTER_GRAPH}>")  # the counter as it was, replaced by the moved one
+    store.bulk_load(CountingReader(io.BytesIO(history), progress.advance), NQUADS)  # type: ignore[arg-type]
+
+
+def _put_back(store: OxigraphStore, backup: Path) -> None:
+    """Drop everything the load added and load the store's own graphs again, as they were (its marker too: nothing
+    that follows the store has anything to read again)."""
+    try:
+        clear_default_graph(store)
+        for chunk in iri_chunks(graph_names(store)):
+            store.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
+        with backup.open("rb") as raw:
+            load_raw(store, raw, ox.RdfFormat.N_QUADS)
+    except (OSError, StoreUnavailable, RuntimeError) as error:
+        kept = Path(tempfile.mkdtemp(prefix="valuemesh-load-")) / backup.name  # the temporary directory goes
+        shutil.copyfile(backup, kept)
+        raise StoreUnavailable(
+            f"the store failed while loading the batch and could not be put back ({error}); it may hold part of "
+            f"the batch and lack its own data (the ontology, API tokens), kept as N-Quads in {kept} for an "
+            "administrator to load back once the store can write"
+        ) from None
+
+
+def load_files_alone(
+    store: Store,
+    files: list[Path],
+    *,
+    actor: Principal,
+    progress: BulkProgress,
+    shapes: Shapes | None = None,
+) -> WriteOutcome:
+    """Add the records of `files` to a store that no one else uses while this runs, validated, all or nothing: in
+    place when the migration case applies (see the module docstring), else through a scratch store."""
+    shapes = shapes or shapes_in_force(store)
+    if in_place_applies(store, files, actor):
+        assert isinstance(store, OxigraphStore)
+        outcome = load_in_place(store, files[0], actor=actor, progress=progress, shapes=shapes)
+        if outcome is not None:
+            return outcome
+    batch = read_batch(files, progress)
+    try:
+        return write_batch(store, batch, actor=actor, progress=progress, shapes=shapes)
+    finally:
+        batch.close()

@@ -1,0 +1,232 @@
+"""`valuemesh load` of a large file into a catalog that holds no records yet (a migration) goes straight into the
+store: what it stores is what the scratch path stores, it refuses what that path refuses in the same words, and a
+refused or failed load leaves the store as it was, every quad of it (its API tokens and marker included)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from rdflib.compare import isomorphic
+
+from bench.generate import generate_catalog, plan_catalog
+from server.catalog import bulk_load
+from server.catalog.bulk_in_place import in_place_applies, load_files_alone
+from server.catalog.bulk_load import BulkProgress, dump_everything, load_files
+from server.catalog.events import event_count
+from server.catalog.seeding import prepare
+from server.catalog.writes import WriteOutcome
+from server.errors import BadInput, ValidationRefused
+from server.identity.principal import SYSTEM, Role
+from server.identity.tokens import ApiTokens
+from server.store.oxigraph import OxigraphStore
+from tests.conftest import CliResult
+from tests.test_bulk_load import CAT, DPROD, OWNER, PRODUCTS, empty_catalog, version_count, with_product_lines_removed
+
+ROOT = Path(__file__).resolve().parents[1]
+E = TypeVar("E", bound=Exception)
+
+
+@pytest.fixture(autouse=True)
+def every_file_is_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk_load, "IN_MEMORY_LIMIT_BYTES", 0)  # the in-place path is for files too large for memory
+
+
+@pytest.fixture(scope="module")
+def catalog_lines() -> list[str]:
+    return list(generate_catalog(PRODUCTS, seed=3))
+
+
+@pytest.fixture
+def catalog_file(tmp_path: Path, catalog_lines: list[str]) -> Path:
+    path = tmp_path / "catalog.nq"
+    path.write_text("".join(catalog_lines))
+    return path
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> Iterator[OxigraphStore]:
+    """A catalog on disk as `valuemesh load --no-seed` opens it the first time, with an API token already issued."""
+    store = OxigraphStore(tmp_path / "catalog")
+    prepare(store, with_seed=False)
+    ApiTokens(store).create("pipeline", agent=f"{CAT}agent/platform", domains=[], roles=[Role.ADMIN], expires_in=None)
+    yield store
+    store.close()
+
+
+def silent() -> BulkProgress:
+    return BulkProgress(start=lambda phase, total: None, advance=lambda amount: None)
+
+
+def everything(store: OxigraphStore) -> list[str]:
+    """Every quad of the store as N-Quads lines (the store's own graphs hold no blank nodes)."""
+    out = io.BytesIO()
+    dump_everything(store, out)
+    return sorted(out.getvalue().decode().splitlines())
+
+
+def load_alone(store: OxigraphStore, path: Path) -> WriteOutcome:
+    return load_files_alone(store, [path], actor=SYSTEM, progress=silent())
+
+
+def refusals(store: OxigraphStore, path: Path, error: type[E]) -> tuple[E, E]:
+    """How `path` is refused in place (the store left as it was, every quad) and by the scratch path."""
+    before = everything(store)
+    with pytest.raises(error) as in_place:
+        load_alone(store, path)
+    assert everything(store) == before
+    with pytest.raises(error) as by_scratch:
+        load_files(empty_catalog(), [path], actor=SYSTEM)
+    return in_place.value, by_scratch.value
+
+
+def test_a_migration_is_loaded_in_place_and_stored_as_the_scratch_path_stores_it(
+    fresh: OxigraphStore, catalog_file: Path
+) -> None:
+    assert in_place_applies(fresh, [catalog_file], SYSTEM)
+    outcome = load_alone(fresh, catalog_file)
+    scratch = empty_catalog()
+    expected = load_files(scratch, [catalog_file], actor=SYSTEM)
+    assert outcome.added == sorted(expected.added) and len(outcome.added) > PRODUCTS
+    assert {w.message for w in outcome.report.warnings} == {w.message for w in expected.report.warnings}
+    assert fresh.record_iris() == scratch.record_iris()
+    for iri in fresh.record_iris():
+        assert isomorphic(fresh.record(iri), scratch.record(iri)), iri
+    assert version_count(fresh) == version_count(scratch) == len(outcome.added)
+    assert event_count(fresh) == event_count(scratch)
+    assert ApiTokens(fresh).all()  # the token issued before the load still stands
+    # Now the catalog holds records: a second load takes the scratch path and finds nothing changed.
+    assert not in_place_applies(fresh, [catalog_file], SYSTEM)
+    again = load_alone(fresh, catalog_file)
+    assert again.added == [] and sorted(again.unchanged) == outcome.added
+
+
+def test_a_refused_migration_leaves_the_store_as_it_was_with_the_scratch_paths_report(
+    fresh: OxigraphStore, tmp_path: Path, catalog_lines: list[str]
+) -> None:
+    product = plan_catalog(PRODUCTS, seed=3).products[11]
+    bad = tmp_path / "bad.nq"
+    bad.write_text("".join(with_product_lines_removed(catalog_lines, product.iri, OWNER)))
+    in_place, by_scratch = refusals(fresh, bad, ValidationRefused)
+    refused = [r.message for r in in_place.report.violations]
+    assert refused == [r.message for r in by_scratch.report.violations] and refused
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        f"<{CAT}data-product/a> {{ <{CAT}data-product/a> a <{DPROD}DataProduct> . "
+        f"<{CAT}data-product/b> {OWNER} <{CAT}agent/x> }}\n",
+        f"<{CAT}data-product/a> {{ <{CAT}data-product/a> a <{DPROD}DataProduct> ; <{DPROD}outputPort> <{CAT}port/p> . "
+        f"<{CAT}port/p> a <https://w3id.org/valuemesh/ontology#OutputPort> }}\n"
+        f"<{CAT}data-product/b> {{ <{CAT}data-product/b> a <{DPROD}DataProduct> ; <{DPROD}outputPort> <{CAT}port/p> . "
+        f"<{CAT}port/p> a <https://w3id.org/valuemesh/ontology#OutputPort> }}\n",
+        f"<urn:valuemesh:tokens> {{ <urn:valuemesh:token/x> a <{DPROD}DataProduct> }}\n",
+        "<https://valuemesh.example/data-product/a> { <https://valuemesh.example/data-product/a> <not an iri\n",
+    ],
+    ids=["foreign-statement", "described-twice", "service-graph", "malformed"],
+)
+def test_bad_input_is_refused_in_the_scratch_paths_words_and_the_store_is_as_it_was(
+    fresh: OxigraphStore, tmp_path: Path, document: str
+) -> None:
+    path = tmp_path / "catalog.trig"
+    path.write_text(document)
+    in_place, by_scratch = refusals(fresh, path, BadInput)
+    assert str(in_place) == str(by_scratch)
+
+
+def test_triples_outside_named_graphs_are_split_into_records_as_the_scratch_path_does(
+    fresh: OxigraphStore, tmp_path: Path
+) -> None:
+    path = tmp_path / "domain.nq"
+    path.write_text(
+        f"<{CAT}domain/x> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> "
+        "<https://w3id.org/valuemesh/ontology#Domain> .\n"
+        f'<{CAT}domain/x> <http://www.w3.org/2000/01/rdf-schema#label> "X" .\n'
+    )
+    outcome = load_alone(fresh, path)
+    assert outcome.added == [f"{CAT}domain/x"]
+    assert len(fresh.record(f"{CAT}domain/x")) == 2
+
+
+# Runs in a child: the store's files may not grow past a cap from the given phase on (RLIMIT_FSIZE, SIGXFSZ
+# ignored: the write fails with EFBIG, as on a full disk; see tests/test_store_disk_full.py); prints what it saw.
+FAULT = r"""
+import io, json, resource, signal, sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TypeVar
+from server.catalog import bulk_load
+from server.catalog.bulk_in_place import load_files_alone
+from server.catalog.bulk_load import BulkProgress, dump_everything
+from server.catalog.seeding import prepare
+from server.errors import StoreUnavailable
+from server.identity.principal import SYSTEM
+from server.store.oxigraph import OxigraphStore
+
+directory, document, cap, phase = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+bulk_load.IN_MEMORY_LIMIT_BYTES = 0
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+store = OxigraphStore(directory)
+prepare(store, with_seed=False)
+
+def everything():
+    out = io.BytesIO()
+    dump_everything(store, out)
+    return sorted(out.getvalue().decode().splitlines())
+
+def start(name, total):
+    if name == phase:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (cap, hard))
+
+before = everything()
+try:
+    load_files_alone(store, [document], actor=SYSTEM, progress=BulkProgress(start=start, advance=lambda n: None))
+    error = None
+except StoreUnavailable as refused:
+    error = str(refused)
+resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+print(json.dumps({"error": error, "as_it_was": everything() == before}))
+"""
+
+
+def test_a_store_failing_while_the_batch_is_loaded_is_left_as_it_was(tmp_path: Path) -> None:
+    # 1,000 products (13 MB) and a cap of 1 MB from the reading phase on: the bulk loader's first file of the batch
+    # passes the cap, so nothing of the batch is stored; the store's own data (a few hundred quads) are put back.
+    large = tmp_path / "catalog.nq"
+    large.write_text("".join(generate_catalog(1000, seed=3)))
+    child = subprocess.run(
+        [sys.executable, "-c", FAULT, str(tmp_path / "catalog"), str(large), str(1_000_000), "reading"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    seen = json.loads(child.stdout.splitlines()[-1])
+    assert seen["error"] == (
+        "the store could not write the batch (a store file reached the largest size this process may write); "
+        "nothing was stored"
+    )
+    assert seen["as_it_was"]
+
+
+def test_the_cli_loads_a_migration_in_place_with_its_phases(  # type: ignore[no-untyped-def]
+    cli, tmp_path: Path, catalog_file: Path
+) -> None:
+    result: CliResult = cli("load", str(catalog_file), "--store", str(tmp_path / "c"), "--no-seed", "--progress")
+    assert result.exit_code == 0, result.stderr
+    for phase in ("reading", "validating", "writing"):
+        assert phase in result.stderr
+    assert "record(s) added, 0 replaced, 0 unchanged" in " ".join(result.stderr.split())
+    store = OxigraphStore(tmp_path / "c")
+    try:
+        assert len(store.record_iris()) > PRODUCTS and version_count(store) == len(store.record_iris()) - 1
+    finally:
+        store.close()
