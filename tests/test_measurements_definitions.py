@@ -234,7 +234,7 @@ def test_points_that_spend_a_budget_put_its_goals_at_risk_at_once(measured: obje
     assert f2f not in causes()  # asked again: the same answer, reused
     now = datetime.now(UTC).replace(microsecond=0)
     late = [
-        {"slo": slo, "time": (now - timedelta(minutes=k + 1)).isoformat(), "good": 0, "total": 50} for k in range(20)
+        {"slo": slo, "time": (now - timedelta(minutes=k + 1)).isoformat(), "good": 0, "total": 500} for k in range(20)
     ]
     assert post(measured, "admin", {"measurements": late}).status_code == 200  # type: ignore[arg-type]
     assert f2f in causes()

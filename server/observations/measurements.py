@@ -111,6 +111,7 @@ class Definitions:
         self._links_epoch = 0  # counts writes that make every link fact unknown
         self._links_dirty: set[str] = set()  # nodes whose link facts a write may have changed
         self._links_reading = False  # a full read of the link facts is under way
+        self._links_changed: set[str] | None = set()  # products whose use cases changed since `take_links_changed`
         self._written: set[str] | None = set()  # records written since `take_written` (None: everything may have)
 
     def follow_writes(self) -> None:
@@ -121,6 +122,7 @@ class Definitions:
 
     def _forget_all(self) -> None:
         self._written = None
+        self._links_changed = None
         self._content += 1
         self._by_slo.clear()
         self._by_product.clear()
@@ -214,6 +216,7 @@ class Definitions:
                 dirty, self._links_dirty = self._links_dirty, set()
             if not remembered:
                 return goal_links(store)
+            fresh = facts is None
             if facts is None:
                 with self._lock:
                     self._links_reading = True
@@ -222,11 +225,21 @@ class Definitions:
                 finally:
                     with self._lock:
                         self._links_reading = False
-            facts.reread(store, dirty)
+            changed = facts.reread(store, dirty)
             with self._lock:
                 if epoch == self._links_epoch:
                     self._links = facts
+                if fresh or changed is None:
+                    self._links_changed = None
+                elif self._links_changed is not None:
+                    self._links_changed |= changed
             return facts.links
+
+    def take_links_changed(self) -> set[str] | None:
+        """The products whose use cases changed since the last call (None: any may have, or the goal tree)."""
+        with self._lock:
+            changed, self._links_changed = self._links_changed, set()
+        return changed
 
     def version(self) -> int | None:
         """A number that changes whenever a definition remembered may have (None: nothing is remembered)."""
@@ -411,12 +424,15 @@ class Measurements:
     ) -> list[GoalRisk]:
         links = self.definitions.links(store)
         written = self.definitions.take_written()
-        if written is None or len(written) > FORGET_ALL_AFTER:
+        relinked = self.definitions.take_links_changed()
+        if written is None or relinked is None or len(written) > FORGET_ALL_AFTER:
             self.reaches.forget_all()
-        elif written:
-            upstream = index.step(Direction.UPSTREAM) if index is not None else None
-            sources = {source for source, _, _ in (upstream or sparql_step(store, Direction.UPSTREAM))(sorted(written))}
-            self.reaches.forget(written | sources)
+        else:
+            if written:
+                upstream = index.step(Direction.UPSTREAM) if index is not None else None
+                step = upstream or sparql_step(store, Direction.UPSTREAM)
+                written |= {source for source, _, _ in step(sorted(written))}
+            self.reaches.forget(written | relinked)
         statuses = self.measured_statuses(store)
         if hidden is not None:
             return goals_at_risk(store, statuses, links=links, index=index, hidden=hidden)

@@ -88,12 +88,13 @@ class LinkFacts:
     def knows(self, node: str) -> bool:
         return any(node in by_node for by_node in self.facts.values())
 
-    def reread(self, store: Store, nodes: Iterable[str]) -> None:
+    def reread(self, store: Store, nodes: Iterable[str]) -> set[str] | None:
         """Read the link facts of `nodes` afresh (a write changed what they state) and derive the links again where
-        they changed."""
+        they changed; the products whose use cases may have changed (None: the goal tree may have)."""
         asked = unique(nodes)
         if not asked:
-            return
+            return set()
+        goals = any(node in self.facts["subGoalOf"] for node in asked)
         products: set[str] = set()
         for node in asked:
             products |= self.facts["servedBy"].get(node, set())
@@ -122,6 +123,7 @@ class LinkFacts:
             else:
                 parent_of.pop(node, None)
         self.links = GoalLinks(serving, parent_of)
+        return None if goals or any(node in self.facts["subGoalOf"] for node in asked) else products
 
 
 def goal_links(store: Store) -> GoalLinks:
@@ -201,7 +203,8 @@ class Reaches:
     records `C` forgets the reach of every product that reached one of `C` (its walk passed there), and of every
     product upstream of `C` as the lineage stands after the write (`forget(C, sources)`: a new input port makes its
     sources reach further); changed links forget the reach of the products that reached a product whose use cases
-    changed, and a changed goal tree forgets all."""
+    changed (LinkFacts.reread says which), and a changed goal tree forgets all. Its owner
+    (measurements.Measurements) does the forgetting before asking."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -229,24 +232,13 @@ class Reaches:
             self._links = None
 
     def _follow(self, links: GoalLinks) -> None:
-        """Links other than those the remembered reaches were made with: forget what they change (under the lock)."""
-        before = self._links
-        self._links = links
-        if before is links:
-            return
-        self._generation += 1
-        self.version += 1
-        if before is None or before.parent_of != links.parent_of:
-            self._known.clear()
-            return
-        changed = {
-            product
-            for product in before.serving.keys() | links.serving.keys()
-            if before.serving.get(product) != links.serving.get(product)
-        }
-        for product, (passed, _) in list(self._known.items()):
-            if not passed.isdisjoint(changed):
-                del self._known[product]
+        """Links other than those the remembered reaches were made with (under the lock): what they change was
+        forgotten by the owner, told by the links' reader which products' use cases changed (`forget`); a walk
+        that overlapped the change is not kept."""
+        if self._links is not links:
+            self._links = links
+            self._generation += 1
+            self.version += 1
 
     def of(self, products: list[str], step: Step, links: GoalLinks) -> dict[str, dict[str, tuple[str, ...]]]:
         """Each product's goals within reach, walking only from those not remembered."""
