@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import XSD
 
 from server.namespaces import VM
+from server.observations import measurements as measurements_module
 from server.observations.objectives import objectives
 from server.observations.risk import goal_links, goals_at_risk
 from server.store.base import Store
@@ -238,3 +240,28 @@ def test_points_that_spend_a_budget_put_its_goals_at_risk_at_once(measured: obje
     ]
     assert post(measured, "admin", {"measurements": late}).status_code == 200  # type: ignore[arg-type]
     assert f2f in causes()
+
+
+def test_the_summaries_writes_keep_what_products_reach(
+    measured: object,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The summariser writes every measured product's summary graph again and again; none of that is lineage, so
+    what each product reaches is kept, however many records a write names (at 100k products, thousands: here the
+    number beyond which a bulk write is walked again from nothing is lowered to one)."""
+    monkeypatch.setattr(measurements_module, "FORGET_ALL_AFTER", 1)
+    service = measured.app.state.catalog  # type: ignore[attr-defined]
+    settled(service)
+    before = risks_now(service)
+    version = service.measurements.reaches.version
+    products = sorted(
+        {
+            o.product
+            for o in service.measurements.definitions.of_slos(
+                service.store, service.measurements.table.measured()
+            ).values()
+        }
+    )
+    service.measurements.write_summaries(service.store, products)
+    assert risks_now(service) == before == risks_fresh(service)
+    assert service.measurements.reaches.version == version

@@ -38,9 +38,11 @@ Clock = Callable[[], datetime]
 # What the SLO definitions are read from (objectives.py) and what the goal links are (risk.py).
 DEFINING_PREDICATES = frozenset({ODRL.hasPolicy, VM.serviceLevelObjective, *map(URIRef, FACT_PREDICATES)})
 LINK_PREDICATES = frozenset({VM.servedBy, VM.helpsAchieve, VM.subGoalOf})
-# Records written since the last goals-at-risk question beyond which every product's reach is walked again rather
-# than the written records' sources asked for (a bulk write).
+# Records written since the last goals-at-risk question beyond which, with the lineage index not ready, every
+# product's reach is walked again rather than the written records' sources asked of SPARQL (a bulk write); the
+# index answers for any number (the summariser's writes name thousands of summary graphs at 100k products).
 FORGET_ALL_AFTER = 2000
+KEEP_WRITTEN = 200_000  # written records noted between questions at most (then: everything may have changed)
 
 
 def utc_now() -> datetime:
@@ -157,6 +159,8 @@ class Definitions:
             self._generation += 1
             if self._written is not None:
                 self._written |= written
+                if len(self._written) > KEEP_WRITTEN:  # nobody asked for a long while: everything is walked again
+                    self._written = None
             facts = self._links
             # A record states its own node's facts: those of a use case or goal known before, or stating links now.
             # With no facts read yet, the next full read sees the write, unless it is under way now.
@@ -233,6 +237,8 @@ class Definitions:
                     self._links_changed = None
                 elif self._links_changed is not None:
                     self._links_changed |= changed
+                    if len(self._links_changed) > KEEP_WRITTEN:
+                        self._links_changed = None
             return facts.links
 
     def take_links_changed(self) -> set[str] | None:
@@ -425,11 +431,11 @@ class Measurements:
         links = self.definitions.links(store)
         written = self.definitions.take_written()
         relinked = self.definitions.take_links_changed()
-        if written is None or relinked is None or len(written) > FORGET_ALL_AFTER:
+        upstream = index.step(Direction.UPSTREAM) if index is not None else None
+        if written is None or relinked is None or (upstream is None and len(written) > FORGET_ALL_AFTER):
             self.reaches.forget_all()
         else:
             if written:
-                upstream = index.step(Direction.UPSTREAM) if index is not None else None
                 step = upstream or sparql_step(store, Direction.UPSTREAM)
                 written |= {source for source, _, _ in step(sorted(written))}
             self.reaches.forget(written | relinked)
