@@ -258,3 +258,24 @@ def test_shapes_that_look_further_than_one_step_make_any_write_forget_every_verd
         assert checklists.known() == {}
         show_every_product(client)
         remembered_equals_fresh(client)
+
+
+def test_a_catalog_closing_while_a_fill_starts_stops_it_cleanly() -> None:
+    """Closing races the fill the index's build starts: stopping must never join a thread not yet started, and
+    no fill starts once the catalog is closed."""
+    import threading
+
+    from server.catalog.checklists import Checklists
+
+    for _ in range(50):
+        checklists = Checklists()
+
+        def products() -> list[str]:
+            return []
+
+        opener = threading.Thread(target=checklists.fill, args=(products, lambda chunk: None))
+        opener.start()
+        checklists.stop_filling(for_good=True)
+        opener.join()
+        checklists.fill(products, lambda chunk: None)  # after closing: nothing starts
+        assert checklists.state == "ready"

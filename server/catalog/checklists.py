@@ -70,6 +70,8 @@ class Checklists:
         self._writes: deque[tuple[int, Touch]] = deque(maxlen=WRITES_KEPT)
         self._filling: threading.Thread | None = None
         self._stop = threading.Event()
+        self._fill_lock = threading.Lock()  # a fill starts, or is stopped, one at a time
+        self._closed = False  # stopped for good (the catalog closed): no fill starts again
         self.judged = 0  # products judged, by pages and by the filler (tests, bench)
 
     # --- asking ------------------------------------------------------------------------------------------
@@ -174,11 +176,15 @@ class Checklists:
         """Judge every product no verdict is kept for, in the background (a thread of its own, at the lowest CPU
         priority; `judge_chunk` judges up to CHUNK products), and return at once. A fill under way starts over."""
         self.stop_filling()
-        self._stop = threading.Event()
-        self._filling = threading.Thread(
-            target=self._fill, args=(products, judge_chunk, self._stop), name="checklists-fill", daemon=True
-        )
-        self._filling.start()
+        with self._fill_lock:
+            if self._closed or self._filling is not None:  # closed meanwhile, or another fill began
+                return
+            stop = self._stop = threading.Event()
+            filling = threading.Thread(
+                target=self._fill, args=(products, judge_chunk, stop), name="checklists-fill", daemon=True
+            )
+            filling.start()  # before it is seen: a stop never joins a thread not yet started
+            self._filling = filling
 
     def _fill(self, products: Callable[[], list[str] | None], judge_chunk: Judge, stop: threading.Event) -> None:
         _lowest_priority()
@@ -202,13 +208,15 @@ class Checklists:
         filling = self._filling
         return "filling" if filling is not None and filling.is_alive() else "ready"
 
-    def stop_filling(self, timeout_s: float = 30) -> None:
-        """Stop a fill under way after its current chunk (the catalog's shutdown; a new fill)."""
-        self._stop.set()
-        filling = self._filling
+    def stop_filling(self, timeout_s: float = 30, *, for_good: bool = False) -> None:
+        """Stop a fill under way after its current chunk (a new fill; `for_good`: the catalog's shutdown, after
+        which no fill starts)."""
+        with self._fill_lock:
+            self._closed = self._closed or for_good
+            self._stop.set()
+            filling, self._filling = self._filling, None
         if filling is not None and filling is not threading.current_thread():
             filling.join(timeout_s)
-        self._filling = None
 
 
 class _Readers(dict[str, str | set[str]]):

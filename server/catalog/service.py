@@ -549,7 +549,7 @@ class Catalog:
 
     def close(self) -> None:
         """Stop delivering webhooks and following other replicas; close the store if the catalog opened it."""
-        self.checklists.stop_filling()
+        self.checklists.stop_filling(for_good=True)
         if self._observed is not None:
             self._observed.close()  # its pending summaries are written first, while the store and its view are open
             self._observed = None
