@@ -255,12 +255,15 @@ def cli(capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> C
 
 
 def ready_app(settings: Settings, store: Store) -> FastAPI:
-    """The app over `store` with its lineage index built, so no background build asks the store anything later
-    (tests that count the store's queries per request)."""
+    """The app over `store` with its lineage index built and the checklist verdicts filled ahead after it, so no
+    background work asks the store anything later (tests that count the store's queries per request)."""
     app = create_app(settings, store=store)
     index = app.state.catalog.index
     assert index is not None
     index.refresh()
+    deadline = time.monotonic() + 60
+    while app.state.catalog.checklists.state == "filling" and time.monotonic() < deadline:
+        time.sleep(0.02)
     return app
 
 
