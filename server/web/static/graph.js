@@ -115,9 +115,16 @@
     return { name: "breadthfirst", directed: true };
   }
 
+  // performance.mark()s of each picture's steps (bench/bench_lineage_picture.py reports them)
+  function mark(name, step) {
+    if (window.performance && performance.mark) { performance.mark(name + ":" + step); }
+  }
+
   function draw(container) {
     var source = document.getElementById(container.getAttribute("data-graph"));
     if (!source || !window.cytoscape) { return; }
+    var name = container.id || source.id;
+    mark(name, "start");
     var data = JSON.parse(source.textContent);
     var elements = data.nodes.map(function (node) {
       var size = labelSize(node.label);
@@ -129,7 +136,9 @@
       elements.push({ group: "edges", data: {
         id: "e" + index, source: edge.source, target: edge.target, label: edge.label || "" } });
     });
+    mark(name, "parsed");
     var layout = layoutFor(data);
+    mark(name, "positioned");
     var cy = window.cytoscape({
       container: container, elements: elements, style: STYLE, layout: layout,
       wheelSensitivity: 0.2, minZoom: 0.05, maxZoom: 3
@@ -138,8 +147,9 @@
       var href = event.target.data("href");
       if (href) { window.location.assign(href); }
     });
+    mark(name, "set-up");
     container.setAttribute("data-drawn", String(cy.nodes().length));
-    window.valuemeshGraphs[container.id || source.id] = cy;
+    window.valuemeshGraphs[name] = cy;
   }
 
   function drawAll(root) {
