@@ -52,12 +52,13 @@ SEED = 7
 # Installed before any script of the page: when graph.js starts (DOMContentLoaded) and when it has drawn.
 PROBE = """
 window.__drawStart = null; window.__drawn = null; window.__painted = null;
-document.addEventListener('DOMContentLoaded', () => { window.__drawStart = performance.now(); }, {capture: true});
+document.addEventListener('DOMContentLoaded', () => {
+  window.__drawStart = performance.now(); performance.mark('bench:loaded'); }, {capture: true});
 new MutationObserver((changes, observer) => {
   const drawn = document.querySelector('#lineage-graph[data-drawn]');
   if (drawn && window.__drawn === null) {
     window.__drawn = performance.now();
-    requestAnimationFrame(() => { window.__painted = performance.now(); });
+    requestAnimationFrame(() => { window.__painted = performance.now(); performance.mark('bench:painted'); });
     observer.disconnect();
   }
 }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-drawn']});
@@ -65,6 +66,8 @@ new MutationObserver((changes, observer) => {
 # graph.js's marks (each picture's steps), as ms since the draw started
 MARKS = """(start) => Object.fromEntries(
   performance.getEntriesByType('mark').map(m => [m.name, m.startTime - start]))"""
+# Chrome's trace of a load: the renderer's main-thread tasks with their CPU time (`tdur`), and the marks
+TRACE_CATEGORIES = ["toplevel", "blink.user_timing"]
 OUTPUT_PORTS = sparql_prefixes() + "SELECT ?product ?port WHERE { ?product dprod:outputPort ?port }"
 SOURCES = sparql_prefixes() + "SELECT DISTINCT ?source WHERE { ?source a dprod:DataSource } ORDER BY ?source"
 HOME = sparql_prefixes() + "SELECT ?p ?domain ?owner WHERE { ?p dprod:domain ?domain ; dprod:dataProductOwner ?owner }"
@@ -154,6 +157,25 @@ def catalog_at(size: int, hubs: list[int], folder: Path) -> OxigraphStore:
     return store
 
 
+def main_thread_cpu_ms(trace: bytes) -> float:
+    """CPU time the page's main thread spent from DOMContentLoaded to the first frame after the draw (the tasks
+    running in between, whole): unlike the wall-clock times, it hardly grows with the machine's load."""
+    loaded = json.loads(trace)
+    events = loaded["traceEvents"] if isinstance(loaded, dict) else loaded
+    marks = {e["name"]: e for e in events if e.get("name") in ("bench:loaded", "bench:painted")}
+    start, end = marks["bench:loaded"], marks["bench:painted"]
+    tasks = [
+        e
+        for e in events
+        if (e["pid"], e["tid"]) == (end["pid"], end["tid"])
+        and e.get("name") == "ThreadControllerImpl::RunTask"
+        and e.get("ph") == "X"
+        and start["ts"] <= e["ts"] + e.get("dur", 0)
+        and e["ts"] <= end["ts"]
+    ]
+    return sum(e.get("tdur", 0) for e in tasks) / 1000
+
+
 def measure(size: int, pages: int, repeat: int, hubs: list[int], folder: Path) -> dict[str, Any]:
     store = catalog_at(size, hubs, folder)
     chosen = [BASE + f"data-product/lineage-hub-{n}" for n in hubs] + biggest_lineages(store, pages)
@@ -170,10 +192,14 @@ def measure(size: int, pages: int, repeat: int, hubs: list[int], folder: Path) -
         page.add_init_script(PROBE)
         for product in chosen:
             address = url + "/" + product.split("/", 3)[3] + f"?depth={MAX_DEPTH}"
-            draws, paints, marks, nodes = [], [], [], 0
+            draws, paints, marks, cpus, nodes = [], [], [], [], 0
             for attempt in range(repeat + 1):  # the first load warms the caches (server and browser): not counted
+                if attempt:
+                    browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
                 page.goto(address)
                 page.wait_for_function("() => window.__painted !== null", timeout=60_000)
+                if attempt:
+                    cpus.append(main_thread_cpu_ms(browser.stop_tracing()))
                 start, drawn, painted = page.evaluate("[window.__drawStart, window.__drawn, window.__painted]")
                 nodes = int(page.get_attribute("#lineage-graph", "data-drawn") or 0)
                 if attempt:
@@ -186,6 +212,8 @@ def measure(size: int, pages: int, repeat: int, hubs: list[int], folder: Path) -
                     "nodes_drawn": nodes,
                     "draw_ms_median": round(statistics.median(draws), 1),
                     "first_frame_ms_median": round(statistics.median(paints), 1),
+                    "first_frame_ms_min": round(min(paints), 1),
+                    "first_frame_cpu_ms_median": round(statistics.median(cpus), 1),
                     "draw_ms_max": round(max(draws), 1),
                     "marks_ms_median": {
                         name: round(statistics.median(m.get(name, 0.0) for m in marks), 1) for name in marks[0]

@@ -3,7 +3,8 @@
 // label}], direction: "LR" | "TB"}), laid out in layers by dagre. A big graph whose nodes all carry a `rank` (their
 // layer, known to the server: a lineage node's depth) is laid out by rank at once, as dagre would take seconds to
 // search for a layout of hundreds of nodes; so is one asking for `layout: "columns"` (the interaction map's columns
-// of sources, products and consumers). Clicking a node with an href goes to its page.
+// of sources, products and consumers). Such a graph is handed to cytoscape placed and fitted, so that cytoscape's
+// work before the first frame is styling and drawing alone. Clicking a node with an href goes to its page.
 // The drawn graphs are kept in window.valuemeshGraphs by element id, so tests read what was drawn, not pixels.
 (function () {
   "use strict";
