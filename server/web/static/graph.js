@@ -61,9 +61,11 @@
 
   var DAGRE_LIMIT = 60; // nodes; beyond it a ranked graph is laid out by rank
   var MIN_ZOOM = 0.05, MAX_ZOOM = 3;
-  // A big picture's edges are straight lines: cytoscape works out a bezier's control points for every edge before
-  // the first frame (bench/bench_lineage_picture.py: 500 nodes drew their first frame about 0.2 s sooner)
-  var BIG_STYLE = [{ selector: "edge", style: { "curve-style": "straight" } }];
+  // A big picture's edges are haystack lines, centre to centre and without arrowheads (its columns say the way data
+  // flows: upstream to the left): for bezier and straight edges cytoscape works out each pair of nodes' edges and
+  // their end points before the first frame (bench/bench_lineage_picture.py: with 500 nodes, straight edges took
+  // about 0.6 s of the main thread's CPU to the first frame, haystack lines 0.45-0.55 s, bezier more than straight)
+  var BIG_STYLE = [{ selector: "edge", style: { "curve-style": "haystack", "haystack-radius": 0 } }];
 
   // Columns (rows for "TB") by rank; within one, nodes ordered by where their neighbours in the previous column
   // are (one barycentre sweep each way), so that edges cross little.
