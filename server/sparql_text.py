@@ -99,6 +99,7 @@ _PREFIX = f"[{_BASE}](?:[{_CHARS}.]*[{_CHARS}])?"
 _LOCAL = f"(?:[{_U}:0-9]|{_PLX})(?:(?:[{_CHARS}.:]|{_PLX})*(?:[{_CHARS}:]|{_PLX}))?"
 _ECHAR = r"\\[tbnrf\\\"']|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}"
 
+
 # Possessive loops, as the engine's PEG grammar never gives back what a repetition took. Compiled on first use (the
 # character classes take a tenth of a second to compile): most commands only quote IRIs and never tokenize.
 @functools.cache
