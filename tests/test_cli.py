@@ -62,6 +62,15 @@ def test_loading_the_same_file_again_replaces_nothing(cli, store_dir: str) -> No
     assert "0 record(s) added, 0 replaced, 1 unchanged" in again.stderr
 
 
+def test_a_warning_shows_a_name_that_reads_like_markup_as_it_is(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Into the seeded catalog, where its domain, owner and input are registered: stored, with one warning naming it.
+    store = str(tmp_path / "store")
+    loaded = cli("load", str(DATA / "product-with-markup-in-name-without-consumers.ttl"), "--store", store)
+    assert loaded.exit_code == 0, loaded.stderr
+    assert "2 record(s) added" in loaded.stderr
+    assert "warning: Territory [/] planning [bold]EU: a data product should have consumers" in loaded.stderr
+
+
 def test_query_prints_a_table_and_reads_rq_files(cli, store_dir: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     cli("load", str(DATA / "extra-domain.ttl"), "--store", store_dir, "--no-seed")
     query_file = tmp_path / "domains.rq"

@@ -33,6 +33,7 @@ from server.cli.common import (
     StoreOption,
     catalog_store,
     configured_shapes,
+    print_warnings,
     stderr,
 )
 from server.cli.remote import ServerOption, TokenOption, load_remotely
@@ -164,8 +165,7 @@ def load(
                 f"{len(answer['replaced'])} replaced, {answer['unchanged']} unchanged",
                 highlight=False,
             )
-            for warning in answer["warnings"]:
-                stderr.print(f"[yellow]warning:[/] {warning}", highlight=False)
+            print_warnings(answer["warnings"])
             return
         try:
             in_force = configured_shapes(shapes)
@@ -200,5 +200,4 @@ def report_outcome(files: int, outcome: WriteOutcome) -> None:
         f"{len(outcome.replaced)} replaced, {len(outcome.unchanged)} unchanged",
         highlight=False,
     )
-    for warning in outcome.report.warnings:
-        stderr.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+    print_warnings(warning.message for warning in outcome.report.warnings)
