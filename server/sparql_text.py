@@ -11,6 +11,7 @@ readings are followed as well.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -98,22 +99,28 @@ _PREFIX = f"[{_BASE}](?:[{_CHARS}.]*[{_CHARS}])?"
 _LOCAL = f"(?:[{_U}:0-9]|{_PLX})(?:(?:[{_CHARS}.:]|{_PLX})*(?:[{_CHARS}:]|{_PLX}))?"
 _ECHAR = r"\\[tbnrf\\\"']|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8}"
 
-# Possessive loops, as the engine's PEG grammar never gives back what a repetition took.
-_TOKENS: list[tuple[str, re.Pattern[str]]] = [
-    ("space", re.compile(r"[ \t\r\n]+")),
-    ("comment", re.compile(r"#[^\r\n]*")),
-    ("string", re.compile(f"'''(?:(?:'|'')?(?:[^'\\\\]|{_ECHAR}))*+'''")),
-    ("string", re.compile(f'"""(?:(?:"|"")?(?:[^"\\\\]|{_ECHAR}))*+"""')),
-    ("string", re.compile(f"'(?:[^'\\\\\\n\\r]|{_ECHAR})*+'")),
-    ("string", re.compile(f'"(?:[^"\\\\\\n\\r]|{_ECHAR})*+"')),
-    ("var", re.compile(f"[?$][{_U}0-9][{_U}0-9\u00b7\u0300-\u036f\u203f-\u2040]*+")),
-    ("bnode", re.compile(f"_:[{_U}0-9](?:[{_CHARS}.]*[{_CHARS}])?")),
-    ("pname", re.compile(f"(?P<prefix>{_PREFIX})?:(?:{_LOCAL})?")),
-    ("number", re.compile(r"[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?")),
-    ("word", re.compile(r"\w+")),
-    ("langtag", re.compile(r"@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*(?:--[a-zA-Z]+)?")),
-    ("punct", re.compile(r"\^\^|<=|>=|!=|&&|\|\||\{\||\|\}|.", re.DOTALL)),
-]
+
+# Possessive loops, as the engine's PEG grammar never gives back what a repetition took. Compiled on first use (the
+# character classes take a tenth of a second to compile): most commands only quote IRIs and never tokenize.
+@functools.cache
+def _token_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    return (
+        ("space", re.compile(r"[ \t\r\n]+")),
+        ("comment", re.compile(r"#[^\r\n]*")),
+        ("string", re.compile(f"'''(?:(?:'|'')?(?:[^'\\\\]|{_ECHAR}))*+'''")),
+        ("string", re.compile(f'"""(?:(?:"|"")?(?:[^"\\\\]|{_ECHAR}))*+"""')),
+        ("string", re.compile(f"'(?:[^'\\\\\\n\\r]|{_ECHAR})*+'")),
+        ("string", re.compile(f'"(?:[^"\\\\\\n\\r]|{_ECHAR})*+"')),
+        ("var", re.compile(f"[?$][{_U}0-9][{_U}0-9\u00b7\u0300-\u036f\u203f-\u2040]*+")),
+        ("bnode", re.compile(f"_:[{_U}0-9](?:[{_CHARS}.]*[{_CHARS}])?")),
+        ("pname", re.compile(f"(?P<prefix>{_PREFIX})?:(?:{_LOCAL})?")),
+        ("number", re.compile(r"[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?")),
+        ("word", re.compile(r"\w+")),
+        ("langtag", re.compile(r"@[a-zA-Z]+(?:-[a-zA-Z0-9]+)*(?:--[a-zA-Z]+)?")),
+        ("punct", re.compile(r"\^\^|<=|>=|!=|&&|\|\||\{\||\|\}|.", re.DOTALL)),
+    )
+
+
 _IRI = re.compile(r"<(?:[^<>\"{}|^`\\\x00-\x20]|\\u[0-9A-Fa-f]{4}|\\U[0-9A-Fa-f]{8})*+>")
 _OPERAND_ENDS = frozenset({"var", "iri", "pname", "number", "string", "langtag", "word", "bnode"})
 _OPENERS = {"{": "{", "{|": "{", "(": "(", "[": "["}
@@ -158,7 +165,7 @@ def _advance(text: str, reading: _Reading, ambiguous_lt: str) -> tuple[list[Toke
                 tokens.append(Token("iri", iri.group(), position))
                 position, after_operand = iri.end(), True
                 continue
-        for kind, pattern in _TOKENS:
+        for kind, pattern in _token_patterns():
             match = pattern.match(text, position)
             if match is None:
                 continue

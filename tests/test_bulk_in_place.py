@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import shlex
+import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -20,7 +23,7 @@ from server.catalog import bulk_load
 from server.catalog.bulk_in_place import in_place_applies, load_files_alone
 from server.catalog.bulk_load import BulkProgress, dump_everything, load_files
 from server.catalog.events import event_count
-from server.catalog.seeding import prepare
+from server.catalog.seeding import ONTOLOGY_GRAPH, prepare
 from server.catalog.writes import WriteOutcome
 from server.errors import BadInput, ValidationRefused
 from server.identity.principal import SYSTEM, Role
@@ -167,7 +170,8 @@ from server.catalog.bulk_in_place import load_files_alone
 from server.catalog.bulk_load import BulkProgress, dump_everything
 from server.catalog.seeding import prepare
 from server.errors import StoreUnavailable
-from server.identity.principal import SYSTEM
+from server.identity.principal import SYSTEM, Role
+from server.identity.tokens import ApiTokens
 from server.store.oxigraph import OxigraphStore
 
 directory, document, cap, phase = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -176,6 +180,8 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
 store = OxigraphStore(directory)
 prepare(store, with_seed=False)
+ApiTokens(store).create("pipeline", agent="https://example.org/agent/platform", domains=[], roles=[Role.ADMIN],
+                        expires_in=None)
 
 def everything():
     out = io.BytesIO()
@@ -193,7 +199,7 @@ try:
 except StoreUnavailable as refused:
     error = str(refused)
 resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
-print(json.dumps({"error": error, "as_it_was": everything() == before}))
+print(json.dumps({"error": error, "as_it_was": everything() == before, "before": before}))
 """
 
 
@@ -215,6 +221,76 @@ def test_a_store_failing_while_the_batch_is_loaded_is_left_as_it_was(tmp_path: P
         "nothing was stored"
     )
     assert seen["as_it_was"]
+
+
+def test_a_store_failing_while_the_history_is_written_and_put_back_says_how_to_put_it_back_later(
+    cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    # A cap of 4 kB from the writing phase on: writing the history fails, and so does putting the store's own graphs
+    # back (the disk is still full). Their copy is kept, and the error names it and the command; once space is back
+    # (the child exits), that command puts every quad back (the API token too).
+    large = tmp_path / "catalog.nq"
+    large.write_text("".join(generate_catalog(1000, seed=3)))
+    directory = tmp_path / "catalog"
+    child = subprocess.run(
+        [sys.executable, "-c", FAULT, str(directory), str(large), "4096", "writing"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=True,
+    )
+    seen = json.loads(child.stdout.splitlines()[-1])
+    assert not seen["as_it_was"]
+    said = re.fullmatch(
+        r"the store failed while loading the batch and could not be put back \(a store file reached the largest "
+        r"size this process may write\); it may hold part of the batch and lack its own data \(the ontology, API "
+        r"tokens, the change log\), kept in (?P<kept>\S+)\. Once the store can write again \(space freed\), put it "
+        r"back as it was before this load with: (?P<command>valuemesh load --put-back .*)",
+        seen["error"],
+    )
+    assert said is not None, seen["error"]
+    kept = Path(said["kept"])
+    assert kept.is_file()
+    program, *arguments = shlex.split(said["command"])
+    assert program == "valuemesh" and arguments[-1] == str(kept) and str(directory) in arguments
+
+    done = cli(*arguments)
+    assert done.exit_code == 0, done.stderr
+    assert "is back as it was before the failed load" in done.stderr
+    store = OxigraphStore(directory)
+    try:
+        assert everything(store) == seen["before"]
+        assert [token.name for token in ApiTokens(store).all()] == ["pipeline"]
+        assert store.record_iris() == [ONTOLOGY_GRAPH]
+    finally:
+        store.close()
+    shutil.rmtree(kept.parent)
+
+
+def quads_of_a_fresh_catalog(directory: Path) -> list[str]:
+    """A catalog as `fresh` makes it, at `directory`, closed again (the store is let go: its lock too)."""
+    store = OxigraphStore(directory)
+    prepare(store, with_seed=False)
+    ApiTokens(store).create("pipeline", agent=f"{CAT}agent/platform", domains=[], roles=[Role.ADMIN], expires_in=None)
+    quads = everything(store)
+    store.close()
+    return quads
+
+
+def test_put_back_takes_only_a_copy_a_failed_load_kept_and_leaves_the_store_alone_otherwise(
+    cli: Callable[..., CliResult], tmp_path: Path, catalog_file: Path
+) -> None:
+    directory = tmp_path / "catalog"
+    before = quads_of_a_fresh_catalog(directory)
+    done = cli("load", "--put-back", "--store", str(directory), str(catalog_file))  # a catalog, not a kept copy
+    assert done.exit_code == 2
+    assert "not the copy of a store's own data that a failed load kept" in done.stderr
+    assert str(catalog_file) in done.stderr
+    store = OxigraphStore(directory)
+    try:
+        assert everything(store) == before
+    finally:
+        store.close()
 
 
 def test_the_cli_loads_a_migration_in_place_with_its_phases(  # type: ignore[no-untyped-def]

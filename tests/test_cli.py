@@ -15,6 +15,7 @@ import pytest
 import typer
 from typer.core import TyperGroup
 
+from bench.generate import write_catalog
 from server import __version__
 from server.cli.main import COMMAND_MODULES, app, register_commands
 from tests.conftest import DATA, REPO, CliResult, free_port
@@ -59,6 +60,15 @@ def test_loading_the_same_file_again_replaces_nothing(cli, store_dir: str) -> No
     again = cli("load", str(DATA / "extra-domain.ttl"), "--store", store_dir, "--no-seed")
     assert again.exit_code == 0
     assert "0 record(s) added, 0 replaced, 1 unchanged" in again.stderr
+
+
+def test_a_warning_shows_a_name_that_reads_like_markup_as_it_is(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    # Into the seeded catalog, where its domain, owner and input are registered: stored, with one warning naming it.
+    store = str(tmp_path / "store")
+    loaded = cli("load", str(DATA / "product-with-markup-in-name-without-consumers.ttl"), "--store", store)
+    assert loaded.exit_code == 0, loaded.stderr
+    assert "2 record(s) added" in loaded.stderr
+    assert "warning: Territory [/] planning [bold]EU: a data product should have consumers" in loaded.stderr
 
 
 def test_query_prints_a_table_and_reads_rq_files(cli, store_dir: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -223,21 +233,41 @@ def test_the_help_lists_every_command_and_each_is_found_by_its_name(cli: Callabl
         assert re.search(rf"\b{name}\b", shown.stdout), name
 
 
-def test_validate_imports_neither_the_web_stack_nor_pyshacl(tmp_path: Path) -> None:
-    store = str(tmp_path / "store")
+# What a command that works on the local store has no use for: the web stack, the SHACL engine, the HTTP client
+# (only --server needs it), the descriptor formats' JSON Schema and YAML. Each takes a tenth of a second or more.
+HEAVY = ("fastapi", "strawberry", "uvicorn", "starlette", "pyshacl", "httpx", "jsonschema", "yaml")
+
+
+def run_counting_imports(*arguments: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`valuemesh ARGUMENTS` in a fresh Python, and which of the HEAVY modules it imported."""
     script = (
         "import sys\n"
         "from server.cli.main import main\n"
-        f"sys.argv = ['valuemesh', 'validate', '--store', {store!r}, '--no-seed', '--format', 'json']\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "heavy = {'fastapi', 'strawberry', 'uvicorn', 'pyshacl', 'httpx', 'jsonschema', 'yaml'} & set(sys.modules)\n"
-        "print(sorted(heavy), file=sys.stderr)\n"
+        f"sys.argv = ['valuemesh', *{list(arguments)!r}]\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    code = done.code\nelse:\n    code = 0\n"
+        f"print(sorted(set({HEAVY!r}) & set(sys.modules)), file=sys.stderr)\n"
+        "sys.exit(code)\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    return done, json.loads(done.stderr.strip().splitlines()[-1].replace("'", '"'))
+
+
+def test_validate_imports_neither_the_web_stack_nor_pyshacl(tmp_path: Path) -> None:
+    done, heavy = run_counting_imports("validate", "--store", str(tmp_path / "store"), "--no-seed", "--format", "json")
     assert done.returncode == 0, done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "[]"
+    assert heavy == []
     assert json.loads(done.stdout)["conforms"] is True
+
+
+def test_load_imports_neither_the_web_stack_nor_the_http_client_nor_the_descriptor_formats(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.nq"
+    with catalog.open("w") as out:
+        write_catalog(20, 7, out)
+    done, heavy = run_counting_imports("load", "--no-seed", "--store", str(tmp_path / "store"), str(catalog))
+    assert done.returncode == 0, done.stderr
+    assert heavy == []
+    assert re.search(r"loaded 1 file\(s\): \d+ record\(s\) added", done.stderr), done.stderr
 
 
 def test_serve_says_it_seeded_an_empty_store_and_where_it_serves_once_the_port_is_bound(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ batch, so a serving catalog never takes this path; the CLI does (its process hol
 from __future__ import annotations
 
 import io
+import shlex
 import shutil
 import tempfile
 from pathlib import Path
@@ -55,7 +56,7 @@ from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
 from server.catalog.history import Action, Change, refuse_service_names, version_graphs
 from server.catalog.seeding import ONTOLOGY_GRAPH
 from server.catalog.writes import WriteOutcome, write_lock
-from server.errors import StoreUnavailable, ValidationRefused
+from server.errors import BadInput, StoreUnavailable, ValidationRefused
 from server.governance.shapes import Shapes
 from server.identity.principal import Principal, Role
 from server.rdf_io import format_for
@@ -63,7 +64,7 @@ from server.store.base import Store
 from server.store.oxigraph import OxigraphStore, write_failure_reason
 from server.validation import shapes_in_force
 
-__all__ = ["files_fit", "in_place_applies", "load_files_alone", "load_in_place"]
+__all__ = ["NotPutBack", "files_fit", "in_place_applies", "load_files_alone", "load_in_place", "put_back"]
 
 
 class _ScratchPathNeeded(Exception):
@@ -89,27 +90,43 @@ def load_in_place(
 ) -> WriteOutcome | None:
     """The records of `path` in `store`, validated, all or nothing; None when the batch needs the scratch path
     (nothing of it is left in the store then)."""
-    with write_lock, tempfile.TemporaryDirectory(prefix="valuemesh-load-") as workdir:
-        backup = Path(workdir) / "catalog-before.nq"
-        dump_everything(store, str(backup))
-        was = ScratchStore(on_disk=False)  # the catalog as it was, where the checks read what it held
+    # Not a TemporaryDirectory: when the store cannot be put back, the copy of its own graphs must outlive this call
+    # (see `NotPutBack`); keeping it costs nothing then, where copying it elsewhere needs the space a full disk lacks.
+    workdir = Path(tempfile.mkdtemp(prefix="valuemesh-load-"))
+    kept = False
+    try:
+        with write_lock:
+            return _load_in_place(store, path, workdir / "catalog-before.nq", actor, progress, shapes)
+    except NotPutBack:
+        kept = True
+        raise
+    finally:
+        if not kept:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _load_in_place(
+    store: OxigraphStore, path: Path, backup: Path, actor: Principal, progress: BulkProgress, shapes: Shapes
+) -> WriteOutcome | None:
+    dump_everything(store, str(backup))
+    was = ScratchStore(on_disk=False)  # the catalog as it was, where the checks read what it held
+    try:
+        with backup.open("rb") as raw:
+            was.load_nquads(raw)
         try:
-            with backup.open("rb") as raw:
-                was.load_nquads(raw)
-            try:
-                return _judge_and_store(store, was, path, backup, actor=actor, progress=progress, shapes=shapes)
-            except _ScratchPathNeeded:
-                _put_back(store, backup)
-                return None
-            except (OSError, RuntimeError) as error:  # the store failed to write: a full disk, a size limit
-                _put_back(store, backup)
-                reason = write_failure_reason(error) if isinstance(error, OSError) else str(error)
-                raise StoreUnavailable(f"the store could not write the batch ({reason}); nothing was stored") from None
-            except BaseException:
-                _put_back(store, backup)
-                raise
-        finally:
-            was.close()
+            return _judge_and_store(store, was, path, backup, actor=actor, progress=progress, shapes=shapes)
+        except _ScratchPathNeeded:
+            _put_back(store, backup)
+            return None
+        except (OSError, RuntimeError) as error:  # the store failed to write: a full disk, a size limit
+            _put_back(store, backup)
+            reason = write_failure_reason(error) if isinstance(error, OSError) else str(error)
+            raise StoreUnavailable(f"the store could not write the batch ({reason}); nothing was stored") from None
+        except BaseException:
+            _put_back(store, backup)
+            raise
+    finally:
+        was.close()
 
 
 def _judge_and_store(
@@ -172,9 +189,46 @@ def _store_with_history(
     store.bulk_load(CountingReader(io.BytesIO(history), progress.advance), NQUADS)  # type: ignore[arg-type]
 
 
+class NotPutBack(StoreUnavailable):
+    """A failed in-place load whose put-back failed too: the store may hold part of the batch and lack its own graphs.
+    Those stay in `kept` (N-Quads), which `put_back` (`valuemesh load --put-back`) loads back once the store writes."""
+
+    def __init__(self, store: OxigraphStore, kept: Path, reason: str) -> None:
+        self.kept = kept
+        command = f"valuemesh load --put-back --store {shlex.quote(str(store.path))} {shlex.quote(str(kept))}"
+        super().__init__(
+            f"the store failed while loading the batch and could not be put back ({reason}); it may hold part of "
+            f"the batch and lack its own data (the ontology, API tokens, the change log), kept in {kept}. Once the "
+            f"store can write again (space freed), put it back as it was before this load with: {command}"
+        )
+
+
+def put_back(store: OxigraphStore, kept: Path) -> None:
+    """The store as it was before a failed in-place load, from the copy of its own graphs that the load kept: what the
+    store holds now (part of the batch) is dropped. Anything but such a copy is refused before the store is touched:
+    the copy holds the store's marker, which no export and no catalog file does."""
+    copy = ScratchStore(on_disk=False)
+    try:
+        try:
+            with kept.open("rb") as raw:
+                copy.load_nquads(raw)
+        except (SyntaxError, ValueError):
+            raise BadInput("not an N-Quads file that a failed load kept", source=str(kept)) from None
+        if copy.marker() is None or ONTOLOGY_GRAPH not in graph_names(copy):
+            raise BadInput(
+                "not the copy of a store's own data that a failed load kept (it lacks the store's marker or the "
+                "ontology); `valuemesh load --put-back` takes only the file such a load's error names",
+                source=str(kept),
+            )
+    finally:
+        copy.close()
+    with write_lock:
+        _put_back(store, kept)
+
+
 def _put_back(store: OxigraphStore, backup: Path) -> None:
     """Drop everything the load added and load the store's own graphs again, as they were (its marker too: nothing
-    that follows the store has anything to read again)."""
+    that follows the store has anything to read again); NotPutBack, naming `backup`, when the store fails."""
     try:
         clear_default_graph(store)
         for chunk in iri_chunks(graph_names(store)):
@@ -182,13 +236,11 @@ def _put_back(store: OxigraphStore, backup: Path) -> None:
         with backup.open("rb") as raw:
             load_raw(store, raw, ox.RdfFormat.N_QUADS)
     except (OSError, StoreUnavailable, RuntimeError) as error:
-        kept = Path(tempfile.mkdtemp(prefix="valuemesh-load-")) / backup.name  # the temporary directory goes
-        shutil.copyfile(backup, kept)
-        raise StoreUnavailable(
-            f"the store failed while loading the batch and could not be put back ({error}); it may hold part of "
-            f"the batch and lack its own data (the ontology, API tokens), kept as N-Quads in {kept} for an "
-            "administrator to load back once the store can write"
-        ) from None
+        if isinstance(error, StoreUnavailable):  # the store's own words for why it cannot write, without its verdict
+            reason = store.write_problem() or "the store refused the write"
+        else:
+            reason = write_failure_reason(error) if isinstance(error, OSError) else str(error)
+        raise NotPutBack(store, backup, reason) from None
 
 
 def load_files_alone(

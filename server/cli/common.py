@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -97,6 +97,14 @@ def catalog_store(
         yield opened
     finally:
         opened.close()
+
+
+def print_warnings(messages: Iterable[str]) -> None:
+    """Checklist warnings on stderr, in one write (a migration gives thousands); their text (product names) is shown
+    as it is, never read as markup."""
+    lines = [f"[yellow]warning:[/] {escape(message)}" for message in messages]
+    if lines:
+        stderr.print("\n".join(lines), highlight=False)
 
 
 def fail(error: ValuemeshError) -> None:

@@ -21,7 +21,15 @@ from server.catalog import history as record_history
 from server.catalog.events import iso
 from server.catalog.restore import restore_version
 from server.cli.app import app
-from server.cli.common import NoSeedOption, StoreOption, catalog_store, configured_shapes, stderr, stdout
+from server.cli.common import (
+    NoSeedOption,
+    StoreOption,
+    catalog_store,
+    configured_shapes,
+    print_warnings,
+    stderr,
+    stdout,
+)
 from server.errors import BadInput
 from server.identity.principal import local_operator
 
@@ -132,5 +140,4 @@ def restore(
             return
         newest = record_history.history(opened, record)[0].version
     stdout.print(f"restored {record} to version {version} (now version {newest})", highlight=False)
-    for warning in outcome.report.warnings:
-        stderr.print(f"[yellow]warning:[/] {escape(warning.message)}", highlight=False)
+    print_warnings(warning.message for warning in outcome.report.warnings)

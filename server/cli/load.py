@@ -22,7 +22,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
-from server.catalog.bulk_in_place import files_fit, load_files_alone
+from server.catalog.bulk_in_place import files_fit, load_files_alone, put_back
 from server.catalog.bulk_load import BulkProgress, read_batch, write_batch
 from server.catalog.writes import WriteOutcome
 from server.cli.app import app
@@ -33,12 +33,16 @@ from server.cli.common import (
     StoreOption,
     catalog_store,
     configured_shapes,
+    print_warnings,
     stderr,
 )
 from server.cli.remote import ServerOption, TokenOption, load_remotely
 from server.errors import BadInput
 from server.identity.principal import local_operator
 from server.rdf_io import FORMATS_BY_SUFFIX, RdfDocument, read_rdf_file
+from server.settings import Settings
+from server.store import open_store
+from server.store.oxigraph import OxigraphStore
 
 
 def expand_paths(paths: list[Path], also: Iterable[str] = ()) -> list[Path]:
@@ -119,10 +123,22 @@ def load(
     server: ServerOption = None,
     token: TokenOption = None,
     shapes: ShapesOption = None,
+    put_back: Annotated[
+        bool,
+        typer.Option(
+            "--put-back",
+            help="Put the store back as it was before a load that failed and could not undo itself, from the file "
+            "that load's error names (the store's own data: ontology, API tokens, change log). Everything the store "
+            "holds now is replaced.",
+        ),
+    ] = False,
 ) -> None:
     """Add records from RDF files. Each record (product, domain, agent, source, goal, use case) replaces the
     stored one with the same IRI. The batch is checked and stored all or nothing. With --server, the files are
     read and checked here and the batch is written by a running catalog, as the API token's holder."""
+    if put_back:
+        put_back_store(store, files, server)
+        return
     paths = expand_paths(files)
     shown = stderr.is_terminal if progress is None else progress
     with load_progress(shown) as phases:
@@ -149,8 +165,7 @@ def load(
                 f"{len(answer['replaced'])} replaced, {answer['unchanged']} unchanged",
                 highlight=False,
             )
-            for warning in answer["warnings"]:
-                stderr.print(f"[yellow]warning:[/] {warning}", highlight=False)
+            print_warnings(answer["warnings"])
             return
         try:
             in_force = configured_shapes(shapes)
@@ -161,11 +176,28 @@ def load(
     report_outcome(len(paths), outcome)
 
 
+def put_back_store(store: str | None, files: list[Path], server: str | None) -> None:
+    """`valuemesh load --put-back FILE`: the store, opened as it is (not prepared: it may lack its ontology), given
+    back the own graphs that a failed in-place load kept in FILE."""
+    if server or len(files) != 1 or not files[0].is_file():
+        raise BadInput("--put-back takes one file, the one a failed load's error names, and a local --store")
+    opened = open_store(Settings.from_env(store=store).store)
+    try:
+        if not isinstance(opened, OxigraphStore):
+            raise BadInput("--put-back is for a store on disk (a directory): only those are loaded in place")
+        put_back(opened, files[0])
+    finally:
+        opened.close()
+    stderr.print(
+        f"the store at {opened.path} is back as it was before the failed load; {files[0]} is no longer needed",
+        highlight=False,
+    )
+
+
 def report_outcome(files: int, outcome: WriteOutcome) -> None:
     stderr.print(
         f"loaded {files} file(s): {len(outcome.added)} record(s) added, "
         f"{len(outcome.replaced)} replaced, {len(outcome.unchanged)} unchanged",
         highlight=False,
     )
-    for warning in outcome.report.warnings:
-        stderr.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+    print_warnings(warning.message for warning in outcome.report.warnings)

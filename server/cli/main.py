@@ -5,6 +5,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from rich.markup import escape
+
 from server.cli.app import app
 from server.cli.common import fail, stderr
 from server.errors import ValuemeshError
@@ -50,7 +52,7 @@ def main() -> None:
         if os.environ.get("VALUEMESH_DEBUG"):
             raise
         stderr.print(
-            f"[bold red]internal error:[/] {type(error).__name__}: {error}\n"
+            f"[bold red]internal error:[/] {type(error).__name__}: {escape(str(error))}\n"
             "This is a bug in valuemesh; run again with VALUEMESH_DEBUG=1 for the traceback and report it.",
             highlight=False,
         )

@@ -23,6 +23,7 @@ from server.cli.common import (
     StoreOption,
     catalog_store,
     configured_shapes,
+    print_warnings,
     stderr,
     stdout,
 )
@@ -150,5 +151,4 @@ def register(
             raise typer.Exit(EXIT_VIOLATIONS) from None
     stderr.print(f"converted {len(batch.conversions)} product descriptor(s)", highlight=False)
     _print_changes(outcome, dry_run)
-    for warning in outcome.report.warnings:
-        stderr.print(f"[yellow]warning:[/] {warning.message}", highlight=False)
+    print_warnings(warning.message for warning in outcome.report.warnings)

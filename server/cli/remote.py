@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from server.cli.common import EXIT_UNUSABLE, EXIT_VIOLATIONS, stderr, stdout
 from server.errors import BadInput
-from server.formats.conversion import descriptor_files
+
+# httpx and the descriptor formats are imported where they are used: only a command run with --server needs them,
+# and they take a quarter of a second to import, which `valuemesh load FILE` into a local store has no use for.
 
 ServerOption = Annotated[
     str | None,
@@ -43,6 +44,8 @@ REGISTER = """mutation Register($document: String!) {
 
 def post_graphql(server: str, token: str | None, query: str, variables: dict[str, Any]) -> dict[str, Any]:
     """One GraphQL operation; errors of transport and of the API become BadInput / exit codes here."""
+    import httpx
+
     headers = {"Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -70,6 +73,8 @@ def post_graphql(server: str, token: str | None, query: str, variables: dict[str
 def register_remotely(server: str, token: str | None, paths: list[Path]) -> None:
     """Each descriptor file registered through the server's GraphQL API, one product per request, in order; the
     first refusal stops the run (products registered before it stay registered)."""
+    from server.formats.conversion import descriptor_files
+
     named, found = descriptor_files(paths)
     files = named + found
     if not files:
@@ -94,6 +99,8 @@ def register_remotely(server: str, token: str | None, paths: list[Path]) -> None
 
 def load_remotely(server: str, token: str | None, nquads: Path) -> dict[str, Any]:
     """A batch (read and checked here) sent to the server's load endpoint as N-Quads, streamed from the file."""
+    import httpx
+
     headers = {"Content-Type": "application/n-quads", "Accept": "application/json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
