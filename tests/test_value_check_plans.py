@@ -10,6 +10,7 @@ from pyshacl import validate as pyshacl_validate
 from rdflib import BNode, Graph
 from rdflib.term import Node
 
+from server.governance.conditions import set_at_a_time
 from server.governance.engine import run_checks
 from server.governance.results import ValidationResult
 from server.governance.shapes import Query, read_shapes
@@ -84,3 +85,21 @@ def test_the_on_disk_plans_find_what_each_check_alone_finds(tmp_path: Path) -> N
             "And",
         )
     }
+
+
+def test_lookups_of_a_value_become_flags_set_for_every_node_at_once() -> None:
+    expression = (
+        "EXISTS { ?value <http://example.org/p> ?c0 } && NOT EXISTS { ?value <http://example.org/q> ?c1 FILTER "
+        '(!(EXISTS { ?c1 <http://example.org/r> ?c2 })) } && REGEX(STR(?value), "NOT EXISTS { ?value") '
+        "&& EXISTS { ?other <http://example.org/p> ?value }"
+    )
+    test, flags = set_at_a_time(expression, "?value")
+    assert test == (
+        'BOUND(?atom0_) && !BOUND(?atom1_) && REGEX(STR(?value), "NOT EXISTS { ?value") '
+        "&& EXISTS { ?other <http://example.org/p> ?value }"
+    )
+    assert flags == [
+        "OPTIONAL { SELECT DISTINCT ?value (true AS ?atom0_) WHERE { ?value <http://example.org/p> ?c0 } }",
+        "OPTIONAL { SELECT DISTINCT ?value (true AS ?atom1_) WHERE { ?value <http://example.org/q> ?c1 FILTER "
+        "(!(EXISTS { ?c1 <http://example.org/r> ?c2 })) } }",
+    ]

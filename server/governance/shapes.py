@@ -22,7 +22,16 @@ from rdflib import OWL, RDF, RDFS, Graph, Literal, URIRef
 from rdflib.collection import Collection
 from rdflib.term import Node
 
-from server.governance.conditions import CASTABLE, LOGICAL, NODE_KINDS, XSD, conforms, logical, value_holds
+from server.governance.conditions import (
+    CASTABLE,
+    LOGICAL,
+    NODE_KINDS,
+    XSD,
+    conforms,
+    logical,
+    set_at_a_time,
+    value_holds,
+)
 from server.governance.hash_plan import hash_plan
 from server.governance.messages import constraint_in_words
 from server.governance.paths import BadPath, sparql_path
@@ -330,9 +339,10 @@ def _core_query(
         qualified = conforms(graph, graph.value(shape, SH.qualifiedValueShape), "?v")  # type: ignore[arg-type]
         n = int(parameter)  # type: ignore[call-overload]
         # The values that conform, each tested once (as in _distinct_values_first), joined with the focus nodes' pairs.
+        test, flags = set_at_a_time(qualified, "?v")
         conforming = (
             f"{{ SELECT ?this ?v WHERE {{ ?this {path} ?v }} }} {{ SELECT ?v WHERE {{ {{ SELECT ?v WHERE "
-            f"{{ ?any_ {path} ?v }} GROUP BY ?v }} FILTER ({qualified}) }} }}"
+            f"{{ ?any_ {path} ?v }} GROUP BY ?v }} {' '.join(flags)} FILTER ({test}) }} }}"
         )
         if plain or path is None or _ZERO_LENGTH.search(re.sub(r"<[^>]*>", "", path)):
             conforming = f"?this {path} ?v FILTER ({qualified})"
@@ -781,9 +791,10 @@ def _distinct_values_first(path: str, violation: str) -> str:
     up, so it is evaluated once per distinct value of the path (a few domains for ten thousand products), after
     GROUP BY, which keeps the engine from testing the value on each pair; the values that fail are joined with
     the focus nodes' pairs."""
+    test, flags = set_at_a_time(violation, "?value")
     failing = (
         f"{{ SELECT ?value WHERE {{ {{ SELECT ?value WHERE {{ ?any_ {path} ?value }} GROUP BY ?value }} "
-        f"FILTER ({violation}) }} }}"
+        f"{' '.join(flags)} FILTER ({test}) }} }}"
     )
     return (
         f"SELECT DISTINCT ?this ?value WHERE {{ {failing} {FOCUS_NODES} "
