@@ -337,6 +337,8 @@ def _core_query(
         )
     if component in (SH.qualifiedMinCount, SH.qualifiedMaxCount):
         qualified = conforms(graph, graph.value(shape, SH.qualifiedValueShape), "?v")  # type: ignore[arg-type]
+        if qualified is None:  # partition() leaves such shapes to a standard validator
+            raise UnsupportedShape(f"the qualified value shape of {_short(graph, shape)} is not compiled")
         n = int(parameter)  # type: ignore[call-overload]
         # The values that conform, each tested once (as in _distinct_values_first), joined with the focus nodes' pairs.
         test, flags = set_at_a_time(qualified, "?v")
