@@ -13,6 +13,7 @@ conform", as SHACL says, instead of making the whole expression an error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 
 from rdflib import RDF, RDFS, Graph, Literal
@@ -190,4 +191,65 @@ def logical(graph: Graph, component: Node, parameter: Node, var: str) -> str | N
     return logical_holds(graph, component, parameter, var, _fresh("c"))
 
 
-__all__ = ["CASTABLE", "LOGICAL", "NODE_KINDS", "XSD", "conforms", "logical", "members", "term", "value_holds"]
+__all__ = [
+    "CASTABLE",
+    "LOGICAL",
+    "NODE_KINDS",
+    "XSD",
+    "conforms",
+    "logical",
+    "members",
+    "set_at_a_time",
+    "term",
+    "value_holds",
+]
+
+
+_ATOM = re.compile(r"(NOT\s+)?EXISTS\s*\{\s*")
+_QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|<[^<>"{}|^`\\\s]*>')
+
+
+def _group_end(text: str, opening: int) -> int | None:
+    """The index after the brace closing the group whose `{` is at `opening` (strings and IRIs skipped)."""
+    depth, i = 0, opening
+    while i < len(text):
+        quoted = _QUOTED.match(text, i)
+        if quoted:
+            i = quoted.end()
+            continue
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
+def set_at_a_time(expression: str, var: str) -> tuple[str, list[str]]:
+    """An expression on the node in `var` with each outermost `EXISTS { var ... }` (or NOT EXISTS) made a test of
+    a flag, and the OPTIONAL groups that set the flags: each pattern is evaluated once for every node at once and
+    joined by hash, instead of being looked up for each node (which on disk costs tens of microseconds a time).
+    `(NOT) EXISTS { P }` on a bound `var` is true exactly when the node is (not) among P's solutions for `var`."""
+    rewritten: list[str] = []
+    groups: list[str] = []
+    position = 0
+    subject = re.compile(re.escape(var) + r"(?![A-Za-z0-9_])")
+    masked = _QUOTED.sub(lambda m: "x" * len(m.group(0)), expression)  # no keyword inside a string or an IRI
+    while (found := _ATOM.search(masked, position)) is not None:
+        opening = masked.index("{", found.start())
+        end = _group_end(expression, opening)
+        if end is None:
+            return expression, []
+        body = expression[opening + 1 : end - 1].strip()
+        if not subject.match(body):
+            rewritten.append(expression[position:end])
+            position = end
+            continue
+        flag = f"?atom{len(groups)}_"
+        groups.append(f"OPTIONAL {{ SELECT DISTINCT {var} (true AS {flag}) WHERE {{ {body} }} }}")
+        rewritten.append(expression[position : found.start()] + ("!" if found.group(1) else "") + f"BOUND({flag})")
+        position = end
+    rewritten.append(expression[position:])
+    return "".join(rewritten), groups
