@@ -39,6 +39,7 @@ import argparse
 import io
 import json
 import math
+import os
 import shutil
 import subprocess
 import tempfile
@@ -260,13 +261,17 @@ def _one_write(store: OxigraphStore, n: int, repeat: int, shapes_graph: Graph) -
     return rows_from(timings, WRITE, n, VALUEMESH_WRITE)
 
 
-def cli_validate_ms(store_dir: Path, shapes: tuple[str, ...] = ()) -> tuple[float, str]:
+def cli_validate_ms(store_dir: Path, shapes: tuple[str, ...] = (), cache_home: Path | None = None) -> tuple[float, str]:
     """Wall time of `valuemesh validate` on the store, as a user runs it (the store opened for writing, so the
-    ontology is checked as on every open; `store_dir` must not be held by this process); `shapes`: --shapes."""
+    ontology is checked as on every open; `store_dir` must not be held by this process); `shapes`: --shapes;
+    `cache_home`: the user's `$XDG_CACHE_HOME` (where shapes that passed the start checks are remembered)."""
     command = [sys.executable, "-m", "server.cli.main", "validate", "--store", str(store_dir), "--no-seed"]
     command += [arg for given in shapes for arg in ("--shapes", given)]
+    env = None if cache_home is None else {**os.environ, "XDG_CACHE_HOME": str(cache_home)}
     started = time.perf_counter()
-    done = subprocess.run([*command, "--format", "json"], capture_output=True, text=True, timeout=JENA_BUDGET_S)
+    done = subprocess.run(
+        [*command, "--format", "json"], capture_output=True, text=True, timeout=JENA_BUDGET_S, env=env
+    )
     elapsed = (time.perf_counter() - started) * 1000
     if done.returncode not in (0, 1):
         raise RuntimeError(f"valuemesh validate failed ({done.returncode}): {done.stderr[-500:]}")
@@ -390,16 +395,24 @@ def _cli_org_row(store: OxigraphStore, store_dir: Path, n: int, repeat: int) -> 
     """`valuemesh validate` with the organisation's shapes beside the packaged ones, and without, alternately on
     the same snapshot: the ratio as users see it."""
     users_store = store_dir.with_name(store_dir.name + "-cli-org")
+    cache_home = store_dir.with_name(store_dir.name + "-cache-home")
     shutil.rmtree(users_store, ignore_errors=True)
+    shutil.rmtree(cache_home, ignore_errors=True)
     store.snapshot(users_store)
+    given = ("builtin", str(ORG_SHAPES))
+    # The first start with shapes nothing remembers judges them against SHACL-for-SHACL; later starts do not.
+    first = cli_validate_ms(users_store, given, cache_home)[0]
     packaged, org = [], []
     for _ in range(max(1, min(repeat, 3))):
-        packaged.append(cli_validate_ms(users_store)[0])
-        org.append(cli_validate_ms(users_store, ("builtin", str(ORG_SHAPES)))[0])
+        packaged.append(cli_validate_ms(users_store, (), cache_home)[0])
+        org.append(cli_validate_ms(users_store, given, cache_home)[0])
     shutil.rmtree(users_store, ignore_errors=True)
+    shutil.rmtree(cache_home, ignore_errors=True)
     ratio = percentile(org, 50) / percentile(packaged, 50)
-    row = _timed_row(FULL, VALUEMESH_CLI_ORG, n, org, f"{ratio:.2f}x the packaged shapes alone, same command")
+    note = f"{ratio:.2f}x the packaged shapes alone, same command; the first start with these shapes {first:.0f} ms"
+    row = _timed_row(FULL, VALUEMESH_CLI_ORG, n, org, note)
     row.extra["over_packaged"] = ratio
+    row.extra["first_start_ms"] = first
     return row
 
 

@@ -37,6 +37,15 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("VALUEMESH_SHARED") or REPO.parent / "shared")
 
 
+@pytest.fixture(autouse=True)
+def own_cache_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own `$XDG_CACHE_HOME`: shapes are judged afresh in every test (nothing remembered from another)
+    and nothing is written to the cache of the user running the tests."""
+    home = tmp_path_factory.mktemp("cache-home")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home))
+    return home
+
+
 @pytest.fixture(scope="session")
 def seed_nquads() -> bytes:
     """The seeded catalog as N-Quads, built once per test run through the real, validated write path."""

@@ -5,7 +5,8 @@ A governance team names files or directories of Turtle shapes; the word `builtin
 as a whole, or nothing starts: every file parses, the graph is valid SHACL (checked with pyshacl against the W3C's
 SHACL-for-SHACL shapes, vendored in resources/), no shape refers back to itself (SHACL leaves recursion undefined),
 every SPARQL query parses and asks no other service, and the engine can honour every constraint. Each refusal
-names the file, the shape and the reason; all of them are reported at once.
+names the file, the shape and the reason; all of them are reported at once. Files that passed the two slow checks
+(SHACL-for-SHACL, SPARQL) byte for byte as they are now are not judged by them again (verdicts.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rdflib.term import Node
 
 from server.errors import BadInput
 from server.governance.shapes import Shapes, UnsupportedShape, catalog_shapes, shapes_from_graph
+from server.governance.verdicts import PassingVerdicts, verdict_key
 from server.namespaces import SH
 from server.resources import shape_files
 
@@ -91,7 +93,8 @@ def load_shapes(entries: Iterable[str]) -> Shapes:
     entries = tuple(entries)
     if all(entry.strip().lower() == BUILTIN for entry in entries):
         return catalog_shapes()  # the packaged shapes are checked by the tests, not at every start
-    files = _parsed(shape_paths(entries))
+    contents = _read(shape_paths(entries))
+    files = _parsed(contents)
     graph = Graph(bind_namespaces="none")  # the authors' prefixes, not rdflib's defaults, name shapes in messages
     for file_graph in files.values():
         graph += file_graph
@@ -99,22 +102,49 @@ def load_shapes(entries: Iterable[str]) -> Shapes:
         for prefix, namespace in file_graph.namespaces():
             graph.bind(prefix, namespace, override=False)
     origin = _origins(files)
-    problems = [*_not_shacl(graph, _own(files), origin), *_recursion(graph, origin), *_bad_sparql(graph, origin)]
+    verdicts, key = PassingVerdicts(), verdict_key(contents, checks=(SHACL_SHACL, Path(__file__)))
+    # The two slow checks (a second, with their imports) are skipped for files that passed them as they are now.
+    judge = not verdicts.passed(key)
+    problems = [
+        *(_not_shacl(graph, _own(files), origin) if judge else ()),
+        *_recursion(graph, origin),
+        *(_bad_sparql(graph, origin) if judge else ()),
+    ]
     problems += [Problem(name, "it says nothing in SHACL: is it a data file?") for name in _without_shacl(files)]
     if problems:
         raise ShapesRefused(problems)
     try:
-        return shapes_from_graph(graph)
+        shapes = shapes_from_graph(graph)
     except UnsupportedShape as error:
         raise ShapesRefused([_unsupported(error, files)]) from None
+    if judge:
+        verdicts.remember(key)
+    return shapes
 
 
-def _parsed(paths: tuple[Path, ...]) -> dict[str, Graph]:
-    files: dict[str, Graph] = {}
+def _read(paths: tuple[Path, ...]) -> dict[Path, bytes]:
+    """Each file's exact bytes: what is judged, parsed and remembered is the same content."""
+    contents: dict[Path, bytes] = {}
     problems: list[Problem] = []
     for path in paths:
         try:
-            files[str(path)] = Graph(bind_namespaces="none").parse(path, format="turtle")
+            contents[path] = path.read_bytes()
+        except OSError as error:
+            problems.append(Problem(str(path), f"cannot be read: {error}"))
+    if problems:
+        raise ShapesRefused(problems)
+    return contents
+
+
+def _parsed(contents: dict[Path, bytes]) -> dict[str, Graph]:
+    files: dict[str, Graph] = {}
+    problems: list[Problem] = []
+    for path, content in contents.items():
+        try:
+            # The file's own location is the base of its relative IRIs, as when rdflib reads it by name.
+            files[str(path)] = Graph(bind_namespaces="none").parse(
+                data=content, format="turtle", publicID=path.as_uri()
+            )
         except BadSyntax as error:
             problems.append(Problem(str(path), f"not Turtle: {error._why}", line=error.lines + 1))
         except (OSError, UnicodeDecodeError) as error:
