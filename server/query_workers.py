@@ -27,6 +27,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
@@ -94,14 +95,14 @@ def too_much_memory(limit_bytes: int) -> LimitExceeded:
 
 def available(store: object) -> bool:
     """Whether queries on this store can run in worker processes: an embedded store on disk, on Linux."""
+    return isinstance(store, OxigraphStore) and store.path is not None and sandbox_available()
+
+
+def sandbox_available() -> bool:
+    """Whether worker processes can run here: without network access, their memory measured (Linux)."""
     from server import network_sandbox
 
-    return (
-        isinstance(store, OxigraphStore)
-        and store.path is not None
-        and network_sandbox.available()
-        and os.path.exists("/proc/self/statm")
-    )
+    return network_sandbox.available() and os.path.exists("/proc/self/statm")
 
 
 def worker_main() -> None:
@@ -172,12 +173,25 @@ class _Worker:
         self.answers.close()
 
 
+class Snapshotted(Protocol):
+    """What the workers query: an embedded store on disk (OxigraphStore), or a remote store's records copied to disk
+    (server/catalog/records_copy.py). `generation` changes with every write; `snapshot` copies the store as it is."""
+
+    @property
+    def path(self) -> Path | None: ...
+
+    @property
+    def generation(self) -> int: ...
+
+    def snapshot(self, directory: Path) -> None: ...
+
+
 class QueryWorkers:
     """A few worker processes over snapshots of one embedded store; `run` answers a job or raises.
 
     `name` says what they run ("sparql", "validation"): it names their snapshots' directory and their errors."""
 
-    def __init__(self, store: OxigraphStore, *, workers: int, memory_limit_bytes: int, name: str = "sparql") -> None:
+    def __init__(self, store: Snapshotted, *, workers: int, memory_limit_bytes: int, name: str = "sparql") -> None:
         assert store.path is not None
         self.store = store
         self.memory_limit_bytes = memory_limit_bytes

@@ -35,6 +35,7 @@ from server.catalog.checklists import Checklists
 from server.catalog.events import Event, events_after
 from server.catalog.lineage_index import LineageIndex, shared_by_processes
 from server.catalog.public_view import PublicView, open_public_view
+from server.catalog.records_copy import RecordsCopy
 from server.catalog.restrictions import Restrictions, Visibility, read_restrictions
 from server.catalog.seeding import prepare
 from server.catalog.webhooks import WebhookDispatcher, checked_urls
@@ -252,6 +253,8 @@ class Catalog:
         self._restrictions: tuple[str | None, Restrictions] | None = None
         self._restrictions_lock = threading.Lock()
         self.public_view: PublicView | None = None
+        self._records_copy: RecordsCopy | None = None
+        self._records_copy_lock = threading.Lock()
         self._observed: ObservedLineage | None = None
         self.checklists = Checklists(self.shapes)  # products' checklist verdicts, following writes (checklists.py)
 
@@ -450,8 +453,10 @@ class Catalog:
 
     def start_workers(self) -> None:
         """Start the worker process whole-catalog validation runs in, when the store is the embedded store on disk
-        (the server's lifespan calls it; CLI commands validate in their own process)."""
+        (the server's lifespan calls it; CLI commands validate in their own process); on a remote SPARQL store,
+        start copying its records for the SPARQL endpoint, so the copy is ready by the first question."""
         backend = self.backend
+        self.records_copy()
         if self._validation_workers is None and isinstance(backend, OxigraphStore) and workers_available(backend):
             workers = QueryWorkers(
                 backend,
@@ -547,6 +552,19 @@ class Catalog:
         else:
             log.info("the stored catalog conforms to the shapes in force")
 
+    def records_copy(self) -> RecordsCopy | None:
+        """On a remote SPARQL store, the copy of its records `/sparql` answers from (records_copy.py), started at the
+        first call; None on the embedded store, whose public view serves that purpose."""
+        if self.index is None or not shared_by_processes(self.backend):
+            return None
+        with self._records_copy_lock:
+            if self._records_copy is None:
+                copy = RecordsCopy(self.backend)
+                self.index.listen(copy)  # before the copy reads a page: no write is missed
+                copy.start()
+                self._records_copy = copy
+            return self._records_copy
+
     def close(self) -> None:
         """Stop delivering webhooks and following other replicas; close the store if the catalog opened it."""
         self.checklists.stop_filling(for_good=True)
@@ -568,6 +586,10 @@ class Catalog:
             self.public_view = None
             if isinstance(self._store, IndexedStore):
                 self._store.public_view = None
+        with self._records_copy_lock:
+            if self._records_copy is not None:
+                self._records_copy.close()
+                self._records_copy = None
         if self._measurements is not None:
             self._measurements.close()
             self._measurements = None

@@ -7,8 +7,9 @@
   a copy of the public view with exactly those records added, made once per view generation and set of records (a
   RocksDB checkpoint of the view, hard links, written to) and kept for the next queries (the last few sets).
 
-On a remote SPARQL store there is no view: restricted products are refused when written there (catalog/service.py)
-and the endpoint answers over the remote store as before.
+On a remote SPARQL store, where restricted products are refused (catalog/service.py), every caller's query runs
+on this replica's copy of the records (server/catalog/records_copy.py): the server's own union holds the service
+graphs too.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from functools import partial
 from pathlib import Path
 
 from server.catalog.public_view import readable_records_store
+from server.catalog.records_copy import READY_WAIT_S
 from server.catalog.service import Catalog
 from server.errors import StoreUnavailable
 from server.identity import policy
@@ -47,6 +49,9 @@ class Datasets:
 
     def run(self, job: QueryJob, principal: Principal) -> bytes:
         """The serialized answer of `job` over the dataset `principal` may read."""
+        copy = self.catalog.records_copy()
+        if copy is not None:  # the workers, when there are, query snapshots of the copy
+            return self.workers.run(job) if self.workers is not None else job.run_on(copy.current(READY_WAIT_S))
         if (
             self.view is None
             and isinstance(self.catalog.backend, OxigraphStore)

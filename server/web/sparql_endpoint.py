@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+import anyio
 import pyoxigraph as ox
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
@@ -26,9 +27,11 @@ from rdflib.namespace import RDF
 from rdflib.plugins.sparql.parser import parseUpdate
 
 from server import network_sandbox, query_workers
+from server.catalog.records_copy import READY_WAIT_S
+from server.catalog.service import Catalog
 from server.errors import BadInput, LimitExceeded, StoreUnavailable
 from server.identity.principal import ANONYMOUS
-from server.query_workers import QueryJob, QueryWorkers
+from server.query_workers import QueryJob, QueryWorkers, Snapshotted
 from server.settings import Settings
 from server.sparql_errors import explain_syntax_error, not_a_query
 from server.sparql_text import ServiceRefused, query_form, refuse_service
@@ -336,10 +339,17 @@ def _threads(app: FastAPI) -> ThreadPoolExecutor:
 def start_query_workers(app: FastAPI) -> None:
     """Start the worker processes for the app's store when it is the embedded store on disk (see query_workers)."""
     settings: Settings = app.state.settings
-    store = app.state.catalog.backend
-    if query_workers.available(store):
+    catalog: Catalog = app.state.catalog
+    store = catalog.backend
+    copy = catalog.records_copy()  # a remote store's records on this replica's disk: queried as the embedded store is
+    queried: Snapshotted | None = None
+    if copy is not None and query_workers.sandbox_available():
+        queried = copy
+    elif isinstance(store, OxigraphStore) and query_workers.available(store):
+        queried = store
+    if queried is not None:
         workers = QueryWorkers(
-            store, workers=settings.sparql_workers, memory_limit_bytes=settings.sparql_max_memory_mb * 2**20
+            queried, workers=settings.sparql_workers, memory_limit_bytes=settings.sparql_max_memory_mb * 2**20
         )
         workers.start()
         app.state.sparql_query_workers = workers
@@ -371,6 +381,12 @@ async def _in_worker(request: Request, settings: Settings, work: Callable[[], Re
         ) from None
 
 
+def _copy_ready(catalog: Catalog) -> None:
+    copy = catalog.records_copy()
+    if copy is not None:
+        copy.current(READY_WAIT_S)
+
+
 def _datasets(app: FastAPI, workers: QueryWorkers | None) -> Datasets:
     datasets: Datasets | None = getattr(app.state, "sparql_datasets", None)
     if datasets is None or datasets.workers is not workers:
@@ -399,6 +415,8 @@ async def sparql(request: Request) -> Response:
         # The union of the records the caller may read: restricted records and service graphs are not there.
         principal = getattr(request.state, "principal", ANONYMOUS)
         datasets = _datasets(request.app, workers)
+        # A remote store's records are copied for SPARQL (catalog/records_copy.py): ready before the time limit starts.
+        await anyio.to_thread.run_sync(_copy_ready, request.app.state.catalog)
         return await _in_worker(
             request,
             settings,
