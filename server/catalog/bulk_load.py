@@ -16,9 +16,10 @@ depend on the catalog's size. Remote stores always use `write_records`.
 from __future__ import annotations
 
 import io
+import itertools
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -140,10 +141,12 @@ REGULATED_DOMAINS = sparql_prefixes() + "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?
 
 @dataclass
 class BulkProgress:
-    """Where the load reports its phases: `start(phase, total)` then `advance(amount)` as the phase goes."""
+    """Where the load reports its phases: `start(phase, total)` then `advance(amount)` as the phase goes. A phase
+    counts bytes unless `counting(unit)` named another unit just before it started."""
 
     start: Callable[[str, float | None], None]
     advance: Callable[[float], None]
+    counting: Callable[[str], None] = lambda unit: None
 
 
 def _silent() -> BulkProgress:
@@ -449,21 +452,33 @@ def _write(
         ]
         changes += [Change(iri, closed_before[iri], Action.UPDATE, graph) for iri, graph in closing.items()]
         versions = {**version_graphs(target, changes, actor, first), **counter_graph(first + len(changes) - 1)}
-        batch_file = Path(workdir) / "batch.nq"
-        scratch.dump_nquads(str(batch_file))
-        with batch_file.open("ab") as out:
-            out.write(graphs_nquads(versions))
-        progress.start("writing", batch_file.stat().st_size)
+        history = graphs_nquads(versions)
+        # Straight from the scratch store's quads: dumping them to a file for the engine to parse again cost a
+        # quarter of the write (bench/README.md). The progress bar counts quads (a line of `history` is one).
+        progress.counting("quads")
+        progress.start("writing", len(scratch._store) + history.count(b"\n"))
+        quads = itertools.chain(
+            scratch._store.quads_for_pattern(None, None, None, None), ox.parse(history, ox.RdfFormat.N_QUADS)
+        )
         try:
             for chunk in iri_chunks(replaced):
                 target.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
-            with batch_file.open("rb") as raw:
-                target.bulk_load(counting(raw, progress.advance), NQUADS)
+            target.bulk_extend(counted(quads, progress.advance))
         except (OSError, StoreUnavailable, RuntimeError) as error:
             restore(target, [*outcome.written, *closing, *versions], backup)
             if isinstance(error, StoreUnavailable):
                 raise
             raise StoreUnavailable(f"the store could not write the batch ({error}); nothing was stored") from None
+
+
+def counted(quads: Iterable[ox.Quad], advance: Callable[[float], None], every: int = 10_000) -> Iterator[ox.Quad]:
+    """`quads`, telling `advance` every `every` of them (a call per quad would cost more than the write)."""
+    count = 0
+    for count, quad in enumerate(quads, 1):
+        yield quad
+        if count % every == 0:
+            advance(every)
+    advance(count % every)
 
 
 def graphs_nquads(graphs: dict[str, list[Triple]]) -> bytes:
