@@ -15,11 +15,11 @@ depend on the catalog's size. Remote stores always use `write_records`.
 
 from __future__ import annotations
 
-import functools
 import io
+import itertools
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -27,6 +27,7 @@ from typing import IO
 import pyoxigraph as ox
 from rdflib import Graph, URIRef
 from rdflib.compare import isomorphic
+from rdflib.term import Node
 
 from server.catalog.access_requests import REQUESTS_ON_PRODUCTS, announce_closed, closed_with_dropped_ports
 from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
@@ -63,6 +64,9 @@ NQUADS = "application/n-quads"
 
 # Inputs larger than this are staged in a temporary on-disk store rather than in memory (about 600 bytes a quad).
 IN_MEMORY_LIMIT_BYTES = 400_000_000
+
+# How much is read from a file at a time while the engine parses it.
+READ_BUFFER_BYTES = 1 << 20
 
 # IRIs per VALUES block, so that every query stays a size any engine parses quickly.
 _CHUNK = 2000
@@ -137,10 +141,12 @@ REGULATED_DOMAINS = sparql_prefixes() + "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?
 
 @dataclass
 class BulkProgress:
-    """Where the load reports its phases: `start(phase, total)` then `advance(amount)` as the phase goes."""
+    """Where the load reports its phases: `start(phase, total)` then `advance(amount)` as the phase goes. A phase
+    counts bytes unless `counting(unit)` named another unit just before it started."""
 
     start: Callable[[str, float | None], None]
     advance: Callable[[float], None]
+    counting: Callable[[str], None] = lambda unit: None
 
 
 def _silent() -> BulkProgress:
@@ -163,6 +169,12 @@ class CountingReader(io.RawIOBase):
         return int(count)
 
 
+def counting(raw: IO[bytes], advance: Callable[[float], None]) -> io.BufferedReader:
+    """`raw` read through a `CountingReader` a megabyte at a time: the engine's parser asks for about 2 KB a read,
+    and each read that reaches Python code (and the progress bar) costs more than the bytes it brings."""
+    return io.BufferedReader(CountingReader(raw, advance), buffer_size=READ_BUFFER_BYTES)
+
+
 class ScratchStore(OxigraphStore):
     """A throwaway Oxigraph store holding a batch while it is checked: in memory, or in a temporary directory."""
 
@@ -172,7 +184,7 @@ class ScratchStore(OxigraphStore):
 
     def load_file(self, path: Path, fmt: ox.RdfFormat, advance: Callable[[float], None]) -> None:
         with path.open("rb") as raw:
-            load_raw(self, CountingReader(raw, advance), fmt)
+            load_raw(self, counting(raw, advance), fmt)
 
     def load_nquads(self, data: IO[bytes] | bytes) -> None:
         load_raw(self, data, ox.RdfFormat.N_QUADS)
@@ -428,10 +440,11 @@ def _write(
                     closed_before[iri] = stored
                 out.write(_nquads(iri, stored))
         added, kinds = set(outcome.added), record_kinds(scratch)
+        nothing = Graph()  # the `before` of every new record, made once: a Graph costs about 60 µs to make
         changes = [
             Change(
                 iri,
-                outcome.before.get(iri, Graph()),
+                outcome.before.get(iri, nothing),
                 Action.REGISTER if iri in added else Action.UPDATE,
                 kind=kinds.get(iri, "record"),
             )
@@ -439,16 +452,18 @@ def _write(
         ]
         changes += [Change(iri, closed_before[iri], Action.UPDATE, graph) for iri, graph in closing.items()]
         versions = {**version_graphs(target, changes, actor, first), **counter_graph(first + len(changes) - 1)}
-        batch_file = Path(workdir) / "batch.nq"
-        scratch.dump_nquads(str(batch_file))
-        with batch_file.open("ab") as out:
-            out.write(graphs_nquads(versions))
-        progress.start("writing", batch_file.stat().st_size)
+        history = graphs_nquads(versions)
+        # Straight from the scratch store's quads: dumping them to a file for the engine to parse again cost a
+        # quarter of the write (bench/README.md). The progress bar counts quads (a line of `history` is one).
+        progress.counting("quads")
+        progress.start("writing", len(scratch._store) + history.count(b"\n"))
+        quads = itertools.chain(
+            scratch._store.quads_for_pattern(None, None, None, None), ox.parse(history, ox.RdfFormat.N_QUADS)
+        )
         try:
             for chunk in iri_chunks(replaced):
                 target.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
-            with batch_file.open("rb") as raw:
-                target.bulk_load(CountingReader(raw, progress.advance), NQUADS)  # type: ignore[arg-type]
+            target.bulk_extend(counted(quads, progress.advance))
         except (OSError, StoreUnavailable, RuntimeError) as error:
             restore(target, [*outcome.written, *closing, *versions], backup)
             if isinstance(error, StoreUnavailable):
@@ -456,15 +471,33 @@ def _write(
             raise StoreUnavailable(f"the store could not write the batch ({error}); nothing was stored") from None
 
 
+def counted(quads: Iterable[ox.Quad], advance: Callable[[float], None], every: int = 10_000) -> Iterator[ox.Quad]:
+    """`quads`, telling `advance` every `every` of them (a call per quad would cost more than the write)."""
+    count = 0
+    for count, quad in enumerate(quads, 1):
+        yield quad
+        if count % every == 0:
+            advance(every)
+    advance(count % every)
+
+
 def graphs_nquads(graphs: dict[str, list[Triple]]) -> bytes:
-    """Many graphs as N-Quads; a term repeated across them (a predicate, the agent, a kind) is converted once."""
-    convert = functools.lru_cache(maxsize=None)(to_oxigraph)
-    quads = [
-        ox.Quad(convert(s), convert(p), convert(o), ox.NamedNode(iri))  # type: ignore[arg-type]
-        for iri, triples in graphs.items()
-        for s, p, o in triples
-    ]
-    return ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
+    """Many graphs as N-Quads; a term repeated across them (a predicate, the agent, a kind) is converted once.
+    Each line is put together from Oxigraph's own N-Triples text of its terms: building a Quad per line and
+    serialising them cost three times as much (a load of 30k products writes about 380k of these lines)."""
+    texts: dict[Node, str] = {}
+
+    def text(term: Node) -> str:
+        found = texts.get(term)
+        if found is None:
+            found = texts[term] = str(to_oxigraph(term))
+        return found
+
+    lines: list[str] = []
+    for iri, triples in graphs.items():
+        name = str(ox.NamedNode(iri))
+        lines += [f"{text(s)} {text(p)} {text(o)} {name} .\n" for s, p, o in triples]
+    return "".join(lines).encode()
 
 
 def _nquads(iri: str, graph: Graph) -> bytes:

@@ -256,6 +256,7 @@ def version_graphs(
     # Terms shared by every version of the write, made once (a bulk load stamps thousands).
     stamp, agent, name = timestamp(at), URIRef(actor.id), Literal(actor.name)
     kinds: dict[str, Literal] = {}
+    numbers: dict[int, Literal] = {}  # version numbers repeat (mostly 1 in a load); each Literal costs 40 µs
     activities: dict[Action, URIRef] = {}
     graphs: dict[str, list[Triple]] = {}
     named = names(at)
@@ -286,7 +287,7 @@ def version_graphs(
         kind = f"{change.kind or record_kind(change.record, change.after, change.before)}.{EVENT_VERBS[change.action]}"
         triples += [
             (node, _VERSION_OF, record),
-            (node, _NUMBER, integer(number)),
+            (node, _NUMBER, numbers[number] if number in numbers else numbers.setdefault(number, integer(number))),
             (node, _GENERATED_BY, activity),
             *event_triples(node, first + sequence, kinds.setdefault(kind, Literal(kind)), stamp, agent),
         ]

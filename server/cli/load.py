@@ -71,7 +71,7 @@ def read_all(files: list[Path]) -> list[RdfDocument]:
 
 
 class RateColumn(ProgressColumn):
-    """How fast the phase goes: MB/s while reading or writing bytes, checks/s while validating."""
+    """How fast the phase goes: MB/s while it counts bytes, checks/s while validating, else its unit a second."""
 
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
@@ -79,6 +79,9 @@ class RateColumn(ProgressColumn):
             return Text("", style="progress.data.speed")
         if task.description == "validating":
             return Text(f"{speed:.1f} checks/s", style="progress.data.speed")
+        unit = task.fields.get("unit", "bytes")
+        if unit != "bytes":
+            return Text(f"{speed:,.0f} {unit}/s", style="progress.data.speed")
         return Text(f"{speed / 1e6:.1f} MB/s", style="progress.data.speed")
 
 
@@ -95,18 +98,19 @@ def load_progress(shown: bool) -> Iterator[BulkProgress]:
     )
     with Progress(*columns, console=stderr, disable=not shown) as progress:
         current: list[TaskID] = []
+        units: list[str] = []  # the unit the next phase counts, when not bytes
 
         def start(phase: str, total: float | None) -> None:
             if current:
                 task = progress.tasks[-1]
                 progress.update(current[-1], total=task.total or task.completed, completed=task.total or task.completed)
-            current.append(progress.add_task(phase, total=total))
+            current.append(progress.add_task(phase, total=total, unit=units.pop() if units else "bytes"))
 
         def advance(amount: float) -> None:
             if current:
                 progress.advance(current[-1], amount)
 
-        yield BulkProgress(start=start, advance=advance)
+        yield BulkProgress(start=start, advance=advance, counting=units.append)
 
 
 @app.command()

@@ -383,6 +383,14 @@ class OxigraphStore:
             self.generation += 1
         self.update(marker_text(uuid.uuid4().hex))
 
+    def bulk_extend(self, quads: Iterable[ox.Quad]) -> None:
+        """`bulk_load` of quads already parsed (another store's): no text written and read back in between."""
+        try:
+            self._store.bulk_extend(quads)
+        finally:
+            self.generation += 1
+        self.update(marker_text(uuid.uuid4().hex))
+
     def marker(self) -> str | None:
         """A token that changes with every write of records (`replace_records`, `bulk_load`; not a raw `update`)."""
         for quad in self._store.quads_for_pattern(None, None, None, ox.NamedNode(MARKER_GRAPH)):
