@@ -32,6 +32,7 @@ from server.catalog.access_requests import REQUESTS_ON_PRODUCTS, announce_closed
 from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
 from server.catalog.history import RECORD_KINDS, Action, Change, refuse_service_names, version_graphs
 from server.catalog.ownership import check_ownership
+from server.catalog.put_back import NotPutBack, drop_stored_graphs, put_back_replaced, to_drop_nquads
 from server.catalog.records import (
     GENID,
     Records,
@@ -53,7 +54,7 @@ from server.rdf_io import format_for, read_rdf_file
 from server.sparql_text import iri_ref
 from server.store.base import Store, Triple
 from server.store.memory import MemoryStore
-from server.store.oxigraph import OxigraphStore
+from server.store.oxigraph import OxigraphStore, write_failure_reason
 from server.store.terms import to_oxigraph
 from server.validation import ValidationReport, run_shapes, shapes_in_force
 
@@ -412,10 +413,32 @@ def _write(
     drop_graphs(scratch, outcome.unchanged)
     if not outcome.written:
         return
-    closing = closing or {}
+    # Not a TemporaryDirectory: when the store cannot be put back, the copy of what the write took out must outlive
+    # this call (see `NotPutBack`); keeping it costs nothing then, where copying it elsewhere needs missing space.
+    workdir = Path(tempfile.mkdtemp(prefix="valuemesh-load-"))
+    kept = False
+    try:
+        _write_keeping_a_copy(scratch, target, outcome, actor, progress, closing or {}, workdir)
+    except NotPutBack:
+        kept = True
+        raise
+    finally:
+        if not kept:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _write_keeping_a_copy(
+    scratch: ScratchStore,
+    target: OxigraphStore,
+    outcome: WriteOutcome,
+    actor: Principal,
+    progress: BulkProgress,
+    closing: Records,
+    workdir: Path,
+) -> None:
     add_records(scratch, closing)
-    with tempfile.TemporaryDirectory(prefix="valuemesh-load-") as workdir, numbering(target, held=True) as first:
-        backup = Path(workdir) / "replaced.nq"
+    with numbering(target, held=True) as first:
+        backup = workdir / "replaced.nq"
         closed_before: dict[str, Graph] = {}
         # The events counter is rewritten with the batch's versions: it is put back like a replaced record.
         replaced = [*outcome.replaced, *closing, COUNTER_GRAPH]
@@ -439,21 +462,27 @@ def _write(
         ]
         changes += [Change(iri, closed_before[iri], Action.UPDATE, graph) for iri, graph in closing.items()]
         versions = {**version_graphs(target, changes, actor, first), **counter_graph(first + len(changes) - 1)}
-        batch_file = Path(workdir) / "batch.nq"
+        # What a put-back drops (all the write may have added), kept with the copy: `valuemesh load --put-back`
+        # reads it there when putting back fails now.
+        written = [*outcome.written, *closing, *versions]
+        with backup.open("ab") as out:
+            out.write(to_drop_nquads(written))
+        batch_file = workdir / "batch.nq"
         scratch.dump_nquads(str(batch_file))
         with batch_file.open("ab") as out:
             out.write(graphs_nquads(versions))
         progress.start("writing", batch_file.stat().st_size)
         try:
-            for chunk in iri_chunks(replaced):
-                target.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
+            drop_stored_graphs(target, replaced)
             with batch_file.open("rb") as raw:
                 target.bulk_load(CountingReader(raw, progress.advance), NQUADS)  # type: ignore[arg-type]
         except (OSError, StoreUnavailable, RuntimeError) as error:
-            restore(target, [*outcome.written, *closing, *versions], backup)
+            batch_file.unlink()  # its space first: the store's disk may be the one that is full
+            put_back_replaced(target, backup, written)
             if isinstance(error, StoreUnavailable):
                 raise
-            raise StoreUnavailable(f"the store could not write the batch ({error}); nothing was stored") from None
+            reason = write_failure_reason(error) if isinstance(error, OSError) else str(error)
+            raise StoreUnavailable(f"the store could not write the batch ({reason}); nothing was stored") from None
 
 
 def graphs_nquads(graphs: dict[str, list[Triple]]) -> bytes:
@@ -471,22 +500,6 @@ def _nquads(iri: str, graph: Graph) -> bytes:
     name = ox.NamedNode(iri)
     quads = [ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), name) for s, p, o in graph]  # type: ignore[arg-type]
     return ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
-
-
-def restore(target: OxigraphStore, written: list[str], backup: Path) -> None:
-    """Drop what the failed write added (records and their versions) and load the replaced records' stored
-    versions again."""
-    try:
-        for chunk in iri_chunks(written):
-            target.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
-        if backup.stat().st_size:
-            with backup.open("rb") as raw:
-                target.bulk_load(raw, NQUADS)
-    except (OSError, StoreUnavailable, RuntimeError) as error:
-        raise StoreUnavailable(
-            f"the store failed while writing the batch and could not be put back ({error}); it may hold part of "
-            "the batch: load the same files again once the store can write"
-        ) from None
 
 
 def batch_size(files: list[Path]) -> int:
