@@ -30,13 +30,11 @@ from server.store.base import MARKER_GRAPH
 from server.store.oxigraph import OxigraphStore
 from tests.conftest import CliResult
 from tests.test_bulk_in_place import everything
-from tests.test_bulk_load import CAT
+from tests.test_bulk_load import CAT, PRODUCTS, one_replaced_and_a_domain_added
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
-PRODUCTS = 300
 CHANGED = plan_catalog(PRODUCTS, seed=3).products[0].iri
-DESCRIPTION = "<http://purl.org/dc/terms/description>"
 EVENT_NUMBER = "https://w3id.org/valuemesh/ontology#eventNumber"
 NUMBERS_USED_TWICE = f"SELECT ?n WHERE {{ GRAPH ?e {{ ?e <{EVENT_NUMBER}> ?n }} }} GROUP BY ?n HAVING (COUNT(?e) > 1)"
 
@@ -141,16 +139,8 @@ def two_files(tmp_path: Path, catalog_lines: list[str]) -> tuple[Path, Path]:
     """A catalog, and a second batch that replaces one of its products and adds a domain's worth of new ones."""
     first = tmp_path / "first.nq"
     first.write_text("".join(catalog_lines))
-    changed = [
-        f'<{CHANGED}> {DESCRIPTION} "changed" <{CHANGED}> .\n'
-        if line.startswith(f"<{CHANGED}> {DESCRIPTION} ")
-        else line
-        for line in catalog_lines
-    ]
-    domain = f"{CAT}domain/commercial"
-    added = [line.replace(f"<{domain}>", f"<{domain}-2>") for line in catalog_lines if line.endswith(f"<{domain}> .\n")]
     second = tmp_path / "second.nq"
-    second.write_text("".join(changed + added))
+    second.write_text("".join(one_replaced_and_a_domain_added(catalog_lines)))
     return first, second
 
 

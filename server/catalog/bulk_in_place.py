@@ -20,8 +20,6 @@ batch, so a serving catalog never takes this path; the CLI does (its process hol
 from __future__ import annotations
 
 import io
-import shutil
-import tempfile
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -57,6 +55,7 @@ from server.catalog.put_back import (
     drop_stored_graphs,
     failure_reasons,
     graphs_to_drop,
+    kept_if_not_put_back,
     put_back_replaced,
 )
 from server.catalog.seeding import ONTOLOGY_GRAPH
@@ -95,19 +94,8 @@ def load_in_place(
 ) -> WriteOutcome | None:
     """The records of `path` in `store`, validated, all or nothing; None when the batch needs the scratch path
     (nothing of it is left in the store then)."""
-    # Not a TemporaryDirectory: when the store cannot be put back, the copy of its own graphs must outlive this call
-    # (see `NotPutBack`); keeping it costs nothing then, where copying it elsewhere needs the space a full disk lacks.
-    workdir = Path(tempfile.mkdtemp(prefix="valuemesh-load-"))
-    kept = False
-    try:
-        with write_lock:
-            return _load_in_place(store, path, workdir / "catalog-before.nq", actor, progress, shapes)
-    except NotPutBack:
-        kept = True
-        raise
-    finally:
-        if not kept:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with kept_if_not_put_back() as workdir, write_lock:
+        return _load_in_place(store, path, workdir / "catalog-before.nq", actor, progress, shapes)
 
 
 def _load_in_place(

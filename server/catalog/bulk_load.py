@@ -32,7 +32,7 @@ from server.catalog.access_requests import REQUESTS_ON_PRODUCTS, announce_closed
 from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
 from server.catalog.history import RECORD_KINDS, Action, Change, refuse_service_names, version_graphs
 from server.catalog.ownership import check_ownership
-from server.catalog.put_back import NotPutBack, drop_stored_graphs, put_back_replaced, to_drop_nquads
+from server.catalog.put_back import drop_stored_graphs, kept_if_not_put_back, put_back_replaced, to_drop_nquads
 from server.catalog.records import (
     GENID,
     Records,
@@ -51,7 +51,7 @@ from server.governance.shapes import Shapes
 from server.identity.principal import Principal, Role
 from server.namespaces import VM, sparql_prefixes
 from server.rdf_io import format_for, read_rdf_file
-from server.sparql_text import iri_ref
+from server.sparql_text import iri_chunks
 from server.store.base import Store, Triple
 from server.store.memory import MemoryStore
 from server.store.oxigraph import OxigraphStore, write_failure_reason
@@ -64,9 +64,6 @@ NQUADS = "application/n-quads"
 
 # Inputs larger than this are staged in a temporary on-disk store rather than in memory (about 600 bytes a quad).
 IN_MEMORY_LIMIT_BYTES = 400_000_000
-
-# IRIs per VALUES block, so that every query stays a size any engine parses quickly.
-_CHUNK = 2000
 
 # Formats that hold only triples: a document in one of them is split into records by its main nodes (rdflib).
 TRIPLE_FORMATS = {ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.RDF_XML}
@@ -262,16 +259,6 @@ def add_record(batch: OxigraphStore, iri: str, graph: Graph) -> None:
     add_quads(batch, (ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), name) for s, p, o in graph))  # type: ignore[arg-type]
 
 
-def iri_chunks(iris: Iterable[str]) -> list[str]:
-    texts = []
-    for iri in sorted(set(iris)):
-        try:
-            texts.append(iri_ref(iri))
-        except ValueError:
-            continue  # an IRI that cannot be stored names nothing stored
-    return [" ".join(texts[i : i + _CHUNK]) for i in range(0, len(texts), _CHUNK)]
-
-
 def _read_document(path: Path, on_disk: bool, progress: BulkProgress) -> ScratchStore:
     """One document in its own scratch store, checked as `records_of` checks it, blank nodes skolemised."""
     fmt = format_for(path)
@@ -413,18 +400,8 @@ def _write(
     drop_graphs(scratch, outcome.unchanged)
     if not outcome.written:
         return
-    # Not a TemporaryDirectory: when the store cannot be put back, the copy of what the write took out must outlive
-    # this call (see `NotPutBack`); keeping it costs nothing then, where copying it elsewhere needs missing space.
-    workdir = Path(tempfile.mkdtemp(prefix="valuemesh-load-"))
-    kept = False
-    try:
+    with kept_if_not_put_back() as workdir:
         _write_keeping_a_copy(scratch, target, outcome, actor, progress, closing or {}, workdir)
-    except NotPutBack:
-        kept = True
-        raise
-    finally:
-        if not kept:
-            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _write_keeping_a_copy(

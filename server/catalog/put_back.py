@@ -13,14 +13,17 @@ never loaded into the store).
 from __future__ import annotations
 
 import shlex
+import shutil
+import tempfile
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pyoxigraph as ox
 
 from server.errors import BadInput, StoreNotPutBack, StoreUnavailable
-from server.sparql_text import iri_ref
+from server.sparql_text import iri_chunks
 from server.store.oxigraph import OxigraphStore, marker_text, write_failure_reason
 
 __all__ = [
@@ -29,6 +32,7 @@ __all__ = [
     "drop_stored_graphs",
     "failure_reasons",
     "graphs_to_drop",
+    "kept_if_not_put_back",
     "put_back_replaced",
     "to_drop_nquads",
 ]
@@ -39,9 +43,6 @@ _LIST = ox.NamedNode(PUT_BACK_GRAPH)
 
 # What a store lacks when the records a batch replaces were taken out and not put back.
 REPLACED_LACKING = "the stored versions of the records the batch replaces and the events counter"
-
-# Graphs dropped per update, so that every update stays a size the engine parses quickly.
-_CHUNK = 2000
 
 
 class NotPutBack(StoreNotPutBack):
@@ -82,14 +83,25 @@ def failure_reasons(store: OxigraphStore, error: Exception) -> tuple[str, str]:
 
 def drop_stored_graphs(store: OxigraphStore, iris: Iterable[str]) -> None:
     """Drop the named graphs `iris` (absent ones are no error), a chunk of them per update."""
-    refs = []
-    for iri in sorted(set(iris)):
-        try:
-            refs.append(iri_ref(iri))
-        except ValueError:
-            continue  # an IRI that cannot be stored names nothing stored
-    for start in range(0, len(refs), _CHUNK):
-        store.update(" ;\n".join(f"DROP SILENT GRAPH {ref}" for ref in refs[start : start + _CHUNK]))
+    for chunk in iri_chunks(iris):
+        store.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
+
+
+@contextmanager
+def kept_if_not_put_back() -> Iterator[Path]:
+    """A temporary directory for the copy of what a write takes out of the store, removed after the write unless
+    NotPutBack names the copy: then it must outlive the write (copying it elsewhere needs the space a full disk
+    lacks)."""
+    workdir = Path(tempfile.mkdtemp(prefix="valuemesh-load-"))
+    kept = False
+    try:
+        yield workdir
+    except NotPutBack:
+        kept = True
+        raise
+    finally:
+        if not kept:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def to_drop_nquads(iris: Iterable[str]) -> bytes:
