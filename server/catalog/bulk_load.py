@@ -6,7 +6,8 @@ every check `write_records` makes runs as a few queries over the whole batch: a 
 nodes (candidates found by SPARQL, each confirmed by `records.check_named_graph` so the refusal reads the same),
 blank nodes skolemised and name keys derived as `records.normalised` does, a node described by two records or by
 a stored record the batch does not replace, and the compiled shapes with the rest of the catalog as context. Only
-then is the target written, with the store's bulk loader; a failure while writing puts the stored versions back.
+then is the target written, with the store's bulk loader; a failure while writing puts the stored versions back
+(and when that fails too, keeps their copy for `valuemesh load --put-back`: put_back.py).
 
 The bulk path is used when the batch is at least as large as the rest of the catalog (it copies that rest into the
 scratch store as context); a small batch into a large catalog goes through `write_records`, whose cost does not
