@@ -82,6 +82,13 @@ class StoreUnavailable(ValuemeshError):
     code = "STORE_UNAVAILABLE"
 
 
+class StoreNotPutBack(StoreUnavailable):
+    """A bulk write failed and so did putting the store back: it may hold part of the batch until an operator puts it
+    back (not a wait-and-retry: a retry would write onto the half-written store)."""
+
+    code = "STORE_NOT_PUT_BACK"
+
+
 class LimitExceeded(ValuemeshError):
     """A query that ran past the time limit or would answer more rows than allowed; nothing was returned."""
 

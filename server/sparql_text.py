@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from server.errors import BadInput
@@ -255,6 +255,19 @@ def iri_ref(iri: str) -> str:
     if not iri or any(c in iri for c in '<>"{}|^`\\') or any(ord(c) <= 0x20 for c in iri):
         raise ValueError(f"not a usable IRI: {iri!r}")
     return f"<{iri}>"
+
+
+def iri_chunks(iris: Iterable[str], size: int = 2000) -> list[str]:
+    """The distinct IRIs as `<iri>` texts, `size` to a space-separated chunk (a VALUES block, a run of DROPs), so
+    that every query stays a size any engine parses quickly; an IRI that cannot be stored is left out (it names
+    nothing stored)."""
+    texts = []
+    for iri in sorted(set(iris)):
+        try:
+            texts.append(iri_ref(iri))
+        except ValueError:
+            continue
+    return [" ".join(texts[i : i + size]) for i in range(0, len(texts), size)]
 
 
 def string_literal(text: str) -> str:

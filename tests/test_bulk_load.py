@@ -224,6 +224,22 @@ def test_a_batch_staged_on_disk_is_stored_the_same(catalog_file: Path, monkeypat
     assert_same_records(on_disk, in_memory)
 
 
+def one_replaced_and_a_domain_added(lines: list[str]) -> list[str]:
+    """The generated catalog's lines with its first product's description changed and its commercial domain's
+    records again as a new domain's."""
+    product = plan_catalog(PRODUCTS, seed=3).products[0].iri
+    description = "<http://purl.org/dc/terms/description>"
+    changed = [
+        f'<{product}> {description} "changed" <{product}> .\n'
+        if line.startswith(f"<{product}> {description} ")
+        else line
+        for line in lines
+    ]
+    domain = f"{CAT}domain/commercial"
+    added = [line.replace(f"<{domain}>", f"<{domain}-2>") for line in lines if line.endswith(f"<{domain}> .\n")]
+    return changed + added
+
+
 def test_a_write_failing_midway_leaves_the_catalog_as_it_was(
     tmp_path: Path, catalog_lines: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -232,18 +248,8 @@ def test_a_write_failing_midway_leaves_the_catalog_as_it_was(
     first.write_text("".join(catalog_lines))
     load_files(store, [first], actor=SYSTEM)
     before = {iri: store.record(iri) for iri in store.record_iris()}
-    product = plan_catalog(PRODUCTS, seed=3).products[0].iri
-    description = "<http://purl.org/dc/terms/description>"
-    changed = [
-        f'<{product}> {description} "changed" <{product}> .\n'
-        if line.startswith(f"<{product}> {description} ")
-        else line
-        for line in catalog_lines
-    ]
-    domain = f"{CAT}domain/commercial"
-    added = [line.replace(f"<{domain}>", f"<{domain}-2>") for line in catalog_lines if line.endswith(f"<{domain}> .\n")]
     second = tmp_path / "second.nq"
-    second.write_text("".join(changed + added))
+    second.write_text("".join(one_replaced_and_a_domain_added(catalog_lines)))
 
     real = OxigraphStore.bulk_extend
 

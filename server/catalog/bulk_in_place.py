@@ -20,9 +20,6 @@ batch, so a serving catalog never takes this path; the CLI does (its process hol
 from __future__ import annotations
 
 import io
-import shlex
-import shutil
-import tempfile
 from pathlib import Path
 
 import pyoxigraph as ox
@@ -45,7 +42,6 @@ from server.catalog.bulk_load import (
     graph_names,
     graphs_nquads,
     has_default_graph_triples,
-    iri_chunks,
     load_raw,
     read_batch,
     record_kinds,
@@ -54,6 +50,14 @@ from server.catalog.bulk_load import (
 )
 from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
 from server.catalog.history import Action, Change, refuse_service_names, version_graphs
+from server.catalog.put_back import (
+    NotPutBack,
+    drop_stored_graphs,
+    failure_reasons,
+    graphs_to_drop,
+    kept_if_not_put_back,
+    put_back_replaced,
+)
 from server.catalog.seeding import ONTOLOGY_GRAPH
 from server.catalog.writes import WriteOutcome, write_lock
 from server.errors import BadInput, StoreUnavailable, ValidationRefused
@@ -90,19 +94,8 @@ def load_in_place(
 ) -> WriteOutcome | None:
     """The records of `path` in `store`, validated, all or nothing; None when the batch needs the scratch path
     (nothing of it is left in the store then)."""
-    # Not a TemporaryDirectory: when the store cannot be put back, the copy of its own graphs must outlive this call
-    # (see `NotPutBack`); keeping it costs nothing then, where copying it elsewhere needs the space a full disk lacks.
-    workdir = Path(tempfile.mkdtemp(prefix="valuemesh-load-"))
-    kept = False
-    try:
-        with write_lock:
-            return _load_in_place(store, path, workdir / "catalog-before.nq", actor, progress, shapes)
-    except NotPutBack:
-        kept = True
-        raise
-    finally:
-        if not kept:
-            shutil.rmtree(workdir, ignore_errors=True)
+    with kept_if_not_put_back() as workdir, write_lock:
+        return _load_in_place(store, path, workdir / "catalog-before.nq", actor, progress, shapes)
 
 
 def _load_in_place(
@@ -189,24 +182,20 @@ def _store_with_history(
     store.bulk_load(CountingReader(io.BytesIO(history), progress.advance), NQUADS)  # type: ignore[arg-type]
 
 
-class NotPutBack(StoreUnavailable):
-    """A failed in-place load whose put-back failed too: the store may hold part of the batch and lack its own graphs.
-    Those stay in `kept` (N-Quads), which `put_back` (`valuemesh load --put-back`) loads back once the store writes."""
-
-    def __init__(self, store: OxigraphStore, kept: Path, reason: str) -> None:
-        self.kept = kept
-        command = f"valuemesh load --put-back --store {shlex.quote(str(store.path))} {shlex.quote(str(kept))}"
-        super().__init__(
-            f"the store failed while loading the batch and could not be put back ({reason}); it may hold part of "
-            f"the batch and lack its own data (the ontology, API tokens, the change log), kept in {kept}. Once the "
-            f"store can write again (space freed), put it back as it was before this load with: {command}"
-        )
+# What a store lacks when its own graphs were taken out and not put back.
+OWN_DATA_LACKING = "its own data (the ontology, API tokens, the change log)"
 
 
 def put_back(store: OxigraphStore, kept: Path) -> None:
-    """The store as it was before a failed in-place load, from the copy of its own graphs that the load kept: what the
-    store holds now (part of the batch) is dropped. Anything but such a copy is refused before the store is touched:
-    the copy holds the store's marker, which no export and no catalog file does."""
+    """The store as it was before a failed load, from the copy that the load kept (`NotPutBack` names it). A copy of
+    the records a batch replaced (the scratch path, put_back.py) lists what to drop with it; a copy of the store's own
+    graphs (in place) replaces everything the store holds. Anything but such a copy is refused before the store is
+    touched: the list, or the store's marker, is in no export and no catalog file."""
+    drops = graphs_to_drop(kept)
+    if drops is not None:
+        with write_lock:
+            put_back_replaced(store, kept, drops)
+        return
     copy = ScratchStore(on_disk=False)
     try:
         try:
@@ -231,16 +220,11 @@ def _put_back(store: OxigraphStore, backup: Path) -> None:
     that follows the store has anything to read again); NotPutBack, naming `backup`, when the store fails."""
     try:
         clear_default_graph(store)
-        for chunk in iri_chunks(graph_names(store)):
-            store.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
+        drop_stored_graphs(store, graph_names(store))
         with backup.open("rb") as raw:
             load_raw(store, raw, ox.RdfFormat.N_QUADS)
     except (OSError, StoreUnavailable, RuntimeError) as error:
-        if isinstance(error, StoreUnavailable):  # the store's own words for why it cannot write, without its verdict
-            reason = store.write_problem() or "the store refused the write"
-        else:
-            reason = write_failure_reason(error) if isinstance(error, OSError) else str(error)
-        raise NotPutBack(store, backup, reason) from None
+        raise NotPutBack(store, backup, failure_reasons(store, error), lacking=OWN_DATA_LACKING) from None
 
 
 def load_files_alone(

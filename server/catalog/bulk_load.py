@@ -6,7 +6,8 @@ every check `write_records` makes runs as a few queries over the whole batch: a 
 nodes (candidates found by SPARQL, each confirmed by `records.check_named_graph` so the refusal reads the same),
 blank nodes skolemised and name keys derived as `records.normalised` does, a node described by two records or by
 a stored record the batch does not replace, and the compiled shapes with the rest of the catalog as context. Only
-then is the target written, with the store's bulk loader; a failure while writing puts the stored versions back.
+then is the target written, with the store's bulk loader; a failure while writing puts the stored versions back
+(and when that fails too, keeps their copy for `valuemesh load --put-back`: put_back.py).
 
 The bulk path is used when the batch is at least as large as the rest of the catalog (it copies that rest into the
 scratch store as context); a small batch into a large catalog goes through `write_records`, whose cost does not
@@ -33,6 +34,7 @@ from server.catalog.access_requests import REQUESTS_ON_PRODUCTS, announce_closed
 from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
 from server.catalog.history import RECORD_KINDS, Action, Change, refuse_service_names, version_graphs
 from server.catalog.ownership import check_ownership
+from server.catalog.put_back import drop_stored_graphs, kept_if_not_put_back, put_back_replaced, to_drop_nquads
 from server.catalog.records import (
     GENID,
     Records,
@@ -51,10 +53,10 @@ from server.governance.shapes import Shapes
 from server.identity.principal import Principal, Role
 from server.namespaces import VM, sparql_prefixes
 from server.rdf_io import format_for, read_rdf_file
-from server.sparql_text import iri_ref
+from server.sparql_text import iri_chunks
 from server.store.base import Store, Triple
 from server.store.memory import MemoryStore
-from server.store.oxigraph import OxigraphStore
+from server.store.oxigraph import OxigraphStore, write_failure_reason
 from server.store.terms import to_oxigraph
 from server.validation import ValidationReport, run_shapes, shapes_in_force
 
@@ -67,9 +69,6 @@ IN_MEMORY_LIMIT_BYTES = 400_000_000
 
 # How much is read from a file at a time while the engine parses it.
 READ_BUFFER_BYTES = 1 << 20
-
-# IRIs per VALUES block, so that every query stays a size any engine parses quickly.
-_CHUNK = 2000
 
 # Formats that hold only triples: a document in one of them is split into records by its main nodes (rdflib).
 TRIPLE_FORMATS = {ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.RDF_XML}
@@ -273,16 +272,6 @@ def add_record(batch: OxigraphStore, iri: str, graph: Graph) -> None:
     add_quads(batch, (ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), name) for s, p, o in graph))  # type: ignore[arg-type]
 
 
-def iri_chunks(iris: Iterable[str]) -> list[str]:
-    texts = []
-    for iri in sorted(set(iris)):
-        try:
-            texts.append(iri_ref(iri))
-        except ValueError:
-            continue  # an IRI that cannot be stored names nothing stored
-    return [" ".join(texts[i : i + _CHUNK]) for i in range(0, len(texts), _CHUNK)]
-
-
 def _read_document(path: Path, on_disk: bool, progress: BulkProgress) -> ScratchStore:
     """One document in its own scratch store, checked as `records_of` checks it, blank nodes skolemised."""
     fmt = format_for(path)
@@ -424,10 +413,22 @@ def _write(
     drop_graphs(scratch, outcome.unchanged)
     if not outcome.written:
         return
-    closing = closing or {}
+    with kept_if_not_put_back() as workdir:
+        _write_keeping_a_copy(scratch, target, outcome, actor, progress, closing or {}, workdir)
+
+
+def _write_keeping_a_copy(
+    scratch: ScratchStore,
+    target: OxigraphStore,
+    outcome: WriteOutcome,
+    actor: Principal,
+    progress: BulkProgress,
+    closing: Records,
+    workdir: Path,
+) -> None:
     add_records(scratch, closing)
-    with tempfile.TemporaryDirectory(prefix="valuemesh-load-") as workdir, numbering(target, held=True) as first:
-        backup = Path(workdir) / "replaced.nq"
+    with numbering(target, held=True) as first:
+        backup = workdir / "replaced.nq"
         closed_before: dict[str, Graph] = {}
         # The events counter is rewritten with the batch's versions: it is put back like a replaced record.
         replaced = [*outcome.replaced, *closing, COUNTER_GRAPH]
@@ -452,6 +453,11 @@ def _write(
         ]
         changes += [Change(iri, closed_before[iri], Action.UPDATE, graph) for iri, graph in closing.items()]
         versions = {**version_graphs(target, changes, actor, first), **counter_graph(first + len(changes) - 1)}
+        # What a put-back drops (all the write may have added), kept with the copy: `valuemesh load --put-back`
+        # reads it there when putting back fails now.
+        written = [*outcome.written, *closing, *versions]
+        with backup.open("ab") as out:
+            out.write(to_drop_nquads(written))
         history = graphs_nquads(versions)
         # Straight from the scratch store's quads: dumping them to a file for the engine to parse again cost a
         # quarter of the write (bench/README.md). The progress bar counts quads (a line of `history` is one).
@@ -461,14 +467,14 @@ def _write(
             scratch._store.quads_for_pattern(None, None, None, None), ox.parse(history, ox.RdfFormat.N_QUADS)
         )
         try:
-            for chunk in iri_chunks(replaced):
-                target.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
+            drop_stored_graphs(target, replaced)
             target.bulk_extend(counted(quads, progress.advance))
         except (OSError, StoreUnavailable, RuntimeError) as error:
-            restore(target, [*outcome.written, *closing, *versions], backup)
+            put_back_replaced(target, backup, written)
             if isinstance(error, StoreUnavailable):
                 raise
-            raise StoreUnavailable(f"the store could not write the batch ({error}); nothing was stored") from None
+            reason = write_failure_reason(error) if isinstance(error, OSError) else str(error)
+            raise StoreUnavailable(f"the store could not write the batch ({reason}); nothing was stored") from None
 
 
 def counted(quads: Iterable[ox.Quad], advance: Callable[[float], None], every: int = 10_000) -> Iterator[ox.Quad]:
@@ -504,22 +510,6 @@ def _nquads(iri: str, graph: Graph) -> bytes:
     name = ox.NamedNode(iri)
     quads = [ox.Quad(to_oxigraph(s), to_oxigraph(p), to_oxigraph(o), name) for s, p, o in graph]  # type: ignore[arg-type]
     return ox.serialize(quads, format=ox.RdfFormat.N_QUADS) or b""
-
-
-def restore(target: OxigraphStore, written: list[str], backup: Path) -> None:
-    """Drop what the failed write added (records and their versions) and load the replaced records' stored
-    versions again."""
-    try:
-        for chunk in iri_chunks(written):
-            target.update(" ;\n".join(f"DROP SILENT GRAPH {iri}" for iri in chunk.split(" ")))
-        if backup.stat().st_size:
-            with backup.open("rb") as raw:
-                target.bulk_load(raw, NQUADS)
-    except (OSError, StoreUnavailable, RuntimeError) as error:
-        raise StoreUnavailable(
-            f"the store failed while writing the batch and could not be put back ({error}); it may hold part of "
-            "the batch: load the same files again once the store can write"
-        ) from None
 
 
 def batch_size(files: list[Path]) -> int:

@@ -35,6 +35,7 @@ from server.catalog.checklists import Checklists
 from server.catalog.events import Event, events_after
 from server.catalog.lineage_index import LineageIndex, shared_by_processes
 from server.catalog.public_view import PublicView, open_public_view
+from server.catalog.put_back import NotPutBack
 from server.catalog.records_copy import RecordsCopy
 from server.catalog.restrictions import Restrictions, Visibility, read_restrictions
 from server.catalog.seeding import prepare
@@ -405,7 +406,9 @@ class Catalog:
 
     def load_files(self, files: list[Path], actor: Principal) -> WriteOutcome:
         """Records from RDF files, validated, all or nothing (blocking). An ADMIN's batch on the embedded store takes
-        the bulk path on the store itself, and the index is rebuilt after it; any other goes record by record."""
+        the bulk path on the store itself, and the index is rebuilt after it; any other goes record by record. When
+        the bulk path cannot put the store back after a failure, the log names the copy it kept and the command; the
+        caller is told only that the operator must act."""
         batch = read_batch(files)
         try:
             backend = self.backend
@@ -416,6 +419,9 @@ class Catalog:
                 )
                 return written[0]
             return write_batch(self.store, batch, actor=actor, shapes=self.shapes)
+        except NotPutBack as error:
+            log.error("a load by %s: %s", actor.id, error)
+            raise error.for_clients() from None
         finally:
             batch.close()
 

@@ -132,8 +132,8 @@ def load(
         typer.Option(
             "--put-back",
             help="Put the store back as it was before a load that failed and could not undo itself, from the file "
-            "that load's error names (the store's own data: ontology, API tokens, change log). Everything the store "
-            "holds now is replaced.",
+            "that load's error names (what the load took out: the records it replaces and the events counter, or, "
+            "loading in place, the store's own data). What the failed load may have written is dropped.",
         ),
     ] = False,
 ) -> None:
@@ -182,7 +182,7 @@ def load(
 
 def put_back_store(store: str | None, files: list[Path], server: str | None) -> None:
     """`valuemesh load --put-back FILE`: the store, opened as it is (not prepared: it may lack its ontology), given
-    back the own graphs that a failed in-place load kept in FILE."""
+    back what a failed load took out of it and kept in FILE."""
     if server or len(files) != 1 or not files[0].is_file():
         raise BadInput("--put-back takes one file, the one a failed load's error names, and a local --store")
     opened = open_store(Settings.from_env(store=store).store)

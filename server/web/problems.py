@@ -14,6 +14,7 @@ from server.errors import (
     Forbidden,
     LimitExceeded,
     NotFound,
+    StoreNotPutBack,
     StoreUnavailable,
     Unauthenticated,
     ValidationRefused,
@@ -30,6 +31,7 @@ STATUS_OF: dict[type[ValuemeshError], tuple[int, str]] = {
     ValidationRefused: (422, "Refused by the checklist"),
     LimitExceeded: (422, "Limit exceeded"),
     StoreUnavailable: (503, "Store unavailable"),
+    StoreNotPutBack: (500, "Store not put back"),
 }
 
 
