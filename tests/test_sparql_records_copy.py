@@ -73,6 +73,11 @@ def test_no_caller_reaches_the_service_graphs_the_server_holds(catalog: Catalog)
         assert sparql(catalog, LABEL, who) == [{"label": "HCP 360 (renamed)"}], who
 
 
+def test_healthz_says_whether_the_copy_is_ready(catalog: Catalog) -> None:
+    sparql(catalog, LABEL)  # answered: the copy is made
+    assert catalog.client.get("/healthz").json()["sparql_records_copy"] == "ready"
+
+
 def test_the_copy_follows_this_replicas_writes_at_once_and_another_replicas_soon(
     catalog: Catalog, settings: Settings, backend: str
 ) -> None:

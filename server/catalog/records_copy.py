@@ -115,6 +115,15 @@ class RecordsCopy:
                 self._changed.wait(remaining)
             return self._store
 
+    @property
+    def state(self) -> str:
+        """For `/healthz`: whether SPARQL questions can be answered now."""
+        done, total = self._progress
+        if self._store is not None and self._made >= self._wanted:
+            return "ready"
+        failed = f" (the last attempt failed: {self._failure})" if self._failure else ""
+        return f"being made: {done} of {total} records{failed}"
+
     # --- for the SPARQL worker processes (query_workers.py), which query snapshots of the copy ------------------
 
     @property

@@ -112,12 +112,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None, sha
             detail = f"the store answers reads but cannot write: {cannot_write}"
             return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
         index = current.index
+        copy = current.records_copy()  # a remote store's records, copied for SPARQL (catalog/records_copy.py)
         return JSONResponse(
             {
                 "status": "ok",
                 "store": backend.location.partition(":")[0],  # its kind; where it lives is the server's business
                 "version": __version__,
                 "lineage_index": index.state if index is not None else "not used",
+                "sparql_records_copy": copy.state if copy is not None else "not used",
                 "checklists": current.checklists.state,  # "filling" while verdicts are judged ahead
                 "stored_conformance": current.stored_conformance.to_json(),
             }
