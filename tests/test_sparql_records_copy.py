@@ -21,6 +21,7 @@ from server.store.base import CHANGES_GRAPH, SERVICE_PREFIX, TOKENS_GRAPH
 from server.web.app import create_app
 from tests.conftest import REMOTE_BACKENDS, configured_backends
 from tests.test_access_requests import Catalog
+from tests.test_restricted_records import sparql as answered
 
 pytestmark = pytest.mark.parametrize("backend", list(REMOTE_BACKENDS), indirect=True)
 
@@ -45,13 +46,7 @@ def catalog(seeded_store: Store, settings: Settings) -> Iterator[Catalog]:
 
 
 def sparql(catalog: Catalog, query: str, who: str = "anonymous") -> list[dict[str, str]]:
-    response = catalog.client.get(
-        "/sparql",
-        params={"query": query},
-        headers={**catalog.headers.get(who, {}), "Accept": "application/sparql-results+json"},
-    )
-    assert response.status_code == 200, response.text
-    return [{k: v["value"] for k, v in row.items()} for row in response.json()["results"]["bindings"]]
+    return answered(catalog, who, query)
 
 
 def relabel(store: Store, label: str) -> None:
