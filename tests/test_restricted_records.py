@@ -191,8 +191,16 @@ def test_sparql_of_an_outsider_reaches_no_restricted_triple(catalog: Catalog, pr
         assert sparql(catalog, who, SPARQL_PROBES[probe]) == [], (who, probe)
     if probe != "tokens":
         assert sparql(catalog, "member", SPARQL_PROBES[probe]) != []
-    assert sparql(catalog, "admin", SPARQL_PROBES["tokens"]) != []  # ADMIN queries the whole store
+        for who in ("auditor", "admin"):  # GOVERNANCE and ADMIN read the restricted product...
+            assert sparql(catalog, who, SPARQL_PROBES[probe]) != [], (who, probe)
+    assert sparql(catalog, "admin", SPARQL_PROBES["tokens"]) == []  # ...but no service graph: no face serves those
     assert unchanged(catalog) == before
+
+
+def test_governance_and_admin_query_every_record_and_no_service_graph(catalog: Catalog) -> None:
+    records = set(catalog.app.state.catalog.backend.record_iris())
+    for who in ("auditor", "admin"):
+        assert {row["g"] for row in sparql(catalog, who, GRAPHS)} == records, who
 
 
 def test_the_graphs_an_outsider_can_name_are_the_public_records(catalog: Catalog) -> None:
@@ -305,7 +313,8 @@ def test_on_disk_the_worker_processes_answer_over_the_callers_dataset(tmp_path: 
             assert sparql(catalog, who, SPARQL_PROBES["graph"]) == []
             assert sparql(catalog, who, SPARQL_PROBES["tokens"]) == []
         assert sparql(catalog, "member", SPARQL_PROBES["graph"]) != []
-        assert sparql(catalog, "admin", SPARQL_PROBES["tokens"]) != []
+        assert sparql(catalog, "admin", SPARQL_PROBES["graph"]) != []
+        assert sparql(catalog, "admin", SPARQL_PROBES["tokens"]) == []  # no face serves the service graphs
         assert sparql(catalog, "outsider", SPARQL_PROBES["graph"]) == []  # each caller's dataset, in turn
     marker = (tmp_path / "store.public.marker").read_text()
     assert marker == store.marker()

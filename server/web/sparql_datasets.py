@@ -1,13 +1,14 @@
 """Which dataset a `/sparql` caller's query runs over: the union of the records that caller may read.
 
-- GOVERNANCE and ADMIN (and the anonymous writer of a developer's loopback catalog): the whole store, as before;
-- everyone else: the public view (server/catalog/public_view.py), which holds no restricted record and no service
+- a caller who may read no restricted record: the public view (server/catalog/public_view.py), which holds no restricted record and no service
   graph (API token hashes, claims, the change log), so `GRAPH ?g`, `FROM NAMED` and property paths find nothing else;
-- a caller who may read some restricted records (their domain's, their own, or through an approved access request):
-  a copy of the public view with exactly those records added, made once per view generation and set of records (a
+- a caller who may read some restricted records (their domain's, their own, through an approved access request, or
+  all of them: GOVERNANCE and ADMIN, and the anonymous writer of a developer's loopback catalog): a copy of the
+  public view with exactly those records added, made once per view generation and set of records (a
   RocksDB checkpoint of the view, hard links, written to) and kept for the next queries (the last few sets).
 
-On a remote SPARQL store, where restricted products are refused (catalog/service.py), every caller's query runs
+Should the view not have been built (the server log says why), outsiders are refused and GOVERNANCE and ADMIN are
+answered on the whole store. On a remote SPARQL store, where restricted products are refused (catalog/service.py), every caller's query runs
 on this replica's copy of the records (server/catalog/records_copy.py): the server's own union holds the service
 graphs too.
 """
@@ -52,14 +53,13 @@ class Datasets:
         copy = self.catalog.records_copy()
         if copy is not None:  # the workers, when there are, query snapshots of the copy
             return self.workers.run(job) if self.workers is not None else job.run_on(copy.current(READY_WAIT_S))
-        if (
-            self.view is None
-            and isinstance(self.catalog.backend, OxigraphStore)
-            and not policy.reads_everything(principal)
-        ):
-            raise StoreUnavailable("the catalog's public view for SPARQL could not be built; the server log says why")
-        if self.view is None or policy.reads_everything(principal):
+        if self.view is None:
+            if isinstance(self.catalog.backend, OxigraphStore) and not policy.reads_everything(principal):
+                raise StoreUnavailable(
+                    "the catalog's public view for SPARQL could not be built; the server log says why"
+                )
             return self.workers.run(job) if self.workers is not None else job.run_on(self.catalog.store)
+        # GOVERNANCE and ADMIN may read every restricted record: theirs is the view with all of them added.
         records = tuple(self.catalog.visibility(principal).readable_records())
         if self.workers is not None:
             source = self._public_snapshot if not records else partial(self._reader_snapshot, records)
