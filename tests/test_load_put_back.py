@@ -129,7 +129,11 @@ with TestClient(app, headers={"Authorization": f"Bearer {secret}"}) as client:
     store.armed = True
     answer = client.post("/api/v1/load", content=second.read_bytes(), headers={"Content-Type": "application/n-quads"})
     free_the_disk()
-print(json.dumps({"status": answer.status_code, "media_type": answer.headers["content-type"], "body": answer.json()}))
+    # The disk has room again, but the store may hold part of that load: no write until the operator puts it back.
+    again = client.post("/api/v1/load", content=second.read_bytes(), headers={"Content-Type": "application/n-quads"})
+    health = client.get("/healthz")
+print(json.dumps({"status": answer.status_code, "media_type": answer.headers["content-type"], "body": answer.json(),
+                  "again": again.status_code, "health": health.status_code, "health_detail": health.json()["detail"]}))
 """
 )
 
@@ -231,6 +235,8 @@ def test_a_client_of_the_api_is_told_an_operator_must_act_and_the_server_log_say
     assert "could not be put back" in body["detail"] and "operator must put it back" in body["detail"]
     assert "largest size" in body["detail"]
     assert str(tmp_path) not in json.dumps(body) and "valuemesh load" not in body["detail"]
+    assert seen["again"] == 503 and seen["health"] == 503  # refused until put back, with room on the disk again
+    assert "operator must put it back" in seen["health_detail"] and str(tmp_path) not in seen["health_detail"]
 
     said = PUT_BACK_SAID.search(log)
     assert said is not None, log[-4000:]

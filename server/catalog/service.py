@@ -101,6 +101,13 @@ class IndexedStore:
         self.changes = changes  # on a store other replicas share: where this one notes what it wrote
         self.subscribers: list[Callable[[], None]] = []  # told (without waiting) when a write stored service data
         self.public_view: PublicView | None = None  # the records everyone may read, for SPARQL (public_view.py)
+        # Set when a load failed and could not put the store back (put_back.py): the store may hold part of that
+        # load, so every later write is refused until the operator has put it back and restarted the server.
+        self.halted: str | None = None
+
+    def refuse_when_halted(self) -> None:
+        if self.halted is not None:
+            raise StoreUnavailable(self.halted)
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -171,6 +178,7 @@ class IndexedStore:
     # --- writes: each one tells the index ----------------------------------------------------------------
 
     def replace_records(self, records: Mapping[str, Iterable[Triple]], drop: Iterable[str] = ()) -> None:
+        self.refuse_when_halted()
         materialised = {iri: list(triples) for iri, triples in records.items()}
         dropped = list(drop)
         # Service graphs (a write's versions and events) commit with the records but are none: the index and the
@@ -197,9 +205,11 @@ class IndexedStore:
                 tell()
 
     def update(self, sparql: str) -> None:
+        self.refuse_when_halted()
         self.index.store_changed(write=partial(self._whole, self.backend.update, sparql))
 
     def bulk_load(self, data: IO[bytes] | bytes, media_type: str = "application/n-quads") -> None:
+        self.refuse_when_halted()
         load: Callable[..., None] = self.backend.bulk_load  # type: ignore[attr-defined]
         self.index.store_changed(write=partial(self._whole, load, data, media_type))
 
@@ -408,7 +418,9 @@ class Catalog:
         """Records from RDF files, validated, all or nothing (blocking). An ADMIN's batch on the embedded store takes
         the bulk path on the store itself, and the index is rebuilt after it; any other goes record by record. When
         the bulk path cannot put the store back after a failure, the log names the copy it kept and the command; the
-        caller is told only that the operator must act."""
+        caller is told only that the operator must act, and every later write is refused until then."""
+        if isinstance(self._store, IndexedStore):
+            self._store.refuse_when_halted()  # the bulk path writes on the store itself, past IndexedStore
         batch = read_batch(files)
         try:
             backend = self.backend
@@ -421,7 +433,10 @@ class Catalog:
             return write_batch(self.store, batch, actor=actor, shapes=self.shapes)
         except NotPutBack as error:
             log.error("a load by %s: %s", actor.id, error)
-            raise error.for_clients() from None
+            told = error.for_clients()
+            if isinstance(self._store, IndexedStore):
+                self._store.halted = str(told)
+            raise told from None
         finally:
             batch.close()
 

@@ -108,6 +108,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None, sha
             cannot_write = backend.write_problem() if isinstance(backend, OxigraphStore) else None
         except StoreUnavailable as error:
             return JSONResponse({"status": "unavailable", "detail": str(error)}, status_code=503)
+        halted = getattr(current.store, "halted", None)  # a load that could not put the store back: said first
+        if halted is not None:
+            cannot_write = halted
         if cannot_write is not None:
             detail = f"the store answers reads but cannot write: {cannot_write}"
             return JSONResponse({"status": "unavailable", "detail": detail}, status_code=503)
