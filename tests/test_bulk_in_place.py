@@ -254,6 +254,10 @@ def test_a_store_failing_while_the_history_is_written_and_put_back_says_how_to_p
     program, *arguments = shlex.split(said["command"])
     assert program == "valuemesh" and arguments[-1] == str(kept) and str(directory) in arguments
 
+    # The store lacks its ontology now: a later command neither puts it right nor seeds it, and says what to do.
+    refused = cli("register", str(ROOT / "tests/data/conforming-product.ttl"), "--store", str(directory))
+    assert refused.exit_code == 2 and said["command"] in refused.stderr
+
     done = cli(*arguments)
     assert done.exit_code == 0, done.stderr
     assert "is back as it was before the failed load" in done.stderr

@@ -25,6 +25,7 @@ import pytest
 
 from bench.generate import generate_catalog, plan_catalog
 from server.catalog.events import event_count
+from server.catalog.put_back import PENDING_GRAPH
 from server.identity.tokens import ApiTokens
 from server.store.base import MARKER_GRAPH
 from server.store.oxigraph import OxigraphStore
@@ -133,9 +134,31 @@ with TestClient(app, headers={"Authorization": f"Bearer {secret}"}) as client:
     again = client.post("/api/v1/load", content=second.read_bytes(), headers={"Content-Type": "application/n-quads"})
     health = client.get("/healthz")
 print(json.dumps({"status": answer.status_code, "media_type": answer.headers["content-type"], "body": answer.json(),
-                  "again": again.status_code, "health": health.status_code, "health_detail": health.json()["detail"]}))
+                  "again": again.status_code, "health": health.status_code, "health_detail": health.json()["detail"],
+                  "secret": secret}))
 """
 )
+
+
+# `valuemesh serve` started again on that store (its secret as the fourth argument), before anyone put it back.
+RESTARTED = r"""
+import json, logging, sys
+from pathlib import Path
+from fastapi.testclient import TestClient
+from server.settings import Settings
+from server.web.app import create_app
+
+logging.basicConfig(level=logging.ERROR)
+directory, second, secret = Path(sys.argv[1]), Path(sys.argv[3]), sys.argv[4]
+app = create_app(Settings(store=str(directory), seed=False, allowed_hosts=("testserver",)))
+with TestClient(app, headers={"Authorization": f"Bearer {secret}"}) as client:
+    load = client.post("/api/v1/load", content=second.read_bytes(), headers={"Content-Type": "application/n-quads"})
+    health = client.get("/healthz")
+    products = client.post("/graphql", json={"query": "{ dataProducts(first: 1) { totalCount } }"})
+print(json.dumps({"load": load.status_code, "load_detail": load.json()["detail"], "health": health.status_code,
+                  "health_detail": health.json()["detail"],
+                  "products": products.json()["data"]["dataProducts"]["totalCount"]}))
+"""
 
 
 @pytest.fixture(scope="module")
@@ -153,9 +176,9 @@ def two_files(tmp_path: Path, catalog_lines: list[str]) -> tuple[Path, Path]:
     return first, second
 
 
-def run_child(script: str, directory: Path, files: tuple[Path, Path]) -> tuple[dict[str, Any], str]:
+def run_child(script: str, directory: Path, files: tuple[Path, Path], *more: str) -> tuple[dict[str, Any], str]:
     child = subprocess.run(
-        [sys.executable, "-c", script, str(directory), *map(str, files)],
+        [sys.executable, "-c", script, str(directory), *map(str, files), *more],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -207,9 +230,19 @@ def test_the_command_a_failed_load_prints_puts_every_quad_back_and_events_number
     program, *arguments = shlex.split(said["command"])
     assert program == "valuemesh" and arguments[-1] == str(kept) and str(directory) in arguments
 
+    # The failed load's process is gone; no later one writes onto that store, and each says how to put it back.
+    refused = cli("load", str(two_files[1]), "--store", str(directory))
+    assert refused.exit_code == 2
+    assert "may hold part of a load that did not finish" in refused.stderr
+    assert said["command"] in refused.stderr
+    read = cli("export", "--store", str(directory), "--format", "nquads")
+    assert read.exit_code == 0 and said["command"] in read.stderr  # reading it still works, with the same warning
+    assert reading(directory, everything) == seen["after"]
+
     done = cli(*arguments)
     assert done.exit_code == 0, done.stderr
     assert "is back as it was before the failed load" in done.stderr
+    assert PENDING_GRAPH not in " ".join(reading(directory, everything))
     quads, tokens, events_before = reading(
         directory, lambda store: (everything(store), [t.name for t in ApiTokens(store).all()], event_count(store))
     )
@@ -242,6 +275,15 @@ def test_a_client_of_the_api_is_told_an_operator_must_act_and_the_server_log_say
     assert said is not None, log[-4000:]
     kept = Path(said["kept"])
     assert kept.is_file()
+
+    # The server restarted before the operator acted: it still refuses every write, and its log names the command.
+    after, restart_log = run_child(RESTARTED, directory, two_files, seen["secret"])
+    assert after["load"] == 503 and "did not finish" in after["load_detail"]
+    assert str(tmp_path) not in after["load_detail"]
+    assert after["health"] == 503 and "operator must put it back" in after["health_detail"]
+    assert after["products"] > 0  # reads go on
+    assert said["command"].splitlines()[0] in restart_log
+
     done = cli(*shlex.split(said["command"].splitlines()[0])[1:])
     assert done.exit_code == 0, done.stderr
     records, events, used_twice = reading(

@@ -51,11 +51,15 @@ from server.catalog.bulk_load import (
 from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
 from server.catalog.history import Action, Change, refuse_service_names, version_graphs
 from server.catalog.put_back import (
+    PENDING_GRAPH,
     NotPutBack,
+    clear_pending,
     drop_stored_graphs,
     failure_reasons,
     graphs_to_drop,
+    holds_more_than_the_note,
     kept_if_not_put_back,
+    mark_pending,
     put_back_replaced,
 )
 from server.catalog.seeding import ONTOLOGY_GRAPH
@@ -102,6 +106,7 @@ def _load_in_place(
     store: OxigraphStore, path: Path, backup: Path, actor: Principal, progress: BulkProgress, shapes: Shapes
 ) -> WriteOutcome | None:
     dump_everything(store, str(backup))
+    mark_pending(store, backup)  # after the copy: the store as it was holds no such note
     was = ScratchStore(on_disk=False)  # the catalog as it was, where the checks read what it held
     try:
         with backup.open("rb") as raw:
@@ -132,7 +137,7 @@ def _judge_and_store(
     progress: BulkProgress,
     shapes: Shapes,
 ) -> WriteOutcome:
-    drop_graphs(store, graph_names(store))  # the store's own graphs, copied to `backup` and `was`
+    drop_graphs(store, own_graphs(store))  # the store's own graphs, copied to `backup` and `was`
     clear_default_graph(store)
     progress.start("reading", path.stat().st_size)
     try:
@@ -144,7 +149,9 @@ def _judge_and_store(
         raise _ScratchPathNeeded  # triples to split into records by their main nodes
     check_document(store, str(path))
     derive_name_keys(store)
-    refuse_service_names(dict.fromkeys(graph_names(store)))
+    refuse_service_names(
+        dict.fromkeys(own_graphs(store) + ([PENDING_GRAPH] if holds_more_than_the_note(store) else []))
+    )
     batch, stored = set(store.record_iris()), set(was.record_iris())
     if batch & stored:
         raise _ScratchPathNeeded  # a stored graph (the ontology) in the batch: replaced as the scratch path does
@@ -180,6 +187,7 @@ def _store_with_history(
         load_raw(store, CountingReader(raw, progress.advance), ox.RdfFormat.N_QUADS)
     store.update(f"DROP SILENT GRAPH <{COUNTER_GRAPH}>")  # the counter as it was, replaced by the moved one
     store.bulk_load(CountingReader(io.BytesIO(history), progress.advance), NQUADS)  # type: ignore[arg-type]
+    clear_pending(store)
 
 
 # What a store lacks when its own graphs were taken out and not put back.
@@ -220,11 +228,17 @@ def _put_back(store: OxigraphStore, backup: Path) -> None:
     that follows the store has anything to read again); NotPutBack, naming `backup`, when the store fails."""
     try:
         clear_default_graph(store)
-        drop_stored_graphs(store, graph_names(store))
+        drop_stored_graphs(store, own_graphs(store))
         with backup.open("rb") as raw:
             load_raw(store, raw, ox.RdfFormat.N_QUADS)
+        clear_pending(store)
     except (OSError, StoreUnavailable, RuntimeError) as error:
         raise NotPutBack(store, backup, failure_reasons(store, error), lacking=OWN_DATA_LACKING) from None
+
+
+def own_graphs(store: OxigraphStore) -> list[str]:
+    """Every named graph but the note that a load is under way (put_back.py), which stays until it is done."""
+    return [name for name in graph_names(store) if name != PENDING_GRAPH]
 
 
 def load_files_alone(

@@ -34,7 +34,14 @@ from server.catalog.access_requests import REQUESTS_ON_PRODUCTS, announce_closed
 from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
 from server.catalog.history import RECORD_KINDS, Action, Change, refuse_service_names, version_graphs
 from server.catalog.ownership import check_ownership
-from server.catalog.put_back import drop_stored_graphs, kept_if_not_put_back, put_back_replaced, to_drop_nquads
+from server.catalog.put_back import (
+    clear_pending,
+    drop_stored_graphs,
+    kept_if_not_put_back,
+    mark_pending,
+    put_back_replaced,
+    to_drop_nquads,
+)
 from server.catalog.records import (
     GENID,
     Records,
@@ -467,8 +474,10 @@ def _write_keeping_a_copy(
             scratch._store.quads_for_pattern(None, None, None, None), ox.parse(history, ox.RdfFormat.N_QUADS)
         )
         try:
+            mark_pending(target, backup)
             drop_stored_graphs(target, replaced)
             target.bulk_extend(counted(quads, progress.advance))
+            clear_pending(target)
         except (OSError, StoreUnavailable, RuntimeError) as error:
             put_back_replaced(target, backup, written)
             if isinstance(error, StoreUnavailable):

@@ -35,7 +35,7 @@ from server.catalog.checklists import Checklists
 from server.catalog.events import Event, events_after
 from server.catalog.lineage_index import LineageIndex, shared_by_processes
 from server.catalog.public_view import PublicView, open_public_view
-from server.catalog.put_back import NotPutBack
+from server.catalog.put_back import NotPutBack, pending_put_back
 from server.catalog.records_copy import RecordsCopy
 from server.catalog.restrictions import Restrictions, Visibility, read_restrictions
 from server.catalog.seeding import prepare
@@ -274,8 +274,10 @@ class Catalog:
         seeding = False
         if self._backend is None:
             self._backend = open_store(self.settings.store)
-            prepare(self._backend, with_seed=self.settings.seed, shapes=self.shapes)
-            seeding = self.settings.seed
+            pending = pending_put_back(self._backend) if isinstance(self._backend, OxigraphStore) else None
+            if pending is None:  # a store that may hold part of a load is neither put right nor seeded
+                prepare(self._backend, with_seed=self.settings.seed, shapes=self.shapes)
+                seeding = self.settings.seed
         self.index = LineageIndex(self._backend, background=True, after_build=self._settle)
         changes = None
         if shared_by_processes(self._backend):
@@ -283,6 +285,9 @@ class Catalog:
             self._follower = ChangeFollower(changes, self.index)
             self._follower.start()
         self._store = IndexedStore(self._backend, self.index, changes, self.shapes)
+        if isinstance(self._backend, OxigraphStore) and (pending := pending_put_back(self._backend)) is not None:
+            log.error("%s", pending.for_operator(str(self._backend.path)))
+            self._store.halted = pending.for_clients()
         try:
             self.public_view = open_public_view(self._backend)
             if isinstance(self._backend, OxigraphStore):

@@ -12,13 +12,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from server.catalog.put_back import pending_put_back
 from server.catalog.seeding import prepare
-from server.errors import StoreUnavailable, ValidationRefused, ValuemeshError
+from server.errors import StoreNotPutBack, StoreUnavailable, ValidationRefused, ValuemeshError
 from server.governance.report import human_lines
 from server.governance.shapes import Shapes
 from server.governance.sources import load_shapes
 from server.settings import Settings, default_store_location
 from server.store import Store, open_store
+from server.store.oxigraph import OxigraphStore
 
 stderr = Console(stderr=True, soft_wrap=True)
 stdout = Console(soft_wrap=True)
@@ -92,11 +94,26 @@ def catalog_store(
         # A running `valuemesh serve` holds the store's lock; reading a snapshot is still possible.
         opened = open_store(settings.store, read_only=True)
     else:
-        prepare(opened, with_seed=settings.seed, shapes=shapes)
+        pending = unfinished_load(opened)
+        if pending is None:
+            prepare(opened, with_seed=settings.seed, shapes=shapes)
+        elif reading:  # what it holds can still be read, as it is
+            stderr.print(f"[yellow]warning:[/] {escape(pending)}", highlight=False)
+        else:
+            opened.close()
+            raise StoreNotPutBack(pending)
     try:
         yield opened
     finally:
         opened.close()
+
+
+def unfinished_load(store: Store) -> str | None:
+    """What the operator must do first when `store` may hold part of a load that was not put back (put_back.py)."""
+    if not isinstance(store, OxigraphStore):
+        return None
+    pending = pending_put_back(store)
+    return None if pending is None else pending.for_operator(str(store.path))
 
 
 def print_warnings(messages: Iterable[str]) -> None:
