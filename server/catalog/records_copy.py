@@ -27,18 +27,15 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import BNode
-from rdflib.term import Node
 
 from server.errors import StoreUnavailable
-from server.sparql_text import iri_ref
-from server.store.base import Store, Triple
+from server.store.base import Triple
 from server.store.oxigraph import OxigraphStore, insert_data_text
-from server.store.terms import to_oxigraph
+from server.store.sparql import RemoteSparqlStore
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +47,7 @@ READY_WAIT_S = 30.0  # how long a question waits for a copy being made
 class RecordsCopy:
     """The records of `remote` on this replica's disk (see the module docstring). A `RecordListener`."""
 
-    def __init__(self, remote: Store, directory: Path | None = None) -> None:
+    def __init__(self, remote: RemoteSparqlStore, directory: Path | None = None) -> None:
         self.remote = remote
         self._own_directory = directory is None
         self.directory = directory or Path(tempfile.mkdtemp(prefix="valuemesh-sparql-records-"))
@@ -179,32 +176,25 @@ class RecordsCopy:
         shutil.rmtree(directory, ignore_errors=True)
         store = OxigraphStore(directory)
         try:
-            records = self.remote.record_iris()
-            self._progress = (0, len(records))
-            for start in range(0, len(records), PAGE):
-                if self._closed:
-                    raise StoreUnavailable("the catalog is closing")
-                page = records[start : start + PAGE]
-                store._store.bulk_extend(self._quads(page, start))
-                self._progress = (start + len(page), len(records))
+            # One bulk load fed page by page: loads of each page apart left the copy twice the server's size on
+            # disk and took a third of the time.
+            store._store.bulk_extend(self._pages())
         except BaseException:
             _remove(store)
             raise
         return store
 
-    def _quads(self, page: list[str], start: int) -> list[ox.Quad]:
-        """A page of records as quads; blank nodes named apart per page (each answer names its own)."""
-        graphs = " ".join(iri_ref(iri) for iri in page)
-        answer = self.remote.select(f"SELECT ?g ?s ?p ?o WHERE {{ VALUES ?g {{ {graphs} }} GRAPH ?g {{ ?s ?p ?o }} }}")
-
-        def term(node: Node | None) -> Node:
-            assert node is not None
-            return BNode(f"p{start}x{node}") if isinstance(node, BNode) else node
-
-        return [
-            ox.Quad(to_oxigraph(term(s)), to_oxigraph(term(p)), to_oxigraph(term(o)), to_oxigraph(term(g)))  # type: ignore[arg-type]
-            for g, s, p, o in answer.rows
-        ]
+    def _pages(self) -> Iterator[ox.Quad]:
+        """Every record's quads, a page of records per question; blank nodes named apart per page (each answer names
+        its own)."""
+        records = self.remote.record_iris()
+        self._progress = (0, len(records))
+        for start in range(0, len(records), PAGE):
+            if self._closed:
+                raise StoreUnavailable("the catalog is closing")
+            page = records[start : start + PAGE]
+            yield from self.remote.graph_quads(page, blank_prefix=f"p{start}x")
+            self._progress = (start + len(page), len(records))
 
     def close(self) -> None:
         with self._changed:

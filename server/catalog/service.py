@@ -60,6 +60,7 @@ from server.query_workers import available as workers_available
 from server.settings import Settings, default_store_location
 from server.store import OxigraphStore, Store, open_store
 from server.store.base import SelectResult, Triple, is_service_graph
+from server.store.sparql import RemoteSparqlStore
 from server.validation import CatalogValidation, ValidationReport, validate_store
 
 T = TypeVar("T")
@@ -581,7 +582,7 @@ class Catalog:
     def records_copy(self) -> RecordsCopy | None:
         """On a remote SPARQL store, the copy of its records `/sparql` answers from (records_copy.py), started at the
         first call; None on the embedded store, whose public view serves that purpose."""
-        if self.index is None or not shared_by_processes(self.backend):
+        if self.index is None or not isinstance(self.backend, RemoteSparqlStore):
             return None
         with self._records_copy_lock:
             if self._records_copy is None:

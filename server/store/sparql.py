@@ -178,17 +178,46 @@ def _iso_duration(value: str) -> str:
     return sign + (text if text != "P" else "PT0S")
 
 
+_BOOLEAN = str(XSD.boolean)
+_DURATION = str(XSD.duration)
+
+
+def _undo_virtuoso(value: str, datatype: str) -> str:
+    """A typed literal's lexical form as it was stored, where Virtuoso rewrites it (booleans 1/0, durations)."""
+    if datatype == _BOOLEAN and value in ("1", "0"):
+        return "true" if value == "1" else "false"
+    if datatype == _DURATION:
+        return _iso_duration(value)
+    return value
+
+
 def _literal(value: str, datatype: str | None, language: str | None, virtuoso: bool) -> Literal:
     """An rdflib literal; from Virtuoso, first undo how it rewrites its own types (booleans 1/0, durations)."""
     if language:
         return Literal(value, lang=language)
     if not datatype or datatype == str(XSD.string):
         return Literal(value)
-    if virtuoso and datatype == str(XSD.boolean) and value in ("1", "0"):
-        value = "true" if value == "1" else "false"
-    elif virtuoso and datatype == str(XSD.duration):
-        value = _iso_duration(value)
-    return Literal(value, datatype=URIRef(datatype))
+    return Literal(_undo_virtuoso(value, datatype) if virtuoso else value, datatype=URIRef(datatype))
+
+
+def _oxigraph_term(
+    binding: Mapping[str, str], virtuoso: bool, blank_prefix: str
+) -> ox.NamedNode | ox.BlankNode | ox.Literal:
+    """A JSON results term as an Oxigraph term, made directly (an rdflib term on the way costs several times more,
+    which counts when a whole catalog is read); blank nodes are named with `blank_prefix` in front."""
+    kind, value = binding["type"], binding["value"]
+    if kind == "uri":
+        return ox.NamedNode(value)
+    if kind == "bnode":
+        return ox.BlankNode(blank_prefix + value.removeprefix("nodeID://"))
+    if kind not in ("literal", "typed-literal"):
+        raise StoreUnavailable(f"the SPARQL server answered a term of unknown type {kind!r}")
+    language, datatype = binding.get("xml:lang"), binding.get("datatype")
+    if language:
+        return ox.Literal(value, language=language)
+    if not datatype:
+        return ox.Literal(value)
+    return ox.Literal(_undo_virtuoso(value, datatype) if virtuoso else value, datatype=ox.NamedNode(datatype))
 
 
 def _json_term(binding: Mapping[str, str], virtuoso: bool) -> Node:
@@ -394,6 +423,21 @@ class RemoteSparqlStore:
             tuple(self._term(row[v]) if v in row else None for v in variables) for row in answer["results"]["bindings"]
         ]
         return SelectResult(variables, rows)
+
+    def graph_quads(self, graphs: Sequence[str], blank_prefix: str = "") -> list[ox.Quad]:
+        """Every quad of the named graphs `graphs`, read in one question, as Oxigraph quads (for reading a whole
+        catalog: see `_oxigraph_term`); blank nodes named with `blank_prefix` in front."""
+        values = " ".join(iri_ref(graph) for graph in graphs)
+        answer = self._select_json(f"SELECT ?g ?s ?p ?o WHERE {{ VALUES ?g {{ {values} }} GRAPH ?g {{ ?s ?p ?o }} }}")
+        virtuoso = self._dialect == "virtuoso"
+
+        def term(binding: Mapping[str, str]) -> Any:
+            return _oxigraph_term(binding, virtuoso, blank_prefix)
+
+        return [
+            ox.Quad(term(row["s"]), term(row["p"]), term(row["o"]), term(row["g"]))
+            for row in answer["results"]["bindings"]
+        ]
 
     def ask(self, query: str, bindings: Mapping[str, Node] | None = None) -> bool:
         self._expect(query, ("ASK",), "an ASK query")
