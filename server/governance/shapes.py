@@ -32,6 +32,7 @@ from server.governance.conditions import (
     set_at_a_time,
     value_holds,
 )
+from server.governance.compiled_shapes import remembered
 from server.governance.hash_plan import hash_plan
 from server.governance.messages import constraint_in_words
 from server.governance.paths import BadPath, sparql_path
@@ -998,5 +999,7 @@ def read_shapes(files: Iterable[Path]) -> Shapes:
 
 @lru_cache(maxsize=1)
 def catalog_shapes() -> Shapes:
-    """The shapes this installation ships (shapes/*.ttl), read and compiled once per process."""
-    return read_shapes(shape_files())
+    """The shapes this installation ships (shapes/*.ttl), read and compiled once per process, and once for all
+    processes while neither they nor valuemesh change (server/governance/compiled_shapes.py)."""
+    files = shape_files()
+    return remembered(files, lambda: read_shapes(files), Shapes)
