@@ -777,19 +777,20 @@ def _merged_values(members: list[Check]) -> str:
     path scanned once for all the checks on it and joined by hash, each pair tested by its own check's expression.
     The test comes after a GROUP BY, which keeps the engine from moving it beside the scans, where it would test
     every value of the predicate in the store (every label, not only the products'): testing a value decodes it,
-    which on disk is the cost (1.7 -> 1.1 s for six checks on 10k products)."""
+    which on disk is the cost (1.7 -> 1.1 s for six checks on 10k products). The pairs are joined and grouped
+    once per path, and only then paired with the checks on that path (three checks on labels: a third of the rows)."""
     paths: dict[str, list[int]] = {}
     for k, check in enumerate(members):
         paths.setdefault(check.value_path or "", []).append(k)
-    scans = " UNION ".join(
-        f"{{ ?this {path} ?value VALUES ?k {{ {' '.join(map(str, ks))} }} }}" for path, ks in paths.items()
-    )
+    scans = " UNION ".join(f"{{ ?this {path} ?value VALUES ?path_ {{ {i} }} }}" for i, path in enumerate(paths))
+    checks = " ".join(f"({i} {k})" for i, ks in enumerate(paths.values()) for k in ks)
     test = "false"
     for k, check in reversed(list(enumerate(members))):
         test = f"IF(?k = {k}, {check.violation}, {test})"
     return (
-        f"SELECT ?this ?k ?value WHERE {{ {{ SELECT ?this ?k ?value WHERE {{ {FOCUS_NODES} "
-        f"{{ SELECT ?this ?k ?value WHERE {{ {scans} }} }} }} GROUP BY ?this ?k ?value }} FILTER ({test}) }}"
+        f"SELECT ?this ?k ?value WHERE {{ {{ SELECT ?this ?path_ ?value WHERE {{ {FOCUS_NODES} "
+        f"{{ SELECT ?this ?path_ ?value WHERE {{ {scans} }} }} }} GROUP BY ?this ?path_ ?value }} "
+        f"VALUES (?path_ ?k) {{ {checks} }} FILTER ({test}) }}"
     )
 
 
