@@ -31,6 +31,8 @@ def test_every_packaged_sparql_constraint_is_planned_with_hash_joins() -> None:
     assert all(planned.values()), [name for name, plan in planned.items() if plan is None]
     # Products without consumers: each OPTIONAL group about the product is scanned once, not looked up per product.
     assert planned["product-has-consumers"].count("OPTIONAL { SELECT * WHERE {") == 2  # type: ignore[union-attr]
+    # ... and inside a group, each pattern is scanned once too (the ports and what consumes them, joined by hash).
+    assert "{ SELECT * WHERE { ?input vm:consumes ?port . } }" in planned["product-has-consumers"]  # type: ignore[operator]
     # An input port's consumed port that is neither an output port nor a source: two anti-joins by hash.
     assert planned["input-port-consumes-existing"].count("MINUS {") == 2  # type: ignore[union-attr]
 
@@ -50,6 +52,7 @@ def test_constraints_it_cannot_plan_exactly_are_left_as_written() -> None:
         assert hash_plan(text) is None, text
     # A NOT EXISTS is an anti-join only where MINUS means the same.
     assert "MINUS" in plans["absent-bound"]  # type: ignore[operator]
+    assert "MINUS { { SELECT * WHERE { ?user ex:uses ?value . } } { SELECT * WHERE {" in plans["absent-chain"]  # type: ignore[operator]
     for kept in ("absent-maybe-bound", "absent-constant", "absent-with-filter"):
         assert "MINUS" not in (plans[kept] or ""), kept
     # An OPTIONAL group is scanned once only when it is about the focus node.
@@ -76,5 +79,7 @@ def test_on_disk_and_in_memory_plans_find_the_same_results(tmp_path: Path) -> No
     assert ("absent-maybe-bound", "three") in found and ("absent-maybe-bound", "one") not in found
     assert ("absent-maybe-bound", "two") not in found  # no owner: NOT EXISTS sees every name
     assert ("absent-constant", "two") in found
+    chained = {r.value.rsplit("#", 1)[-1] for r in on_disk.results if r.constraint.endswith("absent-chain")}  # type: ignore[union-attr]
+    assert chained == {"p2", "p3"}  # p1 is used by Cat, who has a name; Bob, who uses p3, has none
     assert ("lists-and-literals", "one") in found and ("lists-and-literals", "four") in found
     assert ("optional-then-pattern", "two") in found and ("path-left-alone", "one") in found

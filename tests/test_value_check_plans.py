@@ -15,6 +15,7 @@ from server.governance.engine import run_checks
 from server.governance.results import ValidationResult
 from server.governance.shapes import Query, read_shapes
 from server.namespaces import SH
+from server.rdf_io import read_rdf_file
 from server.store import open_store
 from server.validation import validate_records, validate_store
 
@@ -102,4 +103,30 @@ def test_lookups_of_a_value_become_flags_set_for_every_node_at_once() -> None:
         "OPTIONAL { SELECT DISTINCT ?value (true AS ?atom0_) WHERE { ?value <http://example.org/p> ?c0 } }",
         "OPTIONAL { SELECT DISTINCT ?value (true AS ?atom1_) WHERE { ?value <http://example.org/q> ?c1 FILTER "
         "(!(EXISTS { ?c1 <http://example.org/r> ?c2 })) } }",
+    ]
+
+
+def test_max_count_on_disk_counts_each_value_once_however_often_it_is_stated(tmp_path: Path) -> None:
+    """On disk, maxCount first finds the nodes with too many statements, then counts their distinct values: a value
+    stated in two records is still one value, and the count in the message is the number of distinct values."""
+    shapes = read_shapes([DATA / "shapes-max-count.ttl"])
+    records = read_rdf_file(DATA / "max-count.trig").named
+    store = open_store(str(tmp_path / "store"))
+    try:
+        store.replace_records({iri: list(graph) for iri, graph in records.items()})
+        on_disk = validate_store(store, shapes).results
+    finally:
+        store.close()
+    merged = Graph()
+    for graph in records.values():
+        merged += graph
+    expected = _pyshacl(merged, shapes.graph)
+    assert _ours(on_disk) == expected == _ours(validate_records(records, shapes).results)
+    # ex:a states "A", its owner, its tag "x" and its part's name twice (in two records): no violation.
+    found = sorted((r.focus_node.rsplit("#", 1)[-1], str(r.path).rsplit("#", 1)[-1], str(r.detail)) for r in on_disk)
+    assert [(focus, path, detail.rsplit("; ", 1)[-1]) for focus, path, detail in found] == [
+        ("b", "name", "it has 2"),
+        ("b", "name>)", "it has 2"),  # the path sequence ex:part/ex:name: "one" and "two"
+        ("b", "owner", "it has 2"),
+        ("b", "tag", "it has 3"),
     ]

@@ -83,12 +83,12 @@ def _result(check: Check, row: dict[str, Node | None]) -> ValidationResult:
     focus, value, path = row["this"], row.get("value"), row.get("path")
     if check.constraint is not None and value is None:
         value = focus  # SHACL: a SPARQL-based result without ?value has the focus node as its value
-    record = row.get("record")
+    record, detail = row.get("record"), _detail(check, row)
     return ValidationResult(
         focus_node=str(focus),
         severity=check.severity,
-        message=f"{_who(row)}: {_detail(check, row)}",
-        detail=_detail(check, row),
+        message=f"{_who(row)}: {detail}",
+        detail=detail,
         path=check.path_iri if path is None else str(path),
         source_shape=check.shape,
         component=check.component,

@@ -228,7 +228,10 @@ def hash_plan(select: str) -> str | None:
 
 
 def _bgp(triples: list[_Triple]) -> str:
-    return " ".join(t.pattern() for t in triples)
+    """A group's triple patterns, each scanned once and joined by hash (as at the top level) when there are several."""
+    if len(triples) == 1:
+        return triples[0].pattern()
+    return " ".join(f"{{ SELECT * WHERE {{ {t.pattern()} }} }}" for t in triples)
 
 
 def _written(text: str, tokens: list[_Token], first: int, after: int) -> str:
