@@ -324,3 +324,26 @@ def test_on_disk_the_worker_processes_answer_over_the_callers_dataset(tmp_path: 
         assert sparql(catalog, "outsider", SPARQL_PROBES["graph"]) != []
     assert (tmp_path / "store.public.marker").read_text() == store.marker() != marker
     store.close()
+
+
+def test_when_the_public_view_cannot_be_built_no_caller_queries_the_whole_store(
+    tmp_path: Path, seed_nquads: bytes
+) -> None:
+    """Where the view should be written there is a file: it cannot be built, and SPARQL answers nobody, ADMIN
+    included, rather than run their queries over the store with its service graphs (the tokens graph here)."""
+    location = tmp_path / "store"
+    store = OxigraphStore(location)
+    store.bulk_load(seed_nquads, "application/n-quads")
+    (tmp_path / "store.public").write_text("not a store")
+    app = create_app(Settings(store=str(location), seed=False), store=store)
+    with TestClient(app, base_url="http://localhost") as client:
+        catalog = Catalog(app, client, store)
+        catalog.person("admin", "https://example.org/agent/platform-team", domains=(), roles=(Role.ADMIN,))
+        assert app.state.catalog.public_view is None
+        for headers in (catalog.headers["admin"], {}):
+            response = client.get("/sparql", params={"query": SPARQL_PROBES["tokens"]}, headers=headers)
+            assert response.status_code == 503, response.text
+            assert "public view for SPARQL could not be built" in response.json()["detail"]
+        # The other faces still answer.
+        assert catalog.data("admin", LISTING)["dataProducts"]["totalCount"] > 0
+    store.close()
