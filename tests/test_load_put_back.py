@@ -293,3 +293,26 @@ def test_a_client_of_the_api_is_told_an_operator_must_act_and_the_server_log_say
     assert f"{CAT}domain/commercial-2" not in records and f"{CAT}domain/commercial" in records  # the batch is gone
     assert events > PRODUCTS and used_twice == []
     shutil.rmtree(kept.parent)
+
+
+def test_a_lost_copy_can_be_abandoned_and_the_store_taken_as_it_is(
+    cli: Callable[..., CliResult], tmp_path: Path, two_files: tuple[Path, Path]
+) -> None:
+    directory = tmp_path / "catalog"
+    seen, _ = run_child(BY_CLI, directory, two_files)
+    said = PUT_BACK_SAID.fullmatch(seen["error"] or "")
+    assert said is not None, seen["error"]
+    shutil.rmtree(Path(said["kept"]).parent)  # the copy is lost (a reboot cleared /tmp)
+    done = cli(*shlex.split(said["command"])[1:])
+    assert done.exit_code == 2  # the command the error named cannot run now
+    assert cli("load", str(two_files[1]), "--store", str(directory)).exit_code == 2  # nor any write
+
+    abandoned = cli("load", "--abandon-put-back", "--store", str(directory))
+    assert abandoned.exit_code == 0, abandoned.stderr
+    assert "takes writes again as it is" in abandoned.stderr
+    # Nothing put back, nothing taken out: only the note is gone.
+    assert reading(directory, everything) == [quad for quad in seen["after"] if PENDING_GRAPH not in quad]
+    again = cli("load", str(two_files[1]), "--store", str(directory))
+    assert again.exit_code == 0, again.stderr
+    nothing = cli("load", "--abandon-put-back", "--store", str(directory))
+    assert nothing.exit_code == 2 and "holds no unfinished load" in nothing.stderr

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -24,6 +25,7 @@ from rich.text import Text
 
 from server.catalog.bulk_in_place import files_fit, load_files_alone, put_back
 from server.catalog.bulk_load import BulkProgress, read_batch, write_batch
+from server.catalog.put_back import clear_pending, pending_put_back
 from server.catalog.writes import WriteOutcome
 from server.cli.app import app
 from server.cli.common import (
@@ -116,11 +118,12 @@ def load_progress(shown: bool) -> Iterator[BulkProgress]:
 @app.command()
 def load(
     files: Annotated[
-        list[Path],
+        list[Path] | None,
         typer.Argument(
-            help="Turtle, N-Triples, N-Quads, TriG, JSON-LD or RDF/XML files, or directories to search for them."
+            help="Turtle, N-Triples, N-Quads, TriG, JSON-LD or RDF/XML files, or directories to search for them.",
+            show_default=False,
         ),
-    ],
+    ] = None,
     store: StoreOption = None,
     no_seed: NoSeedOption = False,
     progress: ProgressOption = None,
@@ -136,10 +139,24 @@ def load(
             "loading in place, the store's own data). What the failed load may have written is dropped.",
         ),
     ] = False,
+    abandon_put_back: Annotated[
+        bool,
+        typer.Option(
+            "--abandon-put-back",
+            help="Give up putting the store back after a load that did not finish, when the copy it kept is lost: "
+            "the store is taken as it is (it may hold part of that load and lack what the load took out) and takes "
+            "writes again. Restoring a backup of the store is the better way out, where there is one.",
+        ),
+    ] = False,
 ) -> None:
     """Add records from RDF files. Each record (product, domain, agent, source, goal, use case) replaces the
     stored one with the same IRI. The batch is checked and stored all or nothing. With --server, the files are
     read and checked here and the batch is written by a running catalog, as the API token's holder."""
+    if abandon_put_back:
+        abandon_unfinished_load(store, files or [], server)
+        return
+    if not files:
+        raise BadInput("name the files (or directories of files) to load")
     if put_back:
         put_back_store(store, files, server)
         return
@@ -178,6 +195,28 @@ def load(
         finally:
             batch.close()
     report_outcome(len(paths), outcome)
+
+
+def abandon_unfinished_load(store: str | None, files: list[Path], server: str | None) -> None:
+    """`valuemesh load --abandon-put-back`: the note of an unfinished load taken out of the store (put_back.py), which
+    is left as it is."""
+    if server or files:
+        raise BadInput("--abandon-put-back takes no file, and a local --store")
+    location = Settings.from_env(store=store).store
+    if not Path(location).is_dir():
+        raise BadInput(f"there is no store on disk at {location}: --abandon-put-back is for a local --store")
+    opened = open_store(location)
+    try:
+        if not isinstance(opened, OxigraphStore) or pending_put_back(opened) is None:
+            raise BadInput(f"the store at {location} holds no unfinished load: there is nothing to abandon")
+        clear_pending(opened)
+    finally:
+        opened.close()
+    stderr.print(
+        f"[yellow]warning:[/] the store at {escape(str(opened.path))} takes writes again as it is; it may hold part "
+        "of the load that did not finish and lack what that load took out (check it, or restore a backup)",
+        highlight=False,
+    )
 
 
 def put_back_store(store: str | None, files: list[Path], server: str | None) -> None:
