@@ -3,6 +3,7 @@ what it refuses with the same words, and reports its phases with `--progress`.""
 
 from __future__ import annotations
 
+import io
 import itertools
 from collections.abc import Iterable
 from pathlib import Path
@@ -129,6 +130,33 @@ def test_records_read_from_several_files_with_blank_nodes_and_turtle_are_the_rec
             assert isomorphic(batch.record(iri), graph), iri
     finally:
         batch.close()
+
+
+def test_blank_nodes_of_an_n_quads_file_are_skolemised_as_the_record_by_record_path_does(tmp_path: Path) -> None:
+    product = f"{CAT}data-product/b"
+    path = tmp_path / "blank.nq"
+    path.write_text(
+        f"<{product}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <{DPROD}DataProduct> <{product}> .\n"
+        f"<{product}> <https://w3id.org/valuemesh/ontology#serviceLevelObjective> _:slo <{product}> .\n"
+        f'_:slo <http://purl.org/dc/terms/title> "Fresh" <{product}> .\n'
+    )
+    batch = read_batch([path])
+    try:
+        expected = normalised(records_of(read_rdf_file(path)))[product]
+        assert "/.well-known/genid/" in expected.serialize(format="nt")
+        assert isomorphic(batch.record(product), expected)
+    finally:
+        batch.close()
+
+
+@pytest.mark.parametrize("label", [b"_:slo", b"<https://valuemesh.example/a_b> "])
+def test_a_blank_node_label_is_seen_wherever_the_reads_split_it(label: bytes) -> None:
+    data = b"<https://valuemesh.example/a> <https://valuemesh.example/p> " + label + b" .\n"
+    for split in range(1, len(data)):
+        reader = bulk_load.CountingReader(io.BytesIO(data), lambda amount: None)
+        for size in (split, len(data)):
+            reader.readinto(bytearray(size))
+        assert reader.blank_label_seen == label.startswith(b"_:"), split
 
 
 def with_product_lines_removed(lines: list[str], product: str, predicate: str) -> list[str]:

@@ -36,6 +36,7 @@ from server.catalog.bulk_load import (
     check_batch_ownership,
     check_document,
     clear_default_graph,
+    counting,
     derive_name_keys,
     drop_graphs,
     dump_everything,
@@ -43,6 +44,7 @@ from server.catalog.bulk_load import (
     graphs_nquads,
     has_default_graph_triples,
     load_raw,
+    may_hold_blank_nodes,
     read_batch,
     record_kinds,
     validate_batch,
@@ -140,14 +142,16 @@ def _judge_and_store(
     drop_graphs(store, own_graphs(store))  # the store's own graphs, copied to `backup` and `was`
     clear_default_graph(store)
     progress.start("reading", path.stat().st_size)
+    fmt = format_for(path)
     try:
         with path.open("rb") as raw:
-            load_raw(store, CountingReader(raw, progress.advance), format_for(path))
+            reader = CountingReader(raw, progress.advance)
+            load_raw(store, counting(reader), fmt)
     except (SyntaxError, ValueError):
         raise _ScratchPathNeeded from None  # the scratch path names the line and column
     if has_default_graph_triples(store):
         raise _ScratchPathNeeded  # triples to split into records by their main nodes
-    check_document(store, str(path))
+    check_document(store, str(path), blank_nodes=may_hold_blank_nodes(fmt, reader))
     derive_name_keys(store)
     refuse_service_names(
         dict.fromkeys(own_graphs(store) + ([PENDING_GRAPH] if holds_more_than_the_note(store) else []))

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO
 
 import pyoxigraph as ox
-from rdflib import Graph, URIRef
+from rdflib import Graph
 from rdflib.compare import isomorphic
 from rdflib.term import Node
 
@@ -76,6 +76,9 @@ IN_MEMORY_LIMIT_BYTES = 400_000_000
 
 # How much is read from a file at a time while the engine parses it.
 READ_BUFFER_BYTES = 1 << 20
+
+# How a blank node's label starts in N-Quads.
+BLANK_LABEL = b"_:"
 
 # Formats that hold only triples: a document in one of them is split into records by its main nodes (rdflib).
 TRIPLE_FORMATS = {ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.RDF_XML}
@@ -160,25 +163,39 @@ def _silent() -> BulkProgress:
 
 
 class CountingReader(io.RawIOBase):
-    """A binary file that reports how many bytes have been read, so a progress bar can follow the parser."""
+    """A binary file that reports how many bytes have been read, so a progress bar can follow the parser, and
+    whether a blank node's label (`_:`) was among them (`blank_label_seen`)."""
 
     def __init__(self, raw: IO[bytes], advance: Callable[[float], None]) -> None:
         self._raw = raw
         self._advance = advance
+        self._last = b""  # the last byte read, for a label split between two reads
+        self.blank_label_seen = False
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
-        count = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        count = int(self._raw.readinto(buffer))  # type: ignore[attr-defined]
         self._advance(count)
-        return int(count)
+        if count and not self.blank_label_seen:
+            read = bytes(buffer[:count])
+            self.blank_label_seen = BLANK_LABEL in self._last + read[:1] or BLANK_LABEL in read
+            self._last = read[-1:]
+        return count
 
 
-def counting(raw: IO[bytes], advance: Callable[[float], None]) -> io.BufferedReader:
-    """`raw` read through a `CountingReader` a megabyte at a time: the engine's parser asks for about 2 KB a read,
-    and each read that reaches Python code (and the progress bar) costs more than the bytes it brings."""
-    return io.BufferedReader(CountingReader(raw, advance), buffer_size=READ_BUFFER_BYTES)
+def counting(reader: CountingReader) -> io.BufferedReader:
+    """`reader` read a megabyte at a time: the engine's parser asks for about 2 KB a read, and each read that
+    reaches Python code (and the progress bar) costs more than the bytes it brings."""
+    return io.BufferedReader(reader, buffer_size=READ_BUFFER_BYTES)
+
+
+def may_hold_blank_nodes(fmt: ox.RdfFormat, reader: CountingReader) -> bool:
+    """Whether a document that `reader` read whole may hold blank nodes: in N-Quads a blank node is written only
+    as `_:label`, so a file without those two bytes holds none and the query looking for them (a scan of every
+    quad) is not needed; other formats have other ways to write one."""
+    return fmt != ox.RdfFormat.N_QUADS or reader.blank_label_seen
 
 
 class ScratchStore(OxigraphStore):
@@ -188,9 +205,12 @@ class ScratchStore(OxigraphStore):
         self._tmp = tempfile.mkdtemp(prefix="valuemesh-load-") if on_disk else None
         super().__init__(self._tmp)
 
-    def load_file(self, path: Path, fmt: ox.RdfFormat, advance: Callable[[float], None]) -> None:
+    def load_file(self, path: Path, fmt: ox.RdfFormat, advance: Callable[[float], None]) -> bool:
+        """Load the file; whether it may hold blank nodes (`may_hold_blank_nodes`)."""
         with path.open("rb") as raw:
-            load_raw(self, counting(raw, advance), fmt)
+            reader = CountingReader(raw, advance)
+            load_raw(self, counting(reader), fmt)
+        return may_hold_blank_nodes(fmt, reader)
 
     def load_nquads(self, data: IO[bytes] | bytes) -> None:
         load_raw(self, data, ox.RdfFormat.N_QUADS)
@@ -240,13 +260,22 @@ def has_default_graph_triples(batch: OxigraphStore) -> bool:
     return next(iter(default), None) is not None
 
 
+def engine_rows(batch: OxigraphStore, query: str) -> Iterator[ox.QuerySolution]:
+    """A SELECT's solutions as the engine gives them: a question about every record of a large batch reads them
+    faster without converting each term to rdflib (`OxigraphStore.select`) for the caller to convert back."""
+    solutions = batch._store.query(query)
+    assert isinstance(solutions, ox.QuerySolutions)
+    return iter(solutions)
+
+
 def record_kinds(batch: OxigraphStore) -> dict[str, str]:
     """What each record of the batch is (`history.record_kind`), read set-at-a-time."""
+    by_type = {str(kind): name for kind, name in RECORD_KINDS.items()}
     kinds: dict[str, str] = {}
-    for record, kind in batch.select(RECORD_TYPES).rows:
-        found = RECORD_KINDS.get(kind) if isinstance(kind, URIRef) else None
-        if found is not None:
-            kinds.setdefault(str(record), found)
+    for record, kind in engine_rows(batch, RECORD_TYPES):
+        found = by_type.get(kind.value) if isinstance(kind, ox.NamedNode) else None
+        if found is not None and isinstance(record, ox.NamedNode):
+            kinds.setdefault(record.value, found)
     return kinds
 
 
@@ -289,7 +318,7 @@ def _read_document(path: Path, on_disk: bool, progress: BulkProgress) -> Scratch
             progress.advance(path.stat().st_size)
             return scratch
         try:
-            scratch.load_file(path, fmt, progress.advance)
+            blank_nodes = scratch.load_file(path, fmt, progress.advance)
         except (SyntaxError, ValueError, OSError):
             read_rdf_file(path)  # the reader's own refusal names the file, line and column
             raise BadInput("cannot read the file", source=str(path)) from None
@@ -299,7 +328,7 @@ def _read_document(path: Path, on_disk: bool, progress: BulkProgress) -> Scratch
             scratch = ScratchStore(on_disk)
             add_records(scratch, records_of(read_rdf_file(path)))
             return scratch
-        check_document(scratch, str(path))
+        check_document(scratch, str(path), blank_nodes=blank_nodes)
         return scratch
     except BaseException:
         scratch.close()
@@ -311,13 +340,16 @@ def add_records(scratch: OxigraphStore, records: Records) -> None:
         add_record(scratch, iri, graph)
 
 
-def check_document(scratch: OxigraphStore, source: str) -> None:
-    """What `records_of` does to a document's named graphs, set-at-a-time."""
+def check_document(scratch: OxigraphStore, source: str, *, blank_nodes: bool = True) -> None:
+    """What `records_of` does to a document's named graphs, set-at-a-time (skolemising blank nodes only when the
+    document `may_hold_blank_nodes`)."""
     if ONTOLOGY_GRAPH in scratch.record_iris() and isomorphic(scratch.record(ONTOLOGY_GRAPH), shipped_ontology()):
         drop_graphs(scratch, [ONTOLOGY_GRAPH])  # an exported catalog holds the ontology; the catalog installs its own
     candidates = sorted(str(row[0]) for row in scratch.select(FOREIGN_CANDIDATES).rows)
     for iri in candidates:
         check_named_graph(scratch.record(iri), iri, source)
+    if not blank_nodes:
+        return
     with_blank_nodes = sorted(str(row[0]) for row in scratch.select(GRAPHS_WITH_BLANK_NODES).rows)
     for iri in with_blank_nodes:
         skolemised = normalised({iri: scratch.record(iri)})[iri]
@@ -329,10 +361,10 @@ def derive_name_keys(scratch: OxigraphStore) -> None:
     """Each product's `vm:nameKey` from its names, as `records.normalised` derives it (a given key is replaced)."""
     scratch.update(DROP_NAME_KEYS)
     key = ox.NamedNode(str(VM.nameKey))
-    quads = (
-        ox.Quad(to_oxigraph(product), key, ox.Literal(name_key(str(name))), ox.NamedNode(str(graph)))  # type: ignore[arg-type]
-        for graph, product, name in scratch.select(PRODUCT_NAMES).rows
-    )
+    quads = [
+        ox.Quad(product, key, ox.Literal(name_key(name.value)), graph)  # type: ignore[arg-type]
+        for graph, product, name in engine_rows(scratch, PRODUCT_NAMES)
+    ]
     add_quads(scratch, quads)
 
 

@@ -116,6 +116,13 @@ SELECT ?record ?version ?n WHERE {
 """
 )
 
+ANY_VERSION = (
+    sparql_prefixes()
+    + """
+ASK { GRAPH ?version { ?version prov:specializationOf ?record } FILTER (STRSTARTS(STR(?version), "urn:valuemesh:version:")) }
+"""
+)
+
 SNAPSHOT = (
     sparql_prefixes()
     + """
@@ -233,8 +240,13 @@ def record_kind(iri: str, *graphs: Graph | None) -> str:
 
 def latest_versions(store: Store, records: Iterable[str]) -> dict[str, tuple[str, int]]:
     """Each record's newest version (IRI, number), for those that have one."""
-    texts = sorted({iri_ref(iri) for iri in records})
+    wanted = set(records)
     latest: dict[str, tuple[str, int]] = {}
+    # A load into a catalog without history (a migration: tens of thousands of records) would otherwise ask for
+    # every record, a question per 500, and write each IRI into them: one question settles it for all.
+    if len(wanted) > _CHUNK and not store.ask(ANY_VERSION):
+        return latest
+    texts = sorted(iri_ref(iri) for iri in wanted)
     for start in range(0, len(texts), _CHUNK):
         query = LATEST_VERSIONS.replace("#RECORDS", " ".join(texts[start : start + _CHUNK]))
         for row in store.select(query):
