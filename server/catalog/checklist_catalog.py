@@ -23,6 +23,7 @@ so is every product when the shapes are not `derivable`.
 
 from __future__ import annotations
 
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -31,10 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from sys import intern
 
-from rdflib import XSD, BNode, Literal, URIRef
+from rdflib import XSD, Literal
 from rdflib.term import Node
 
-from server.catalog.checklist_reads import SUBCLASSES_IN, Judged, Judgement, Reads, iris_in, judge
+from server.catalog.checklist_reads import SUBCLASSES_IN, Judged, Judgement, Reads, judge
+from server.catalog.nodes import select_texts
 from server.governance.shapes import Shapes, catalog_shapes, read_shapes
 from server.namespaces import sparql_prefixes
 from server.store.base import Store
@@ -51,7 +53,10 @@ OBJECTS = "SELECT DISTINCT ?g ?o WHERE { GRAPH ?g { ?s ?p ?o } FILTER (!isLitera
 POINTED_AT = (
     sparql_prefixes()
     + """
-SELECT DISTINCT ?node ?g WHERE { { GRAPH ?g { ?x vm:servedBy ?node } } UNION { GRAPH ?g { ?x vm:consumes ?node } } }"""
+SELECT DISTINCT ?node ?g WHERE {
+    { GRAPH ?g { ?x vm:servedBy ?node } } UNION { GRAPH ?g { ?x vm:consumes ?node } }
+    FILTER (isIRI(?node))
+}"""
 )
 # Every name key, with the node and the record stating it (KEYED_IN, and who shares a key).
 NAME_KEYS = sparql_prefixes() + "SELECT DISTINCT ?key ?x ?g WHERE { GRAPH ?g { ?x vm:nameKey ?key } }"
@@ -106,10 +111,21 @@ def _judged_apart(store: Store, products: list[str], shapes: Shapes, go_on: Call
     return Judgement(judged, subclass_records, len(judged))
 
 
-def _pairs(store: Store, query: str) -> Iterator[tuple[Node, Node]]:
-    for row in store.select(query).rows:
-        if row[0] is not None and row[1] is not None:
+def _pairs(store: Store, query: str) -> Iterator[tuple[str, str]]:
+    """The rows of a two-column SELECT as texts: an IRI as itself, a blank node as `_:` and its label (the same in
+    every answer of one store). From the store's CSV answer: making rdflib terms of a million values took most of
+    the time."""
+    for row in select_texts(store, query):
+        if len(row) == 2 and row[0] and row[1]:
             yield row[0], row[1]
+
+
+_UNUSABLE = re.compile(r'[<>"{}|^`\\\x00-\x20]')  # what `iri_ref` refuses: no stored statement is about such an IRI
+
+
+def _iris(nodes: Iterable[str]) -> set[str]:
+    """checklist_reads.py's `_iris` for nodes as texts: the IRIs, not blank nodes, that the store can hold."""
+    return {node for node in nodes if not node.startswith("_:") and not _UNUSABLE.search(node)}
 
 
 def _derived(store: Store, products: list[str], shapes: Shapes, go_on: Callable[[], None]) -> Judgement:
@@ -119,22 +135,22 @@ def _derived(store: Store, products: list[str], shapes: Shapes, go_on: Callable[
     for result in report.violations:
         if result.record in wanted and result.item in shapes.items:
             failed.setdefault(result.record, set()).add(result.item)  # type: ignore[arg-type]
-    stated: dict[Node, set[str]] = {}  # node -> the records stating something about it
-    subjects: dict[str, list[Node]] = {}  # product -> the nodes its record says something about
+    stated: dict[str, set[str]] = {}  # node -> the records stating something about it
+    subjects: dict[str, list[str]] = {}  # product -> the nodes its record says something about
     for node, graph in _pairs(store, SUBJECTS):
-        stated.setdefault(node, set()).add(intern(str(graph)))
-        if str(graph) in wanted:
-            subjects.setdefault(str(graph), []).append(node)
+        node, graph = intern(node), intern(graph)
+        stated.setdefault(node, set()).add(graph)
+        if graph in wanted:
+            subjects.setdefault(graph, []).append(node)
     go_on()
-    objects: dict[str, list[Node]] = {}
+    objects: dict[str, list[str]] = {}
     for graph, node in _pairs(store, OBJECTS):
-        if str(graph) in wanted:
-            objects.setdefault(str(graph), []).append(node)
+        if graph in wanted:
+            objects.setdefault(graph, []).append(intern(node))
     go_on()
     pointed: dict[str, set[str]] = {}
     for node, graph in _pairs(store, POINTED_AT):
-        if isinstance(node, URIRef):
-            pointed.setdefault(str(node), set()).add(intern(str(graph)))
+        pointed.setdefault(node, set()).add(intern(graph))
     go_on()
     keyed: dict[str, set[str]] = {}  # a key as KEYED_IN asks it (a plain string) -> the records stating it
     stating: dict[Node, set[tuple[Node, str]]] = {}  # a key as stored -> the nodes and records stating it
@@ -160,7 +176,7 @@ def _derived(store: Store, products: list[str], shapes: Shapes, go_on: Callable[
             return False  # another node, or another record, states one of its name keys
         for node in objects.get(iri, ()):
             elsewhere = stated.get(node, set())
-            if isinstance(node, BNode) and elsewhere != {iri}:
+            if node.startswith("_:") and elsewhere != {iri}:
                 return False  # a blank node another record describes: no neighbourhood query fetches it
             if len(elsewhere) > 1 and iri not in elsewhere and elsewhere & wanted:
                 return False  # described by several records, a product's among them
@@ -174,14 +190,14 @@ def _derived(store: Store, products: list[str], shapes: Shapes, go_on: Callable[
         if not own(iri):
             apart.append(iri)
             continue
-        described = iris_in(subjects[iri])
-        mentioned = iris_in(objects.get(iri, ())) - described | {iri}
+        described = _iris(subjects[iri])
+        mentioned = _iris(objects.get(iri, ())) - described | {iri}
         names = {str(key) for key in keys.get(iri, ()) if isinstance(key, Literal)}
         read = {iri}
-        for iri_mentioned in mentioned:
-            read |= stated.get(URIRef(iri_mentioned), set())
-        for iri_described in described:
-            read |= pointed.get(iri_described, set())
+        for node in mentioned:
+            read |= stated.get(node, set())
+        for node in described:
+            read |= pointed.get(node, set())
         for name in names:
             read |= keyed.get(name, set())
         items = tuple(i for i in shapes.items if i != PRIVACY_ITEM or iri in regulated)

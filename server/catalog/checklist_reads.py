@@ -143,8 +143,8 @@ def judge(store: Store, iris: Iterable[str], shapes: Shapes | None = None) -> Ju
     verdicts, records, _ = judged_checklists(store, iris, shapes)
     if not verdicts:
         return Judgement({}, frozenset())
-    described = {iri: iris_in(graph.subjects()) for iri, graph in records.items()}
-    mentioned = {iri: iris_in(graph.objects()) - described[iri] | {iri} for iri, graph in records.items()}
+    described = {iri: _iris(graph.subjects()) for iri, graph in records.items()}
+    mentioned = {iri: _iris(graph.objects()) - described[iri] | {iri} for iri, graph in records.items()}
     keys = {
         iri: {str(o) for o in graph.objects(None, VM.nameKey) if isinstance(o, Literal)}
         for iri, graph in records.items()
@@ -167,8 +167,7 @@ def judge(store: Store, iris: Iterable[str], shapes: Shapes | None = None) -> Ju
     return Judgement(judged, subclass_records)
 
 
-def iris_in(nodes: Iterable[Node]) -> set[str]:
-    """The IRIs among `nodes`, each one string however many verdicts read it."""
+def _iris(nodes: Iterable[Node]) -> set[str]:
     found = set()
     for node in nodes:
         if isinstance(node, URIRef):
