@@ -44,6 +44,10 @@ from server.validation import PRIVACY_ITEM, Checklist, shapes_in_force, validate
 
 CHUNK = 100  # products `judge` validates at once, as the filler did for every product
 STOP_POLL_S = 0.2  # how soon a worker sees that its fill was stopped
+# The fill's time limit in a worker, at least. It runs niced behind everything else: on a busy machine it gets little
+# CPU (100k products with the load average at 10 on 2 cores: 40 s of CPU in 15 minutes, and the validation time
+# limit of 900 s stopped it), so its limit only stops a fill that is stuck.
+FILL_TIMEOUT_S = 6 * 3600.0
 
 # Every node each record says something about (what `judge` reads as a record's subjects, and STATED_IN).
 SUBJECTS = "SELECT DISTINCT ?s ?g WHERE { GRAPH ?g { ?s ?p ?o } }"

@@ -30,7 +30,7 @@ from rdflib.term import Node
 
 from server.catalog.bulk_load import bulk_applies, read_batch, write_batch
 from server.catalog.changes import EVERYTHING, ChangeFollower, ChangeLog
-from server.catalog.checklist_catalog import CatalogChecklistJudging, judge_catalog, stop_relayed
+from server.catalog.checklist_catalog import FILL_TIMEOUT_S, CatalogChecklistJudging, judge_catalog, stop_relayed
 from server.catalog.checklist_reads import Judgement
 from server.catalog.checklists import Checklists
 from server.catalog.events import Event, events_after
@@ -520,9 +520,8 @@ class Catalog:
         if workers is None:
             return judge_catalog(self.store, iris, stopped=stop.is_set)
         with stop_relayed(stop) as marker:
-            job = CatalogChecklistJudging(
-                tuple(iris), self.settings.validation_timeout_s, self._shape_files, str(marker)
-            )
+            timeout_s = max(self.settings.validation_timeout_s, FILL_TIMEOUT_S)
+            job = CatalogChecklistJudging(tuple(iris), timeout_s, self._shape_files, str(marker))
             return workers.run(job)
 
     def validate_catalog(self) -> ValidationReport:
