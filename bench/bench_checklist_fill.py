@@ -23,8 +23,8 @@ import tempfile
 import time
 from collections.abc import Callable
 
-from server.catalog.checklist_catalog import CHUNK, judge_catalog
-from server.catalog.checklist_reads import Judgement, judge
+from server.catalog.checklist_catalog import CHUNK, judge_catalog, judge_in_chunks
+from server.catalog.checklist_reads import Judgement
 from server.governance.shapes import catalog_shapes
 from server.store.oxigraph import OxigraphStore
 
@@ -43,15 +43,6 @@ def timed(what: str, work: Callable[[], Judgement | None]) -> Judgement:
     return found
 
 
-def one_by_one(store: OxigraphStore, products: list[str]) -> Judgement:
-    judged, subclass_records = {}, frozenset[str]()
-    for start in range(0, len(products), CHUNK):
-        found = judge(store, products[start : start + CHUNK])
-        judged.update(found.judged)
-        subclass_records |= found.subclass_records
-    return Judgement(judged, subclass_records, len(judged))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("store", type=Path, help="an on-disk store (copied; the original is not opened)")
@@ -67,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{len(products)} products", flush=True)
             at_once = timed("at once (whole-catalog validation)", lambda: judge_catalog(store, products, shapes))
             if args.one_by_one:
-                apart = timed(f"one by one (chunks of {CHUNK})", lambda: one_by_one(store, products))
+                apart = timed(f"one by one (chunks of {CHUNK})", lambda: judge_in_chunks(store, products, shapes))
                 same = at_once.judged.keys() == apart.judged.keys() and all(
                     found.verdict == apart.judged[iri].verdict
                     and all(

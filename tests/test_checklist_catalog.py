@@ -13,8 +13,8 @@ import pytest
 from rdflib import RDFS, Dataset, Graph, Literal, URIRef
 
 from bench.generate import catalog_stream
-from server.catalog.checklist_catalog import CHUNK, judge_catalog
-from server.catalog.checklist_reads import Judgement, judge
+from server.catalog.checklist_catalog import judge_catalog, judge_in_chunks
+from server.catalog.checklist_reads import Judgement
 from server.catalog.checklists import Checklists
 from server.catalog.records import name_key, normalised, split_records
 from server.namespaces import DCT, DPROD, VM
@@ -55,20 +55,10 @@ def fixture_records(path: Path) -> dict[str, list[Triple]]:
     return records
 
 
-def in_chunks(store: Store, products: list[str]) -> Judgement:
-    """What the filler did before: `judge`, CHUNK products at a time in listing order."""
-    judged, subclass_records = {}, frozenset[str]()
-    for start in range(0, len(products), CHUNK):
-        found = judge(store, products[start : start + CHUNK])
-        judged.update(found.judged)
-        subclass_records |= found.subclass_records
-    return Judgement(judged, subclass_records)
-
-
 def assert_same(store: Store) -> Judgement:
     everyone = products_of(store)
     assert everyone
-    expected, found = in_chunks(store, everyone), judge_catalog(store, everyone)
+    expected, found = judge_in_chunks(store, everyone), judge_catalog(store, everyone)  # before, and now
     assert found is not None
     assert found.subclass_records == expected.subclass_records
     assert found.judged.keys() == expected.judged.keys()

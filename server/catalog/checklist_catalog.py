@@ -95,7 +95,7 @@ def judge_catalog(
 
     try:
         if not derivable(shapes):
-            return _judged_apart(store, products, shapes, go_on)
+            return judge_in_chunks(store, products, shapes, go_on)
         judgement = _derived(store, products, shapes, go_on)
         go_on()
         return judgement
@@ -103,8 +103,11 @@ def judge_catalog(
         return None
 
 
-def _judged_apart(store: Store, products: list[str], shapes: Shapes, go_on: Callable[[], None]) -> Judgement:
-    """`judge` of the products, CHUNK at a time."""
+def judge_in_chunks(
+    store: Store, products: list[str], shapes: Shapes | None = None, go_on: Callable[[], None] = lambda: None
+) -> Judgement:
+    """`judge` of the products, CHUNK at a time: how the filler judged every product before, and how it judges
+    those whose verdicts it cannot derive (`go_on` is called before each chunk)."""
     judged: dict[str, Judged] = {}
     subclass_records: frozenset[str] = frozenset()
     for start in range(0, len(products), CHUNK):
@@ -209,7 +212,7 @@ def _derived(store: Store, products: list[str], shapes: Shapes, go_on: Callable[
         verdict = Checklist(items, tuple(i for i in items if i in missing))
         judged[iri] = Judged(verdict, Reads(tuple(read), tuple(mentioned), tuple(described), tuple(names)))
     if apart:
-        judged.update(_judged_apart(store, apart, shapes, go_on).judged)
+        judged.update(judge_in_chunks(store, apart, shapes, go_on).judged)
     return Judgement(judged, subclass_records, len(apart))
 
 
