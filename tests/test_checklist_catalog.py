@@ -13,11 +13,13 @@ import pytest
 from rdflib import RDFS, Dataset, Graph, Literal, URIRef
 
 from bench.generate import catalog_stream
-from server.catalog.checklist_catalog import judge_catalog, judge_in_chunks
+from server.catalog.checklist_catalog import derivable, judge_catalog, judge_in_chunks
 from server.catalog.checklist_reads import Judgement
 from server.catalog.checklists import Checklists
 from server.catalog.records import name_key, normalised, split_records
+from server.governance.shapes import Shapes, read_shapes
 from server.namespaces import DCT, DPROD, VM
+from server.resources import shape_files
 from server.store.base import Store, Triple
 from server.store.memory import MemoryStore
 from tests.test_checklists_follow_writes import products_of
@@ -55,10 +57,11 @@ def fixture_records(path: Path) -> dict[str, list[Triple]]:
     return records
 
 
-def assert_same(store: Store) -> Judgement:
+def assert_same(store: Store, shapes: Shapes | None = None) -> Judgement:
     everyone = products_of(store)
     assert everyone
-    expected, found = judge_in_chunks(store, everyone), judge_catalog(store, everyone)  # before, and now
+    expected = judge_in_chunks(store, everyone, shapes)  # before
+    found = judge_catalog(store, everyone, shapes)  # now
     assert found is not None
     assert found.subclass_records == expected.subclass_records
     assert found.judged.keys() == expected.judged.keys()
@@ -90,6 +93,27 @@ def test_the_seed_with_every_bad_fixture_at_once(seed_nquads: bytes) -> None:
     found = assert_same(store)
     assert any(not judged.verdict.passes for judged in found.judged.values())
     assert found.apart  # fixtures that state about another record's nodes are judged product by product
+
+
+@pytest.mark.parametrize(
+    ("shapes_file", "derived"),
+    [
+        ("shapes-without-messages.ttl", True),  # SHACL Core on a product's own values: still derived
+        ("shapes-left-to-pyshacl.ttl", False),  # a standard validator's part: judged one by one
+        ("shapes-sparql-joins.ttl", False),  # SPARQL constraints of its own: may read anything
+        ("shapes-domain-described-briefly.ttl", False),  # further than one step
+    ],
+)
+def test_an_organisations_shapes_judged_at_once_as_one_by_one(
+    seed_nquads: bytes, shapes_file: str, derived: bool
+) -> None:
+    shapes = read_shapes([*shape_files(), DATA / shapes_file])
+    assert derivable(shapes) == derived
+    store = seeded(seed_nquads)
+    for fixture in fixtures():
+        store.replace_records(fixture_records(fixture))
+    found = assert_same(store, shapes)
+    assert (found.apart < len(found.judged)) == derived
 
 
 def broken(store: Store, products: list[str]) -> None:
