@@ -273,9 +273,9 @@ def test_a_catalog_closing_while_a_fill_starts_stops_it_cleanly() -> None:
         def products() -> list[str]:
             return []
 
-        opener = threading.Thread(target=checklists.fill, args=(products, lambda chunk: None))
+        opener = threading.Thread(target=checklists.fill, args=(products, lambda iris, stop: None))
         opener.start()
         checklists.stop_filling(for_good=True)
         opener.join()
-        checklists.fill(products, lambda chunk: None)  # after closing: nothing starts
+        checklists.fill(products, lambda iris, stop: None)  # after closing: nothing starts
         assert checklists.state == "ready"

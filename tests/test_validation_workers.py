@@ -6,6 +6,7 @@ validation is stopped at a limit, while the server keeps answering everyone else
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -136,8 +137,13 @@ def test_checklist_verdicts_are_filled_ahead_in_the_worker_equal_to_checklist(
     while client.get("/healthz").json()["checklists"] == "filling" and time.monotonic() < deadline:
         time.sleep(0.05)
     everyone = [str(row[0]) for row in store.select(PRODUCTS).rows]
-    judged = catalog._judge_checklists(everyone)  # what the filler asks: in the worker, on a snapshot
+    judged = catalog._judge_checklists(everyone, threading.Event())  # what the filler asks: in the worker
+    assert judged is not None
     assert {iri: found.verdict for iri, found in judged.judged.items()} == checklist(store, everyone)
+    assert judged.apart == 0  # every verdict derived from the whole-catalog validation, on a snapshot
+    stopped = threading.Event()
+    stopped.set()
+    assert catalog._judge_checklists(everyone, stopped) is None  # a stopped fill: the worker answers nothing
     assert catalog.checklists.known() == checklist(store, everyone)  # what the filler kept
     assert store.path is not None
     assert store.path.with_name("store.validation-snapshots").is_dir()  # judged on a snapshot

@@ -28,13 +28,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from sys import intern
 
 from rdflib import RDFS, Literal, URIRef
 from rdflib.term import Node
 
-from server.governance.shapes import Shapes, catalog_shapes, read_shapes
+from server.governance.shapes import Shapes
 from server.namespaces import VM, sparql_prefixes
 from server.sparql_text import iri_ref, string_literal
 from server.store.base import Store, Triple
@@ -99,6 +98,7 @@ class Judgement:
 
     judged: dict[str, Judged]
     subclass_records: frozenset[str]
+    apart: int = 0  # of `judged`, how many a whole-catalog judgement judged product by product (checklist_catalog.py)
 
 
 @dataclass
@@ -189,17 +189,3 @@ def _graphs(store: Store, query: str, slot: str, values: set[str]) -> dict[str, 
             if row[0] is not None and row[1] is not None:
                 found.setdefault(str(row[0]), set()).add(intern(str(row[1])))
     return found
-
-
-@dataclass(frozen=True)
-class ChecklistJudging:
-    """`judge` as a job for a worker process on a snapshot of the store (server/query_workers.py); `shape_files`:
-    the files of the shapes in force, None for the packaged ones."""
-
-    iris: tuple[str, ...]
-    timeout_s: float
-    shape_files: tuple[Path, ...] | None = None
-
-    def run_on(self, store: Store) -> Judgement:
-        shapes = catalog_shapes() if self.shape_files is None else read_shapes(self.shape_files)
-        return judge(store, self.iris, shapes)

@@ -15,12 +15,13 @@ that is not record by record (a bulk load, a SPARQL update), every verdict is fo
 another replica's write is followed when this one's follower reads the change log (server/catalog/changes.py):
 until then its verdicts lag behind it, as its lineage does.
 
-After each build of the lineage index the catalog fills the verdicts ahead (`fill`), in chunks on a background
-thread, judged in the validation worker process on a snapshot when there is one: the first visitor finds them
-there. (Not from the whole-catalog validation report: it says which products fail, not what each verdict read,
-which following writes needs.) A judgement that overlapped a write (a page's or the filler's) keeps only the verdicts the write cannot
-have changed: writes are counted, and those since the judgement began are applied to its verdicts before they
-are kept.
+After each build of the lineage index the catalog fills the verdicts ahead (`fill`), on a background thread at
+the lowest CPU priority, judged in the validation worker process on a snapshot when there is one: the first
+visitor finds them there. The fill judges every product at once (server/catalog/checklist_catalog.py): one
+whole-catalog validation, each product's verdict and what it read derived from its results, seconds where judging
+product by product took minutes. A judgement that overlapped a write (a page's or the filler's) keeps only the
+verdicts the write cannot have changed: writes are counted, and those since the judgement began are applied to its
+verdicts before they are kept.
 """
 
 from __future__ import annotations
@@ -45,11 +46,12 @@ log = logging.getLogger(__name__)
 
 Status = Literal["conforming", "failing"]
 STATUSES: tuple[Status, ...] = ("conforming", "failing")
-CHUNK = 100  # products judged at once while looking for those of one status, and while filling ahead
+CHUNK = 100  # products judged at once while looking for those of one status
 REMEMBERED = 200_000  # verdicts kept at most (with what each read: about 4 kB each, 1k generated catalog)
 WRITES_KEPT = 10_000  # writes remembered for judgements in flight; one that began before them keeps nothing
 
-Judge = Callable[[list[str]], Judgement]
+# Judges every product listed, stopping (None) once the event is set: `judge_catalog`, in a worker or not.
+JudgeAll = Callable[[list[str], threading.Event], Judgement | None]
 
 
 class Checklists:
@@ -172,32 +174,29 @@ class Checklists:
 
     # --- filling ahead -----------------------------------------------------------------------------------
 
-    def fill(self, products: Callable[[], list[str] | None], judge_chunk: Judge) -> None:
-        """Judge every product no verdict is kept for, in the background (a thread of its own, at the lowest CPU
-        priority; `judge_chunk` judges up to CHUNK products), and return at once. A fill under way starts over."""
+    def fill(self, products: Callable[[], list[str] | None], judge_all: JudgeAll) -> None:
+        """Judge every product in the background (a thread of its own, at the lowest CPU priority; `judge_all`
+        judges them all at once) and keep the verdicts; return at once. A fill under way starts over."""
         self.stop_filling()
         with self._fill_lock:
             if self._closed or self._filling is not None:  # closed meanwhile, or another fill began
                 return
             stop = self._stop = threading.Event()
             filling = threading.Thread(
-                target=self._fill, args=(products, judge_chunk, stop), name="checklists-fill", daemon=True
+                target=self._fill, args=(products, judge_all, stop), name="checklists-fill", daemon=True
             )
             filling.start()  # before it is seen: a stop never joins a thread not yet started
             self._filling = filling
 
-    def _fill(self, products: Callable[[], list[str] | None], judge_chunk: Judge, stop: threading.Event) -> None:
+    def _fill(self, products: Callable[[], list[str] | None], judge_all: JudgeAll, stop: threading.Event) -> None:
         _lowest_priority()
         try:
             listed = products() or []
-            for start in range(0, len(listed), CHUNK):
-                if stop.is_set():
-                    return
-                with self._lock:
-                    chunk = [iri for iri in listed[start : start + CHUNK] if iri not in self._known]
-                    generation = self._generation
-                if chunk:
-                    self.keep(judge_chunk(chunk), generation)
+            generation = self.generation
+            if listed and not stop.is_set():
+                judgement = judge_all(listed, stop)
+                if judgement is not None and not stop.is_set():
+                    self.keep(judgement, generation)
         except Exception as error:  # the store may be closing; pages judge what they show meanwhile
             if not stop.is_set():
                 log.warning("checklist verdicts not filled ahead (pages judge them as they are shown): %s", error)
@@ -209,8 +208,8 @@ class Checklists:
         return "filling" if filling is not None and filling.is_alive() else "ready"
 
     def stop_filling(self, timeout_s: float = 30, *, for_good: bool = False) -> None:
-        """Stop a fill under way after its current chunk (a new fill; `for_good`: the catalog's shutdown, after
-        which no fill starts)."""
+        """Stop a fill under way (a new fill; `for_good`: the catalog's shutdown, after which no fill starts): it
+        stops after the query it is running, keeping nothing."""
         with self._fill_lock:
             self._closed = self._closed or for_good
             self._stop.set()

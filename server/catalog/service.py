@@ -30,7 +30,8 @@ from rdflib.term import Node
 
 from server.catalog.bulk_load import bulk_applies, read_batch, write_batch
 from server.catalog.changes import EVERYTHING, ChangeFollower, ChangeLog
-from server.catalog.checklist_reads import ChecklistJudging, Judgement, judge
+from server.catalog.checklist_catalog import FILL_TIMEOUT_S, CatalogChecklistJudging, judge_catalog, stop_relayed
+from server.catalog.checklist_reads import Judgement
 from server.catalog.checklists import Checklists
 from server.catalog.events import Event, events_after
 from server.catalog.lineage_index import LineageIndex, shared_by_processes
@@ -517,13 +518,17 @@ class Catalog:
         if self._long_lived:
             gc.freeze()
 
-    def _judge_checklists(self, iris: list[str]) -> Judgement:
-        """Products' checklist verdicts with what each read (blocking): in the validation worker process on a
-        snapshot when there is one, so the filler takes neither this process's CPU nor its interpreter lock."""
+    def _judge_checklists(self, iris: list[str], stop: threading.Event) -> Judgement | None:
+        """Every product's checklist verdict with what each read (blocking; None once `stop` is set): in the
+        validation worker process on a snapshot when there is one, so the filler takes neither this process's CPU
+        nor its interpreter lock."""
         workers = self._validation_workers
         if workers is None:
-            return judge(self.store, iris)
-        return workers.run(ChecklistJudging(tuple(iris), self.settings.validation_timeout_s, self._shape_files))
+            return judge_catalog(self.store, iris, stopped=stop.is_set)
+        with stop_relayed(stop) as marker:
+            timeout_s = max(self.settings.validation_timeout_s, FILL_TIMEOUT_S)
+            job = CatalogChecklistJudging(tuple(iris), timeout_s, self._shape_files, str(marker))
+            return workers.run(job)
 
     def validate_catalog(self) -> ValidationReport:
         """The checklist report of the whole stored catalog (blocking; call it through `run_heavy`): in a worker
