@@ -480,7 +480,7 @@ class Catalog:
         return await anyio.to_thread.run_sync(partial(work, *args), limiter=self._heavy_threads)
 
     def start_workers(self) -> None:
-        """Start the worker process whole-catalog validation runs in, when the store is the embedded store on disk
+        """Start the worker processes whole-catalog validation runs in, when the store is the embedded store on disk
         (the server's lifespan calls it; CLI commands validate in their own process); on a remote SPARQL store,
         start copying its records for the SPARQL endpoint, so the copy is ready by the first question."""
         backend = self.backend
@@ -488,7 +488,9 @@ class Catalog:
         if self._validation_workers is None and isinstance(backend, OxigraphStore) and workers_available(backend):
             workers = QueryWorkers(
                 backend,
-                workers=1,
+                # Two: filling the checklist verdicts after an index build is one whole-catalog job (minutes of a
+                # niced core at 100k), and a validation asked meanwhile runs beside it rather than after it.
+                workers=2,
                 memory_limit_bytes=self.settings.validation_max_memory_mb * 2**20,
                 name="validation",
             )
