@@ -31,6 +31,7 @@ from rdflib.compare import isomorphic
 from rdflib.term import Node
 
 from server.catalog.access_requests import REQUESTS_ON_PRODUCTS, announce_closed, closed_with_dropped_ports
+from server.catalog.batch_boundaries import describing_a_node_twice, foreign_candidates
 from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
 from server.catalog.history import RECORD_KINDS, Action, Change, refuse_service_names, version_graphs
 from server.catalog.ownership import check_ownership
@@ -43,7 +44,6 @@ from server.catalog.put_back import (
     to_drop_nquads,
 )
 from server.catalog.records import (
-    GENID,
     Records,
     check_named_graph,
     foreign_statement,
@@ -85,49 +85,20 @@ TRIPLE_FORMATS = {ox.RdfFormat.TURTLE, ox.RdfFormat.N_TRIPLES, ox.RdfFormat.RDF_
 
 RECORD_TYPES = "SELECT ?g ?type WHERE { GRAPH ?g { ?g a ?type } }"
 
-_OWNING_PATH = "(dprod:inputPort|dprod:outputPort|odrl:hasPolicy|vm:serviceLevelObjective)"
-
-# Subjects of a record that the record may not describe, approximately: not the record, not reached from it by up
-# to three owning properties (MINUS: one anti-join for the whole batch, where a path per subject costs a walk each),
-# not a blank node nor a skolemised one. The exact rule (records.owned_by) owns a little more (deeper chains, nodes
-# reached through blank nodes), so each graph found is checked again exactly before it is refused. The test on the
-# IRI's text comes after the anti-joins, on the few pairs left: on the store on disk, reading the text of every
-# (record, subject) pair cost a third of the query.
-FOREIGN_CANDIDATES = (
-    sparql_prefixes()
-    + f"""
-SELECT DISTINCT ?g WHERE {{
-    {{ SELECT ?g ?s WHERE {{
-        {{ SELECT DISTINCT ?g ?s WHERE {{ GRAPH ?g {{ ?s ?p ?o }} FILTER (isIRI(?g) && !isBlank(?s) && ?s != ?g) }} }}
-        MINUS {{ GRAPH ?g {{ ?g {_OWNING_PATH} ?s }} }}
-        MINUS {{ GRAPH ?g {{ ?g {_OWNING_PATH} ?x . ?x {_OWNING_PATH} ?s }} }}
-        MINUS {{ GRAPH ?g {{ ?g {_OWNING_PATH} ?x . ?x {_OWNING_PATH} ?y . ?y {_OWNING_PATH} ?s }} }}
-    }} }}
-    FILTER (!STRSTARTS(STR(?s), CONCAT(STR(?g), "{GENID}")))
-    # `<use case> vm:servedBy <product>` is the one statement about another node a record may hold: a subject
-    # with only such statements is a candidate when one names a product that is not the record's.
-    FILTER (EXISTS {{ GRAPH ?g {{ ?s ?p2 ?o2 FILTER (?p2 != vm:servedBy || !isIRI(?o2)) }} }}
-            || EXISTS {{ GRAPH ?g {{ ?s vm:servedBy ?o3 FILTER (?o3 != ?g) }} }})
-}}"""
-)
-
 GRAPHS_WITH_BLANK_NODES = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o FILTER (isBlank(?s) || isBlank(?o)) } }"
 
+# Each pattern in a subquery of its own, joined by hash: joined by lookups (a label looked up for each product), it
+# cost tens of microseconds a product on disk (batch_boundaries.py says why).
 PRODUCT_NAMES = (
     sparql_prefixes()
-    + "SELECT ?g ?product ?name WHERE { GRAPH ?g { ?product a dprod:DataProduct ; rdfs:label ?name } }"
+    + """
+SELECT ?g ?product ?name WHERE {
+    { SELECT ?g ?product WHERE { GRAPH ?g { ?product a dprod:DataProduct } } }
+    { SELECT ?g ?product ?name WHERE { GRAPH ?g { ?product rdfs:label ?name } } }
+}"""
 )
 
 DROP_NAME_KEYS = sparql_prefixes() + "DELETE WHERE { GRAPH ?g { ?s vm:nameKey ?key } }"
-
-# Nodes that two records of the batch describe (statements other than `vm:servedBy <IRI>`).
-DESCRIBED_TWICE = (
-    sparql_prefixes()
-    + """
-SELECT ?node (GROUP_CONCAT(STR(?g); separator=" ") AS ?graphs) WHERE {
-    { SELECT DISTINCT ?node ?g WHERE { GRAPH ?g { ?node ?p ?o FILTER (?p != vm:servedBy || !isIRI(?o)) } } }
-} GROUP BY ?node HAVING (COUNT(?g) > 1)"""
-)
 
 # #GRAPHS: stored records the batch does not replace; what they describe (vm:servedBy aside, as ownership.py).
 DESCRIBED_BY_GRAPHS = (
@@ -279,6 +250,11 @@ def record_kinds(batch: OxigraphStore) -> dict[str, str]:
     return kinds
 
 
+def holds_graph(batch: OxigraphStore, iri: str) -> bool:
+    """Whether the named graph `iri` is in the batch (without listing every graph, as `record_iris` does)."""
+    return bool(batch._store.contains_named_graph(ox.NamedNode(iri)))
+
+
 def graph_names(batch: OxigraphStore) -> list[str]:
     """Every named graph, service graphs included (`record_iris` leaves those out)."""
     return sorted(g.value for g in batch._store.named_graphs() if isinstance(g, ox.NamedNode))
@@ -343,10 +319,9 @@ def add_records(scratch: OxigraphStore, records: Records) -> None:
 def check_document(scratch: OxigraphStore, source: str, *, blank_nodes: bool = True) -> None:
     """What `records_of` does to a document's named graphs, set-at-a-time (skolemising blank nodes only when the
     document `may_hold_blank_nodes`)."""
-    if ONTOLOGY_GRAPH in scratch.record_iris() and isomorphic(scratch.record(ONTOLOGY_GRAPH), shipped_ontology()):
+    if holds_graph(scratch, ONTOLOGY_GRAPH) and isomorphic(scratch.record(ONTOLOGY_GRAPH), shipped_ontology()):
         drop_graphs(scratch, [ONTOLOGY_GRAPH])  # an exported catalog holds the ontology; the catalog installs its own
-    candidates = sorted(str(row[0]) for row in scratch.select(FOREIGN_CANDIDATES).rows)
-    for iri in candidates:
+    for iri in foreign_candidates(scratch):
         check_named_graph(scratch.record(iri), iri, source)
     if not blank_nodes:
         return
@@ -370,12 +345,11 @@ def derive_name_keys(scratch: OxigraphStore) -> None:
 
 def check_batch_ownership(scratch: OxigraphStore, target: Store, rest: list[str]) -> None:
     """No node described by two records of the batch, nor by a stored record the batch does not replace."""
-    twice = scratch.select(DESCRIBED_TWICE).rows
-    if twice:
-        involved = {iri for row in twice for iri in str(row[1]).split()}
+    involved = describing_a_node_twice(scratch)
+    if involved:
         alone = MemoryStore()  # an empty catalog: the batch is checked against itself only
         try:
-            check_ownership(alone, {iri: scratch.record(iri) for iri in sorted(involved)})
+            check_ownership(alone, {iri: scratch.record(iri) for iri in involved})
         finally:
             alone.close()
     described_elsewhere: dict[str, str] = {}
