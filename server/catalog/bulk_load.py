@@ -87,15 +87,9 @@ RECORD_TYPES = "SELECT ?g ?type WHERE { GRAPH ?g { ?g a ?type } }"
 
 GRAPHS_WITH_BLANK_NODES = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o FILTER (isBlank(?s) || isBlank(?o)) } }"
 
-# Each pattern in a subquery of its own, joined by hash: joined by lookups (a label looked up for each product), it
-# cost tens of microseconds a product on disk (batch_boundaries.py says why).
 PRODUCT_NAMES = (
     sparql_prefixes()
-    + """
-SELECT ?g ?product ?name WHERE {
-    { SELECT ?g ?product WHERE { GRAPH ?g { ?product a dprod:DataProduct } } }
-    { SELECT ?g ?product ?name WHERE { GRAPH ?g { ?product rdfs:label ?name } } }
-}"""
+    + "SELECT ?g ?product ?name WHERE { GRAPH ?g { ?product a dprod:DataProduct ; rdfs:label ?name } }"
 )
 
 DROP_NAME_KEYS = sparql_prefixes() + "DELETE WHERE { GRAPH ?g { ?s vm:nameKey ?key } }"
