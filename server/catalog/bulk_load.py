@@ -269,8 +269,8 @@ def engine_rows(batch: OxigraphStore, query: str) -> Iterator[ox.QuerySolution]:
 
 
 def record_kinds(batch: OxigraphStore) -> dict[str, str]:
-    """What each record of the batch is (`history.record_kind`), read set-at-a-time: as the engine's TSV text of
-    the answer, an IRI there written `<...>` (a Python object per term cost 25 µs a record)."""
+    """What each record of the batch is (`history.record_kind`), read set-at-a-time, from the engine's TSV text of
+    the answer (an IRI there is written `<...>`): a Python object per term was most of the cost (bench/README.md)."""
     by_type = {f"<{kind}>": name for kind, name in RECORD_KINDS.items()}
     kinds: dict[str, str] = {}
     solutions = batch._store.query(RECORD_TYPES)

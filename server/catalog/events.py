@@ -186,7 +186,7 @@ def names(at: datetime) -> Callable[[int], str]:
 
 
 def first_names(at: datetime, count: int) -> list[str]:
-    """`names(at)` of places 0 to `count - 1`, their random parts drawn at once (a draw each cost 10 µs: a bulk load
+    """`names(at)` of places 0 to `count - 1`, their random parts drawn at once rather than a draw each (a bulk load
     names hundreds of thousands of versions)."""
     moment, random = _moment(at), secrets.token_hex(4 * count)
     return [f"{moment}-{sequence:08d}-{random[8 * sequence : 8 * sequence + 8]}" for sequence in range(count)]
