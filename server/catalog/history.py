@@ -348,7 +348,10 @@ def _iri(iri: str) -> str:
 
 
 def _integer(value: int) -> str:
-    return f'"{value}"^^<{XSD.integer}>'
+    return f'"{value}"^^{_INTEGER_TYPE}'
+
+
+_INTEGER_TYPE = f"<{XSD.integer}>"  # looking a term up in an rdflib namespace makes it anew each time
 
 
 def _lines(*statements: tuple[str, Node, str]) -> str:
