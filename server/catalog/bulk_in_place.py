@@ -23,7 +23,6 @@ import io
 from pathlib import Path
 
 import pyoxigraph as ox
-from rdflib import Graph
 
 from server.catalog import bulk_load
 from server.catalog.bulk_load import (
@@ -41,7 +40,6 @@ from server.catalog.bulk_load import (
     drop_graphs,
     dump_everything,
     graph_names,
-    graphs_nquads,
     has_default_graph_triples,
     load_raw,
     may_hold_blank_nodes,
@@ -50,8 +48,8 @@ from server.catalog.bulk_load import (
     validate_batch,
     write_batch,
 )
-from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
-from server.catalog.history import Action, Change, refuse_service_names, version_graphs
+from server.catalog.events import counter_graph, numbering
+from server.catalog.history import Action, Change, refuse_service_names, version_quads
 from server.catalog.put_back import (
     PENDING_GRAPH,
     NotPutBack,
@@ -182,15 +180,15 @@ def _store_with_history(
 ) -> None:
     """The store's own graphs back, a version of each record for its history, the events counter moved on."""
     kinds = record_kinds(store)
-    changes = [Change(iri, Graph(), Action.REGISTER, kind=kinds.get(iri, "record")) for iri in outcome.added]
+    changes = [Change(iri, None, Action.REGISTER, kind=kinds.get(iri, "record")) for iri in outcome.added]
     with numbering(was, held=True) as first:
-        versions = {**version_graphs(was, changes, actor, first), **counter_graph(first + len(changes) - 1)}
-    history = graphs_nquads(versions)
+        history = version_quads(was, changes, actor, first).text
+        counter = counter_graph(first + len(changes) - 1)
     progress.start("writing", backup.stat().st_size + len(history))
     with backup.open("rb") as raw:
         load_raw(store, CountingReader(raw, progress.advance), ox.RdfFormat.N_QUADS)
-    store.update(f"DROP SILENT GRAPH <{COUNTER_GRAPH}>")  # the counter as it was, replaced by the moved one
     store.bulk_load(CountingReader(io.BytesIO(history), progress.advance), NQUADS)  # type: ignore[arg-type]
+    store.replace_records(counter)  # the counter as it was replaced by the moved one, once its events are in
     clear_pending(store)
 
 

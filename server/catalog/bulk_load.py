@@ -33,7 +33,7 @@ from rdflib.term import Node
 from server.catalog.access_requests import REQUESTS_ON_PRODUCTS, announce_closed, closed_with_dropped_ports
 from server.catalog.batch_boundaries import describing_a_node_twice, foreign_candidates
 from server.catalog.events import COUNTER_GRAPH, counter_graph, numbering
-from server.catalog.history import RECORD_KINDS, Action, Change, refuse_service_names, version_graphs
+from server.catalog.history import RECORD_KINDS, Action, Change, refuse_service_names, version_quads
 from server.catalog.ownership import check_ownership
 from server.catalog.put_back import (
     clear_pending,
@@ -234,13 +234,17 @@ def engine_rows(batch: OxigraphStore, query: str) -> Iterator[ox.QuerySolution]:
 
 
 def record_kinds(batch: OxigraphStore) -> dict[str, str]:
-    """What each record of the batch is (`history.record_kind`), read set-at-a-time."""
-    by_type = {str(kind): name for kind, name in RECORD_KINDS.items()}
+    """What each record of the batch is (`history.record_kind`), read set-at-a-time, from the engine's TSV text of
+    the answer (an IRI there is written `<...>`): a Python object per term was most of the cost (bench/README.md)."""
+    by_type = {f"<{kind}>": name for kind, name in RECORD_KINDS.items()}
     kinds: dict[str, str] = {}
-    for record, kind in engine_rows(batch, RECORD_TYPES):
-        found = by_type.get(kind.value) if isinstance(kind, ox.NamedNode) else None
-        if found is not None and isinstance(record, ox.NamedNode):
-            kinds.setdefault(record.value, found)
+    solutions = batch._store.query(RECORD_TYPES)
+    assert isinstance(solutions, ox.QuerySolutions)
+    for row in (solutions.serialize(format=ox.QueryResultsFormat.TSV) or b"").decode().splitlines()[1:]:
+        record, _, kind = row.partition("\t")
+        found = by_type.get(kind)
+        if found is not None and record.startswith("<"):
+            kinds.setdefault(record[1:-1], found)
     return kinds
 
 
@@ -448,24 +452,23 @@ def _write_keeping_a_copy(
                     closed_before[iri] = stored
                 out.write(_nquads(iri, stored))
         added, kinds = set(outcome.added), record_kinds(scratch)
-        nothing = Graph()  # the `before` of every new record, made once: a Graph costs about 60 µs to make
         changes = [
             Change(
                 iri,
-                outcome.before.get(iri, nothing),
+                outcome.before.get(iri),
                 Action.REGISTER if iri in added else Action.UPDATE,
                 kind=kinds.get(iri, "record"),
             )
             for iri in outcome.written
         ]
         changes += [Change(iri, closed_before[iri], Action.UPDATE, graph) for iri, graph in closing.items()]
-        versions = {**version_graphs(target, changes, actor, first), **counter_graph(first + len(changes) - 1)}
+        versions = version_quads(target, changes, actor, first)
+        history = versions.text + graphs_nquads(counter_graph(first + len(changes) - 1))
         # What a put-back drops (all the write may have added), kept with the copy: `valuemesh load --put-back`
         # reads it there when putting back fails now.
-        written = [*outcome.written, *closing, *versions]
+        written = [*outcome.written, *closing, *versions.graphs, COUNTER_GRAPH]
         with backup.open("ab") as out:
             out.write(to_drop_nquads(written))
-        history = graphs_nquads(versions)
         # Straight from the scratch store's quads: dumping them to a file for the engine to parse again cost a
         # quarter of the write (bench/README.md). The progress bar counts quads (a line of `history` is one).
         progress.counting("quads")

@@ -121,6 +121,8 @@ _KIND_OF, _SUBJECT_OF, _NUMBER_OF, _DATA_OF, _COUNT = (
     VM.eventCount,
 )
 _AT, _BY, _NAME = PROV.generatedAtTime, PROV.wasAttributedTo, VM.agentName
+# What an event states of itself, in the order of `event_triples`: its number, kind, time and agent.
+EVENT_PREDICATES = (_NUMBER_OF, _KIND_OF, _AT, _BY)
 _RECORD, _VERSION = PROV.specializationOf, VM.versionNumber  # what a version of a record (history.py) states
 
 
@@ -179,8 +181,19 @@ def parse_time(node: object) -> datetime | None:
 
 def names(at: datetime) -> Callable[[int], str]:
     """Unique, time-ordered local names for the graphs of one write: `<UTC time>-<place in the write>-<random>`."""
-    moment = f"{at.astimezone(UTC):%Y%m%dT%H%M%S%f}Z"
+    moment = _moment(at)
     return lambda sequence: f"{moment}-{sequence:08d}-{secrets.token_hex(4)}"
+
+
+def first_names(at: datetime, count: int) -> list[str]:
+    """`names(at)` of places 0 to `count - 1`, their random parts drawn at once rather than a draw each (a bulk load
+    names hundreds of thousands of versions)."""
+    moment, random = _moment(at), secrets.token_hex(4 * count)
+    return [f"{moment}-{sequence:08d}-{random[8 * sequence : 8 * sequence + 8]}" for sequence in range(count)]
+
+
+def _moment(at: datetime) -> str:
+    return f"{at.astimezone(UTC):%Y%m%dT%H%M%S%f}Z"
 
 
 def check_kind(kind: str) -> str:
@@ -192,10 +205,8 @@ def check_kind(kind: str) -> str:
 def event_triples(node: URIRef, number: int, kind: Literal, at: Literal, actor: URIRef) -> list[Triple]:
     """What makes `node` an event: its number, kind, time and agent (history.py's versions carry them too)."""
     return [
-        (node, _NUMBER_OF, integer(number)),
-        (node, _KIND_OF, kind),
-        (node, _AT, at),
-        (node, _BY, actor),
+        (node, predicate, value)
+        for predicate, value in zip(EVENT_PREDICATES, (integer(number), kind, at, actor), strict=True)
     ]
 
 

@@ -39,13 +39,13 @@ from rdflib import RDF, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
 
-from server.catalog.events import event_triples, integer, names, now, parse_time, publish, timestamp
+from server.catalog.events import EVENT_PREDICATES, first_names, names, now, parse_time, publish, timestamp
 from server.errors import BadInput, NotFound, StoreUnavailable
 from server.identity.principal import Principal
 from server.namespaces import DPROD, FOAF, PROV, VM, sparql_prefixes
 from server.sparql_text import iri_ref
 from server.store.base import SERVICE_PREFIX, Store, Triple
-from server.store.terms import serialize_triples, to_rdflib
+from server.store.terms import serialize_triples, to_oxigraph, to_rdflib
 
 VERSION_PREFIX = "urn:valuemesh:version:"
 
@@ -194,7 +194,7 @@ class Change:
     """What a write does to one record: `before` as stored (empty when it did not exist), and how."""
 
     record: str
-    before: Graph
+    before: Graph | None  # None: the record was not stored (a registration, as an empty graph says too)
     action: Action
     after: Graph | None = None  # None for a removal
     kind: str | None = None  # what the record is (`record_kind`), when the caller knows it without the graphs
@@ -256,55 +256,130 @@ def latest_versions(store: Store, records: Iterable[str]) -> dict[str, tuple[str
     return latest
 
 
+@dataclass(frozen=True)
+class VersionQuads:
+    """The versions of one write and its activities as N-Quads (`text`), and the graphs they fill (`graphs`)."""
+
+    text: bytes
+    graphs: list[str]
+
+
+def version_quads(
+    store: Store, changes: list[Change], actor: Principal, first: int, at: datetime | None = None
+) -> VersionQuads:
+    """The version graph of each change, numbered as events from `first` on, and the write's activity graphs, to be
+    written in the same write as the change (`events.publish`), as N-Quads. Written as text, term by term: a bulk
+    load versions hundreds of thousands of records, and rdflib terms for them cost several times what the store
+    takes to write them."""
+    if not changes:
+        return VersionQuads(b"", [])
+    at = at or now()
+    latest = latest_versions(store, [c.record for c in changes])
+    # Terms shared by every version of the write, written once.
+    stamp, agent, name = _text(timestamp(at)), _iri(actor.id), _text(Literal(actor.name))
+    kinds: dict[str, str] = {}
+    activities: dict[Action, str] = {}
+    nothing_kept = ""  # what a version keeps of a record that did not exist (made when first needed)
+    named, version_names = names(at), first_names(at, len(changes))
+    lines: list[str] = []
+    graphs: list[str] = []
+    for sequence, change in enumerate(changes):
+        iri = f"{VERSION_PREFIX}{version_names[sequence]}"
+        node, record = f"<{iri}>", _iri(change.record)
+        activity = activities.get(change.action)
+        if activity is None:
+            activity_iri = f"{ACTIVITY_PREFIX}{named(sequence)}"
+            graphs.append(activity_iri)
+            activity = activities[change.action] = f"<{activity_iri}>"
+            lines.append(
+                _ACTIVITY_LINES.format(
+                    node=activity, action=_text(Literal(change.action.value)), at=stamp, agent=agent, name=name
+                )
+            )
+        previous = latest.get(change.record)
+        if previous is None and change.before is not None and len(change.before):
+            # Stored before history was kept: it becomes version 1, without time or author.
+            legacy = f"{VERSION_PREFIX}{uuid.uuid4().hex}"
+            lines.append(_LEGACY_LINES.format(node=node, legacy=f"<{legacy}>", record=record))
+            previous = (legacy, 1)
+        if previous is not None:
+            if change.before is not None and len(change.before):
+                kept = _text(snapshot(change.before))
+            else:
+                kept = nothing_kept = nothing_kept or _text(snapshot(()))
+            lines.append(_REVISION_LINES.format(node=node, earlier=_iri(previous[0]), kept=kept))
+        kind = f"{change.kind or record_kind(change.record, change.after, change.before)}.{EVENT_VERBS[change.action]}"
+        lines.append(
+            _VERSION_LINES.format(
+                node=node,
+                record=record,
+                number=_integer(previous[1] + 1 if previous is not None else 1),
+                activity=activity,
+                event=_integer(first + sequence),
+                kind=kinds.get(kind) or kinds.setdefault(kind, _text(Literal(kind))),
+                at=stamp,
+                agent=agent,
+            )
+        )
+        graphs.append(iri)
+    return VersionQuads("".join(lines).encode(), graphs)
+
+
 def version_graphs(
     store: Store, changes: list[Change], actor: Principal, first: int, at: datetime | None = None
 ) -> dict[str, list[Triple]]:
-    """The version graph of each change, numbered as events from `first` on, and the write's activity graphs, to be
-    written in the same write as the change (`events.publish`)."""
-    if not changes:
-        return {}
-    at = at or now()
-    latest = latest_versions(store, [c.record for c in changes])
-    # Terms shared by every version of the write, made once (a bulk load stamps thousands).
-    stamp, agent, name = timestamp(at), URIRef(actor.id), Literal(actor.name)
-    kinds: dict[str, Literal] = {}
-    numbers: dict[int, Literal] = {}  # version numbers repeat (mostly 1 in a load); each Literal costs 40 µs
-    activities: dict[Action, URIRef] = {}
-    graphs: dict[str, list[Triple]] = {}
-    named = names(at)
-    for sequence, change in enumerate(changes):
-        iri = f"{VERSION_PREFIX}{named(sequence)}"
-        node, record = URIRef(iri), URIRef(change.record)
-        activity = activities.get(change.action)
-        if activity is None:
-            activity = activities[change.action] = URIRef(f"{ACTIVITY_PREFIX}{named(sequence)}")
-            graphs[str(activity)] = [
-                (activity, _TYPE, _ACTIVITY),
-                (activity, _ACTION, Literal(change.action.value)),
-                (activity, _STARTED, stamp),
-                (activity, _ASSOCIATED, agent),
-                (activity, _NAME, name),
-            ]
-        triples: list[Triple] = []
-        previous = latest.get(change.record)
-        if previous is None and len(change.before):
-            # Stored before history was kept: it becomes version 1, without time or author.
-            legacy = URIRef(f"{VERSION_PREFIX}{uuid.uuid4().hex}")
-            triples += [(legacy, _TYPE, _ENTITY), (legacy, _VERSION_OF, record), (legacy, _NUMBER, integer(1))]
-            previous = (str(legacy), 1)
-        number = previous[1] + 1 if previous is not None else 1
-        if previous is not None:
-            earlier = URIRef(previous[0])
-            triples += [(node, _REVISION_OF, earlier), (earlier, _SNAPSHOT, snapshot(change.before))]
-        kind = f"{change.kind or record_kind(change.record, change.after, change.before)}.{EVENT_VERBS[change.action]}"
-        triples += [
-            (node, _VERSION_OF, record),
-            (node, _NUMBER, numbers[number] if number in numbers else numbers.setdefault(number, integer(number))),
-            (node, _GENERATED_BY, activity),
-            *event_triples(node, first + sequence, kinds.setdefault(kind, Literal(kind)), stamp, agent),
-        ]
-        graphs[iri] = triples
+    """`version_quads` as triples by graph, for a write that goes through `Store.replace_records`."""
+    written = version_quads(store, changes, actor, first, at)
+    graphs: dict[str, list[Triple]] = {iri: [] for iri in written.graphs}
+    for quad in ox.parse(written.text, ox.RdfFormat.N_QUADS):
+        graph = quad.graph_name
+        assert isinstance(graph, ox.NamedNode)
+        graphs[graph.value].append((to_rdflib(quad.subject), to_rdflib(quad.predicate), to_rdflib(quad.object)))  # type: ignore[arg-type]
     return graphs
+
+
+def _text(term: Node) -> str:
+    """A term as N-Quads writes it (Oxigraph's own text of it)."""
+    return str(to_oxigraph(term))
+
+
+def _iri(iri: str) -> str:
+    return str(ox.NamedNode(iri))
+
+
+def _integer(value: int) -> str:
+    return f'"{value}"^^{_INTEGER_TYPE}'
+
+
+_INTEGER_TYPE = f"<{XSD.integer}>"  # looking a term up in an rdflib namespace makes it anew each time
+
+
+def _lines(*statements: tuple[str, Node, str]) -> str:
+    """A template of N-Quads lines in the graph `{node}`: (subject, predicate, object) with `{field}`s."""
+    return "".join(f"{s} {_text(p)} {o} {{node}} .\n" for s, p, o in statements)
+
+
+# The statements of a version (see the module docstring), each in the version's own graph.
+_VERSION_LINES = _lines(
+    ("{node}", _VERSION_OF, "{record}"),
+    ("{node}", _NUMBER, "{number}"),
+    ("{node}", _GENERATED_BY, "{activity}"),
+    *(
+        ("{node}", predicate, value)
+        for predicate, value in zip(EVENT_PREDICATES, ("{event}", "{kind}", "{at}", "{agent}"), strict=True)
+    ),
+)
+_REVISION_LINES = _lines(("{node}", _REVISION_OF, "{earlier}"), ("{earlier}", _SNAPSHOT, "{kept}"))
+_LEGACY_LINES = _lines(
+    ("{legacy}", _TYPE, _text(_ENTITY)), ("{legacy}", _VERSION_OF, "{record}"), ("{legacy}", _NUMBER, _integer(1))
+)
+_ACTIVITY_LINES = _lines(
+    ("{node}", _TYPE, _text(_ACTIVITY)),
+    ("{node}", _ACTION, "{action}"),
+    ("{node}", _STARTED, "{at}"),
+    ("{node}", _ASSOCIATED, "{agent}"),
+    ("{node}", _NAME, "{name}"),
+)
 
 
 def versions(store: Store, record: str) -> list[RecordVersion]:
