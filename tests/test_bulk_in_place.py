@@ -11,6 +11,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -26,13 +27,18 @@ from server.catalog.events import event_count
 from server.catalog.seeding import ONTOLOGY_GRAPH, prepare
 from server.catalog.writes import WriteOutcome
 from server.errors import BadInput, ValidationRefused
+from server.governance.shapes import read_shapes
 from server.identity.principal import SYSTEM, Role
 from server.identity.tokens import ApiTokens
+from server.resources import shape_files
 from server.store.oxigraph import OxigraphStore
 from tests.conftest import CliResult
 from tests.test_bulk_load import CAT, DPROD, OWNER, PRODUCTS, empty_catalog, version_count, with_product_lines_removed
 
 ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+DCT = "http://purl.org/dc/terms/"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
 E = TypeVar("E", bound=Exception)
 
 
@@ -121,6 +127,55 @@ def test_a_refused_migration_leaves_the_store_as_it_was_with_the_scratch_paths_r
     assert refused == [r.message for r in by_scratch.report.violations] and refused
 
 
+def with_many_faults(lines: list[str]) -> list[str]:
+    """The generated catalog with faults of several kinds: two products without an owner, one without a description,
+    one naming a domain that no record describes, a domain without a name, and a product declaring a class."""
+    products = plan_catalog(PRODUCTS, seed=3).products
+    faulty = with_product_lines_removed(lines, products[11].iri, OWNER)
+    faulty = with_product_lines_removed(faulty, products[12].iri, OWNER)
+    faulty = with_product_lines_removed(faulty, products[13].iri, f"<{DCT}description>")
+    faulty = with_product_lines_removed(faulty, f"{CAT}domain/medical-affairs", f"<{RDFS}label>")
+    domain_of_14 = f"<{products[14].iri}> <{DPROD}domain> "
+    faulty = [
+        f"{domain_of_14}<{CAT}domain/nowhere> <{products[14].iri}> .\n" if line.startswith(domain_of_14) else line
+        for line in faulty
+    ]
+    p15 = products[15].iri
+    return [*faulty, f"<{p15}> <{RDFS}subClassOf> <{DPROD}DataProduct> <{p15}> .\n"]
+
+
+def test_a_migration_with_many_faults_is_refused_in_place_with_every_result_of_the_scratch_path(
+    fresh: OxigraphStore, tmp_path: Path, catalog_lines: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The organisation's shapes target nodes beyond the records: the domain no record describes and the ontology's
+    # classes, which the store holds beside the batch, are context and judged on neither path.
+    shapes = read_shapes([*shape_files(), DATA / "shapes-nodes-beyond-the-records.ttl"])
+    bad = tmp_path / "bad.nq"
+    bad.write_text("".join(with_many_faults(catalog_lines)))
+    before = everything(fresh)
+    with pytest.raises(ValidationRefused) as in_place:
+        load_files_alone(fresh, [bad], actor=SYSTEM, progress=silent(), shapes=shapes)
+    assert everything(fresh) == before
+    monkeypatch.undo()  # the scratch path in memory, where each focus node is judged as a write judges it
+    with pytest.raises(ValidationRefused) as by_scratch:
+        load_files(empty_catalog(), [bad], actor=SYSTEM, shapes=shapes)
+    report, expected = in_place.value.report, by_scratch.value.report
+    assert Counter(report.results) == Counter(expected.results)
+    assert sorted(r.message for r in report.violations) == sorted(r.message for r in expected.violations)
+    assert sorted(r.message for r in report.warnings) == sorted(r.message for r in expected.warnings)
+    products = plan_catalog(PRODUCTS, seed=3).products
+    violated = {(r.focus_node, r.path) for r in report.violations}
+    assert {
+        (products[11].iri, OWNER[1:-1]),
+        (products[12].iri, OWNER[1:-1]),
+        (products[13].iri, f"{DCT}description"),
+        (products[14].iri, f"{DPROD}domain"),
+        (f"{CAT}domain/medical-affairs", f"{RDFS}label"),
+    } <= violated
+    assert [r.focus_node for r in report.warnings if r.path == f"{RDFS}subClassOf"] == [products[15].iri]
+    assert f"{CAT}domain/nowhere" not in {r.focus_node for r in report.results}
+
+
 @pytest.mark.parametrize(
     "document",
     [
@@ -172,6 +227,7 @@ from server.catalog.seeding import prepare
 from server.errors import StoreUnavailable
 from server.identity.principal import SYSTEM, Role
 from server.identity.tokens import ApiTokens
+from server.resources import shape_files
 from server.store.oxigraph import OxigraphStore
 
 directory, document, cap, phase = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4]

@@ -5,8 +5,8 @@ is the whole catalog and there is nothing stored to judge it against, so the scr
 nothing and costs a second full write (the batch is written to the scratch store, dumped, and written again). Here
 the store itself plays the scratch store: its own graphs, few and small, are copied to a file and to a store in
 memory and dropped; the file is bulk-loaded into the emptied store; the checks and the compiled shapes of
-bulk_load.py run there as they run on a scratch store (same queries, same refusals in the same words); then the
-store's own graphs come back, with a version of each record for its history and the events counter moved on.
+bulk_load.py run there as they run on a scratch store on disk (same refusals in the same words); then the store's
+own graphs come back, with a version of each record for its history and the events counter moved on.
 A refusal or a failure drops everything the load added and loads the store's own graphs again: the catalog is as
 it was.
 
