@@ -14,7 +14,6 @@ from typing import Annotated
 
 import typer
 from rdflib import RDF, RDFS
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from server.catalog.records import Records, merge_records, records_of
 from server.catalog.seeding import prepare
@@ -68,11 +67,15 @@ NAMING_PRODUCTS = {ReportFormat.human, ReportFormat.junit}
 
 
 def _validate_whole_store(opened: Store, shapes: Shapes) -> ValidationReport:
+    # Counting the quads takes a scan of the store (0.2 s at 10k products on disk): only when a bar could be shown.
+    if not stderr.is_terminal or opened.quad_count() < PROGRESS_FROM_QUADS:
+        return validate_store(opened, shapes, threads=QUERY_THREADS)
+    # Imported here: the progress bar's module is a share of the start-up that a run without a bar skips.
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     queries = shapes.queries
     columns = (TextColumn("validating the catalog"), BarColumn(), TextColumn("{task.completed}/{task.total}"))
-    # Counting the quads takes a scan of the store (0.2 s at 10k products on disk): only when a bar could be shown.
-    quiet = not stderr.is_terminal or opened.quad_count() < PROGRESS_FROM_QUADS
-    with Progress(*columns, TimeElapsedColumn(), console=stderr, transient=True, disable=quiet) as progress:
+    with Progress(*columns, TimeElapsedColumn(), console=stderr, transient=True) as progress:
         task = progress.add_task("validating", total=len(queries))
         return validate_store(opened, shapes, advance=lambda: progress.advance(task), threads=QUERY_THREADS)
 

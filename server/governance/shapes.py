@@ -32,6 +32,7 @@ from server.governance.conditions import (
     logical,
     set_at_a_time,
     value_holds,
+    well_formed,
 )
 from server.governance.hash_plan import hash_plan
 from server.governance.messages import constraint_in_words
@@ -273,10 +274,8 @@ def _value_filter(component: Node, parameter: Node, graph: Graph, shape: Node) -
         return f"FILTER (!({same}))"
     if component == SH.datatype:
         datatype = str(parameter)
-        well_formed = (
-            f" || !COALESCE(datatype(<{datatype}>(STR(?value))) = <{datatype}>, false)" if datatype in CASTABLE else ""
-        )
-        return f"FILTER (!isLiteral(?value) || datatype(?value) != <{datatype}>{well_formed})"
+        formed = f" || !{well_formed(datatype, '?value')}" if datatype in CASTABLE else ""
+        return f"FILTER (!isLiteral(?value) || datatype(?value) != <{datatype}>{formed})"
     if component == SH.nodeKind:
         return f"FILTER (!({_NODE_KINDS[parameter]}))"
     if component in _COMPARISONS:
@@ -842,10 +841,8 @@ def _merged_text(kind: str, members: list[Check]) -> str:
         operator = ">=" if kind == "MinInclusive" else "<="
         return values + f"VALUES (?k ?param) {{ {parameters} }} FILTER (!COALESCE(?value {operator} ?param, false)) }}"
     datatype = str(members[0].parameter)
-    well_formed = (
-        f" || !COALESCE(datatype(<{datatype}>(STR(?value))) = <{datatype}>, false)" if datatype in CASTABLE else ""
-    )
-    return values + f"FILTER (!isLiteral(?value) || datatype(?value) != <{datatype}>{well_formed}) }}"
+    formed = f" || !{well_formed(datatype, '?value')}" if datatype in CASTABLE else ""
+    return values + f"FILTER (!isLiteral(?value) || datatype(?value) != <{datatype}>{formed}) }}"
 
 
 def _merged_lookup_text(kind: str, members: list[Check]) -> str | None:
