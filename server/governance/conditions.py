@@ -30,6 +30,18 @@ CASTABLE = {
     f"{XSD}{name}"
     for name in ("integer", "decimal", "double", "float", "boolean", "duration", "dateTime", "date", "string")
 }
+# Of those, the numeric ones: SPARQL's isNumeric is false for an ill-formed literal (SPARQL 1.1, 17.4.2.4), which
+# tells it without casting the value's string back (decoding every value: half of a datatype check on disk).
+NUMERIC = {f"{XSD}{name}" for name in ("integer", "decimal", "double", "float")}
+
+
+def well_formed(datatype: str, var: str) -> str:
+    """An expression true when `var`, a literal of `datatype` (one of CASTABLE), is a well-formed one."""
+    if datatype in NUMERIC:
+        return f"isNumeric({var})"
+    return f"COALESCE(datatype(<{datatype}>(STR({var}))) = <{datatype}>, false)"
+
+
 NODE_KINDS: dict[Node, str] = {
     SH.IRI: "isIRI({v})",
     SH.BlankNode: "isBlank({v})",
@@ -90,8 +102,8 @@ def value_holds(graph: Graph, shape: Node, component: Node, parameter: Node, var
         datatype = str(parameter)
         if datatype.startswith(XSD) and datatype not in CASTABLE:
             return None  # ill-formed literals of other XSD types cannot be told in SPARQL
-        well_formed = f" && datatype(<{datatype}>(STR({var}))) = <{datatype}>" if datatype in CASTABLE else ""
-        return f"COALESCE(isLiteral({var}) && datatype({var}) = <{datatype}>{well_formed}, false)"
+        formed = f" && {well_formed(datatype, var)}" if datatype in CASTABLE else ""
+        return f"COALESCE(isLiteral({var}) && datatype({var}) = <{datatype}>{formed}, false)"
     if component == SH.nodeKind:
         return NODE_KINDS[parameter].format(v=var) if parameter in NODE_KINDS else None
     if component in _COMPARISONS:
@@ -202,6 +214,7 @@ __all__ = [
     "set_at_a_time",
     "term",
     "value_holds",
+    "well_formed",
 ]
 
 

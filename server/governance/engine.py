@@ -20,7 +20,7 @@ from rdflib.term import Node
 
 from server.governance.messages import display
 from server.governance.results import ValidationResult
-from server.governance.shapes import NAMING, Check, Query
+from server.governance.shapes import FEW_VALUES, NAMING, Check, Query
 from server.namespaces import SH
 from server.store.base import SelectResult, backend_of
 
@@ -171,11 +171,24 @@ def run_checks(
     closure = subclasses(store, {c for q in queries for c in q.classes()})
     # The lookup plans of shapes.py (see FOCUS_NODES) for a store in memory.
     lookups = getattr(backend_of(store), "location", None) == "memory:"  # type: ignore[arg-type]
-    texts = [q.sparql(focus_in_records=focus_in_records, subclasses=closure, lookups=lookups) for q in queries]
+
+    def answer(query: Query) -> SelectResult:
+        # A check with a plan for few values (shapes.py FEW_VALUES) first counts its path's distinct values.
+        probe = None if lookups else query.few_values_probe()
+        few = probe is not None and _at_most_few(store.select(probe))
+        return store.select(
+            query.sparql(focus_in_records=focus_in_records, subclasses=closure, lookups=lookups, few_values=few)
+        )
+
     if threads <= 1:
-        return _merged(queries, map(store.select, texts), advance)
+        return _merged(queries, map(answer, queries), advance)
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        return _merged(queries, pool.map(store.select, texts), advance)
+        return _merged(queries, pool.map(answer, queries), advance)
+
+
+def _at_most_few(counted: SelectResult) -> bool:
+    n = counted.rows[0][0] if counted.rows else None
+    return n is not None and int(n) <= FEW_VALUES  # type: ignore[call-overload]
 
 
 def _merged(
