@@ -12,8 +12,6 @@ too (bench/README.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pyoxigraph as ox
 
 from server.catalog.records import GENID, OWNING_PROPERTIES
@@ -72,12 +70,6 @@ SELECT DISTINCT ?g WHERE {
 PAIRS_PER_QUERY = 1000
 
 
-def _solutions(batch: OxigraphStore, query: str) -> Iterator[ox.QuerySolution]:
-    solutions = batch._store.query(query)
-    assert isinstance(solutions, ox.QuerySolutions)
-    return iter(solutions)
-
-
 def foreign_candidates(batch: OxigraphStore) -> list[str]:
     """The records of `batch` that may hold a statement about a node that is not theirs, approximately: a subject
     that is not the record, not reached from it by up to three owning properties, not a blank node nor skolemised
@@ -85,7 +77,7 @@ def foreign_candidates(batch: OxigraphStore) -> list[str]:
     nodes): each record found is to be judged again exactly (`records.check_named_graph`)."""
     candidates: set[str] = set()
     rows: list[str] = []
-    for record, subject in _solutions(batch, UNOWNED_SUBJECTS):
+    for record, subject in batch.solutions(UNOWNED_SUBJECTS):
         if not isinstance(record, ox.NamedNode) or not isinstance(subject, ox.NamedNode):
             continue  # a graph named by a blank node is no record; a blank node is its record's own
         if subject.value.startswith(record.value + GENID):
@@ -96,11 +88,11 @@ def foreign_candidates(batch: OxigraphStore) -> list[str]:
             candidates.add(record.value)  # a name no query text can carry: judged exactly
     for first in range(0, len(rows), PAIRS_PER_QUERY):
         pairs = " ".join(rows[first : first + PAIRS_PER_QUERY])
-        candidates.update(row[0].value for row in _solutions(batch, FOREIGN_AMONG.replace("#PAIRS", pairs)))
+        candidates.update(row[0].value for row in batch.solutions(FOREIGN_AMONG.replace("#PAIRS", pairs)))
     return sorted(candidates)
 
 
 def describing_a_node_twice(batch: OxigraphStore) -> list[str]:
     """The records of `batch` that describe a node another record of it describes too (none, most of the time)."""
-    graphs = (row[0] for row in _solutions(batch, DESCRIBING_A_NODE_TWICE))
+    graphs = (row[0] for row in batch.solutions(DESCRIBING_A_NODE_TWICE))
     return sorted(graph.value for graph in graphs if isinstance(graph, ox.NamedNode))

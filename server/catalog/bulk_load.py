@@ -226,22 +226,14 @@ def has_default_graph_triples(batch: OxigraphStore) -> bool:
     return next(iter(default), None) is not None
 
 
-def engine_rows(batch: OxigraphStore, query: str) -> Iterator[ox.QuerySolution]:
-    """A SELECT's solutions as the engine gives them: a question about every record of a large batch reads them
-    faster without converting each term to rdflib (`OxigraphStore.select`) for the caller to convert back."""
-    solutions = batch._store.query(query)
-    assert isinstance(solutions, ox.QuerySolutions)
-    return iter(solutions)
-
-
 def record_kinds(batch: OxigraphStore) -> dict[str, str]:
     """What each record of the batch is (`history.record_kind`), read set-at-a-time, from the engine's TSV text of
     the answer (an IRI there is written `<...>`): a Python object per term was most of the cost (bench/README.md)."""
     by_type = {f"<{kind}>": name for kind, name in RECORD_KINDS.items()}
     kinds: dict[str, str] = {}
-    solutions = batch._store.query(RECORD_TYPES)
-    assert isinstance(solutions, ox.QuerySolutions)
-    for row in (solutions.serialize(format=ox.QueryResultsFormat.TSV) or b"").decode().splitlines()[1:]:
+    for row in (
+        (batch.solutions(RECORD_TYPES).serialize(format=ox.QueryResultsFormat.TSV) or b"").decode().splitlines()[1:]
+    ):
         record, _, kind = row.partition("\t")
         found = by_type.get(kind)
         if found is not None and record.startswith("<"):
@@ -249,7 +241,7 @@ def record_kinds(batch: OxigraphStore) -> dict[str, str]:
     return kinds
 
 
-def holds_graph(batch: OxigraphStore, iri: str) -> bool:
+def has_named_graph(batch: OxigraphStore, iri: str) -> bool:
     """Whether the named graph `iri` is in the batch (without listing every graph, as `record_iris` does)."""
     return bool(batch._store.contains_named_graph(ox.NamedNode(iri)))
 
@@ -318,7 +310,7 @@ def add_records(scratch: OxigraphStore, records: Records) -> None:
 def check_document(scratch: OxigraphStore, source: str, *, blank_nodes: bool = True) -> None:
     """What `records_of` does to a document's named graphs, set-at-a-time (skolemising blank nodes only when the
     document `may_hold_blank_nodes`)."""
-    if holds_graph(scratch, ONTOLOGY_GRAPH) and isomorphic(scratch.record(ONTOLOGY_GRAPH), shipped_ontology()):
+    if has_named_graph(scratch, ONTOLOGY_GRAPH) and isomorphic(scratch.record(ONTOLOGY_GRAPH), shipped_ontology()):
         drop_graphs(scratch, [ONTOLOGY_GRAPH])  # an exported catalog holds the ontology; the catalog installs its own
     for iri in foreign_candidates(scratch):
         check_named_graph(scratch.record(iri), iri, source)
@@ -337,7 +329,7 @@ def derive_name_keys(scratch: OxigraphStore) -> None:
     key = ox.NamedNode(str(VM.nameKey))
     quads = [
         ox.Quad(product, key, ox.Literal(name_key(name.value)), graph)  # type: ignore[arg-type]
-        for graph, product, name in engine_rows(scratch, PRODUCT_NAMES)
+        for graph, product, name in scratch.solutions(PRODUCT_NAMES)
     ]
     add_quads(scratch, quads)
 
