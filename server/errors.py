@@ -82,6 +82,10 @@ class StoreUnavailable(ValuemeshError):
     code = "STORE_UNAVAILABLE"
 
 
+class StoreClosed(StoreUnavailable):
+    """The store was closed by its owner: nothing asked of it afterwards can be answered, now or later."""
+
+
 class StoreNotPutBack(StoreUnavailable):
     """A bulk write failed and so did putting the store back: it may hold part of the batch until an operator puts it
     back (not a wait-and-retry: a retry would write onto the half-written store)."""

@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -23,7 +24,8 @@ from rdflib import Literal, URIRef
 from rdflib.namespace import RDFS
 
 from server.catalog.seeding import prepare
-from server.errors import StoreUnavailable
+from server.catalog.service import Catalog
+from server.errors import Conflict, StoreUnavailable
 from server.identity.principal import Role
 from server.identity.tokens import ApiTokens
 from server.settings import Settings
@@ -340,3 +342,109 @@ def test_two_api_processes_racing_to_create_one_name_store_exactly_one(shared_se
         store.replace_records({}, drop=store.record_iris())
         store.update(f"DROP SILENT GRAPH <{CLAIMS_GRAPH}>")  # claims of a process stopped mid-write
         store.close()
+
+
+# What Virtuoso answers the request it picked as a deadlock's victim (it has rolled that request back whole).
+DEADLOCKED = (
+    "Virtuoso 40001 Error SR172: Transaction deadlocked\n\nSPARQL query:\n"
+    "DELETE { GRAPH <urn:valuemesh:claims> { ?claim ?p ?o } } WHERE { ... }"
+)
+
+
+class DeadlockingRelay:
+    """A loopback relay to a real server that answers the first `victims` updates as a deadlock's victims."""
+
+    def __init__(self, upstream: int, victims: int) -> None:
+        self.victims = victims
+        self.updates_seen = 0
+        relay = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._forward(b"")
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.startswith("/update"):
+                    relay.updates_seen += 1
+                    if relay.updates_seen <= relay.victims:
+                        self._answer(500, {"Content-Type": "text/plain"}, DEADLOCKED.encode())
+                        return
+                self._forward(body)
+
+            def _forward(self, body: bytes) -> None:
+                headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept")}
+                answer = httpx.request(
+                    self.command, f"http://127.0.0.1:{upstream}{self.path}", content=body, headers=headers
+                )
+                kept = {k: v for k, v in answer.headers.items() if k.lower() in ("content-type", "server")}
+                self._answer(answer.status_code, kept, answer.content)
+
+            def _answer(self, status: int, headers: dict[str, str], body: bytes) -> None:
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("victims", [1, 3])
+def test_a_write_the_server_rolled_back_in_a_deadlock_is_sent_again(
+    oxigraph_server: OxigraphServer, victims: int
+) -> None:
+    relay = DeadlockingRelay(oxigraph_server.port, victims)
+    try:
+        store = RemoteSparqlStore.from_location(f"sparql+http://127.0.0.1:{relay.port}/query?update=/update")
+        store.replace_records({RECORD: [(URIRef(RECORD), RDFS.label, Literal("written after a deadlock"))]})
+        assert relay.updates_seen == victims + 1
+        labels = store.select(f"SELECT ?label WHERE {{ GRAPH ?g {{ <{RECORD}> ?p ?label }} }}").column("label")
+        assert [str(label) for label in labels] == ["written after a deadlock"]
+        store.close()
+    finally:
+        relay.close()
+
+
+def test_a_write_that_keeps_losing_deadlocks_is_a_conflict_and_stores_nothing(
+    oxigraph_server: OxigraphServer,
+) -> None:
+    relay = DeadlockingRelay(oxigraph_server.port, victims=100)
+    try:
+        store = RemoteSparqlStore.from_location(f"sparql+http://127.0.0.1:{relay.port}/query?update=/update")
+        with pytest.raises(Conflict, match="deadlock with other writes; nothing was stored, try again"):
+            store.replace_records({RECORD: [(URIRef(RECORD), RDFS.label, Literal("never written"))]})
+        assert relay.updates_seen == 6
+        assert not store.ask(f"ASK {{ GRAPH ?g {{ <{RECORD}> ?p ?o }} }}")
+        store.close()
+    finally:
+        relay.close()
+
+
+def test_a_catalog_whose_store_was_closed_under_it_stops_following_quietly(
+    oxigraph_server: OxigraphServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An owner that closes the store before the catalog (a script, a test) leaves no thread polling a closed
+    connection and logging about it twice a second."""
+    store = RemoteSparqlStore.from_location(oxigraph_server.location)
+    prepare(store, with_seed=False)
+    catalog = Catalog(Settings(store="memory:", seed=False), store).open()
+    follower = threading.enumerate()
+    assert any(thread.name == "change-follower" for thread in follower)
+    store.close()
+    deadline = time.monotonic() + 5
+    while any(t.name == "change-follower" for t in threading.enumerate()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(thread.name == "change-follower" for thread in threading.enumerate())
+    assert "cannot follow" not in caplog.text
+    catalog.close()

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from rdflib import Literal
 
 from server.catalog.lineage_index import LineageIndex
+from server.errors import StoreClosed
 from server.sparql_text import iri_ref
 from server.store.base import CHANGES_GRAPH, Store
 
@@ -112,6 +113,8 @@ class ChangeFollower:
         while not self._stop.wait(POLL_S):
             try:
                 self.poll()
+            except StoreClosed:
+                return  # the store's owner closed it: there is nothing left to follow
             except Exception as error:  # the server may be away: try again at the next poll
                 log.warning("cannot follow the changes of other replicas now: %s", error)
 

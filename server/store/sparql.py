@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import re
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from decimal import Decimal
@@ -38,7 +40,7 @@ from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.namespace import XSD
 from rdflib.term import Node
 
-from server.errors import BadInput, LimitExceeded, StoreUnavailable
+from server.errors import BadInput, Conflict, LimitExceeded, StoreClosed, StoreUnavailable
 from server.namespaces import PREFIXES
 from server.sparql_text import iri_ref, query_form
 from server.store.base import SERVICE_PREFIX, SelectResult, Triple
@@ -50,6 +52,10 @@ DIALECTS = ("oxigraph", "virtuoso", "standard")
 AUTH_SCHEMES = ("basic", "digest", "bearer")
 _OPTIONS = ("update", "gsp", "auth", "dialect", "timeout", "exclude")
 _JSON = "application/sparql-results+json"
+# SQLSTATE 40001, serialization failure: Virtuoso's answer when two transactions deadlock and it rolls one back.
+_DEADLOCKED = re.compile(r"\b40001\b.*deadlock", re.IGNORECASE)
+_DEADLOCK_ATTEMPTS = 6
+_DEADLOCK_PAUSE_S = 0.02
 _NTRIPLES = "application/n-triples"
 
 # Graphs every Virtuoso database holds for itself (plus `http://<DefaultHost>/DAV/` and `.../sparql`).
@@ -344,15 +350,30 @@ class RemoteSparqlStore:
     # --- talking to the server -----------------------------------------------------------------------
 
     def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self._client.request(method, url, **kwargs)
-        except httpx.TimeoutException:
-            raise _Timeout() from None
-        except httpx.TransportError as error:
-            raise StoreUnavailable(f"the SPARQL server at {url} is unreachable: {error}") from None
-        if response.status_code < 300:
-            return response
-        detail = " ".join(response.text.split())[:500] or response.reason_phrase
+        if self._client.is_closed:
+            raise StoreClosed(f"the connection to {self.location} was closed")
+        pause = _DEADLOCK_PAUSE_S
+        for attempt in range(_DEADLOCK_ATTEMPTS):
+            try:
+                response = self._client.request(method, url, **kwargs)
+            except httpx.TimeoutException:
+                raise _Timeout() from None
+            except httpx.TransportError as error:
+                raise StoreUnavailable(f"the SPARQL server at {url} is unreachable: {error}") from None
+            if response.status_code < 300:
+                return response
+            detail = " ".join(response.text.split())[:500] or response.reason_phrase
+            if not _DEADLOCKED.search(detail) or attempt == _DEADLOCK_ATTEMPTS - 1:
+                break
+            # The server chose this request as a deadlock's victim and rolled it back whole: sending it again is
+            # what the server asks for, and safe, since none of it was applied.
+            time.sleep(random.uniform(pause, 2 * pause))
+            pause *= 2
+        if _DEADLOCKED.search(detail):
+            raise Conflict(
+                f"the SPARQL server rolled this back {_DEADLOCK_ATTEMPTS} times, each in a deadlock with other writes;"
+                " nothing was stored, try again"
+            )
         if response.status_code in (401, 403):
             raise StoreUnavailable(f"the SPARQL server at {url} refused our credentials ({response.status_code})")
         if "estimated execution time" in detail and "exceeds the limit" in detail:
