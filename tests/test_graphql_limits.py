@@ -54,21 +54,26 @@ def generated_store() -> Iterator[Store]:
     store.close()
 
 
+def fewest_queries(client: TestClient, store: Store, document: str, first: int, key: str) -> int:
+    """The queries one request costs. A first request reads what the catalog reads once and keeps (the restricted
+    products, as of the store's marker), at whatever moment the app's threads get to it; of the later requests the
+    fewest count: a question the catalog's own threads ask meanwhile (once now and then, more often on a busy
+    machine) is not the request's cost."""
+    post(client, document, first=1)
+    counts = []
+    for _ in range(4):
+        before = store.queries_run
+        body = post(client, document, first=first)
+        assert "errors" not in body, body
+        answered = body["data"][key]
+        assert len(answered["edges"] if isinstance(answered, dict) else answered) == first
+        counts.append(store.queries_run - before)
+    return min(counts)
+
+
 def queries_for(store: Store, first: int) -> int:
     with TestClient(ready_app(Settings(store="memory:", seed=False), store), base_url="http://localhost") as client:
-        # A first request reads what the catalog reads once and keeps (the restricted products, as of the store's
-        # marker), at whatever moment the app's threads get to it; the question is what each later request costs.
-        post(client, LISTING, first=1)
-        counts = []
-        # The fewest of two: a question the catalog's own threads ask meanwhile (once now and then) is not the
-        # request's cost.
-        for _ in range(2):
-            before = store.queries_run
-            body = post(client, LISTING, first=first)
-            assert "errors" not in body, body
-            assert len(body["data"]["dataProducts"]["edges"]) == first
-            counts.append(store.queries_run - before)
-        return min(counts)
+        return fewest_queries(client, store, LISTING, first, "dataProducts")
 
 
 def test_listing_products_with_their_details_costs_the_same_number_of_queries_for_10_and_100(
@@ -76,7 +81,9 @@ def test_listing_products_with_their_details_costs_the_same_number_of_queries_fo
 ) -> None:
     ten = queries_for(generated_store, 10)
     hundred = queries_for(generated_store, 100)
-    assert hundred == ten
+    # Within one: the labels of the nodes two relations name are asked in one batch or in two, as the relations'
+    # answers come back from the worker threads (13 or 14 here, at either size).
+    assert abs(hundred - ten) <= 1
     # One question per relation the document follows (about 17 here), never one per product.
     assert hundred <= 20
 
@@ -193,11 +200,7 @@ OVERLAPS = "query ($first: Int) { overlaps(first: $first) { left { name } right 
 
 def overlap_queries_for(store: Store, first: int) -> int:
     with TestClient(ready_app(Settings(store="memory:", seed=False), store), base_url="http://localhost") as client:
-        before = store.queries_run
-        body = post(client, OVERLAPS, first=first)
-        assert "errors" not in body, body
-        assert len(body["data"]["overlaps"]) == first
-        return store.queries_run - before
+        return fewest_queries(client, store, OVERLAPS, first, "overlaps")
 
 
 def test_listing_overlaps_costs_the_same_number_of_queries_for_5_and_50_pairs(generated_store: Store) -> None:

@@ -142,6 +142,8 @@ class OxigraphStore:
         self.location = f"oxigraph:{path}" if path is not None else "memory:"
         self.path = Path(path).expanduser() if path is not None else None
         self.queries_run = 0
+        # Queries run on several threads at once: `+=` alone would lose a count now and then.
+        self._tally = threading.Lock()
         # Bumped by every write, so that a snapshot can tell whether it still shows the catalog as it is.
         self.generation = 0
         self._writable = not read_only
@@ -181,7 +183,8 @@ class OxigraphStore:
         default_graphs: Sequence[str] | None = None,
         named_graphs: Sequence[str] | None = None,
     ) -> object:
-        self.queries_run += 1
+        with self._tally:
+            self.queries_run += 1
         try:
             return self._store.query(
                 query,

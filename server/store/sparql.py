@@ -402,7 +402,8 @@ class RemoteSparqlStore:
             form.update({key: [_iri(g)[1:-1] for g in graphs] for key, graphs in dataset.items() if graphs})
         elif self.dialect == "oxigraph":
             form["union-default-graph"] = ""
-        self.queries_run += 1
+        with self._lock:  # queries run on several threads at once: `+=` alone would lose a count now and then
+            self.queries_run += 1
         extra: dict[str, Any] = {}
         if timeout_s is not None:
             extra["timeout"] = httpx.Timeout(timeout_s, connect=min(5.0, timeout_s))
