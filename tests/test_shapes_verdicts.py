@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from server.governance import sources
 from server.governance.sources import ShapesRefused, load_shapes
 from server.governance.verdicts import CACHE_NAME
 from tests.conftest import DATA
@@ -96,3 +97,34 @@ def test_a_cache_that_cannot_be_read_or_written_is_ignored(
     assert len(load_shapes(["builtin", str(ORGANISATION)]).checks) == expected
     with pytest.raises(ShapesRefused, match="not valid SHACL"):
         load_shapes(["builtin", str(SHAPES / "not-shacl.ttl")])
+
+
+def test_shapes_that_passed_are_remembered_compiled_and_a_change_compiles_them_again(
+    tmp_path: Path, own_cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = tmp_path / "rules.ttl"
+    rules.write_bytes(ORGANISATION.read_bytes())
+    first = load_shapes(["builtin", str(rules)])
+    assert list((own_cache_home / "valuemesh").glob("shapes-*.pickle"))
+
+    def compiled_again(graph: object) -> None:
+        raise AssertionError("compiled again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sources, "shapes_from_graph", compiled_again)
+        again = load_shapes(["builtin", str(rules)])
+    assert again.checks == first.checks and again.items == first.items
+
+    # The same bytes under a changed message: compiled afresh, and the new message is the one in force.
+    message = "a data product needs at least one keyword (dcat:keyword) so people can find it"
+    assert message in {check.message for check in first.checks}
+    rules.write_text(rules.read_text(encoding="utf-8").replace(message, "said otherwise"), encoding="utf-8")
+    changed = load_shapes(["builtin", str(rules)])
+    messages = {check.message for check in changed.checks}
+    assert "said otherwise" in messages and message not in messages
+
+    # A file the checks refuse is refused every time, never served from what was remembered before.
+    rules.write_bytes((SHAPES / "not-shacl.ttl").read_bytes())
+    for _ in range(2):
+        with pytest.raises(ShapesRefused, match="not valid SHACL"):
+            load_shapes(["builtin", str(rules)])

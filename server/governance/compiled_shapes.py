@@ -1,13 +1,15 @@
-"""The packaged shapes as compiled at an earlier start, so an unchanged installation does not read and compile them
-again (about a quarter of a second of `valuemesh validate`, with the Turtle parser's import).
+"""Shapes as compiled at an earlier start, so an unchanged installation does not read and compile them again (about
+a quarter of a second of `valuemesh validate` for the packaged shapes, with the Turtle parser's import; more for an
+organisation's, which are also checked against SHACL-for-SHACL before they compile).
 
 What compiling gives depends only on the shapes files' exact bytes and where they are, on the code that compiles
 (every module of valuemesh: the compiler's helpers are spread over the package, and hashing all of it takes a few
 milliseconds) and on the libraries and Python that run it; a digest of all of that is the key, written in front of
-the pickled shapes in `$XDG_CACHE_HOME/valuemesh/packaged-shapes.pickle`. A key that differs in any way means the
-shapes are compiled afresh and the file replaced; the pickle is only read when the key matches. A file that cannot
-be read or written is ignored, and the shapes simply compiled. Like any file in the user's cache, it is trusted as
-the user's own (unpickling it runs what it says).
+the pickled shapes in `$XDG_CACHE_HOME/valuemesh/packaged-shapes.pickle` (an organisation's set of files: a
+`shapes-<digest of their locations>.pickle` of its own). A key that differs in any way means the shapes are compiled
+afresh and the file replaced; the pickle is only read when the key matches. A file that cannot be read or written is
+ignored, and the shapes simply compiled. Like any file in the user's cache, it is trusted as the user's own
+(unpickling it runs what it says).
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def _kept(location: Path, key: str) -> object | None:
 def _keep(location: Path, key: str, compiled: object) -> None:
     try:
         location.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=location.parent, prefix=".packaged-shapes-", suffix=".pickle")
+        handle, temporary = tempfile.mkstemp(dir=location.parent, prefix=".shapes-", suffix=".pickle")
     except OSError:
         return
     try:

@@ -11,6 +11,7 @@ names the file, the shape and the reason; all of them are reported at once. File
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,9 @@ from rdflib.plugins.parsers.notation3 import BadSyntax
 from rdflib.term import Node
 
 from server.errors import BadInput
+from server.governance.compiled_shapes import remembered
 from server.governance.shapes import Shapes, UnsupportedShape, catalog_shapes, shapes_from_graph
-from server.governance.verdicts import PassingVerdicts, verdict_key
+from server.governance.verdicts import PassingVerdicts, cache_home, verdict_key
 from server.namespaces import SH
 from server.resources import shape_files
 
@@ -93,7 +95,21 @@ def load_shapes(entries: Iterable[str]) -> Shapes:
     entries = tuple(entries)
     if all(entry.strip().lower() == BUILTIN for entry in entries):
         return catalog_shapes()  # the packaged shapes are checked by the tests, not at every start
-    contents = _read(shape_paths(entries))
+    paths = shape_paths(entries)
+    # Files that passed every check and compiled are remembered compiled, as the packaged ones are: the same bytes,
+    # code and libraries give the same verdict and the same shapes. A refusal raises, so it is never remembered.
+    # Each set of files has a cache file of its own, so two sets used in turn do not evict each other.
+    location = cache_home() / "valuemesh" / f"shapes-{_digest([str(path) for path in paths])}.pickle"
+    return remembered(paths, lambda: _checked_and_compiled(paths), Shapes, location)
+
+
+def _digest(locations: list[str]) -> str:
+    return hashlib.sha256("\n".join(locations).encode()).hexdigest()[:16]
+
+
+def _checked_and_compiled(paths: tuple[Path, ...]) -> Shapes:
+    """The shapes of `paths`, checked (SHACL-for-SHACL, recursion, SPARQL) and compiled; ShapesRefused otherwise."""
+    contents = _read(paths)
     files = _parsed(contents)
     graph = Graph(bind_namespaces="none")  # the authors' prefixes, not rdflib's defaults, name shapes in messages
     for file_graph in files.values():
