@@ -39,6 +39,9 @@ def well_formed(datatype: str, var: str) -> str:
     """An expression true when `var`, a literal of `datatype` (one of CASTABLE), is a well-formed one."""
     if datatype in NUMERIC:
         return f"isNumeric({var})"
+    if datatype == f"{XSD}string":
+        # Every string is a lexical form of xsd:string, so its cast never fails: casting would only decode the value.
+        return "true"
     return f"COALESCE(datatype(<{datatype}>(STR({var}))) = <{datatype}>, false)"
 
 
