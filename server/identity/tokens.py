@@ -153,7 +153,8 @@ class ApiTokens:
         return token.principal()
 
 
-# What a token without which is not one (a statement left over from a half-removed token, say).
+# What every token states; statements about an IRI that lacks one of these (left by a half-removed token, say) are
+# not a token.
 REQUIRED = ("name", "agent", "created")
 
 
