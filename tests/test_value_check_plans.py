@@ -54,6 +54,8 @@ def test_the_on_disk_plans_find_what_each_check_alone_finds(tmp_path: Path) -> N
     data = Graph().parse(DATA / "value-checks.ttl", format="turtle")
     merged = [q for q in shapes.queries if len(q.checks) > 1 and "?k" in q.text]
     assert merged, "some checks on value nodes are merged into one query"
+    # Sequences of predicates are joined step by step (server/governance/paths.py scanned).
+    assert sum("?step2_" in q.text for q in shapes.queries) >= 1
     store = open_store(str(tmp_path / "store"))
     try:
         store.replace_records({RECORD: list(data)})
@@ -71,6 +73,11 @@ def test_the_on_disk_plans_find_what_each_check_alone_finds(tmp_path: Path) -> N
     assert _ours(scanned) == expected
     assert _ours(alone) == expected
     assert _ours(validate_records({RECORD: data}, shapes).results) == expected
+    # On sequences: a value reached through two agreements is one result; an inverse first step.
+    assert expected[("http://example.org/lower", str(SH.MaxInclusiveConstraintComponent), "120")] == 1
+    assert ("http://example.org/lower", str(SH.PatternConstraintComponent), "Sales team") in expected
+    assert ("http://example.org/portless", str(SH.MinCountConstraintComponent), "") in expected
+    assert ("http://example.org/good", str(SH.QualifiedMinCountConstraintComponent), "") not in expected
     # The data breaks every kind of check the plans cover.
     assert {c for _, c, _ in expected} >= {
         str(SH[f"{kind}ConstraintComponent"])

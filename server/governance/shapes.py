@@ -36,7 +36,7 @@ from server.governance.conditions import (
 )
 from server.governance.hash_plan import hash_plan
 from server.governance.messages import constraint_in_words
-from server.governance.paths import BadPath, sparql_path
+from server.governance.paths import BadPath, scanned, sparql_path
 from server.governance.paths import path_text as path_text_of
 from server.governance.reach import Reach, reach_of
 from server.namespaces import DPROD, SH
@@ -290,7 +290,11 @@ def _value_nodes(path: str | None, var: str = "?value") -> str:
 
 def _scanned_value_nodes(path: str | None) -> str:
     """`_value_nodes` for a pattern that follows FOCUS_NODES: the path's pairs as a subquery, joined by hash."""
-    return f"{{ SELECT ?this ?value WHERE {{ ?this {path} ?value }} }}" if path else "BIND (?this AS ?value)"
+    return (
+        f"{{ SELECT ?this ?value WHERE {{ {scanned('?this', path, '?value')} }} }}"
+        if path
+        else "BIND (?this AS ?value)"
+    )
 
 
 def _members(graph: Graph, parameter: Node) -> list[Node]:
@@ -347,7 +351,7 @@ def _core_query(
     if component == SH.minCount:
         n = int(parameter)  # type: ignore[call-overload]
         if n == 1:
-            return f"SELECT ?this (0 AS ?count) WHERE {head} MINUS {{ ?this {path} ?v }} }}"
+            return f"SELECT ?this (0 AS ?count) WHERE {head} MINUS {{ {scanned('?this', path, '?v')} }} }}"
         return (
             f"SELECT ?this (COUNT(DISTINCT ?v) AS ?count) WHERE {head} OPTIONAL {{ ?this {path} ?v }} }} "
             f"GROUP BY ?this HAVING (COUNT(DISTINCT ?v) < {n})"
@@ -375,8 +379,8 @@ def _core_query(
         # The values that conform, each tested once (as in _distinct_values_first), joined with the focus nodes' pairs.
         test, flags = set_at_a_time(qualified, "?v")
         conforming = (
-            f"{{ SELECT ?this ?v WHERE {{ ?this {path} ?v }} }} {{ SELECT ?v WHERE {{ {{ SELECT ?v WHERE "
-            f"{{ ?any_ {path} ?v }} GROUP BY ?v }} {' '.join(flags)} FILTER ({test}) }} }}"
+            f"{{ SELECT ?this ?v WHERE {{ {scanned('?this', path, '?v')} }} }} {{ SELECT ?v WHERE {{ {{ SELECT ?v "
+            f"WHERE {{ {scanned('?any_', path, '?v')} }} GROUP BY ?v }} {' '.join(flags)} FILTER ({test}) }} }}"
         )
         if plain or path is None or _ZERO_LENGTH.search(re.sub(r"<[^>]*>", "", path)):
             conforming = f"?this {path} ?v FILTER ({qualified})"
@@ -826,7 +830,9 @@ def _merged_values(members: list[Check]) -> str:
     paths: dict[str, list[int]] = {}
     for k, check in enumerate(members):
         paths.setdefault(check.value_path or "", []).append(k)
-    scans = " UNION ".join(f"{{ ?this {path} ?value VALUES ?path_ {{ {i} }} }}" for i, path in enumerate(paths))
+    scans = " UNION ".join(
+        f"{{ {scanned('?this', path, '?value')} VALUES ?path_ {{ {i} }} }}" for i, path in enumerate(paths)
+    )
     checks = " ".join(f"({i} {k})" for i, ks in enumerate(paths.values()) for k in ks)
     test = "false"
     for k, check in reversed(list(enumerate(members))):
@@ -846,12 +852,12 @@ def _distinct_values_first(path: str, violation: str, *, looked_up: bool = False
     `looked_up`, looked up value by value (the expression as written: cheaper for a few values)."""
     test, flags = (violation, []) if looked_up else set_at_a_time(violation, "?value")
     failing = (
-        f"{{ SELECT ?value WHERE {{ {{ SELECT ?value WHERE {{ ?any_ {path} ?value }} GROUP BY ?value }} "
+        f"{{ SELECT ?value WHERE {{ {{ SELECT ?value WHERE {{ {scanned('?any_', path, '?value')} }} GROUP BY ?value }} "
         f"{' '.join(flags)} FILTER ({test}) }} }}"
     )
     return (
         f"SELECT DISTINCT ?this ?value WHERE {{ {failing} {FOCUS_NODES} "
-        f"{{ SELECT ?this ?value WHERE {{ ?this {path} ?value }} }} }}"
+        f"{{ SELECT ?this ?value WHERE {{ {scanned('?this', path, '?value')} }} }} }}"
     )
 
 
