@@ -106,7 +106,9 @@ def value_holds(graph: Graph, shape: Node, component: Node, parameter: Node, var
         if datatype.startswith(XSD) and datatype not in CASTABLE:
             return None  # ill-formed literals of other XSD types cannot be told in SPARQL
         formed = f" && {well_formed(datatype, var)}" if datatype in CASTABLE else ""
-        return f"COALESCE(isLiteral({var}) && datatype({var}) = <{datatype}>{formed}, false)"
+        # No isLiteral guard: datatype() of an IRI or a blank node is an error here and no datatype on Virtuoso,
+        # false either way; and each mention of the value decodes it anew on disk.
+        return f"COALESCE(datatype({var}) = <{datatype}>{formed}, false)"
     if component == SH.nodeKind:
         return NODE_KINDS[parameter].format(v=var) if parameter in NODE_KINDS else None
     if component in _COMPARISONS:
@@ -120,7 +122,7 @@ def value_holds(graph: Graph, shape: Node, component: Node, parameter: Node, var
         return f"COALESCE(!isBlank({var}) && REGEX(STR({var}), {arguments}), false)"
     if component == SH.languageIn:
         tags = " || ".join(f"langMatches(lang({var}), {term(Literal(str(t)))})" for t in members(graph, parameter))
-        return f"COALESCE(isLiteral({var}) && ({tags or 'false'}), false)"
+        return f"COALESCE({tags or 'false'}, false)"  # lang() of a node that is no literal: an error, or ""
     return None
 
 

@@ -13,7 +13,7 @@ validator. tests/test_validation.py checks it gives pyshacl's results on the see
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -310,8 +310,8 @@ def _value_filter(component: Node, parameter: Node, graph: Graph, shape: Node) -
         return f"FILTER (!({same}))"
     if component == SH.datatype:
         datatype = str(parameter)
-        formed = f" || !{well_formed(datatype, '?value')}" if datatype in CASTABLE else ""
-        return f"FILTER (!isLiteral(?value) || datatype(?value) != <{datatype}>{formed})"
+        formed = f" && {well_formed(datatype, '?value')}" if datatype in CASTABLE else ""
+        return f"FILTER (!COALESCE(datatype(?value) = <{datatype}>{formed}, false))"  # as conditions.value_holds
     if component == SH.nodeKind:
         return f"FILTER (!({_NODE_KINDS[parameter]}))"
     if component in _COMPARISONS:
@@ -330,7 +330,7 @@ def _value_filter(component: Node, parameter: Node, graph: Graph, shape: Node) -
         tags = " || ".join(
             f"langMatches(lang(?value), {_sparql_term(Literal(str(t)))})" for t in _members(graph, parameter)
         )
-        return f"FILTER (!COALESCE(isLiteral(?value) && ({tags or 'false'}), false))"
+        return f"FILTER (!COALESCE({tags or 'false'}, false))"
     raise UnsupportedShape(f"constraint {component} is not compiled")
 
 
@@ -871,16 +871,15 @@ def _merged_text(kind: str, members: list[Check]) -> str:
         # The focus nodes once, paired with every check, less the pairs some value is found for: one anti-join by
         # hash, where a branch per check made the engine find the focus nodes again for each (twice as slow).
         keys = " ".join(str(k) for k in range(len(members)))
-        found = " UNION ".join(f"{{ ?this <{c.path_iri}> ?v BIND ({k} AS ?k) }}" for k, c in enumerate(members))
+        found = " UNION ".join(f"{{ ?this <{iri}> ?v {bound} }}" for iri, bound in _per_predicate(members))
         return (
             f"SELECT ?this ?k (0 AS ?count) WHERE {{ {FOCUS_NODES} VALUES ?k {{ {keys} }} "
             f"MINUS {{ SELECT ?this ?k WHERE {{ {found} }} }} }}"
         )
     if kind == "MaxCount":
-        return "SELECT ?this ?k ?count WHERE { " + _branches(
-            members, lambda c: f"{FOCUS_NODES} {_counted(f'<{c.path_iri}>', 1)}"
-        )
-    scans = " UNION ".join(f"{{ ?this <{c.path_iri}> ?value BIND ({k} AS ?k) }}" for k, c in enumerate(members))
+        branches = (f"{{ {FOCUS_NODES} {_counted(f'<{iri}>', 1)} {bound} }}" for iri, bound in _per_predicate(members))
+        return "SELECT ?this ?k ?count WHERE { " + " UNION ".join(branches) + " }"
+    scans = " UNION ".join(f"{{ ?this <{iri}> ?value {bound} }}" for iri, bound in _per_predicate(members))
     values = f"SELECT DISTINCT ?this ?k ?value WHERE {{ {FOCUS_NODES} {{ SELECT ?this ?k ?value WHERE {{ {scans} }} }} "
     if kind == "Class":
         # The subclasses of each class are looked up once per run (SUBCLASSES_SLOT): a property path with the class
@@ -893,8 +892,8 @@ def _merged_text(kind: str, members: list[Check]) -> str:
         operator = ">=" if kind == "MinInclusive" else "<="
         return values + f"VALUES (?k ?param) {{ {parameters} }} FILTER (!COALESCE(?value {operator} ?param, false)) }}"
     datatype = str(members[0].parameter)
-    formed = f" || !{well_formed(datatype, '?value')}" if datatype in CASTABLE else ""
-    return values + f"FILTER (!isLiteral(?value) || datatype(?value) != <{datatype}>{formed}) }}"
+    formed = f" && {well_formed(datatype, '?value')}" if datatype in CASTABLE else ""
+    return values + f"FILTER (!COALESCE(datatype(?value) = <{datatype}>{formed}, false)) }}"
 
 
 def _merged_lookup_text(kind: str, members: list[Check]) -> str | None:
@@ -920,9 +919,16 @@ def _merged_lookup_text(kind: str, members: list[Check]) -> str | None:
     return None
 
 
-def _branches(members: list[Check], branch: Callable[[Check], str]) -> str:
-    """A UNION of one group per check, each binding ?k to the check's index; closes the WHERE clause."""
-    return " UNION ".join(f"{{ {branch(c)} BIND ({k} AS ?k) }}" for k, c in enumerate(members)) + " }"
+def _per_predicate(members: list[Check]) -> list[tuple[str, str]]:
+    """Each predicate of `members` with the pattern binding ?k to the index of each check on it: the same check
+    stated by two shapes (an organisation restating a packaged rule) scans its predicate once."""
+    keys: dict[str, list[int]] = {}
+    for k, check in enumerate(members):
+        keys.setdefault(str(check.path_iri), []).append(k)
+    return [
+        (iri, f"BIND ({ks[0]} AS ?k)" if len(ks) == 1 else f"VALUES ?k {{ {' '.join(map(str, ks))} }}")
+        for iri, ks in keys.items()
+    ]
 
 
 _NESTED_KINDS = {"Node", "And", "Or", "Xone", "Not"}
