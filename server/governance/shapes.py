@@ -319,13 +319,13 @@ def _value_filter(component: Node, parameter: Node, graph: Graph, shape: Node) -
         return f"FILTER (!COALESCE(?value {_COMPARISONS[component]} {_sparql_term(parameter)}, false))"
     if component in (SH.minLength, SH.maxLength):
         operator = ">=" if component == SH.minLength else "<="
-        return f"FILTER (isBlank(?value) || !(STRLEN(STR(?value)) {operator} {int(parameter)}))"  # type: ignore[call-overload]
+        return f"FILTER (!COALESCE(STRLEN(STR(?value)) {operator} {int(parameter)}, false))"  # type: ignore[call-overload]
     if component == SH.pattern:
         flags = graph.value(shape, SH.flags)
         arguments = f"{_sparql_term(Literal(str(parameter)))}" + (
             f", {_sparql_term(Literal(str(flags)))}" if flags is not None else ""
         )
-        return f"FILTER (isBlank(?value) || !REGEX(STR(?value), {arguments}))"
+        return f"FILTER (!COALESCE(REGEX(STR(?value), {arguments}), false))"
     if component == SH.languageIn:
         tags = " || ".join(
             f"langMatches(lang(?value), {_sparql_term(Literal(str(t)))})" for t in _members(graph, parameter)
@@ -350,7 +350,7 @@ def _core_query(
     head = f"{{ {FOCUS_NODES} "
     if component == SH.minCount:
         n = int(parameter)  # type: ignore[call-overload]
-        if n == 1:
+        if n == 1 and path is not None:  # (SHACL defines minCount on property shapes only)
             return f"SELECT ?this (0 AS ?count) WHERE {head} MINUS {{ {scanned('?this', path, '?v')} }} }}"
         return (
             f"SELECT ?this (COUNT(DISTINCT ?v) AS ?count) WHERE {head} OPTIONAL {{ ?this {path} ?v }} }} "
@@ -376,14 +376,16 @@ def _core_query(
         if qualified is None:  # partition() leaves such shapes to a standard validator
             raise UnsupportedShape(f"the qualified value shape of {_short(graph, shape)} is not compiled")
         n = int(parameter)  # type: ignore[call-overload]
-        # The values that conform, each tested once (as in _distinct_values_first), joined with the focus nodes' pairs.
-        test, flags = set_at_a_time(qualified, "?v")
-        conforming = (
-            f"{{ SELECT ?this ?v WHERE {{ {scanned('?this', path, '?v')} }} }} {{ SELECT ?v WHERE {{ {{ SELECT ?v "
-            f"WHERE {{ {scanned('?any_', path, '?v')} }} GROUP BY ?v }} {' '.join(flags)} FILTER ({test}) }} }}"
-        )
         if plain or path is None or _ZERO_LENGTH.search(re.sub(r"<[^>]*>", "", path)):
             conforming = f"?this {path} ?v FILTER ({qualified})"
+        else:
+            # The values that conform, each tested once (as in _distinct_values_first), joined with the focus
+            # nodes' pairs.
+            test, flags = set_at_a_time(qualified, "?v")
+            conforming = (
+                f"{{ SELECT ?this ?v WHERE {{ {scanned('?this', path, '?v')} }} }} {{ SELECT ?v WHERE {{ {{ SELECT "
+                f"?v WHERE {{ {scanned('?any_', path, '?v')} }} GROUP BY ?v }} {' '.join(flags)} FILTER ({test}) }} }}"
+            )
         if component == SH.qualifiedMinCount and n == 1 and not plain:
             # None conforms: an anti-join by hash, with no count kept for each focus node (0.25 s of 1.3 at 100k).
             return f"SELECT ?this (0 AS ?count) WHERE {head} MINUS {{ {conforming} }} }}"
@@ -828,8 +830,9 @@ def _merged_values(members: list[Check]) -> str:
     path scanned once for all the checks on it and joined by hash, each pair tested by its own check's expression.
     The test comes after a GROUP BY, which keeps the engine from moving it beside the scans, where it would test
     every value of the predicate in the store (every label, not only the products'): testing a value decodes it,
-    which on disk is the cost (1.7 -> 1.1 s for six checks on 10k products). The pairs are joined and grouped
-    once per path, and only then paired with the checks on that path (three checks on labels: a third of the rows)."""
+    which on disk is the cost (1.7 -> 1.1 s for six checks on 10k products). Each pair is first tested by all the
+    checks on its path at once, one row and no branching on the check for each (8.2 -> 6.6 s at 100k); only the
+    pairs some check fails are paired with the checks on their path and tested by each."""
     paths: dict[str, list[int]] = {}
     for k, check in enumerate(members):
         paths.setdefault(check.value_path or "", []).append(k)
@@ -840,10 +843,13 @@ def _merged_values(members: list[Check]) -> str:
     test = "false"
     for k, check in reversed(list(enumerate(members))):
         test = f"IF(?k = {k}, {check.violation}, {test})"
+    ahead = "false"  # true when some check on the pair's path fails
+    for i, ks in reversed(list(enumerate(paths.values()))):
+        ahead = f"IF(?path_ = {i}, {' || '.join(str(members[k].violation) for k in ks)}, {ahead})"
     return (
-        f"SELECT ?this ?k ?value WHERE {{ {{ SELECT ?this ?path_ ?value WHERE {{ {FOCUS_NODES} "
-        f"{{ SELECT ?this ?path_ ?value WHERE {{ {scans} }} }} }} GROUP BY ?this ?path_ ?value }} "
-        f"VALUES (?path_ ?k) {{ {checks} }} FILTER ({test}) }}"
+        f"SELECT ?this ?k ?value WHERE {{ {{ SELECT ?this ?path_ ?value WHERE {{ {{ SELECT ?this ?path_ ?value "
+        f"WHERE {{ {FOCUS_NODES} {{ SELECT ?this ?path_ ?value WHERE {{ {scans} }} }} }} GROUP BY ?this ?path_ "
+        f"?value }} FILTER ({ahead}) }} }} VALUES (?path_ ?k) {{ {checks} }} FILTER ({test}) }}"
     )
 
 
