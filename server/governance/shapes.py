@@ -459,12 +459,12 @@ def _lookup_query(component: Node, parameter: Node, path: str | None, graph: Gra
 
 
 def _few_values_query(component: Node, parameter: Node, path: str | None, graph: Graph, shape: Node) -> str | None:
-    """A nested shape's check as `_core_query` plans it, its values' facts looked up (see FEW_VALUES); None when
-    the nested shape reads no facts of the value (a datatype, a pattern: nothing to look up)."""
+    """A nested shape's check as `_core_query` plans it for a path with few distinct values (see FEW_VALUES): its
+    values' facts looked up, or, when it reads none (a datatype, a pattern), each distinct value tested once."""
     if component not in LOGICAL or path is None:
         return None
     violation = _violation(component, parameter, path, graph, shape)
-    if violation is None or not set_at_a_time(violation, "?value")[1]:
+    if violation is None:
         return None
     return _distinct_values_first(path, violation, looked_up=True)
 
@@ -858,12 +858,18 @@ def _distinct_values_first(path: str, violation: str, *, looked_up: bool = False
     up, so it is evaluated once per distinct value of the path (a few domains for ten thousand products), after
     GROUP BY, which keeps the engine from testing the value on each pair; the values that fail are joined with
     the focus nodes' pairs. The facts are flags set for every node at once by a scan of their predicates, or,
-    `looked_up`, looked up value by value (the expression as written: cheaper for a few values)."""
+    `looked_up`, looked up value by value (the expression as written: cheaper for a few values). A shape that reads
+    no facts of the value (a datatype, sh:or of datatypes) has nothing to look up: unless `looked_up`, each
+    statement's value is tested as the path is scanned, where grouping 100,000 titles first only cost (1.3 s ->
+    0.7 s at 100k); grouping pays on a path with few distinct values, the plan for few values."""
     test, flags = (violation, []) if looked_up else set_at_a_time(violation, "?value")
-    failing = (
-        f"{{ SELECT ?value WHERE {{ {{ SELECT ?value WHERE {{ {scanned('?any_', path, '?value')} }} GROUP BY ?value }} "
-        f"{' '.join(flags)} FILTER ({test}) }} }}"
-    )
+    if flags or looked_up:
+        failing = (
+            f"{{ SELECT ?value WHERE {{ {{ SELECT ?value WHERE {{ {scanned('?any_', path, '?value')} }} "
+            f"GROUP BY ?value }} {' '.join(flags)} FILTER ({test}) }} }}"
+        )
+    else:
+        failing = f"{{ SELECT DISTINCT ?value WHERE {{ {scanned('?any_', path, '?value')} FILTER ({test}) }} }}"
     return (
         f"SELECT DISTINCT ?this ?value WHERE {{ {failing} {FOCUS_NODES} "
         f"{{ SELECT ?this ?value WHERE {{ {scanned('?this', path, '?value')} }} }} }}"
