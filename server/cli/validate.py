@@ -32,6 +32,7 @@ from server.errors import BadInput
 from server.governance.ci_reports import Sources, github_annotations, junit_xml, sarif
 from server.governance.report import human_lines, report_graph
 from server.governance.shapes import Shapes
+from server.heap import keep_freed_memory
 from server.namespaces import DPROD, sparql_prefixes
 from server.settings import Settings
 from server.store import Store
@@ -67,6 +68,7 @@ NAMING_PRODUCTS = {ReportFormat.human, ReportFormat.junit}
 
 
 def _validate_whole_store(opened: Store, shapes: Shapes) -> ValidationReport:
+    keep_freed_memory()  # the queries' hash tables reuse what the ones before freed (server/heap.py)
     # Counting the quads takes a scan of the store (0.2 s at 10k products on disk): only when a bar could be shown.
     if not stderr.is_terminal or opened.quad_count() < PROGRESS_FROM_QUADS:
         return validate_store(opened, shapes, threads=QUERY_THREADS)
