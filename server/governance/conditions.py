@@ -106,8 +106,8 @@ def value_holds(graph: Graph, shape: Node, component: Node, parameter: Node, var
         if datatype.startswith(XSD) and datatype not in CASTABLE:
             return None  # ill-formed literals of other XSD types cannot be told in SPARQL
         formed = f" && {well_formed(datatype, var)}" if datatype in CASTABLE else ""
-        # No isLiteral guard: datatype() of an IRI or a blank node is an error here and no datatype on Virtuoso,
-        # false either way; and each mention of the value decodes it anew on disk.
+        # No isLiteral guard: datatype() of an IRI or a blank node is an error, false under COALESCE; and each
+        # mention of the value decodes it anew on disk.
         return f"COALESCE(datatype({var}) = <{datatype}>{formed}, false)"
     if component == SH.nodeKind:
         return NODE_KINDS[parameter].format(v=var) if parameter in NODE_KINDS else None
