@@ -60,6 +60,8 @@ def test_the_on_disk_plans_find_what_each_check_alone_finds(tmp_path: Path) -> N
     assert any(c.component == str(SH.OrConstraintComponent) for q in merged for c in q.checks)
     # Sequences of predicates are joined step by step (server/governance/paths.py scanned).
     assert sum("?step2_" in q.text for q in shapes.queries) >= 1
+    # A minimum and a maximum length on one path read the value's length once (value_tests.py any_fails).
+    assert any("ABS(2 * STRLEN" in q.text for q in merged)
     # A predicate two shapes' checks share is scanned once for both (shapes.py _per_predicate).
     assert any(re.search(r"VALUES \?k \{ \d+ \d+ \}", q.text) for q in shapes.queries)
     store = open_store(str(tmp_path / "store"))
@@ -84,6 +86,10 @@ def test_the_on_disk_plans_find_what_each_check_alone_finds(tmp_path: Path) -> N
     assert ("http://example.org/lower", str(SH.PatternConstraintComponent), "Sales team") in expected
     assert ("http://example.org/portless", str(SH.MinCountConstraintComponent), "") in expected
     assert ("http://example.org/good", str(SH.QualifiedMinCountConstraintComponent), "") not in expected
+    # Two shapes bound one name's length: the stricter bound decides (10 letters, within 12, beyond 9).
+    assert expected[("http://example.org/portless", str(SH.MaxLengthConstraintComponent), "Tenletters")] == 1
+    # A node outside the target breaking the target's rules is no result.
+    assert not any(focus == "http://example.org/not-a-product" for focus, _, _ in expected)
     # A rule two shapes state alike: found for each shape.
     assert expected[("http://example.org/lower", str(SH.MaxCountConstraintComponent), "")] == 3  # owner x2, domain
     assert expected[("http://example.org/portless", str(SH.MinCountConstraintComponent), "")] == 3  # owner x2, team
