@@ -16,7 +16,7 @@ from rdflib.term import Node
 from server.governance.conditions import set_at_a_time
 from server.governance.engine import run_checks
 from server.governance.results import ValidationResult
-from server.governance.shapes import Query, read_shapes
+from server.governance.shapes import REPEATED_VALUES, Query, read_shapes
 from server.namespaces import SH
 from server.rdf_io import read_rdf_file
 from server.store import Store, open_store
@@ -60,6 +60,8 @@ def test_the_on_disk_plans_find_what_each_check_alone_finds(tmp_path: Path) -> N
     assert any(c.component == str(SH.OrConstraintComponent) for q in merged for c in q.checks)
     # Sequences of predicates are joined step by step (server/governance/paths.py scanned).
     assert sum("?step2_" in q.text for q in shapes.queries) >= 1
+    # Owners, values that are nodes, are tested once per distinct owner where there are few enough of them.
+    assert any(q.few_values_limit == REPEATED_VALUES and q.value_path == "<http://example.org/owner>" for q in merged)
     # A minimum and a maximum length on one path read the value's length once (value_tests.py any_fails).
     assert any("ABS(2 * STRLEN" in q.text for q in merged)
     # A predicate two shapes' checks share is scanned once for both (shapes.py _per_predicate).

@@ -20,7 +20,7 @@ from rdflib.term import Node
 
 from server.governance.messages import display
 from server.governance.results import ValidationResult
-from server.governance.shapes import FEW_VALUES, NAMING, Check, Query
+from server.governance.shapes import NAMING, Check, Query
 from server.namespaces import SH
 from server.store.base import SelectResult, backend_of
 
@@ -175,7 +175,7 @@ def run_checks(
     def answer(query: Query) -> SelectResult:
         # A check with a plan for few values (shapes.py FEW_VALUES) first counts its path's distinct values.
         probe = None if lookups else query.few_values_probe()
-        few = probe is not None and _at_most_few(store.select(probe))
+        few = probe is not None and _at_most_few(store.select(probe), query.few_values_limit)
         return store.select(
             query.sparql(focus_in_records=focus_in_records, subclasses=closure, lookups=lookups, few_values=few)
         )
@@ -186,9 +186,9 @@ def run_checks(
         return _merged(queries, pool.map(answer, queries), advance)
 
 
-def _at_most_few(counted: SelectResult) -> bool:
+def _at_most_few(counted: SelectResult, limit: int) -> bool:
     n = counted.rows[0][0] if counted.rows else None
-    return n is not None and int(n) <= FEW_VALUES  # type: ignore[call-overload]
+    return n is not None and int(n) <= limit  # type: ignore[call-overload]
 
 
 def _merged(
