@@ -12,11 +12,13 @@ import re
 from collections.abc import Sequence
 from typing import Protocol
 
+from server.namespaces import SH
+
 # sameTerm(?value, <iri>) or sameTerm(?value, "literal"...), as conditions.term and shapes._sparql_term write them.
 _SAME_TERM = re.compile(
     r"sameTerm\(\?value, (?:<[^<>\"\s]*>|_:[A-Za-z0-9_.-]+|\"(?:[^\"\\]|\\.)*\"(?:@[A-Za-z0-9-]+|\^\^<[^<>\"\s]*>)?)\)"
 )
-_LENGTHS = {"MinLength", "MaxLength"}
+_MIN_LENGTH, _MAX_LENGTH = str(SH.MinLengthConstraintComponent), str(SH.MaxLengthConstraintComponent)
 
 
 class ValueCheck(Protocol):
@@ -35,17 +37,13 @@ def reads_value(expression: str) -> bool:
     return "?value" in _SAME_TERM.sub("", expression)
 
 
-def kind_of(check: ValueCheck) -> str:
-    return check.component.rsplit("#", 1)[-1].removesuffix("ConstraintComponent")
-
-
 def any_fails(checks: Sequence[ValueCheck]) -> str:
     """An expression true when ?value violates some of `checks` (each with a `violation`). A minimum and a maximum
     length on the path are one test of the distance to the middle of the allowed range, so the value's length is
     read once: lo <= n <= hi exactly when |2n - (lo + hi)| <= hi - lo (every value fails when lo > hi)."""
-    lows = [int(str(c.parameter)) for c in checks if kind_of(c) == "MinLength"]
-    highs = [int(str(c.parameter)) for c in checks if kind_of(c) == "MaxLength"]
-    tests = [str(c.violation) for c in checks if not (lows and highs and kind_of(c) in _LENGTHS)]
+    lows = [int(str(c.parameter)) for c in checks if c.component == _MIN_LENGTH]
+    highs = [int(str(c.parameter)) for c in checks if c.component == _MAX_LENGTH]
+    tests = [str(c.violation) for c in checks if not (lows and highs and c.component in (_MIN_LENGTH, _MAX_LENGTH))]
     if lows and highs:
         low, high = max(lows), min(highs)
         # STR of a blank node is an error: a violation under COALESCE, as each length check alone says.
